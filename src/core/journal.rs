@@ -1,0 +1,340 @@
+//! The event journal's rules: what an event is, how progress is coalesced,
+//! what the delegate is called with, what acknowledging an event changes,
+//! and when `urlSessionDidFinishEvents` is due.
+//!
+//! The journal is an append-only log per session (IndexedDB `events`, keyed
+//! by an increasing `seq`). The daemon appends; the one page holding the
+//! session's lock delivers entries in `seq` order and deletes each one only
+//! after the delegate method (and its Promise) returned. An entry whose
+//! delivery was cut short by a closing page is therefore delivered again on
+//! the next open, and never twice after it returned.
+
+use crate::core::error::NsError;
+use crate::core::request::ResponseInfo;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A delegate event as journalled.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum Event {
+    /// Progress: totals only; the per-call `bytesWritten` is computed at
+    /// delivery from what the page last delivered, so coalescing loses nothing.
+    #[serde(rename_all = "camelCase")]
+    DidWriteData { total_bytes_written: u64, total_bytes_expected_to_write: i64 },
+    #[serde(rename_all = "camelCase")]
+    DidResumeAtOffset { file_offset: u64, expected_total_bytes: i64 },
+    #[serde(rename_all = "camelCase")]
+    DidSendBodyData { total_bytes_sent: u64, total_bytes_expected_to_send: i64 },
+    /// `location` is a `file:///tmp/…` sandbox URL, removed after delivery
+    /// unless the delegate moved it.
+    #[serde(rename_all = "camelCase")]
+    DidFinishDownloadingTo { location: String },
+    #[serde(rename_all = "camelCase")]
+    DidCompleteWithError { error: Option<NsError> },
+}
+
+impl Event {
+    /// The delegate method's JS name.
+    pub fn method(&self) -> &'static str {
+        match self {
+            Event::DidWriteData { .. } => "didWriteData",
+            Event::DidResumeAtOffset { .. } => "didResumeAtOffset",
+            Event::DidSendBodyData { .. } => "didSendBodyData",
+            Event::DidFinishDownloadingTo { .. } => "didFinishDownloadingTo",
+            Event::DidCompleteWithError { .. } => "didCompleteWithError",
+        }
+    }
+
+    fn is_progress(&self) -> bool {
+        matches!(self, Event::DidWriteData { .. } | Event::DidSendBodyData { .. })
+    }
+}
+
+/// One journal entry (IndexedDB `events` store).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JournalEntry {
+    /// Assigned by the store on append.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+    pub session: String,
+    pub task_id: u64,
+    pub event: Event,
+    /// The task's response when the event was made, so a replayed task shows it.
+    #[serde(default)]
+    pub response: Option<ResponseInfo>,
+    /// Wall time of the event (ms since epoch), for timelines.
+    pub at: f64,
+}
+
+/// How to append an event, given the newest entry this daemon appended for
+/// the same task (which may since have been delivered and deleted).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AppendPlan {
+    Append,
+    /// Delete entry `seq` (a no-op if the page already consumed it), then append:
+    /// progress is coalesced so a replay gives the latest, not every chunk.
+    ReplaceThenAppend(u64),
+}
+
+pub fn plan_append(previous_of_task: Option<&JournalEntry>, new: &Event) -> AppendPlan {
+    match previous_of_task {
+        Some(prev) if new.is_progress() && prev.event.method() == new.method() => match prev.seq {
+            Some(seq) => AppendPlan::ReplaceThenAppend(seq),
+            None => AppendPlan::Append,
+        },
+        _ => AppendPlan::Append,
+    }
+}
+
+/// The arguments after `(session, task)` of a delegate call.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CallArgs {
+    None,
+    Numbers(Vec<f64>),
+    Location(String),
+    Error(Option<NsError>),
+}
+
+/// A delegate call to make for an entry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DelegateCall {
+    pub method: &'static str,
+    pub args: CallArgs,
+}
+
+/// The delegate call for `entry`, given the progress total last delivered
+/// for its task (0 if none).
+pub fn delegate_call(entry: &JournalEntry, last_delivered_total: u64) -> DelegateCall {
+    let args = match &entry.event {
+        Event::DidWriteData { total_bytes_written: t, total_bytes_expected_to_write: e } => {
+            // After a restart from zero the total drops: the delta is the new total.
+            let written = if *t >= last_delivered_total { t - last_delivered_total } else { *t };
+            CallArgs::Numbers(vec![written as f64, *t as f64, *e as f64])
+        }
+        Event::DidSendBodyData { total_bytes_sent: t, total_bytes_expected_to_send: e } => {
+            let sent = if *t >= last_delivered_total { t - last_delivered_total } else { *t };
+            CallArgs::Numbers(vec![sent as f64, *t as f64, *e as f64])
+        }
+        Event::DidResumeAtOffset { file_offset, expected_total_bytes } => {
+            CallArgs::Numbers(vec![*file_offset as f64, *expected_total_bytes as f64])
+        }
+        Event::DidFinishDownloadingTo { location } => CallArgs::Location(location.clone()),
+        Event::DidCompleteWithError { error } => CallArgs::Error(error.clone()),
+    };
+    DelegateCall { method: entry.event.method(), args }
+}
+
+/// What acknowledging a delivered entry changes, in one transaction.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ack {
+    pub seq: u64,
+    /// New "last delivered progress total" of the task, if it changes.
+    pub delivered_total: Option<u64>,
+    /// Remove this sandbox file if it still exists (the temp file of
+    /// `didFinishDownloadingTo` that the delegate did not move).
+    pub remove_file: Option<String>,
+    /// The task is over: forget its delivered-total bookkeeping.
+    pub forget_task: bool,
+}
+
+pub fn ack_for(entry: &JournalEntry) -> Option<Ack> {
+    let seq = entry.seq?;
+    let mut ack = Ack { seq, delivered_total: None, remove_file: None, forget_task: false };
+    match &entry.event {
+        Event::DidWriteData { total_bytes_written: t, .. } => ack.delivered_total = Some(*t),
+        Event::DidSendBodyData { total_bytes_sent: t, .. } => ack.delivered_total = Some(*t),
+        Event::DidResumeAtOffset { file_offset, .. } => ack.delivered_total = Some(*file_offset),
+        Event::DidFinishDownloadingTo { location } => ack.remove_file = Some(location.clone()),
+        Event::DidCompleteWithError { .. } => ack.forget_task = true,
+    }
+    Some(ack)
+}
+
+/// Tracks one page's session: was anything queued when it opened, and is
+/// `urlSessionDidFinishEvents` now due (once, after the queue drained)?
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ReplayTracker {
+    queued_at_open: Option<bool>,
+    finish_sent: bool,
+}
+
+impl ReplayTracker {
+    /// The session opened and found `pending` journalled entries.
+    pub fn opened(&mut self, pending: usize) {
+        if self.queued_at_open.is_none() {
+            self.queued_at_open = Some(pending > 0);
+        }
+    }
+
+    pub fn was_relaunch(&self) -> bool {
+        self.queued_at_open == Some(true)
+    }
+
+    /// The journal is drained; true once if `urlSessionDidFinishEvents` is due.
+    pub fn drained(&mut self) -> bool {
+        if self.was_relaunch() && !self.finish_sent {
+            self.finish_sent = true;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Checks the per-task order of a sequence of events against API.md:
+/// `(didResumeAtOffset | didWriteData | didSendBodyData)* didFinishDownloadingTo? didCompleteWithError`,
+/// with nothing after completion and a finish only followed by success.
+pub fn check_order<'a>(entries: impl IntoIterator<Item = &'a JournalEntry>) -> Result<(), String> {
+    #[derive(PartialEq, Clone, Copy)]
+    enum S {
+        Progress,
+        Finished,
+        Completed,
+    }
+    let mut tasks: BTreeMap<(String, u64), S> = BTreeMap::new();
+    for e in entries {
+        let key = (e.session.clone(), e.task_id);
+        let s = *tasks.get(&key).unwrap_or(&S::Progress);
+        let next = match (&e.event, s) {
+            (_, S::Completed) => return Err(format!("task {}: {} after didCompleteWithError", e.task_id, e.event.method())),
+            (Event::DidFinishDownloadingTo { .. }, S::Progress) => S::Finished,
+            (Event::DidCompleteWithError { error: Some(_) }, S::Finished) => {
+                return Err(format!("task {}: an error after didFinishDownloadingTo", e.task_id))
+            }
+            (Event::DidCompleteWithError { .. }, _) => S::Completed,
+            (_, S::Finished) => return Err(format!("task {}: {} after didFinishDownloadingTo", e.task_id, e.event.method())),
+            (_, S::Progress) => S::Progress,
+        };
+        tasks.insert(key, next);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::error::UrlErrorCode;
+
+    fn entry(seq: u64, task: u64, event: Event) -> JournalEntry {
+        JournalEntry { seq: Some(seq), session: "s".into(), task_id: task, event, response: None, at: 0.0 }
+    }
+    fn wd(total: u64) -> Event {
+        Event::DidWriteData { total_bytes_written: total, total_bytes_expected_to_write: 100 }
+    }
+    fn fin() -> Event {
+        Event::DidFinishDownloadingTo { location: "file:///tmp/a.tmp".into() }
+    }
+    fn done(err: Option<NsError>) -> Event {
+        Event::DidCompleteWithError { error: err }
+    }
+
+    #[test]
+    fn progress_is_coalesced_other_events_never() {
+        assert_eq!(plan_append(None, &wd(10)), AppendPlan::Append);
+        assert_eq!(plan_append(Some(&entry(7, 1, wd(10))), &wd(20)), AppendPlan::ReplaceThenAppend(7));
+        assert_eq!(plan_append(Some(&entry(7, 1, wd(10))), &fin()), AppendPlan::Append);
+        assert_eq!(plan_append(Some(&entry(8, 1, fin())), &done(None)), AppendPlan::Append);
+        let resumed = Event::DidResumeAtOffset { file_offset: 5, expected_total_bytes: 9 };
+        assert_eq!(plan_append(Some(&entry(9, 1, resumed)), &wd(20)), AppendPlan::Append);
+    }
+
+    #[test]
+    fn bytes_written_is_the_delta_since_last_delivery() {
+        // Delivered 10; entries for 30 (coalesced from 20 and 30) then 50.
+        let c = delegate_call(&entry(1, 1, wd(30)), 10);
+        assert_eq!(c.method, "didWriteData");
+        assert_eq!(c.args, CallArgs::Numbers(vec![20.0, 30.0, 100.0]));
+        let c = delegate_call(&entry(2, 1, wd(50)), 30);
+        assert_eq!(c.args, CallArgs::Numbers(vec![20.0, 50.0, 100.0]));
+        // A restart from zero: totals drop, delta is the new total.
+        let c = delegate_call(&entry(3, 1, wd(5)), 50);
+        assert_eq!(c.args, CallArgs::Numbers(vec![5.0, 5.0, 100.0]));
+    }
+
+    #[test]
+    fn replaying_a_coalesced_journal_sums_to_the_total() {
+        // The daemon appends progress 10, 20, ..., 100; the page is away.
+        let mut journal: Vec<JournalEntry> = Vec::new();
+        let mut last: Option<JournalEntry> = None;
+        let mut seq = 0;
+        for total in (10..=100).step_by(10) {
+            let ev = wd(total);
+            if let AppendPlan::ReplaceThenAppend(old) = plan_append(last.as_ref(), &ev) {
+                journal.retain(|e| e.seq != Some(old));
+            }
+            seq += 1;
+            let e = entry(seq, 1, ev);
+            journal.push(e.clone());
+            last = Some(e);
+        }
+        assert_eq!(journal.len(), 1, "replay gives the latest, not every chunk");
+        let mut delivered = 0;
+        let mut sum = 0.0;
+        for e in &journal {
+            if let CallArgs::Numbers(n) = delegate_call(e, delivered).args {
+                sum += n[0];
+            }
+            delivered = ack_for(e).unwrap().delivered_total.unwrap();
+        }
+        assert_eq!(sum, 100.0);
+    }
+
+    #[test]
+    fn ack_removes_unmoved_temp_file_and_forgets_finished_tasks() {
+        let a = ack_for(&entry(4, 1, fin())).unwrap();
+        assert_eq!(a.seq, 4);
+        assert_eq!(a.remove_file.as_deref(), Some("file:///tmp/a.tmp"));
+        assert!(!a.forget_task);
+        let a = ack_for(&entry(5, 1, done(None))).unwrap();
+        assert!(a.forget_task);
+        let a = ack_for(&entry(6, 1, wd(42))).unwrap();
+        assert_eq!(a.delivered_total, Some(42));
+        let mut unsaved = entry(0, 1, wd(1));
+        unsaved.seq = None;
+        assert_eq!(ack_for(&unsaved), None, "only stored entries are acknowledged");
+    }
+
+    #[test]
+    fn finish_events_once_and_only_after_a_relaunch() {
+        let mut t = ReplayTracker::default();
+        t.opened(3);
+        assert!(t.was_relaunch());
+        assert!(t.drained());
+        assert!(!t.drained(), "once");
+        t.opened(5);
+        assert!(!t.drained());
+
+        let mut live = ReplayTracker::default();
+        live.opened(0);
+        assert!(!live.drained(), "nothing was queued: no relaunch, no finish");
+        live.opened(2);
+        assert!(!live.drained(), "the first open decides");
+    }
+
+    #[test]
+    fn order_checker_accepts_apples_order_and_rejects_others() {
+        let ok = [entry(1, 1, wd(1)), entry(2, 2, wd(1)), entry(3, 1, fin()), entry(4, 2, done(Some(NsError::url(UrlErrorCode::Cancelled, "")))), entry(5, 1, done(None))];
+        assert_eq!(check_order(&ok), Ok(()));
+        let bad = [entry(1, 1, fin()), entry(2, 1, wd(1))];
+        assert!(check_order(&bad).unwrap_err().contains("after didFinishDownloadingTo"));
+        let bad = [entry(1, 1, done(None)), entry(2, 1, done(None))];
+        assert!(check_order(&bad).is_err());
+        let bad = [entry(1, 1, fin()), entry(2, 1, done(Some(NsError::url(UrlErrorCode::TimedOut, ""))))];
+        assert!(check_order(&bad).is_err());
+    }
+
+    #[test]
+    fn entries_serialise_with_a_type_tag() {
+        let v = serde_json::to_value(entry(1, 2, wd(3))).unwrap();
+        assert_eq!(v["event"]["type"], "didWriteData");
+        assert_eq!(v["event"]["totalBytesWritten"], 3);
+        assert_eq!(v["taskId"], 2);
+        let back: JournalEntry = serde_json::from_value(v).unwrap();
+        assert_eq!(back.event, wd(3));
+        let mut e = entry(1, 2, wd(3));
+        e.seq = None;
+        assert!(serde_json::to_value(e).unwrap().get("seq").is_none(), "the store assigns seq");
+    }
+}

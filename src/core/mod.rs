@@ -1,0 +1,12 @@
+//! The pure core: no browser, no clock, no I/O. Every decision the daemon and
+//! the page make about tasks and events is a function here, fed plain data
+//! (and `now`, and randomness) and returning plain data. It builds and tests
+//! natively with `cargo test`.
+
+pub mod error;
+pub mod journal;
+pub mod path;
+pub mod request;
+pub mod schedule;
+pub mod task;
+pub mod transfer;

@@ -1,0 +1,225 @@
+//! Locations in the emulated app sandbox: `file:///tmp/…`,
+//! `file:///Documents/…`, `file:///Library/Caches/…`.
+
+use std::fmt;
+
+/// The sandbox's top-level directories.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Root {
+    Tmp,
+    Documents,
+    Caches,
+}
+
+impl Root {
+    pub const ALL: [Root; 3] = [Root::Tmp, Root::Documents, Root::Caches];
+
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Root::Tmp => "/tmp",
+            Root::Documents => "/Documents",
+            Root::Caches => "/Library/Caches",
+        }
+    }
+
+    /// The key used in storage accounting (`usage()`).
+    pub fn usage_key(self) -> &'static str {
+        match self {
+            Root::Tmp => "tmp",
+            Root::Documents => "documents",
+            Root::Caches => "caches",
+        }
+    }
+}
+
+/// A normalised sandbox path such as `/Documents/ep1.mp3` (a directory is the
+/// same with no name after its root, e.g. `/tmp`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SandboxPath {
+    root: Root,
+    /// Components below the root, never empty strings, `.` or `..`.
+    parts: Vec<String>,
+}
+
+/// A location that is not in the sandbox, or not a location.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PathError {
+    pub input: String,
+    pub why: &'static str,
+}
+
+impl fmt::Display for PathError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "\"{}\" is not a sandbox location: {} (use file:///tmp/…, file:///Documents/… or file:///Library/Caches/…)",
+            self.input, self.why
+        )
+    }
+}
+
+impl std::error::Error for PathError {}
+
+impl SandboxPath {
+    /// Parses `file:///Documents/a.mp3` or `/Documents/a.mp3`; percent-escapes
+    /// are decoded, `.` and `..` resolved (never above the root).
+    pub fn parse(input: &str) -> Result<Self, PathError> {
+        let err = |why| PathError { input: input.to_string(), why };
+        let path = if let Some(rest) = input.strip_prefix("file://") {
+            if !rest.starts_with('/') {
+                return Err(err("a file URL must have an empty host: file:///…"));
+            }
+            rest
+        } else if input.starts_with('/') {
+            input
+        } else {
+            return Err(err("expected a file:/// URL or an absolute path"));
+        };
+        let path = path.split(['?', '#']).next().unwrap_or("");
+        let mut parts: Vec<String> = Vec::new();
+        for raw in path.split('/') {
+            let seg = percent_decode(raw).ok_or_else(|| err("bad percent-escape"))?;
+            match seg.as_str() {
+                "" | "." => {}
+                ".." => {
+                    if parts.pop().is_none() {
+                        return Err(err("\"..\" goes above the sandbox"));
+                    }
+                }
+                _ => parts.push(seg),
+            }
+        }
+        let (root, skip) = match parts.first().map(|s| s.as_str()) {
+            Some("tmp") => (Root::Tmp, 1),
+            Some("Documents") => (Root::Documents, 1),
+            Some("Library") if parts.get(1).map(|s| s.as_str()) == Some("Caches") => (Root::Caches, 2),
+            _ => return Err(err("it is outside /tmp, /Documents and /Library/Caches")),
+        };
+        Ok(SandboxPath { root, parts: parts[skip..].to_vec() })
+    }
+
+    pub fn root(&self) -> Root {
+        self.root
+    }
+
+    /// Is this one of the three top-level directories itself?
+    pub fn is_root(&self) -> bool {
+        self.parts.is_empty()
+    }
+
+    /// The last component (empty for a root).
+    pub fn name(&self) -> &str {
+        self.parts.last().map(|s| s.as_str()).unwrap_or("")
+    }
+
+    /// The stored key, e.g. `/Library/Caches/maps/a.bin`.
+    pub fn key(&self) -> String {
+        let mut s = self.root.prefix().to_string();
+        for p in &self.parts {
+            s.push('/');
+            s.push_str(p);
+        }
+        s
+    }
+
+    /// The `file:///…` URL (components percent-encoded where needed).
+    pub fn url(&self) -> String {
+        let mut s = format!("file://{}", self.root.prefix());
+        for p in &self.parts {
+            s.push('/');
+            s.push_str(&percent_encode(p));
+        }
+        s
+    }
+
+    /// The key prefix of everything below this path (`/tmp/`).
+    pub fn child_prefix(&self) -> String {
+        format!("{}/", self.key())
+    }
+
+    /// A child of this directory.
+    pub fn join(&self, name: &str) -> Result<Self, PathError> {
+        Self::parse(&format!("{}/{}", self.key(), name))
+    }
+}
+
+impl fmt::Display for SandboxPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.url())
+    }
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for &c in s.as_bytes() {
+        if c.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&c) {
+            out.push(c as char);
+        } else {
+            out.push_str(&format!("%{c:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_three_roots() {
+        let p = SandboxPath::parse("file:///Documents/ep%201.mp3").unwrap();
+        assert_eq!(p.root(), Root::Documents);
+        assert_eq!(p.key(), "/Documents/ep 1.mp3");
+        assert_eq!(p.url(), "file:///Documents/ep%201.mp3");
+        assert_eq!(p.name(), "ep 1.mp3");
+        assert_eq!(SandboxPath::parse("/Library/Caches/a/b").unwrap().root(), Root::Caches);
+        assert_eq!(SandboxPath::parse("file:///tmp/").unwrap().key(), "/tmp");
+        assert!(SandboxPath::parse("file:///tmp").unwrap().is_root());
+        assert_eq!(SandboxPath::parse("/tmp/a/../b/./c").unwrap().key(), "/tmp/b/c");
+    }
+
+    #[test]
+    fn rejects_outside_and_names_why() {
+        for (bad, why) in [
+            ("file:///etc/passwd", "outside"),
+            ("file:///Library/Preferences/x", "outside"),
+            ("https://h/x", "file:///"),
+            ("relative/x", "file:///"),
+            ("file://host/tmp/x", "empty host"),
+            ("/tmp/../../x", "above"),
+            ("/tmp/%zz", "percent"),
+        ] {
+            let e = SandboxPath::parse(bad).unwrap_err();
+            assert!(e.to_string().contains(why), "{bad}: {e}");
+            assert!(e.to_string().contains(bad));
+        }
+        // Leaving a root by .. lands outside the sandbox.
+        assert!(SandboxPath::parse("/tmp/../Documents/x").is_ok());
+        assert!(SandboxPath::parse("/tmp/../x").is_err());
+    }
+
+    #[test]
+    fn join_and_prefix() {
+        let d = SandboxPath::parse("file:///Documents").unwrap();
+        assert_eq!(d.join("a.mp3").unwrap().key(), "/Documents/a.mp3");
+        assert_eq!(d.child_prefix(), "/Documents/");
+        assert!(d.join("../../x").is_err());
+    }
+}

@@ -1,0 +1,189 @@
+//! Requests and responses as plain data, URL rules, and the HTTP range
+//! arithmetic used to resume a transfer.
+
+use crate::core::error::UsageError;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// `URLRequest`: what a task asks for.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Request {
+    pub url: String,
+    #[serde(default = "default_method")]
+    pub method: String,
+    /// Header names lower-cased.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+}
+
+fn default_method() -> String {
+    "GET".to_string()
+}
+
+impl Request {
+    /// A GET of `url`, which must be an absolute http(s) URL.
+    pub fn get(url: &str) -> Result<Self, UsageError> {
+        check_url(url)?;
+        Ok(Request {
+            url: url.to_string(),
+            method: default_method(),
+            headers: BTreeMap::new(),
+        })
+    }
+
+    /// Checks the URL and normalises method and header names.
+    pub fn validated(mut self) -> Result<Self, UsageError> {
+        check_url(&self.url)?;
+        self.method = self.method.trim().to_ascii_uppercase();
+        if self.method.is_empty() || !self.method.bytes().all(|b| b.is_ascii_alphabetic()) {
+            return Err(UsageError::InvalidArgument {
+                what: format!("HTTP method \"{}\" is not a method name", self.method),
+            });
+        }
+        self.headers = self
+            .headers
+            .into_iter()
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v))
+            .collect();
+        Ok(self)
+    }
+}
+
+/// `HTTPURLResponse` as stored and delivered.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResponseInfo {
+    pub url: String,
+    pub status_code: u16,
+    /// Header names lower-cased.
+    pub headers: BTreeMap<String, String>,
+}
+
+impl ResponseInfo {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(&name.to_ascii_lowercase()).map(|s| s.as_str())
+    }
+
+    /// `Content-Length`, when present and a number.
+    pub fn content_length(&self) -> Option<u64> {
+        self.header("content-length")?.trim().parse().ok()
+    }
+}
+
+/// Background sessions transfer http(s) only: anything else is iOS's
+/// "unsupported URL". The URL must be absolute (the page resolves relative
+/// URLs against its location before this check).
+pub fn check_url(url: &str) -> Result<(), UsageError> {
+    let bad = || UsageError::UnsupportedUrl { url: url.to_string() };
+    let (scheme, rest) = url.split_once("://").ok_or_else(bad)?;
+    if !(scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")) {
+        return Err(bad());
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit('@').next().unwrap_or("");
+    if host.is_empty() || host.starts_with(':') || url.chars().any(|c| c.is_whitespace()) {
+        return Err(bad());
+    }
+    Ok(())
+}
+
+/// `scheme://host:port` of a URL, the unit of `httpMaximumConnectionsPerHost`.
+pub fn host_key(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = authority.rsplit('@').next().unwrap_or("");
+    format!("{}://{}", scheme.to_ascii_lowercase(), authority.to_ascii_lowercase())
+}
+
+/// A parsed `Content-Range: bytes first-last/total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ContentRange {
+    pub first: u64,
+    pub last: u64,
+    /// `None` for `*`.
+    pub total: Option<u64>,
+}
+
+impl ContentRange {
+    pub fn parse(value: &str) -> Option<Self> {
+        let rest = value.trim().strip_prefix("bytes")?.trim_start();
+        let (range, total) = rest.split_once('/')?;
+        let (first, last) = range.trim().split_once('-')?;
+        let first: u64 = first.trim().parse().ok()?;
+        let last: u64 = last.trim().parse().ok()?;
+        if last < first {
+            return None;
+        }
+        let total = match total.trim() {
+            "*" => None,
+            t => {
+                let t: u64 = t.parse().ok()?;
+                if last >= t {
+                    return None;
+                }
+                Some(t)
+            }
+        };
+        Some(ContentRange { first, last, total })
+    }
+
+    pub fn len(&self) -> u64 {
+        self.last - self.first + 1
+    }
+
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        for ok in ["http://a", "https://example.test/x?y#z", "HTTP://127.0.0.1:8080/f", "https://u@h/"] {
+            assert!(check_url(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "ftp://a/b", "file:///tmp/x", "data:text/plain,hi", "/relative", "http://", "http:///x", "http://a b", "javascript:alert(1)"] {
+            let e = check_url(bad).unwrap_err();
+            assert_eq!(e.rule(), "UnsupportedURL", "{bad}");
+            assert!(e.to_string().contains(bad));
+        }
+    }
+
+    #[test]
+    fn request_validation_normalises() {
+        let r = Request {
+            url: "https://h/x".into(),
+            method: " post ".into(),
+            headers: [("X-Token".to_string(), "1".to_string())].into(),
+        }
+        .validated()
+        .unwrap();
+        assert_eq!(r.method, "POST");
+        assert_eq!(r.headers.get("x-token").map(|s| s.as_str()), Some("1"));
+        let bad = Request { url: "https://h/".into(), method: "G T".into(), headers: BTreeMap::new() };
+        assert!(bad.validated().unwrap_err().to_string().contains("method"));
+    }
+
+    #[test]
+    fn host_keys() {
+        assert_eq!(host_key("https://A.test:8080/x?y"), "https://a.test:8080");
+        assert_eq!(host_key("http://u:p@h/"), "http://h");
+    }
+
+    #[test]
+    fn content_range() {
+        assert_eq!(
+            ContentRange::parse("bytes 100-199/1000"),
+            Some(ContentRange { first: 100, last: 199, total: Some(1000) })
+        );
+        assert_eq!(ContentRange::parse("bytes 0-9/*").unwrap().total, None);
+        assert_eq!(ContentRange::parse("bytes 0-9/*").unwrap().len(), 10);
+        for bad in ["bytes 9-0/10", "bytes 0-10/10", "items 0-1/2", "bytes */10", "bytes a-b/c"] {
+            assert_eq!(ContentRange::parse(bad), None, "{bad}");
+        }
+    }
+}

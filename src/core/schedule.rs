@@ -1,0 +1,93 @@
+//! Which tasks to start now, under the per-host connection cap, and when to
+//! look again.
+
+use crate::core::request::host_key;
+use crate::core::task::TaskRecord;
+use std::collections::BTreeMap;
+
+/// Picks tasks to start: runnable (`TaskRecord::is_runnable`), not already
+/// active, at most `max_per_host` transfers per host counting the active
+/// ones; higher `priority` first, then older.
+pub fn pick<'a>(
+    tasks: &'a [TaskRecord],
+    is_active: impl Fn(&TaskRecord) -> bool,
+    max_per_host: usize,
+    now: f64,
+) -> Vec<&'a TaskRecord> {
+    let max = max_per_host.max(1);
+    let mut per_host: BTreeMap<String, usize> = BTreeMap::new();
+    for t in tasks.iter().filter(|t| is_active(t)) {
+        *per_host.entry(host_key(&t.current_request.url)).or_default() += 1;
+    }
+    let mut candidates: Vec<&TaskRecord> =
+        tasks.iter().filter(|t| !is_active(t) && t.is_runnable(now)).collect();
+    candidates.sort_by(|a, b| {
+        b.priority
+            .partial_cmp(&a.priority)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(a.created_at.partial_cmp(&b.created_at).unwrap_or(std::cmp::Ordering::Equal))
+            .then(a.task_id.cmp(&b.task_id))
+    });
+    let mut out = Vec::new();
+    for t in candidates {
+        let n = per_host.entry(host_key(&t.current_request.url)).or_default();
+        if *n < max {
+            *n += 1;
+            out.push(t);
+        }
+    }
+    out
+}
+
+/// The next time a waiting running task becomes runnable (begin date or backoff).
+pub fn next_wake(tasks: &[TaskRecord], now: f64) -> Option<f64> {
+    tasks
+        .iter()
+        .filter(|t| t.state == crate::core::task::TaskState::Running && !t.is_runnable(now))
+        .filter_map(|t| {
+            let a = t.earliest_begin_date.unwrap_or(now);
+            let b = t.retry_at.unwrap_or(now);
+            let at = a.max(b);
+            (at > now).then_some(at)
+        })
+        .min_by(|a, b| a.partial_cmp(b).unwrap())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::request::Request;
+
+    fn t(id: u64, url: &str, prio: f64) -> TaskRecord {
+        let mut t = TaskRecord::new_download("s", id, Request::get(url).unwrap(), id as f64, format!("b{id}"));
+        t.priority = prio;
+        t.resume().unwrap();
+        t
+    }
+
+    #[test]
+    fn caps_per_host_and_orders_by_priority_then_age() {
+        let tasks = vec![
+            t(1, "https://a/1", 0.5),
+            t(2, "https://a/2", 0.5),
+            t(3, "https://a/3", 1.0),
+            t(4, "https://b/1", 0.5),
+        ];
+        let picked: Vec<u64> = pick(&tasks, |_| false, 2, 0.0).iter().map(|t| t.task_id).collect();
+        assert_eq!(picked, vec![3, 1, 4]);
+        let picked: Vec<u64> = pick(&tasks, |t| t.task_id == 3, 2, 0.0).iter().map(|t| t.task_id).collect();
+        assert_eq!(picked, vec![1, 4], "active ones count against the cap");
+    }
+
+    #[test]
+    fn skips_suspended_and_delayed_and_reports_wake_time() {
+        let mut tasks = vec![t(1, "https://a/1", 0.5), t(2, "https://a/2", 0.5), t(3, "https://a/3", 0.5)];
+        tasks[0].suspend().unwrap();
+        tasks[1].earliest_begin_date = Some(500.0);
+        tasks[2].retry_at = Some(300.0);
+        assert!(pick(&tasks, |_| false, 6, 0.0).is_empty());
+        assert_eq!(next_wake(&tasks, 0.0), Some(300.0));
+        assert_eq!(pick(&tasks, |_| false, 6, 300.0).len(), 1);
+        assert_eq!(next_wake(&tasks, 300.0), Some(500.0));
+    }
+}

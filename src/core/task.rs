@@ -1,0 +1,321 @@
+//! A task's persistent record and its state machine (`URLSessionTask.State`).
+
+use crate::core::error::{NsError, UrlErrorCode};
+use crate::core::request::{Request, ResponseInfo};
+use serde::{Deserialize, Serialize};
+
+/// `URLSessionTask.State`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskState {
+    Running,
+    Suspended,
+    Canceling,
+    Completed,
+}
+
+impl TaskState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Suspended => "suspended",
+            Self::Canceling => "canceling",
+            Self::Completed => "completed",
+        }
+    }
+}
+
+/// Download or upload (background sessions have no data tasks).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskKind {
+    Download,
+    Upload,
+}
+
+/// What makes a resumed range safe: the representation must be the same one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Validator {
+    ETag(String),
+    LastModified(String),
+}
+
+impl Validator {
+    /// The strongest validator a response offers: ETag (if strong), else Last-Modified.
+    pub fn from_response(resp: &ResponseInfo) -> Option<Self> {
+        if let Some(etag) = resp.header("etag") {
+            // A weak ETag may not be used with If-Range (RFC 9110 §13.1.5).
+            if !etag.trim_start().starts_with("W/") {
+                return Some(Validator::ETag(etag.trim().to_string()));
+            }
+        }
+        resp.header("last-modified")
+            .map(|lm| Validator::LastModified(lm.trim().to_string()))
+    }
+
+    pub fn if_range_value(&self) -> &str {
+        match self {
+            Validator::ETag(v) | Validator::LastModified(v) => v,
+        }
+    }
+}
+
+/// Everything the daemon keeps about one task (IndexedDB `tasks` store).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskRecord {
+    pub session: String,
+    pub task_id: u64,
+    pub kind: TaskKind,
+    pub original_request: Request,
+    pub current_request: Request,
+    #[serde(default)]
+    pub task_description: String,
+    pub state: TaskState,
+    #[serde(default = "default_priority")]
+    pub priority: f64,
+    /// Milliseconds since the epoch; `None`: start now.
+    #[serde(default)]
+    pub earliest_begin_date: Option<f64>,
+    pub created_at: f64,
+    #[serde(default)]
+    pub response: Option<ResponseInfo>,
+    /// Bytes persisted so far (the sum of `segments`).
+    #[serde(default)]
+    pub bytes_received: u64,
+    /// Total expected, when the server said.
+    #[serde(default)]
+    pub bytes_expected: Option<u64>,
+    #[serde(default)]
+    pub validator: Option<Validator>,
+    /// Key of the byte store holding this task's segments.
+    pub blob_id: String,
+    /// Length of each persisted segment, in order.
+    #[serde(default)]
+    pub segments: Vec<u64>,
+    #[serde(default)]
+    pub error: Option<NsError>,
+    /// Transfer attempts that failed in a row (reset by progress).
+    #[serde(default)]
+    pub failures: u32,
+    /// Not before this time (ms since epoch) for the next attempt (backoff).
+    #[serde(default)]
+    pub retry_at: Option<f64>,
+    /// For upload tasks: the sandbox path of the body.
+    #[serde(default)]
+    pub upload_from: Option<String>,
+    #[serde(default)]
+    pub bytes_sent: u64,
+    #[serde(default)]
+    pub bytes_expected_to_send: u64,
+}
+
+fn default_priority() -> f64 {
+    0.5
+}
+
+/// A state change asked of a task that its state does not allow.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransitionError {
+    pub from: TaskState,
+    pub action: &'static str,
+}
+
+impl std::fmt::Display for TransitionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot {} a task that is {}", self.action, self.from.as_str())
+    }
+}
+
+/// What a transition asks of the daemon.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Transition {
+    /// Nothing changes (e.g. resume of a running task, as on iOS).
+    Unchanged,
+    /// The task may now be scheduled.
+    Schedule,
+    /// Stop the transfer in flight, keep the bytes.
+    StopTransfer,
+    /// Stop the transfer and complete the task with this error.
+    Complete(NsError),
+}
+
+impl TaskRecord {
+    /// A new, suspended download task (tasks start suspended, as on iOS).
+    pub fn new_download(session: &str, task_id: u64, request: Request, now: f64, blob_id: String) -> Self {
+        TaskRecord {
+            session: session.to_string(),
+            task_id,
+            kind: TaskKind::Download,
+            current_request: request.clone(),
+            original_request: request,
+            task_description: String::new(),
+            state: TaskState::Suspended,
+            priority: default_priority(),
+            earliest_begin_date: None,
+            created_at: now,
+            response: None,
+            bytes_received: 0,
+            bytes_expected: None,
+            validator: None,
+            blob_id,
+            segments: Vec::new(),
+            error: None,
+            failures: 0,
+            retry_at: None,
+            upload_from: None,
+            bytes_sent: 0,
+            bytes_expected_to_send: 0,
+        }
+    }
+
+    /// `resume()`.
+    pub fn resume(&mut self) -> Result<Transition, TransitionError> {
+        match self.state {
+            TaskState::Suspended => {
+                self.state = TaskState::Running;
+                Ok(Transition::Schedule)
+            }
+            TaskState::Running => Ok(Transition::Unchanged),
+            // iOS ignores resume on a finished or cancelling task.
+            TaskState::Canceling | TaskState::Completed => Ok(Transition::Unchanged),
+        }
+    }
+
+    /// `suspend()`.
+    pub fn suspend(&mut self) -> Result<Transition, TransitionError> {
+        match self.state {
+            TaskState::Running => {
+                self.state = TaskState::Suspended;
+                Ok(Transition::StopTransfer)
+            }
+            TaskState::Suspended | TaskState::Canceling | TaskState::Completed => Ok(Transition::Unchanged),
+        }
+    }
+
+    /// `cancel()`: the task completes with -999.
+    pub fn cancel(&mut self) -> Result<Transition, TransitionError> {
+        match self.state {
+            TaskState::Running | TaskState::Suspended => {
+                self.state = TaskState::Canceling;
+                Ok(Transition::Complete(NsError::url(UrlErrorCode::Cancelled, "")))
+            }
+            TaskState::Canceling | TaskState::Completed => Ok(Transition::Unchanged),
+        }
+    }
+
+    /// The task is over, with `error` or successfully.
+    pub fn complete(&mut self, error: Option<NsError>) -> Result<(), TransitionError> {
+        if self.state == TaskState::Completed {
+            return Err(TransitionError { from: self.state, action: "complete" });
+        }
+        self.state = TaskState::Completed;
+        self.error = error;
+        self.retry_at = None;
+        Ok(())
+    }
+
+    /// May the scheduler start a transfer now?
+    pub fn is_runnable(&self, now: f64) -> bool {
+        self.state == TaskState::Running
+            && self.earliest_begin_date.map_or(true, |t| t <= now)
+            && self.retry_at.map_or(true, |t| t <= now)
+    }
+
+    /// `countOfBytesExpectedToReceive`: -1 when unknown (`NSURLSessionTransferSizeUnknown`).
+    pub fn expected_or_unknown(&self) -> i64 {
+        self.bytes_expected.map_or(-1, |n| n as i64)
+    }
+
+    /// Forget the stored bytes (the server's representation changed).
+    pub fn discard_bytes(&mut self) {
+        self.segments.clear();
+        self.bytes_received = 0;
+        self.validator = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task() -> TaskRecord {
+        TaskRecord::new_download("s", 1, Request::get("https://h/f").unwrap(), 0.0, "b1".into())
+    }
+
+    #[test]
+    fn starts_suspended_and_resumes() {
+        let mut t = task();
+        assert_eq!(t.state, TaskState::Suspended);
+        assert_eq!(t.resume(), Ok(Transition::Schedule));
+        assert_eq!(t.state, TaskState::Running);
+        assert_eq!(t.resume(), Ok(Transition::Unchanged));
+    }
+
+    #[test]
+    fn suspend_stops_transfer_keeps_bytes() {
+        let mut t = task();
+        t.resume().unwrap();
+        t.segments = vec![10];
+        t.bytes_received = 10;
+        assert_eq!(t.suspend(), Ok(Transition::StopTransfer));
+        assert_eq!(t.state, TaskState::Suspended);
+        assert_eq!(t.bytes_received, 10);
+        assert_eq!(t.suspend(), Ok(Transition::Unchanged));
+    }
+
+    #[test]
+    fn cancel_completes_with_minus_999_once() {
+        let mut t = task();
+        t.resume().unwrap();
+        match t.cancel().unwrap() {
+            Transition::Complete(e) => assert_eq!(e.code, -999),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(t.state, TaskState::Canceling);
+        assert_eq!(t.cancel(), Ok(Transition::Unchanged));
+        t.complete(Some(NsError::url(UrlErrorCode::Cancelled, ""))).unwrap();
+        assert_eq!(t.state, TaskState::Completed);
+        assert!(t.complete(None).is_err(), "a task completes once");
+        assert_eq!(t.resume(), Ok(Transition::Unchanged));
+        assert_eq!(t.cancel(), Ok(Transition::Unchanged));
+    }
+
+    #[test]
+    fn runnable_honours_begin_date_and_backoff() {
+        let mut t = task();
+        assert!(!t.is_runnable(0.0), "suspended");
+        t.resume().unwrap();
+        assert!(t.is_runnable(0.0));
+        t.earliest_begin_date = Some(100.0);
+        assert!(!t.is_runnable(99.0));
+        assert!(t.is_runnable(100.0));
+        t.retry_at = Some(200.0);
+        assert!(!t.is_runnable(150.0));
+        assert!(t.is_runnable(200.0));
+    }
+
+    #[test]
+    fn validators_prefer_strong_etag() {
+        let mut r = ResponseInfo { url: "u".into(), status_code: 200, headers: Default::default() };
+        assert_eq!(Validator::from_response(&r), None);
+        r.headers.insert("last-modified".into(), "Wed, 21 Oct 2015 07:28:00 GMT".into());
+        assert!(matches!(Validator::from_response(&r), Some(Validator::LastModified(_))));
+        r.headers.insert("etag".into(), "W/\"weak\"".into());
+        assert!(matches!(Validator::from_response(&r), Some(Validator::LastModified(_))));
+        r.headers.insert("etag".into(), "\"strong\"".into());
+        assert_eq!(Validator::from_response(&r), Some(Validator::ETag("\"strong\"".into())));
+    }
+
+    #[test]
+    fn record_round_trips_through_json() {
+        let mut t = task();
+        t.bytes_expected = Some(5);
+        let v = serde_json::to_value(&t).unwrap();
+        assert_eq!(v["state"], "suspended");
+        assert_eq!(v["taskId"], 1);
+        let back: TaskRecord = serde_json::from_value(v).unwrap();
+        assert_eq!(back, t);
+    }
+}

@@ -1,0 +1,614 @@
+// bgsession test/demo server — dependency-free (node: built-ins only), loopback only.
+//
+// Endpoints (every response carries CORS headers; OPTIONS on any path -> 204 preflight):
+//   GET|HEAD /...                 static files from `root` (default <repo>/www), `/` -> index.html,
+//                                 directories without a trailing slash -> 301. Cache-Control: no-store;
+//                                 .js/.mjs also get Service-Worker-Allowed: /. Traversal -> 403, missing -> 404.
+//   GET|HEAD /fixtures/...        static files from <repo>/tests/fixtures (any `extraRoots` prefix works the same)
+//   GET|HEAD /files/<name>?size=N&seed=S&rate=B&etag=V&status=NNN&retryAfter=SEC
+//                                 N deterministic pseudo-random bytes (default N = 1 MiB, seed = hash(<name>)),
+//                                 streamed in 64 KiB chunks, optionally throttled to B bytes/s.
+//                                 Range / If-Range supported (206 / 416); ETag "<N>-<seed>-<V>".
+//                                 `status` forces that status with the full generated body (Range ignored).
+//   GET      /sha256?size=N&seed=S | ?size=N&name=<name>   -> {"sha256": "<hex>", "size": N}
+//   ANY      /status/<code>[?retryAfter=SEC]               -> that status, body "status <code>"
+//   PUT|POST /upload/<name>       reads the whole body -> {"size": N, "sha256": "<hex>"}
+//   GET      /__log               -> {"entries": [...], "maxConcurrent": n, "active": n}
+//   POST     /__log/reset         clears the log (and maxConcurrent) -> {"ok": true}
+//
+// Run directly: node tests/server/server.mjs [--port N]   (default 8080, or $PORT)
+
+import http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export const BLOCK_SIZE = 1 << 20; // 1 MiB pseudo-random block, repeated with a per-MiB XOR
+export const CHUNK_SIZE = 1 << 16; // 64 KiB write granularity
+const THROTTLE_TICK_MS = 50;
+const DEFAULT_FILE_SIZE = BLOCK_SIZE;
+export const LAST_MODIFIED = 'Mon, 01 Jan 2024 00:00:00 GMT';
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1']);
+
+const MIME_TYPES = {
+  '.html': 'text/html; charset=utf-8',
+  '.htm': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.wasm': 'application/wasm',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.png': 'image/png',
+  '.svg': 'image/svg+xml',
+  '.ico': 'image/x-icon',
+  '.ts': 'text/plain; charset=utf-8',
+  '.txt': 'text/plain; charset=utf-8',
+  '.md': 'text/plain; charset=utf-8',
+};
+
+const CORS_HEADERS = {
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Expose-Headers':
+    'Content-Length, Content-Range, ETag, Last-Modified, Accept-Ranges, Retry-After',
+};
+
+// ---------------------------------------------------------------------------
+// Deterministic content generator
+// ---------------------------------------------------------------------------
+
+/** Stable 32-bit FNV-1a hash of a string's UTF-8 bytes: the default seed for a file name. */
+export function hashName(name) {
+  let h = 0x811c9dc5;
+  for (const b of Buffer.from(String(name), 'utf8')) {
+    h ^= b;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h >>> 0;
+}
+
+/** `seed` query value -> uint32: decimal numbers as is, anything else hashed. */
+function parseSeed(value, name) {
+  if (value == null || value === '') return hashName(name);
+  return /^\d+$/.test(value) ? Number(value) >>> 0 : hashName(value);
+}
+
+const blockCache = new Map();
+
+/** The 1 MiB block for a seed: xorshift32 seeded with (seed || 1), low 8 bits of each step. */
+export function blockForSeed(seed) {
+  seed >>>= 0;
+  let block = blockCache.get(seed);
+  if (!block) {
+    block = Buffer.allocUnsafeSlow(BLOCK_SIZE);
+    let x = seed || 1;
+    for (let i = 0; i < BLOCK_SIZE; i++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      x >>>= 0;
+      block[i] = x & 0xff;
+    }
+    blockCache.set(seed, block);
+  }
+  return block;
+}
+
+/** XOR buf[from, from+n) with the byte k, a word at a time where aligned. */
+function xorInPlace(buf, from, n, k) {
+  const end = from + n;
+  let i = from;
+  while (i < end && ((buf.byteOffset + i) & 3)) buf[i++] ^= k;
+  const words = (end - i) >>> 2;
+  if (words) {
+    const u32 = new Uint32Array(buf.buffer, buf.byteOffset + i, words);
+    const kk = Math.imul(k, 0x01010101) >>> 0;
+    for (let w = 0; w < words; w++) u32[w] ^= kk;
+    i += words * 4;
+  }
+  while (i < end) buf[i++] ^= k;
+}
+
+/**
+ * Bytes [offset, offset+len) of the generated content: byte i is
+ * block[i % 1 MiB] ^ (floor(i / 1 MiB) & 0xff). Returns a fresh buffer (or a read-only
+ * view of the cached block when no XOR is needed).
+ */
+export function generateSlice(block, offset, len) {
+  const inBlock = offset % BLOCK_SIZE;
+  const k = Math.floor(offset / BLOCK_SIZE) & 0xff;
+  if (k === 0 && inBlock + len <= BLOCK_SIZE) return block.subarray(inBlock, inBlock + len);
+  const out = Buffer.allocUnsafeSlow(len);
+  let pos = 0;
+  while (pos < len) {
+    const abs = offset + pos;
+    const start = abs % BLOCK_SIZE;
+    const n = Math.min(len - pos, BLOCK_SIZE - start);
+    block.copy(out, pos, start, start + n);
+    const x = Math.floor(abs / BLOCK_SIZE) & 0xff;
+    if (x) xorInPlace(out, pos, n, x);
+    pos += n;
+  }
+  return out;
+}
+
+const sha256Cache = new Map(); // `${size}-${seed}` -> Promise<hex>
+
+/** SHA-256 of the whole generated content, computed a MiB at a time, yielding to the event loop. */
+export function sha256OfGenerated(size, seed) {
+  const key = `${size}-${seed}`;
+  let p = sha256Cache.get(key);
+  if (!p) {
+    p = (async () => {
+      const block = blockForSeed(seed);
+      const hash = crypto.createHash('sha256');
+      const scratch = Buffer.allocUnsafeSlow(BLOCK_SIZE);
+      for (let off = 0, i = 0; off < size; off += BLOCK_SIZE, i++) {
+        const n = Math.min(BLOCK_SIZE, size - off);
+        const k = (off / BLOCK_SIZE) & 0xff;
+        if (k === 0) hash.update(block.subarray(0, n));
+        else {
+          block.copy(scratch, 0, 0, n);
+          xorInPlace(scratch, 0, n, k);
+          hash.update(scratch.subarray(0, n));
+        }
+        if (i % 16 === 15) await new Promise((r) => setImmediate(r));
+      }
+      return hash.digest('hex');
+    })();
+    sha256Cache.set(key, p);
+    p.catch(() => sha256Cache.delete(key));
+  }
+  return p;
+}
+
+// ---------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------
+
+/** Non-negative safe integer from a query value, `fallback` if absent, NaN if invalid. */
+function parseSize(value, fallback) {
+  if (value == null || value === '') return fallback;
+  if (!/^\d+$/.test(value)) return NaN;
+  const n = Number(value);
+  return Number.isSafeInteger(n) ? n : NaN;
+}
+
+/** Parses a single `bytes=` range against `size`: {start, end} | 'unsatisfiable' | null (ignore). */
+export function parseRange(header, size) {
+  const m = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
+  if (!m || (m[1] === '' && m[2] === '')) return null; // malformed or multi-range: ignore
+  if (m[1] === '') {
+    const suffix = Number(m[2]);
+    if (suffix === 0 || size === 0) return 'unsatisfiable';
+    return { start: Math.max(0, size - suffix), end: size - 1 };
+  }
+  const start = Number(m[1]);
+  const end = m[2] === '' ? size - 1 : Number(m[2]);
+  if (end < start) return null; // syntactically invalid: ignore
+  if (start >= size) return 'unsatisfiable';
+  return { start, end: Math.min(end, size - 1) };
+}
+
+/** True when an If-Range value (strong ETag or HTTP date) matches the current representation. */
+function ifRangeMatches(value, etag, lastModified) {
+  const v = value.trim();
+  if (v.startsWith('"') || v.startsWith('W/')) return v === etag; // weak tags never match
+  const t = Date.parse(v);
+  return !Number.isNaN(t) && t === Date.parse(lastModified);
+}
+
+function waitDrainOrClose(res) {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+function sendText(res, status, text, headers = {}) {
+  const body = Buffer.from(text, 'utf8');
+  const noBody = status === 204 || status === 304;
+  res.writeHead(status, {
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Cache-Control': 'no-store',
+    ...(noBody ? {} : { 'Content-Length': body.length }),
+    ...headers,
+  });
+  res.end(noBody ? undefined : body);
+}
+
+function sendJson(res, status, value) {
+  const body = Buffer.from(JSON.stringify(value), 'utf8');
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': body.length,
+    'Cache-Control': 'no-store',
+  });
+  res.end(body);
+}
+
+/** Decodes a URL path; null when it contains bad escapes, NULs, backslashes or `..` segments. */
+function safeDecodePath(rawPath) {
+  let p;
+  try {
+    p = decodeURIComponent(rawPath);
+  } catch {
+    return null;
+  }
+  if (p.includes('\0') || p.includes('\\')) return null;
+  if (p.split('/').some((seg) => seg === '..')) return null;
+  return p;
+}
+
+function isInside(dir, file) {
+  const rel = path.relative(dir, file);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
+// ---------------------------------------------------------------------------
+// Server
+// ---------------------------------------------------------------------------
+
+export async function startServer({
+  port = 0,
+  host = '127.0.0.1',
+  root = fileURLToPath(new URL('../../www/', import.meta.url)),
+  extraRoots = { '/fixtures/': fileURLToPath(new URL('../fixtures/', import.meta.url)) },
+} = {}) {
+  if (!LOOPBACK_HOSTS.has(host)) throw new Error(`test server is loopback only, got host ${host}`);
+  const rootDir = path.resolve(root);
+  const mounts = Object.entries(extraRoots)
+    .map(([prefix, dir]) => [prefix.endsWith('/') ? prefix : prefix + '/', path.resolve(dir)])
+    .sort((a, b) => b[0].length - a[0].length); // longest prefix first
+
+  const log = [];
+  let nextId = 1;
+  let active = 0; // currently open /files/ responses
+  let maxConcurrent = 0;
+  const sockets = new Set();
+
+  function resetLog() {
+    log.length = 0;
+    maxConcurrent = active;
+  }
+
+  /** Pushes a log entry now and finalizes it when the response finishes or the socket closes. */
+  function track(req, res, pathname, query, intendedBytes = null) {
+    const entry = {
+      id: nextId++,
+      method: req.method,
+      path: pathname,
+      query: Object.fromEntries(query),
+      headers: { range: req.headers.range ?? null, ifRange: req.headers['if-range'] ?? null },
+      status: null,
+      bytesSent: 0,
+      completed: false,
+      aborted: false,
+      start: Date.now(),
+      end: null,
+    };
+    Object.defineProperty(entry, 'intended', { value: 0, writable: true, enumerable: false });
+    log.push(entry);
+    let done = false;
+    const finalize = () => {
+      if (done) return;
+      done = true;
+      entry.status = res.statusCode;
+      entry.end = Date.now();
+      const intended = intendedBytes ? intendedBytes() : entry.intended;
+      entry.completed = res.writableFinished && entry.bytesSent === intended;
+      entry.aborted = !res.writableFinished;
+    };
+    res.on('finish', finalize);
+    res.on('close', finalize);
+    return entry;
+  }
+
+  // ---- /files/<name> ------------------------------------------------------
+  async function handleFiles(req, res, pathname, query) {
+    const entry = track(req, res, pathname, query);
+    active++;
+    maxConcurrent = Math.max(maxConcurrent, active);
+    res.on('close', () => active--);
+
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      return sendText(res, 405, 'method not allowed', { Allow: 'GET, HEAD, OPTIONS' });
+    }
+    const name = safeDecodePath(pathname.slice('/files/'.length));
+    if (name == null || name === '') return sendText(res, 400, 'bad file name');
+    const size = parseSize(query.get('size'), DEFAULT_FILE_SIZE);
+    const rate = parseSize(query.get('rate'), 0);
+    const forced = parseSize(query.get('status'), 0);
+    if (Number.isNaN(size)) return sendText(res, 400, 'bad size');
+    if (Number.isNaN(rate)) return sendText(res, 400, 'bad rate');
+    if (Number.isNaN(forced) || (forced && (forced < 200 || forced > 599))) {
+      return sendText(res, 400, 'bad status');
+    }
+    const seed = parseSeed(query.get('seed'), name);
+    const etagVersion = (query.get('etag') ?? '1').replace(/[^\x21\x23-\x7e]/g, '');
+    const etag = `"${size}-${seed}-${etagVersion}"`;
+
+    const headers = {
+      'Content-Type': 'application/octet-stream',
+      'Cache-Control': 'no-store',
+      ETag: etag,
+      'Last-Modified': LAST_MODIFIED,
+      'Accept-Ranges': 'bytes',
+    };
+    const retryAfter = query.get('retryAfter');
+    if (retryAfter) headers['Retry-After'] = retryAfter;
+
+    let status = forced || 200;
+    let start = 0;
+    let length = size;
+    const rangeHeader = req.headers.range;
+    const ifRange = req.headers['if-range'];
+    if (!forced && rangeHeader && (!ifRange || ifRangeMatches(ifRange, etag, LAST_MODIFIED))) {
+      const range = parseRange(rangeHeader, size);
+      if (range === 'unsatisfiable') {
+        return sendText(res, 416, 'range not satisfiable', { 'Content-Range': `bytes */${size}` });
+      }
+      if (range) {
+        status = 206;
+        start = range.start;
+        length = range.end - range.start + 1;
+        headers['Content-Range'] = `bytes ${range.start}-${range.end}/${size}`;
+      }
+    }
+    const noBody = req.method === 'HEAD' || status === 204 || status === 304;
+    if (status !== 204) headers['Content-Length'] = length;
+    entry.intended = noBody ? 0 : length;
+    res.writeHead(status, headers);
+    if (noBody || length === 0) return res.end();
+    res.flushHeaders();
+
+    const block = blockForSeed(seed);
+    let closed = false;
+    res.on('close', () => (closed = true));
+    const t0 = performance.now();
+    let sent = 0;
+    while (sent < length) {
+      if (closed) return;
+      const offset = start + sent;
+      // Chunks end on 64 KiB boundaries, so they never straddle a 1 MiB block.
+      let n = Math.min(length - sent, CHUNK_SIZE - (offset % CHUNK_SIZE));
+      if (rate) {
+        const allowed = Math.floor((rate * (performance.now() - t0)) / 1000) - sent;
+        if (allowed <= 0) {
+          await sleep(THROTTLE_TICK_MS);
+          continue;
+        }
+        n = Math.min(n, allowed);
+      }
+      const buf = generateSlice(block, offset, n);
+      sent += n;
+      entry.bytesSent += n;
+      if (!res.write(buf)) await waitDrainOrClose(res);
+    }
+    if (!closed) res.end();
+  }
+
+  // ---- /sha256 ------------------------------------------------------------
+  async function handleSha256(req, res, query) {
+    const size = parseSize(query.get('size'), DEFAULT_FILE_SIZE);
+    if (Number.isNaN(size)) return sendText(res, 400, 'bad size');
+    const seed = query.has('seed') ? parseSeed(query.get('seed'), '') : hashName(query.get('name') ?? '');
+    const sha256 = await sha256OfGenerated(size, seed);
+    if (!res.destroyed) sendJson(res, 200, { sha256, size });
+  }
+
+  // ---- /status/<code> -----------------------------------------------------
+  function handleStatus(req, res, pathname, query) {
+    const entry = track(req, res, pathname, query);
+    req.resume(); // drain any request body
+    const m = /^\/status\/(\d{3})$/.exec(pathname);
+    const code = m ? Number(m[1]) : 0;
+    if (code < 200 || code > 599) return sendText(res, 400, 'bad status code');
+    const body = `status ${code}`;
+    const extra = {};
+    const retryAfter = query.get('retryAfter');
+    if (retryAfter) extra['Retry-After'] = retryAfter;
+    const hasBody = req.method !== 'HEAD' && code !== 204 && code !== 304;
+    entry.intended = hasBody ? Buffer.byteLength(body) : 0;
+    if (hasBody) entry.bytesSent = entry.intended;
+    sendText(res, code, body, extra);
+  }
+
+  // ---- /upload/<name> -----------------------------------------------------
+  function handleUpload(req, res, pathname, query) {
+    const entry = track(req, res, pathname, query, () => entry.bytesSent);
+    entry.bytesReceived = 0;
+    if (req.method !== 'PUT' && req.method !== 'POST') {
+      req.resume();
+      return sendText(res, 405, 'method not allowed', { Allow: 'PUT, POST, OPTIONS' });
+    }
+    const hash = crypto.createHash('sha256');
+    req.on('data', (chunk) => {
+      hash.update(chunk);
+      entry.bytesReceived += chunk.length;
+    });
+    req.on('end', () => {
+      const body = JSON.stringify({ size: entry.bytesReceived, sha256: hash.digest('hex') });
+      entry.bytesSent = Buffer.byteLength(body);
+      sendJson(res, 200, JSON.parse(body));
+    });
+  }
+
+  // ---- static files -------------------------------------------------------
+  async function handleStatic(req, res, rawPath) {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      return sendText(res, 405, 'method not allowed', { Allow: 'GET, HEAD, OPTIONS' });
+    }
+    const decoded = safeDecodePath(rawPath);
+    if (decoded == null) return sendText(res, 403, 'forbidden');
+
+    let dir = rootDir;
+    let rel = decoded;
+    for (const [prefix, mountDir] of mounts) {
+      if (decoded === prefix.slice(0, -1)) {
+        return sendText(res, 301, 'moved', { Location: prefix });
+      }
+      if (decoded.startsWith(prefix)) {
+        dir = mountDir;
+        rel = decoded.slice(prefix.length - 1);
+        break;
+      }
+    }
+    let file = path.resolve(dir, '.' + rel);
+    if (!isInside(dir, file)) return sendText(res, 403, 'forbidden');
+
+    let stat;
+    try {
+      stat = await fs.promises.stat(file);
+      if (stat.isDirectory()) {
+        if (!rawPath.endsWith('/')) {
+          const qs = req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : '';
+          return sendText(res, 301, 'moved', { Location: rawPath + '/' + qs });
+        }
+        file = path.join(file, 'index.html');
+        stat = await fs.promises.stat(file);
+      }
+      if (!stat.isFile()) throw new Error('not a file');
+    } catch {
+      return sendText(res, 404, 'not found');
+    }
+
+    const ext = path.extname(file).toLowerCase();
+    const headers = {
+      'Content-Type': MIME_TYPES[ext] ?? 'application/octet-stream',
+      'Content-Length': stat.size,
+      'Cache-Control': 'no-store',
+      'Last-Modified': stat.mtime.toUTCString(),
+    };
+    if (ext === '.js' || ext === '.mjs') headers['Service-Worker-Allowed'] = '/';
+    if (req.method === 'HEAD') {
+      res.writeHead(200, headers);
+      return res.end();
+    }
+    const stream = fs.createReadStream(file);
+    stream.on('error', () => {
+      if (!res.headersSent) sendText(res, 500, 'read error');
+      else res.destroy();
+    });
+    stream.once('open', () => {
+      res.writeHead(200, headers);
+      stream.pipe(res);
+    });
+    res.on('close', () => stream.destroy());
+  }
+
+  // ---- dispatch -----------------------------------------------------------
+  async function handle(req, res) {
+    for (const [k, v] of Object.entries(CORS_HEADERS)) res.setHeader(k, v);
+    if (!req.url.startsWith('/')) return sendText(res, 400, 'bad request target');
+    const q = req.url.indexOf('?');
+    const rawPath = q < 0 ? req.url : req.url.slice(0, q);
+    const query = new URLSearchParams(q < 0 ? '' : req.url.slice(q + 1));
+
+    if (req.method === 'OPTIONS') {
+      req.resume();
+      res.writeHead(204, {
+        'Access-Control-Allow-Headers': '*',
+        'Access-Control-Allow-Methods': 'GET, HEAD, POST, PUT, OPTIONS',
+        'Access-Control-Max-Age': '600',
+      });
+      return res.end();
+    }
+    if (rawPath === '/__log') {
+      return sendJson(res, 200, { entries: log, maxConcurrent, active });
+    }
+    if (rawPath === '/__log/reset') {
+      if (req.method !== 'POST') return sendText(res, 405, 'use POST', { Allow: 'POST, OPTIONS' });
+      req.resume();
+      resetLog();
+      return sendJson(res, 200, { ok: true });
+    }
+    if (rawPath.startsWith('/files/')) return handleFiles(req, res, rawPath, query);
+    if (rawPath === '/sha256') return handleSha256(req, res, query);
+    if (rawPath.startsWith('/status/')) return handleStatus(req, res, rawPath, query);
+    if (rawPath.startsWith('/upload/')) return handleUpload(req, res, rawPath, query);
+    return handleStatic(req, res, rawPath);
+  }
+
+  const server = http.createServer({ keepAlive: true }, (req, res) => {
+    handle(req, res).catch((err) => {
+      if (!res.headersSent) sendText(res, 500, `server error: ${err?.message ?? err}`);
+      else res.destroy(err);
+    });
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const actualPort = server.address().port;
+  const urlHost = host.includes(':') ? `[${host}]` : host;
+
+  let closing = null;
+  return {
+    port: actualPort,
+    url: `http://${urlHost}:${actualPort}`,
+    root: rootDir,
+    extraRoots: Object.fromEntries(mounts),
+    log,
+    resetLog,
+    get maxConcurrent() {
+      return maxConcurrent;
+    },
+    get active() {
+      return active;
+    },
+    close() {
+      closing ??= new Promise((resolve) => {
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      });
+      return closing;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------
+// CLI
+// ---------------------------------------------------------------------------
+
+function isMain() {
+  if (!process.argv[1]) return false;
+  try {
+    return import.meta.url === pathToFileURL(fs.realpathSync(process.argv[1])).href;
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
+  const args = process.argv.slice(2);
+  let port = process.env.PORT ? Number(process.env.PORT) : 8080;
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--port') port = Number(args[++i]);
+    else if (args[i].startsWith('--port=')) port = Number(args[i].slice('--port='.length));
+  }
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    console.error(`invalid port: ${port}`);
+    process.exit(2);
+  }
+  const srv = await startServer({ port });
+  console.log(`bgsession test server on ${srv.url}`);
+  const shutdown = () => srv.close().then(() => process.exit(0));
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+}
