@@ -186,9 +186,9 @@ export function parseRange(header, size) {
     return { start: Math.max(0, size - suffix), end: size - 1 };
   }
   const start = Number(m[1]);
-  const end = m[2] === '' ? size - 1 : Number(m[2]);
-  if (end < start) return null; // syntactically invalid: ignore
+  if (m[2] !== '' && Number(m[2]) < start) return null; // syntactically invalid: ignore
   if (start >= size) return 'unsatisfiable';
+  const end = m[2] === '' ? size - 1 : Number(m[2]);
   return { start, end: Math.min(end, size - 1) };
 }
 
@@ -296,6 +296,13 @@ export async function startServer({
     };
     Object.defineProperty(entry, 'intended', { value: 0, writable: true, enumerable: false });
     log.push(entry);
+    // Record the status as soon as the head is written, so in-flight entries show it.
+    const writeHead = res.writeHead;
+    res.writeHead = function (...args) {
+      const result = writeHead.apply(this, args);
+      entry.status = this.statusCode;
+      return result;
+    };
     let done = false;
     const finalize = () => {
       if (done) return;
