@@ -4,6 +4,7 @@
 //! natively with `cargo test`.
 
 pub mod error;
+pub mod files;
 pub mod journal;
 pub mod path;
 pub mod request;

@@ -111,19 +111,16 @@ pub fn on_segment_stored(task: &mut TaskRecord, len: u64) {
 
 /// The body ended: is what was stored the whole of it? A short body is never
 /// success.
-pub fn on_body_end(task: &TaskRecord) -> Result<(), NsError> {
+pub fn on_body_end(task: &TaskRecord) -> Result<(), Failure> {
     match task.bytes_expected {
-        Some(n) if task.bytes_received < n => Err(NsError::url(
-            UrlErrorCode::NetworkConnectionLost,
-            format!(
-                "the body ended after {} of the {} bytes the server announced",
-                task.bytes_received, n
-            ),
-        )),
-        Some(n) if task.bytes_received > n => Err(NsError::url(
-            UrlErrorCode::BadServerResponse,
-            format!("the server sent {} bytes but announced {}", task.bytes_received, n),
-        )),
+        Some(n) if task.bytes_received < n => Err(Failure::Lost(format!(
+            "the body ended after {} of the {} bytes the server announced",
+            task.bytes_received, n
+        ))),
+        Some(n) if task.bytes_received > n => Err(Failure::BadResponse(format!(
+            "the server sent {} bytes but announced {}",
+            task.bytes_received, n
+        ))),
         _ => Ok(()),
     }
 }
@@ -310,11 +307,12 @@ mod tests {
         let mut t = task();
         t.bytes_expected = Some(10);
         on_segment_stored(&mut t, 9);
-        let e = on_body_end(&t).unwrap_err();
-        assert_eq!(e.code, -1005);
-        assert!(e.reason().unwrap().contains("9 of the 10"));
+        match on_body_end(&t).unwrap_err() {
+            Failure::Lost(why) => assert!(why.contains("9 of the 10"), "{why}"),
+            f => panic!("{f:?}"),
+        }
         on_segment_stored(&mut t, 2);
-        assert_eq!(on_body_end(&t).unwrap_err().code, -1011);
+        assert!(matches!(on_body_end(&t).unwrap_err(), Failure::BadResponse(_)));
         t.bytes_expected = None;
         assert_eq!(on_body_end(&t), Ok(()), "unknown length: the end is the end");
     }

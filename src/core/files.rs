@@ -1,0 +1,192 @@
+//! File metadata of the emulated sandbox and the rules on it: a file is a
+//! label (its path) on a run of stored byte segments, so moving a file
+//! relabels it and never copies bytes. Storage accounting is computed here.
+
+use crate::core::path::{Root, SandboxPath};
+use serde::{Deserialize, Serialize};
+
+/// One file (IndexedDB `files` store, keyed by `path`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileMeta {
+    /// Normalised key, e.g. `/Documents/ep1.mp3` ([`SandboxPath::key`]).
+    pub path: String,
+    /// Which stored byte run holds the contents.
+    pub blob_id: String,
+    /// Length of each stored segment, in order.
+    pub segments: Vec<u64>,
+    pub size: u64,
+    /// Milliseconds since the epoch.
+    pub modification_date: f64,
+    #[serde(default)]
+    pub content_type: Option<String>,
+}
+
+impl FileMeta {
+    pub fn new(path: &SandboxPath, blob_id: String, segments: Vec<u64>, now: f64, content_type: Option<String>) -> Self {
+        FileMeta {
+            path: path.key(),
+            blob_id,
+            size: segments.iter().sum(),
+            segments,
+            modification_date: now,
+            content_type,
+        }
+    }
+
+    pub fn sandbox_path(&self) -> Option<SandboxPath> {
+        SandboxPath::parse(&self.path).ok()
+    }
+}
+
+/// Why a file operation was refused, with Apple's `NSCocoaErrorDomain` code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FileError {
+    /// 4 (NSFileNoSuchFileError).
+    NoSuchFile(String),
+    /// 516 (NSFileWriteFileExistsError).
+    FileExists(String),
+    /// 513 (NSFileWriteNoPermissionError): e.g. removing a top-level directory.
+    NotPermitted(String),
+    /// 4 as well, but for a location that is not in the sandbox.
+    BadLocation(String),
+}
+
+impl FileError {
+    pub fn code(&self) -> i64 {
+        match self {
+            FileError::NoSuchFile(_) | FileError::BadLocation(_) => 4,
+            FileError::FileExists(_) => 516,
+            FileError::NotPermitted(_) => 513,
+        }
+    }
+}
+
+impl std::fmt::Display for FileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FileError::NoSuchFile(p) => write!(f, "The file \"{p}\" doesn't exist."),
+            FileError::FileExists(p) => write!(f, "\"{p}\" couldn't be written because an item with the same name already exists."),
+            FileError::NotPermitted(p) => write!(f, "You don't have permission to change \"{p}\"."),
+            FileError::BadLocation(why) => f.write_str(why),
+        }
+    }
+}
+
+/// The move of `src` to `dst` as iOS's `moveItem(at:to:)` allows it: the
+/// source must exist, the destination must not.
+pub fn plan_move(src: Option<&FileMeta>, dst_exists: bool, from: &SandboxPath, to: &SandboxPath) -> Result<FileMeta, FileError> {
+    if to.is_root() {
+        return Err(FileError::NotPermitted(to.url()));
+    }
+    let src = src.ok_or_else(|| FileError::NoSuchFile(from.url()))?;
+    if dst_exists {
+        return Err(FileError::FileExists(to.url()));
+    }
+    let mut moved = src.clone();
+    moved.path = to.key();
+    Ok(moved)
+}
+
+/// Space used per top-level directory, in bytes.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    pub tmp: u64,
+    pub documents: u64,
+    pub caches: u64,
+    pub total: u64,
+}
+
+pub fn usage<'a>(files: impl IntoIterator<Item = &'a FileMeta>) -> Usage {
+    let mut u = Usage::default();
+    for f in files {
+        match f.sandbox_path().map(|p| p.root()) {
+            Some(Root::Tmp) => u.tmp += f.size,
+            Some(Root::Documents) => u.documents += f.size,
+            Some(Root::Caches) => u.caches += f.size,
+            None => {}
+        }
+        u.total += f.size;
+    }
+    u
+}
+
+/// The `n` largest files, largest first (ties by path).
+pub fn largest(files: &[FileMeta], n: usize) -> Vec<&FileMeta> {
+    let mut v: Vec<&FileMeta> = files.iter().collect();
+    v.sort_by(|a, b| b.size.cmp(&a.size).then(a.path.cmp(&b.path)));
+    v.truncate(n);
+    v
+}
+
+/// Files directly inside `dir` (not deeper), and the names of subdirectories.
+pub fn list_directory<'a>(dir: &SandboxPath, files: &'a [FileMeta]) -> (Vec<&'a FileMeta>, Vec<String>) {
+    let prefix = dir.child_prefix();
+    let mut direct = Vec::new();
+    let mut dirs: Vec<String> = Vec::new();
+    for f in files {
+        if let Some(rest) = f.path.strip_prefix(&prefix) {
+            match rest.split_once('/') {
+                None => direct.push(f),
+                Some((sub, _)) => {
+                    if !dirs.iter().any(|d| d == sub) {
+                        dirs.push(sub.to_string());
+                    }
+                }
+            }
+        }
+    }
+    dirs.sort();
+    (direct, dirs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(path: &str, size: u64) -> FileMeta {
+        FileMeta::new(&SandboxPath::parse(path).unwrap(), format!("b-{path}"), vec![size], 1.0, None)
+    }
+
+    #[test]
+    fn move_relabels_without_copying() {
+        let a = f("/tmp/a", 10);
+        let from = SandboxPath::parse("/tmp/a").unwrap();
+        let to = SandboxPath::parse("file:///Documents/a.mp3").unwrap();
+        let m = plan_move(Some(&a), false, &from, &to).unwrap();
+        assert_eq!(m.path, "/Documents/a.mp3");
+        assert_eq!(m.blob_id, a.blob_id, "same bytes");
+        assert_eq!(m.size, 10);
+    }
+
+    #[test]
+    fn move_errors_are_apples() {
+        let from = SandboxPath::parse("/tmp/a").unwrap();
+        let to = SandboxPath::parse("/Documents/a").unwrap();
+        let e = plan_move(None, false, &from, &to).unwrap_err();
+        assert_eq!(e.code(), 4);
+        assert!(e.to_string().contains("file:///tmp/a"));
+        let e = plan_move(Some(&f("/tmp/a", 1)), true, &from, &to).unwrap_err();
+        assert_eq!(e.code(), 516);
+        let root = SandboxPath::parse("/Documents").unwrap();
+        assert_eq!(plan_move(Some(&f("/tmp/a", 1)), false, &from, &root).unwrap_err().code(), 513);
+    }
+
+    #[test]
+    fn usage_and_largest() {
+        let files = vec![f("/tmp/a", 5), f("/Documents/b", 7), f("/Library/Caches/c", 11), f("/Documents/d", 7)];
+        let u = usage(&files);
+        assert_eq!(u, Usage { tmp: 5, documents: 14, caches: 11, total: 30 });
+        let l: Vec<&str> = largest(&files, 3).iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(l, vec!["/Library/Caches/c", "/Documents/b", "/Documents/d"]);
+    }
+
+    #[test]
+    fn directory_listing_is_one_level() {
+        let files = vec![f("/Documents/a", 1), f("/Documents/sub/b", 1), f("/Documents/sub/c", 1), f("/tmp/x", 1)];
+        let dir = SandboxPath::parse("/Documents").unwrap();
+        let (direct, dirs) = list_directory(&dir, &files);
+        assert_eq!(direct.len(), 1);
+        assert_eq!(dirs, vec!["sub".to_string()]);
+    }
+}
