@@ -3,6 +3,7 @@
 //! (and `now`, and randomness) and returning plain data. It builds and tests
 //! natively with `cargo test`.
 
+pub mod config;
 pub mod error;
 pub mod files;
 pub mod journal;

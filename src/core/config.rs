@@ -1,0 +1,101 @@
+//! `URLSessionConfiguration` as plain data (stored with the session so the
+//! daemon applies it), with iOS's defaults.
+
+use crate::core::error::UsageError;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The script the page registers as the daemon unless told otherwise.
+pub const DEFAULT_SERVICE_WORKER_URL: &str = "./bgsession-sw.js";
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigData {
+    pub identifier: String,
+    pub is_discretionary: bool,
+    pub session_sends_launch_events: bool,
+    pub allows_cellular_access: bool,
+    pub allows_expensive_network_access: bool,
+    pub allows_constrained_network_access: bool,
+    pub http_maximum_connections_per_host: u32,
+    /// Seconds.
+    pub timeout_interval_for_request: f64,
+    /// Seconds.
+    pub timeout_interval_for_resource: f64,
+    pub http_additional_headers: BTreeMap<String, String>,
+    pub waits_for_connectivity: bool,
+    pub service_worker_url: String,
+}
+
+impl ConfigData {
+    /// `URLSessionConfiguration.background(withIdentifier:)`.
+    pub fn background(identifier: &str) -> Result<Self, UsageError> {
+        if identifier.trim().is_empty() {
+            return Err(UsageError::EmptyIdentifier);
+        }
+        Ok(ConfigData {
+            identifier: identifier.to_string(),
+            is_discretionary: false,
+            session_sends_launch_events: true,
+            allows_cellular_access: true,
+            allows_expensive_network_access: true,
+            allows_constrained_network_access: true,
+            http_maximum_connections_per_host: 6,
+            timeout_interval_for_request: 60.0,
+            timeout_interval_for_resource: 7.0 * 24.0 * 3600.0,
+            http_additional_headers: BTreeMap::new(),
+            waits_for_connectivity: true,
+            service_worker_url: DEFAULT_SERVICE_WORKER_URL.to_string(),
+        })
+    }
+
+    /// Checks a connection count (at least 1).
+    pub fn check_connections(n: f64) -> Result<u32, UsageError> {
+        if n.is_finite() && n >= 1.0 && n <= 1000.0 && n.fract() == 0.0 {
+            Ok(n as u32)
+        } else {
+            Err(UsageError::InvalidArgument { what: format!("httpMaximumConnectionsPerHost must be a whole number from 1 to 1000, not {n}") })
+        }
+    }
+
+    /// Checks a timeout in seconds (> 0).
+    pub fn check_timeout(name: &str, seconds: f64) -> Result<f64, UsageError> {
+        if seconds.is_finite() && seconds > 0.0 {
+            Ok(seconds)
+        } else {
+            Err(UsageError::InvalidArgument { what: format!("{name} must be a positive number of seconds, not {seconds}") })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn background_defaults_are_ios_defaults() {
+        let c = ConfigData::background("com.example.app").unwrap();
+        assert_eq!(c.http_maximum_connections_per_host, 6);
+        assert_eq!(c.timeout_interval_for_request, 60.0);
+        assert_eq!(c.timeout_interval_for_resource, 604800.0);
+        assert!(c.session_sends_launch_events);
+        assert!(!c.is_discretionary);
+        assert_eq!(c.service_worker_url, "./bgsession-sw.js");
+    }
+
+    #[test]
+    fn empty_identifier_is_refused() {
+        assert_eq!(ConfigData::background("").unwrap_err(), UsageError::EmptyIdentifier);
+        assert_eq!(ConfigData::background("  ").unwrap_err(), UsageError::EmptyIdentifier);
+    }
+
+    #[test]
+    fn bad_numbers_are_named() {
+        assert_eq!(ConfigData::check_connections(4.0), Ok(4));
+        for bad in [0.0, -1.0, 2.5, f64::NAN, 1e9] {
+            assert!(ConfigData::check_connections(bad).unwrap_err().to_string().contains("httpMaximumConnectionsPerHost"));
+        }
+        assert!(ConfigData::check_timeout("timeoutIntervalForRequest", 0.0).unwrap_err().to_string().contains("timeoutIntervalForRequest"));
+        assert_eq!(ConfigData::check_timeout("t", 1.5), Ok(1.5));
+    }
+}

@@ -1,0 +1,97 @@
+//! The downloaded bytes: segments in the Cache API (the fastest persisted
+//! store measured in this Chromium, ../shared/BASELINES.md), one entry per
+//! segment under a synthetic same-origin URL that is never fetched. A file
+//! is a `blob_id` plus its segment lengths; a resumed transfer loses at most
+//! the segment in flight.
+
+use crate::core::files::FileMeta;
+use crate::web::js;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+pub const CACHE_NAME: &str = "bgsession-bytes-v1";
+/// Path prefix of segment keys (under the origin).
+pub const KEY_PREFIX: &str = "/__bgsession__/bytes/";
+
+type Result<T> = std::result::Result<T, JsValue>;
+
+/// The segment store of this page or worker.
+pub struct Bytes {
+    cache: web_sys::Cache,
+    origin: String,
+}
+
+thread_local! {
+    static SHARED: std::cell::RefCell<Option<Rc<Bytes>>> = const { std::cell::RefCell::new(None) };
+}
+
+pub async fn shared() -> Result<Rc<Bytes>> {
+    if let Some(b) = SHARED.with(|s| s.borrow().clone()) {
+        return Ok(b);
+    }
+    let cache: web_sys::Cache = js::wait(js::caches()?.open(CACHE_NAME)).await?.unchecked_into();
+    let b = Rc::new(Bytes { cache, origin: js::origin() });
+    SHARED.with(|s| *s.borrow_mut() = Some(b.clone()));
+    Ok(b)
+}
+
+impl Bytes {
+    /// The key of segment `index` of `blob_id`.
+    pub fn key(&self, blob_id: &str, index: usize) -> String {
+        format!("{}{}{}/{}", self.origin, KEY_PREFIX, blob_id, index)
+    }
+
+    fn keys(&self, blob_id: &str, count: usize) -> js_sys::Array {
+        (0..count).map(|i| JsValue::from_str(&self.key(blob_id, i))).collect()
+    }
+
+    /// Streams the next segment of a body (see `pumpSegment` in glue.js).
+    /// Returns (bytes written, body finished).
+    pub async fn pump_segment(&self, reader: &JsValue, blob_id: &str, index: usize, max_bytes: u64, max_ms: f64, carry: &JsValue) -> Result<(u64, bool)> {
+        let r = js::wait(js::pump_segment(reader, &self.cache, &self.key(blob_id, index), max_bytes as f64, max_ms, carry)).await?;
+        let written = js::get(&r, "written").as_f64().unwrap_or(0.0) as u64;
+        let done = js::get(&r, "done").as_bool().unwrap_or(false);
+        Ok((written, done))
+    }
+
+    /// A file's contents as one Blob.
+    pub async fn read(&self, file: &FileMeta) -> Result<web_sys::Blob> {
+        let keys = self.keys(&file.blob_id, file.segments.len());
+        let blob = js::wait(js::read_segments(&self.cache, &keys, file.content_type.as_deref().unwrap_or(""))).await?;
+        Ok(blob.unchecked_into())
+    }
+
+    /// Copies a file's segments under `new_blob_id`.
+    pub async fn copy(&self, file: &FileMeta, new_blob_id: &str) -> Result<()> {
+        let n = file.segments.len();
+        js::wait(js::copy_segments(&self.cache, &self.keys(&file.blob_id, n), &self.keys(new_blob_id, n))).await?;
+        Ok(())
+    }
+
+    /// Deletes the first `count` segments of `blob_id` (missing ones are fine).
+    pub async fn delete(&self, blob_id: &str, count: usize) -> Result<()> {
+        for i in 0..count {
+            js::wait(self.cache.delete_with_str(&self.key(blob_id, i))).await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes every stored segment whose blob id `keep` rejects; returns how
+    /// many entries were deleted (a sweep of bytes left by an interrupted
+    /// removal).
+    pub async fn sweep(&self, keep: impl Fn(&str) -> bool) -> Result<u32> {
+        let reqs: js_sys::Array = js::wait(self.cache.keys()).await?.unchecked_into();
+        let mut n = 0;
+        for req in reqs.iter() {
+            let url = js::get(&req, "url").as_string().unwrap_or_default();
+            let Some(rest) = url.split(KEY_PREFIX).nth(1) else { continue };
+            let blob_id = rest.split('/').next().unwrap_or("");
+            if !keep(blob_id) {
+                js::wait(self.cache.delete_with_str(&url)).await?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+}

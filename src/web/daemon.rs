@@ -1,0 +1,442 @@
+//! The daemon, twin of iOS's nsurlsessiond: runs in the Service Worker
+//! (`www/bgsession-sw.js`), takes commands from pages, runs transfers with
+//! `fetch` into the segment store, and journals delegate events. It keeps no
+//! state that matters in memory: killed and woken again, it reloads the
+//! tasks from IndexedDB and resumes them from their stored bytes.
+
+use crate::core::error::NsError;
+use crate::core::files::FileMeta;
+use crate::core::journal::{plan_append, Event, JournalEntry};
+use crate::core::path::SandboxPath;
+use crate::core::schedule;
+use crate::core::task::{TaskRecord, TaskState, Transition};
+use crate::core::transfer::{self, Failure, FailureDecision, ResponseDecision, RetryPolicy};
+use crate::web::bytes;
+use crate::web::js::{self, from_js, to_js};
+use crate::web::store::{self, Store};
+use crate::web::transport::{self, StartError};
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::spawn_local;
+
+/// Largest segment persisted in one Cache API entry.
+pub const SEGMENT_BYTES: u64 = 16 * 1024 * 1024;
+/// A segment with bytes in it is persisted after this long at most, so a slow
+/// transfer loses little when the worker dies.
+pub const SEGMENT_MS: f64 = 1000.0;
+/// The BroadcastChannel on which the daemon tells pages the journal grew.
+pub const CHANNEL: &str = "bgsession";
+/// Default `httpMaximumConnectionsPerHost` (iOS's default on Wi-Fi is 6).
+pub const DEFAULT_MAX_PER_HOST: usize = 6;
+
+type Key = (String, u64);
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Stop {
+    Suspend,
+    Cancel,
+}
+
+struct Active {
+    abort: web_sys::AbortController,
+    stop: Rc<Cell<Option<Stop>>>,
+}
+
+#[derive(Default)]
+struct Daemon {
+    active: HashMap<Key, Active>,
+    /// The newest progress entry appended per task (for coalescing).
+    last_progress: HashMap<Key, JournalEntry>,
+    scheduling: bool,
+    again: bool,
+    timer: Option<(f64, gloo_timers::callback::Timeout)>,
+    idle_waiters: Vec<js_sys::Function>,
+    channel: Option<web_sys::BroadcastChannel>,
+}
+
+thread_local! {
+    static DAEMON: RefCell<Daemon> = RefCell::new(Daemon::default());
+}
+
+fn policy() -> RetryPolicy {
+    RetryPolicy::default()
+}
+
+fn broadcast(session: &str) {
+    DAEMON.with(|d| {
+        let mut d = d.borrow_mut();
+        if d.channel.is_none() {
+            d.channel = web_sys::BroadcastChannel::new(CHANNEL).ok();
+        }
+        if let Some(ch) = &d.channel {
+            let _ = ch.post_message(&js::object(&[("type", "journal".into()), ("session", session.into())]));
+        }
+    });
+}
+
+fn is_idle(d: &Daemon) -> bool {
+    d.active.is_empty() && d.timer.is_none() && !d.scheduling
+}
+
+fn notify_idle() {
+    let waiters = DAEMON.with(|d| {
+        let mut d = d.borrow_mut();
+        if is_idle(&d) {
+            std::mem::take(&mut d.idle_waiters)
+        } else {
+            Vec::new()
+        }
+    });
+    for w in waiters {
+        let _ = w.call0(&JsValue::UNDEFINED);
+    }
+}
+
+/// Resolves when no transfer is running or waiting for a timer, or after
+/// `max_ms`: the Service Worker passes this to `waitUntil` so the browser
+/// keeps the daemon alive while it works.
+#[wasm_bindgen(js_name = daemonIdle)]
+pub fn daemon_idle(max_ms: f64) -> js_sys::Promise {
+    js_sys::Promise::new(&mut |resolve, _reject| {
+        let idle = DAEMON.with(|d| {
+            let mut d = d.borrow_mut();
+            if is_idle(&d) {
+                true
+            } else {
+                d.idle_waiters.push(resolve.clone());
+                false
+            }
+        });
+        if idle {
+            let _ = resolve.call0(&JsValue::UNDEFINED);
+        } else {
+            let r = resolve.clone();
+            gloo_timers::callback::Timeout::new(max_ms.max(0.0) as u32, move || {
+                let _ = r.call0(&JsValue::UNDEFINED);
+            })
+            .forget();
+        }
+    })
+}
+
+/// Picks up every runnable task (after a restart: resumes them from their
+/// stored bytes). Called on activation and on every message.
+#[wasm_bindgen(js_name = daemonWake)]
+pub async fn daemon_wake() -> Result<(), JsValue> {
+    schedule_now().await
+}
+
+/// Deletes stored bytes that no file and no unfinished task refers to (left
+/// by a removal or a failure cut short). Called when a new worker activates.
+#[wasm_bindgen(js_name = daemonSweep)]
+pub async fn daemon_sweep() -> Result<u32, JsValue> {
+    let store = store::shared().await?;
+    let mut keep: std::collections::HashSet<String> = store.files().await?.into_iter().map(|f| f.blob_id).collect();
+    keep.extend(store.tasks(None).await?.into_iter().filter(|t| t.state != TaskState::Completed).map(|t| t.blob_id));
+    bytes::shared().await?.sweep(|id| keep.contains(id)).await
+}
+
+/// Handles a command from a page (`{op, ...}`); resolves with the reply.
+#[wasm_bindgen(js_name = daemonHandleMessage)]
+pub async fn daemon_handle_message(msg: JsValue) -> Result<JsValue, JsValue> {
+    let op = js::get(&msg, "op").as_string().unwrap_or_default();
+    let store = store::shared().await?;
+    let reply = match op.as_str() {
+        "resume" => {
+            let rec: TaskRecord = from_js(js::get(&msg, "task"), "task")?;
+            let config = js::get(&msg, "config");
+            if config.is_object() {
+                store.put_session(&config).await?;
+            }
+            let mut task = store.get_task(&rec.session, rec.task_id).await?.unwrap_or(rec);
+            task.resume().map_err(|e| js::error("InvalidStateError", &e.to_string()))?;
+            store.put_task(&task).await?;
+            to_js(&task)
+        }
+        "suspend" | "cancel" => {
+            let session = js::get(&msg, "session").as_string().unwrap_or_default();
+            let task_id = js::get(&msg, "taskId").as_f64().unwrap_or(-1.0) as u64;
+            let given = js::get(&msg, "task");
+            let mut task = match store.get_task(&session, task_id).await? {
+                Some(t) => t,
+                None if given.is_object() => from_js(given, "task")?,
+                None => return Err(js::error("NotFoundError", &format!("no task {task_id} in session \"{session}\""))),
+            };
+            let stop = if op == "suspend" { Stop::Suspend } else { Stop::Cancel };
+            stop_active(&(session.clone(), task_id), stop);
+            let transition = if stop == Stop::Suspend { task.suspend() } else { task.cancel() }
+                .map_err(|e| js::error("InvalidStateError", &e.to_string()))?;
+            match transition {
+                Transition::Complete(err) => {
+                    // Re-read: a transfer may have committed bytes meanwhile.
+                    let mut task = store.get_task(&session, task_id).await?.unwrap_or(task);
+                    let _ = task.cancel();
+                    fail_task(&store, &mut task, err).await?;
+                    to_js(&task)
+                }
+                _ => {
+                    let mut latest = store.get_task(&session, task_id).await?.unwrap_or(task.clone());
+                    latest.state = task.state;
+                    store.put_task(&latest).await?;
+                    to_js(&latest)
+                }
+            }
+        }
+        "wake" | "ping" => JsValue::TRUE,
+        other => return Err(js::error("TypeError", &format!("unknown daemon command \"{other}\""))),
+    };
+    schedule_now().await?;
+    Ok(reply)
+}
+
+fn stop_active(key: &Key, why: Stop) {
+    DAEMON.with(|d| {
+        if let Some(a) = d.borrow().active.get(key) {
+            a.stop.set(Some(why));
+            a.abort.abort();
+        }
+    });
+}
+
+/// Starts what may start now and arms a timer for what waits.
+async fn schedule_now() -> Result<(), JsValue> {
+    let busy = DAEMON.with(|d| {
+        let mut d = d.borrow_mut();
+        if d.scheduling {
+            d.again = true;
+            true
+        } else {
+            d.scheduling = true;
+            false
+        }
+    });
+    if busy {
+        return Ok(());
+    }
+    let result = schedule_loop().await;
+    DAEMON.with(|d| d.borrow_mut().scheduling = false);
+    notify_idle();
+    result
+}
+
+async fn schedule_loop() -> Result<(), JsValue> {
+    let store = store::shared().await?;
+    loop {
+        DAEMON.with(|d| d.borrow_mut().again = false);
+        let tasks = store.tasks(None).await?;
+        let now = js::now();
+        let mut by_session: HashMap<&str, Vec<TaskRecord>> = HashMap::new();
+        for t in tasks.iter().filter(|t| t.state == TaskState::Running) {
+            by_session.entry(t.session.as_str()).or_default().push(t.clone());
+        }
+        for (session, list) in &by_session {
+            let max = match store.session(session).await? {
+                Some(cfg) => js::get(&cfg, "httpMaximumConnectionsPerHost").as_f64().map(|n| n as usize).unwrap_or(DEFAULT_MAX_PER_HOST),
+                None => DEFAULT_MAX_PER_HOST,
+            };
+            let picked: Vec<TaskRecord> = {
+                let active = |t: &TaskRecord| DAEMON.with(|d| d.borrow().active.contains_key(&(t.session.clone(), t.task_id)));
+                schedule::pick(list, active, max, now).into_iter().cloned().collect()
+            };
+            for t in picked {
+                start(t);
+            }
+        }
+        let running: Vec<TaskRecord> = tasks.into_iter().filter(|t| t.state == TaskState::Running).collect();
+        arm_timer(schedule::next_wake(&running, now), now);
+        if !DAEMON.with(|d| d.borrow().again) {
+            return Ok(());
+        }
+    }
+}
+
+fn arm_timer(at: Option<f64>, now: f64) {
+    DAEMON.with(|d| {
+        let mut d = d.borrow_mut();
+        match at {
+            None => d.timer = None,
+            Some(at) => {
+                if d.timer.as_ref().map_or(false, |(t, _)| *t == at) {
+                    return;
+                }
+                let delay = (at - now).max(0.0).min(i32::MAX as f64) as u32;
+                let timeout = gloo_timers::callback::Timeout::new(delay, || {
+                    DAEMON.with(|d| d.borrow_mut().timer = None);
+                    spawn_local(async {
+                        if let Err(e) = schedule_now().await {
+                            js::console_error(&format!("bgsession daemon: {}", js::message(&e)));
+                        }
+                    });
+                });
+                d.timer = Some((at, timeout));
+            }
+        }
+    });
+}
+
+fn start(task: TaskRecord) {
+    let key = (task.session.clone(), task.task_id);
+    let Ok(abort) = web_sys::AbortController::new() else { return };
+    let stop = Rc::new(Cell::new(None));
+    DAEMON.with(|d| d.borrow_mut().active.insert(key.clone(), Active { abort: abort.clone(), stop: stop.clone() }));
+    spawn_local(async move {
+        let mut task = task;
+        let outcome = run(&mut task, &abort, &stop).await;
+        DAEMON.with(|d| d.borrow_mut().active.remove(&key));
+        let handled = match outcome {
+            Ok(()) => Ok(()),
+            Err(_) if stop.get().is_some() => Ok(()),
+            Err(failure) => on_failure(&mut task, failure).await,
+        };
+        if let Err(e) = handled {
+            js::console_error(&format!("bgsession daemon, task {}: {}", key.1, js::message(&e)));
+        }
+        if let Err(e) = schedule_now().await {
+            js::console_error(&format!("bgsession daemon: {}", js::message(&e)));
+        }
+        notify_idle();
+    });
+}
+
+/// Appends events for `task` (coalescing its progress) with the task's
+/// state, in one transaction; tells the pages.
+async fn journal(store: &Store, task: &TaskRecord, file: Option<&FileMeta>, events: Vec<Event>) -> Result<(), JsValue> {
+    let key = (task.session.clone(), task.task_id);
+    let now = js::now();
+    let mut appends = Vec::new();
+    for event in events {
+        let previous = DAEMON.with(|d| d.borrow().last_progress.get(&key).cloned());
+        let plan = plan_append(previous.as_ref(), &event);
+        let entry = JournalEntry { seq: None, session: task.session.clone(), task_id: task.task_id, event, response: task.response.clone(), at: now };
+        appends.push((entry, plan));
+        // Only the last of several appended at once can be coalesced later.
+        DAEMON.with(|d| d.borrow_mut().last_progress.remove(&key));
+    }
+    let written = store.commit(Some(task), file, appends).await?;
+    if let Some(last) = written.last() {
+        if matches!(last.event, Event::DidWriteData { .. } | Event::DidSendBodyData { .. }) {
+            DAEMON.with(|d| d.borrow_mut().last_progress.insert(key.clone(), last.clone()));
+        }
+    }
+    if task.state == TaskState::Completed {
+        DAEMON.with(|d| d.borrow_mut().last_progress.remove(&key));
+    }
+    broadcast(&task.session);
+    Ok(())
+}
+
+/// One transfer of a download task, until its body is stored or it fails.
+async fn run(task: &mut TaskRecord, abort: &web_sys::AbortController, stop: &Rc<Cell<Option<Stop>>>) -> Result<(), Failure> {
+    let store = store::shared().await.map_err(|e| Failure::Write(js::message(&e)))?;
+    let bytes = bytes::shared().await.map_err(|e| Failure::Write(js::message(&e)))?;
+    let persist = |e: JsValue| Failure::Write(js::message(&e));
+    loop {
+        let plan = transfer::plan_fetch(task);
+        let started = match transport::start(&plan, &abort.signal()).await {
+            Ok(s) => s,
+            Err(StartError::Aborted) => return Ok(()),
+            Err(StartError::Failed(f)) => return Err(f),
+        };
+        if stop.get().is_some() {
+            transport::discard(&started.reader);
+            return Ok(());
+        }
+        let stored_segments = task.segments.len();
+        let old_blob = task.blob_id.clone();
+        let decision = transfer::on_response(task, &plan, started.info);
+        if task.segments.is_empty() && stored_segments > 0 {
+            bytes.delete(&old_blob, stored_segments).await.map_err(persist)?;
+        }
+        let mut events = Vec::new();
+        match decision {
+            ResponseDecision::Refetch { reason } => {
+                transport::discard(&started.reader);
+                js::console_warn(&format!("bgsession: task {} restarts from zero: {reason}", task.task_id));
+                store.put_task(task).await.map_err(persist)?;
+                continue;
+            }
+            ResponseDecision::Restart => {}
+            ResponseDecision::Write { offset, resumed } => {
+                if resumed {
+                    events.push(Event::DidResumeAtOffset { file_offset: offset, expected_total_bytes: task.expected_or_unknown() });
+                }
+            }
+        }
+        journal(&store, task, None, events).await.map_err(persist)?;
+        let carry = JsValue::from(js_sys::Object::new());
+        let mut done = started.reader.is_null();
+        while !done {
+            let index = task.segments.len();
+            let (written, finished) = match bytes.pump_segment(&started.reader, &task.blob_id, index, SEGMENT_BYTES, SEGMENT_MS, &carry).await {
+                Ok(r) => r,
+                Err(_) if stop.get().is_some() => return Ok(()),
+                Err(e) => return Err(transport::classify(&e)),
+            };
+            if stop.get().is_some() {
+                // The segment was stored but the task moved on: count it so a
+                // resume continues after it.
+                if written > 0 {
+                    if let Ok(Some(mut latest)) = store.get_task(&task.session, task.task_id).await {
+                        if latest.state != TaskState::Completed && latest.segments.len() == index {
+                            transfer::on_segment_stored(&mut latest, written);
+                            let _ = store.put_task(&latest).await;
+                        }
+                    }
+                }
+                return Ok(());
+            }
+            transfer::on_segment_stored(task, written);
+            done = finished;
+            if written > 0 {
+                let ev = Event::DidWriteData { total_bytes_written: task.bytes_received, total_bytes_expected_to_write: task.expected_or_unknown() };
+                journal(&store, task, None, vec![ev]).await.map_err(persist)?;
+            }
+        }
+        transfer::on_body_end(task)?;
+        return finish(&store, task).await.map_err(persist);
+    }
+}
+
+/// The body is stored: it becomes a temp file in the sandbox, and the task
+/// completes (`didFinishDownloadingTo`, then `didCompleteWithError(null)`).
+async fn finish(store: &Store, task: &mut TaskRecord) -> Result<(), JsValue> {
+    let name = format!("CFNetworkDownload_{}.tmp", js::random_id().replace('-', "").chars().take(12).collect::<String>());
+    let location = SandboxPath::parse(&format!("/tmp/{name}")).map_err(|e| js::error("BGSessionError", &e.to_string()))?;
+    let content_type = task.response.as_ref().and_then(|r| r.header("content-type").map(str::to_string));
+    let file = FileMeta::new(&location, task.blob_id.clone(), task.segments.clone(), js::now(), content_type);
+    task.complete(None).map_err(|e| js::error("InvalidStateError", &e.to_string()))?;
+    let events = vec![Event::DidFinishDownloadingTo { location: location.url() }, Event::DidCompleteWithError { error: None }];
+    journal(store, task, Some(&file), events).await
+}
+
+async fn on_failure(task: &mut TaskRecord, failure: Failure) -> Result<(), JsValue> {
+    let store = store::shared().await?;
+    // The page may have changed the task meanwhile (suspend, cancel).
+    if let Some(latest) = store.get_task(&task.session, task.task_id).await? {
+        if latest.state != TaskState::Running {
+            return Ok(());
+        }
+    }
+    let jitter = js_sys::Math::random();
+    match policy().on_failure(task, failure, js::now(), jitter) {
+        FailureDecision::RetryAt(at) => {
+            js::console_warn(&format!("bgsession: task {} retries at {}", task.task_id, at));
+            store.put_task(task).await
+        }
+        FailureDecision::Fail(err) => fail_task(&store, task, err).await,
+    }
+}
+
+/// Completes `task` with `err`; its partial bytes are deleted.
+async fn fail_task(store: &Store, task: &mut TaskRecord, err: NsError) -> Result<(), JsValue> {
+    let segments = task.segments.len();
+    let blob = task.blob_id.clone();
+    task.discard_bytes();
+    if task.complete(Some(err.clone())).is_err() {
+        return Ok(());
+    }
+    journal(store, task, None, vec![Event::DidCompleteWithError { error: Some(err) }]).await?;
+    bytes::shared().await?.delete(&blob, segments).await
+}

@@ -1,0 +1,133 @@
+// Small JavaScript helpers the Rust adapters import (wasm-bindgen snippet).
+// The hot loop of a download lives here so that body chunks go from the
+// network into the Cache API without ever being copied into wasm memory.
+
+const TIMEOUT = Symbol("timeout");
+
+// Streams one segment of `reader`'s body into `cache` under `key`: at most
+// `maxBytes`, and closed early once `maxMs` have passed with bytes in it (so
+// a slow transfer still persists regularly). `carry` holds a chunk split at
+// the previous boundary and a read still pending; pass the same object for
+// every segment of a body. Resolves to { written, done }.
+export async function pumpSegment(reader, cache, key, maxBytes, maxMs, carry) {
+  let written = 0;
+  let done = false;
+  let deadlinePassed = false;
+  let timer;
+  const deadline = new Promise((res) => {
+    timer = setTimeout(() => { deadlinePassed = true; res(TIMEOUT); }, maxMs);
+  });
+  const stream = new ReadableStream({
+    async pull(ctrl) {
+      if (written >= maxBytes || (deadlinePassed && written > 0)) { ctrl.close(); return; }
+      let chunk = carry.chunk;
+      carry.chunk = null;
+      if (!chunk) {
+        if (!carry.pending) carry.pending = reader.read();
+        const r = written > 0 ? await Promise.race([carry.pending, deadline]) : await carry.pending;
+        if (r === TIMEOUT) { ctrl.close(); return; }
+        carry.pending = null;
+        if (r.done) { done = true; ctrl.close(); return; }
+        chunk = r.value;
+      }
+      const room = maxBytes - written;
+      if (chunk.byteLength > room) {
+        carry.chunk = chunk.subarray(room);
+        chunk = chunk.subarray(0, room);
+      }
+      written += chunk.byteLength;
+      ctrl.enqueue(chunk);
+    },
+  }, { highWaterMark: 1 });
+  try {
+    await cache.put(key, new Response(stream, { headers: { "content-type": "application/octet-stream" } }));
+  } finally {
+    clearTimeout(timer);
+  }
+  if (written === 0) await cache.delete(key);
+  return { written, done };
+}
+
+// Concatenates stored segments into one Blob (disk-backed parts; no copy).
+export async function readSegments(cache, keys, type) {
+  const parts = await Promise.all(keys.map(async (k) => {
+    const r = await cache.match(k);
+    if (!r) throw new Error(`bgsession: a stored segment is missing (${k})`);
+    return r.blob();
+  }));
+  return new Blob(parts, { type: type || "application/octet-stream" });
+}
+
+// Copies stored segments to new keys (copyItem): bytes stay in the browser's store.
+export async function copySegments(cache, fromKeys, toKeys) {
+  for (let i = 0; i < fromKeys.length; i++) {
+    const r = await cache.match(fromKeys[i]);
+    if (!r) throw new Error(`bgsession: a stored segment is missing (${fromKeys[i]})`);
+    await cache.put(toKeys[i], r);
+  }
+}
+
+// Web Locks: resolves with a release function once the exclusive lock
+// `name` is held (held until released or the page goes away).
+export function holdLock(name) {
+  if (!globalThis.navigator || !navigator.locks) return Promise.resolve(() => {});
+  return new Promise((granted, failed) => {
+    navigator.locks.request(name, () => new Promise((release) => granted(release))).catch(failed);
+  });
+}
+
+// Names of Web Locks held anywhere in this origin.
+export async function heldLocks() {
+  if (!globalThis.navigator || !navigator.locks) return [];
+  const s = await navigator.locks.query();
+  return (s.held || []).map((l) => l.name);
+}
+
+// Calls delegate[method](...args) if it exists and waits for a returned
+// thenable. Resolves true if the method exists.
+export async function callDelegate(delegate, method, args) {
+  if (!delegate) return false;
+  const f = delegate[method];
+  if (typeof f !== "function") return false;
+  await f.apply(delegate, args);
+  return true;
+}
+
+// Sends `msg` to the active service worker of `registration` and resolves
+// with its reply (or rejects with the error it reports).
+export function askWorker(worker, msg) {
+  return new Promise((resolve, reject) => {
+    const ch = new MessageChannel();
+    ch.port1.onmessage = (e) => {
+      ch.port1.close();
+      if (e.data && e.data.ok) resolve(e.data.value);
+      else reject(Object.assign(new Error(e.data && e.data.error || "bgsession daemon error"), { name: "BGSessionDaemonError" }));
+    };
+    worker.postMessage(msg, [ch.port2]);
+  });
+}
+
+export function randomId() {
+  if (globalThis.crypto && crypto.randomUUID) return crypto.randomUUID();
+  return Math.random().toString(36).slice(2) + Date.now().toString(36);
+}
+
+// Registers the daemon worker (a module worker) and resolves with its active
+// ServiceWorker, waiting for the first install to finish.
+export async function activeWorker(scriptURL) {
+  if (!("serviceWorker" in navigator)) {
+    throw Object.assign(new Error("bgsession: Service Workers are not available (they need https or localhost)"), { name: "BGSessionUnavailable" });
+  }
+  const reg = await navigator.serviceWorker.register(scriptURL, { type: "module" });
+  if (reg.active) return reg.active;
+  const w = reg.installing || reg.waiting;
+  await new Promise((resolve, reject) => {
+    const check = () => {
+      if (w.state === "activated") resolve();
+      else if (w.state === "redundant") reject(new Error(`bgsession: the daemon worker ${scriptURL} failed to install`));
+    };
+    w.addEventListener("statechange", check);
+    check();
+  });
+  return reg.active;
+}

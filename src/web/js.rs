@@ -1,0 +1,123 @@
+//! Small conversions between Rust values and JS values.
+
+use js_sys::{Object, Promise, Reflect};
+use serde::{de::DeserializeOwned, Serialize};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+#[wasm_bindgen(module = "/src/web/glue.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = pumpSegment)]
+    pub fn pump_segment(reader: &JsValue, cache: &JsValue, key: &str, max_bytes: f64, max_ms: f64, carry: &JsValue) -> Promise;
+    #[wasm_bindgen(js_name = readSegments)]
+    pub fn read_segments(cache: &JsValue, keys: &JsValue, content_type: &str) -> Promise;
+    #[wasm_bindgen(js_name = copySegments)]
+    pub fn copy_segments(cache: &JsValue, from: &JsValue, to: &JsValue) -> Promise;
+    #[wasm_bindgen(js_name = holdLock)]
+    pub fn hold_lock(name: &str) -> Promise;
+    #[wasm_bindgen(js_name = heldLocks)]
+    pub fn held_locks() -> Promise;
+    #[wasm_bindgen(js_name = callDelegate)]
+    pub fn call_delegate(delegate: &JsValue, method: &str, args: &js_sys::Array) -> Promise;
+    #[wasm_bindgen(js_name = askWorker)]
+    pub fn ask_worker(worker: &JsValue, msg: &JsValue) -> Promise;
+    #[wasm_bindgen(js_name = randomId)]
+    pub fn random_id() -> String;
+}
+
+/// Rust value → plain JS object (maps as objects, u64 as numbers).
+pub fn to_js<T: Serialize + ?Sized>(v: &T) -> JsValue {
+    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .unwrap_or_else(|e| JsValue::from_str(&format!("serialisation failed: {e}")))
+}
+
+/// JS value → Rust value, with an error that says what was expected.
+pub fn from_js<T: DeserializeOwned>(v: JsValue, what: &str) -> Result<T, JsValue> {
+    serde_wasm_bindgen::from_value(v).map_err(|e| type_error(&format!("{what}: {e}")))
+}
+
+pub fn get(obj: &JsValue, key: &str) -> JsValue {
+    Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+pub fn set(obj: &JsValue, key: &str, value: &JsValue) {
+    let _ = Reflect::set(obj, &JsValue::from_str(key), value);
+}
+
+pub fn object(pairs: &[(&str, JsValue)]) -> JsValue {
+    let o: JsValue = Object::new().into();
+    for (k, v) in pairs {
+        set(&o, k, v);
+    }
+    o
+}
+
+/// A JS `Error` with `name` set (e.g. the rule a usage error broke).
+pub fn error(name: &str, message: &str) -> JsValue {
+    let e = js_sys::Error::new(message);
+    e.set_name(name);
+    e.into()
+}
+
+pub fn type_error(message: &str) -> JsValue {
+    js_sys::TypeError::new(message).into()
+}
+
+/// The message of a thrown JS value, for logs and error reasons.
+pub fn message(v: &JsValue) -> String {
+    if let Some(s) = v.as_string() {
+        return s;
+    }
+    let name = get(v, "name").as_string().unwrap_or_default();
+    let msg = get(v, "message").as_string().unwrap_or_default();
+    match (name.is_empty(), msg.is_empty()) {
+        (true, true) => format!("{v:?}"),
+        (false, true) => name,
+        (true, false) => msg,
+        (false, false) => format!("{name}: {msg}"),
+    }
+}
+
+pub fn error_name(v: &JsValue) -> String {
+    get(v, "name").as_string().unwrap_or_default()
+}
+
+pub async fn wait(p: Promise) -> Result<JsValue, JsValue> {
+    JsFuture::from(p).await
+}
+
+pub fn now() -> f64 {
+    js_sys::Date::now()
+}
+
+pub fn global() -> JsValue {
+    js_sys::global().into()
+}
+
+/// `self.caches` in a page or a worker.
+pub fn caches() -> Result<web_sys::CacheStorage, JsValue> {
+    let c = get(&global(), "caches");
+    if c.is_undefined() {
+        return Err(error("BGSessionUnavailable", "the Cache API is not available here (a secure context is needed: https or localhost)"));
+    }
+    Ok(c.unchecked_into())
+}
+
+/// `location.origin` in a page or a worker.
+pub fn origin() -> String {
+    get(&get(&global(), "location"), "origin").as_string().unwrap_or_default()
+}
+
+pub fn console_error(msg: &str) {
+    web_sys::console::error_1(&JsValue::from_str(msg));
+}
+
+pub fn console_warn(msg: &str) {
+    web_sys::console::warn_1(&JsValue::from_str(msg));
+}
+
+#[wasm_bindgen(module = "/src/web/glue.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = activeWorker)]
+    pub fn active_worker(script_url: &str) -> Promise;
+}

@@ -1,0 +1,104 @@
+//! `UIApplication.shared`: the app delegate that a relaunched page is given
+//! `handleEventsForBackgroundURLSession(identifier, completionHandler)` on.
+
+use crate::web::js;
+use crate::web::page::session::{is_live, lock_name};
+use crate::web::store;
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+#[derive(Default)]
+struct AppState {
+    delegate: JsValue,
+    /// Identifiers already handed to the delegate in this page's life.
+    handled: BTreeSet<String>,
+    /// Identifiers whose completion handler has been called.
+    completed: BTreeSet<String>,
+    launched: Option<js_sys::Promise>,
+}
+
+thread_local! {
+    static APP: RefCell<AppState> = RefCell::new(AppState::default());
+}
+
+/// The application object (`UIApplication.shared`).
+#[wasm_bindgen(js_name = UIApplication)]
+pub struct UiApplication {
+    _private: (),
+}
+
+#[wasm_bindgen(js_class = UIApplication)]
+impl UiApplication {
+    /// The shared application.
+    #[wasm_bindgen(getter)]
+    pub fn shared() -> UiApplication {
+        UiApplication { _private: () }
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn delegate(&self) -> JsValue {
+        APP.with(|a| a.borrow().delegate.clone())
+    }
+
+    /// Setting the delegate is the page's "launch": every session identifier
+    /// with queued events (and no other page receiving them) is handed to
+    /// `delegate.handleEventsForBackgroundURLSession(identifier, completionHandler)`.
+    #[wasm_bindgen(setter)]
+    pub fn set_delegate(&self, delegate: JsValue) {
+        APP.with(|a| a.borrow_mut().delegate = delegate);
+        let launched = wasm_bindgen_futures::future_to_promise(async {
+            match launch().await {
+                Ok(ids) => Ok(ids),
+                Err(e) => {
+                    js::console_error(&format!("bgsession: launch check failed: {}", js::message(&e)));
+                    Err(e)
+                }
+            }
+        });
+        APP.with(|a| a.borrow_mut().launched = Some(launched));
+    }
+
+    /// Resolves with the identifiers handed to
+    /// `handleEventsForBackgroundURLSession` by the last delegate assignment
+    /// (a bgsession addition: lets a page or a test know the launch check ran).
+    #[wasm_bindgen(getter)]
+    pub fn launched(&self) -> js_sys::Promise {
+        APP.with(|a| a.borrow().launched.clone()).unwrap_or_else(|| js_sys::Promise::resolve(&JsValue::from(js_sys::Array::new())))
+    }
+
+    /// Identifiers whose completion handler the app has called.
+    #[wasm_bindgen(getter = completedBackgroundSessions)]
+    pub fn completed_background_sessions(&self) -> js_sys::Array {
+        APP.with(|a| a.borrow().completed.iter().map(|s| JsValue::from_str(s)).collect())
+    }
+}
+
+async fn launch() -> Result<JsValue, JsValue> {
+    let store = store::shared().await?;
+    let ids = store.sessions_with_events().await?;
+    let held: js_sys::Array = js::wait(js::held_locks()).await?.unchecked_into();
+    let held: Vec<String> = held.iter().filter_map(|v| v.as_string()).collect();
+    let out = js_sys::Array::new();
+    for id in ids {
+        let already = APP.with(|a| a.borrow().handled.contains(&id));
+        // Another page holds this identifier's events: it is not ours to handle.
+        let elsewhere = held.contains(&lock_name(&id)) && !is_live(&id);
+        if already || elsewhere {
+            continue;
+        }
+        APP.with(|a| a.borrow_mut().handled.insert(id.clone()));
+        let delegate = APP.with(|a| a.borrow().delegate.clone());
+        let done_id = id.clone();
+        let handler = Closure::once_into_js(move || {
+            APP.with(|a| a.borrow_mut().completed.insert(done_id));
+        });
+        let args = js_sys::Array::of2(&JsValue::from_str(&id), &handler);
+        if let Err(e) = js::wait(js::call_delegate(&delegate, "handleEventsForBackgroundURLSession", &args)).await {
+            js::console_error(&format!("bgsession: handleEventsForBackgroundURLSession threw: {}", js::message(&e)));
+        }
+        out.push(&JsValue::from_str(&id));
+    }
+    Ok(out.into())
+}

@@ -1,0 +1,155 @@
+//! `URLSessionConfiguration` for JS.
+
+use crate::core::config::ConfigData;
+use crate::web::js;
+use crate::web::page::usage;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+
+/// A background session's configuration (`URLSessionConfiguration.background(withIdentifier:)`).
+#[wasm_bindgen(js_name = URLSessionConfiguration)]
+#[derive(Clone)]
+pub struct UrlSessionConfiguration {
+    pub(crate) data: Rc<RefCell<ConfigData>>,
+}
+
+impl UrlSessionConfiguration {
+    pub(crate) fn from_data(data: ConfigData) -> Self {
+        UrlSessionConfiguration { data: Rc::new(RefCell::new(data)) }
+    }
+
+    pub(crate) fn snapshot(&self) -> ConfigData {
+        self.data.borrow().clone()
+    }
+}
+
+#[wasm_bindgen(js_class = URLSessionConfiguration)]
+impl UrlSessionConfiguration {
+    /// `URLSessionConfiguration.background(identifier)`: the identifier is how
+    /// a relaunched page finds its session again. Throws on an empty one.
+    pub fn background(identifier: JsValue) -> Result<UrlSessionConfiguration, JsValue> {
+        let Some(id) = identifier.as_string() else {
+            return Err(usage(crate::core::error::UsageError::InvalidArgument {
+                what: "URLSessionConfiguration.background(identifier) needs a string identifier".into(),
+            }));
+        };
+        ConfigData::background(&id).map(Self::from_data).map_err(usage)
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn identifier(&self) -> String {
+        self.data.borrow().identifier.clone()
+    }
+
+    #[wasm_bindgen(getter = isDiscretionary)]
+    pub fn is_discretionary(&self) -> bool {
+        self.data.borrow().is_discretionary
+    }
+    #[wasm_bindgen(setter = isDiscretionary)]
+    pub fn set_is_discretionary(&self, v: bool) {
+        self.data.borrow_mut().is_discretionary = v;
+    }
+
+    #[wasm_bindgen(getter = sessionSendsLaunchEvents)]
+    pub fn session_sends_launch_events(&self) -> bool {
+        self.data.borrow().session_sends_launch_events
+    }
+    #[wasm_bindgen(setter = sessionSendsLaunchEvents)]
+    pub fn set_session_sends_launch_events(&self, v: bool) {
+        self.data.borrow_mut().session_sends_launch_events = v;
+    }
+
+    #[wasm_bindgen(getter = allowsCellularAccess)]
+    pub fn allows_cellular_access(&self) -> bool {
+        self.data.borrow().allows_cellular_access
+    }
+    #[wasm_bindgen(setter = allowsCellularAccess)]
+    pub fn set_allows_cellular_access(&self, v: bool) {
+        self.data.borrow_mut().allows_cellular_access = v;
+    }
+
+    #[wasm_bindgen(getter = allowsExpensiveNetworkAccess)]
+    pub fn allows_expensive_network_access(&self) -> bool {
+        self.data.borrow().allows_expensive_network_access
+    }
+    #[wasm_bindgen(setter = allowsExpensiveNetworkAccess)]
+    pub fn set_allows_expensive_network_access(&self, v: bool) {
+        self.data.borrow_mut().allows_expensive_network_access = v;
+    }
+
+    #[wasm_bindgen(getter = allowsConstrainedNetworkAccess)]
+    pub fn allows_constrained_network_access(&self) -> bool {
+        self.data.borrow().allows_constrained_network_access
+    }
+    #[wasm_bindgen(setter = allowsConstrainedNetworkAccess)]
+    pub fn set_allows_constrained_network_access(&self, v: bool) {
+        self.data.borrow_mut().allows_constrained_network_access = v;
+    }
+
+    #[wasm_bindgen(getter = httpMaximumConnectionsPerHost)]
+    pub fn http_maximum_connections_per_host(&self) -> u32 {
+        self.data.borrow().http_maximum_connections_per_host
+    }
+    #[wasm_bindgen(setter = httpMaximumConnectionsPerHost)]
+    pub fn set_http_maximum_connections_per_host(&self, v: f64) -> Result<(), JsValue> {
+        self.data.borrow_mut().http_maximum_connections_per_host = ConfigData::check_connections(v).map_err(usage)?;
+        Ok(())
+    }
+
+    #[wasm_bindgen(getter = timeoutIntervalForRequest)]
+    pub fn timeout_interval_for_request(&self) -> f64 {
+        self.data.borrow().timeout_interval_for_request
+    }
+    #[wasm_bindgen(setter = timeoutIntervalForRequest)]
+    pub fn set_timeout_interval_for_request(&self, v: f64) -> Result<(), JsValue> {
+        self.data.borrow_mut().timeout_interval_for_request = ConfigData::check_timeout("timeoutIntervalForRequest", v).map_err(usage)?;
+        Ok(())
+    }
+
+    #[wasm_bindgen(getter = timeoutIntervalForResource)]
+    pub fn timeout_interval_for_resource(&self) -> f64 {
+        self.data.borrow().timeout_interval_for_resource
+    }
+    #[wasm_bindgen(setter = timeoutIntervalForResource)]
+    pub fn set_timeout_interval_for_resource(&self, v: f64) -> Result<(), JsValue> {
+        self.data.borrow_mut().timeout_interval_for_resource = ConfigData::check_timeout("timeoutIntervalForResource", v).map_err(usage)?;
+        Ok(())
+    }
+
+    /// Headers added to every request of the session (a plain object).
+    #[wasm_bindgen(getter = httpAdditionalHeaders)]
+    pub fn http_additional_headers(&self) -> JsValue {
+        js::to_js(&self.data.borrow().http_additional_headers)
+    }
+    #[wasm_bindgen(setter = httpAdditionalHeaders)]
+    pub fn set_http_additional_headers(&self, v: JsValue) -> Result<(), JsValue> {
+        let map: BTreeMap<String, String> = if v.is_null() || v.is_undefined() {
+            BTreeMap::new()
+        } else {
+            js::from_js(v, "httpAdditionalHeaders must be an object of string values")?
+        };
+        self.data.borrow_mut().http_additional_headers = map.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
+        Ok(())
+    }
+
+    #[wasm_bindgen(getter = waitsForConnectivity)]
+    pub fn waits_for_connectivity(&self) -> bool {
+        self.data.borrow().waits_for_connectivity
+    }
+    #[wasm_bindgen(setter = waitsForConnectivity)]
+    pub fn set_waits_for_connectivity(&self, v: bool) {
+        self.data.borrow_mut().waits_for_connectivity = v;
+    }
+
+    /// The daemon's script (default `./bgsession-sw.js`, relative to the page).
+    #[wasm_bindgen(getter = serviceWorkerURL)]
+    pub fn service_worker_url(&self) -> String {
+        self.data.borrow().service_worker_url.clone()
+    }
+    #[wasm_bindgen(setter = serviceWorkerURL)]
+    pub fn set_service_worker_url(&self, v: String) {
+        self.data.borrow_mut().service_worker_url = v;
+    }
+}

@@ -1,0 +1,192 @@
+//! `FileManager.default`: the emulated app sandbox (`/tmp`, `/Documents`,
+//! `/Library/Caches`). Metadata in IndexedDB, bytes in the segment store;
+//! moving relabels, never copies.
+
+use crate::core::files::{self, FileError, FileMeta};
+use crate::core::path::{Root, SandboxPath};
+use crate::web::bytes;
+use crate::web::js;
+use crate::web::page::thrown_ns_error;
+use crate::web::store;
+use wasm_bindgen::prelude::*;
+
+const COCOA: &str = "NSCocoaErrorDomain";
+
+fn file_error(e: FileError) -> JsValue {
+    thrown_ns_error(COCOA, e.code(), &e.to_string())
+}
+
+fn location(v: &JsValue, what: &str) -> Result<SandboxPath, JsValue> {
+    let s = v.as_string().or_else(|| v.is_object().then(|| js::get(v, "href").as_string()).flatten());
+    let Some(s) = s else {
+        return Err(file_error(FileError::BadLocation(format!("{what} must be a file:/// location string"))));
+    };
+    SandboxPath::parse(&s).map_err(|e| file_error(FileError::BadLocation(e.to_string())))
+}
+
+fn meta_js(f: &FileMeta) -> JsValue {
+    let url = f.sandbox_path().map(|p| p.url()).unwrap_or_else(|| f.path.clone());
+    js::object(&[
+        ("url", url.into()),
+        ("size", JsValue::from_f64(f.size as f64)),
+        ("modificationDate", js_sys::Date::new(&JsValue::from_f64(f.modification_date)).into()),
+    ])
+}
+
+/// The app sandbox's file manager.
+#[wasm_bindgen(js_name = FileManager)]
+pub struct FileManager {
+    _private: (),
+}
+
+#[wasm_bindgen(js_class = FileManager)]
+impl FileManager {
+    /// `FileManager.default`.
+    #[wasm_bindgen(getter = default)]
+    pub fn default_manager() -> FileManager {
+        FileManager { _private: () }
+    }
+
+    /// Moves a file (metadata relabel; no bytes are copied). Fails if the
+    /// source is missing (code 4) or the destination exists (code 516).
+    #[wasm_bindgen(js_name = moveItem)]
+    pub async fn move_item(&self, at: JsValue, to: JsValue) -> Result<(), JsValue> {
+        let from = location(&at, "moveItem(at:)")?;
+        let to = location(&to, "moveItem(to:)")?;
+        let store = store::shared().await?;
+        store.move_file(&from, &to).await?.map_err(file_error)?;
+        Ok(())
+    }
+
+    /// Copies a file (its stored segments are duplicated in the browser's store).
+    #[wasm_bindgen(js_name = copyItem)]
+    pub async fn copy_item(&self, at: JsValue, to: JsValue) -> Result<(), JsValue> {
+        let from = location(&at, "copyItem(at:)")?;
+        let to = location(&to, "copyItem(to:)")?;
+        let store = store::shared().await?;
+        let src = store.get_file(&from).await?.ok_or_else(|| file_error(FileError::NoSuchFile(from.url())))?;
+        if to.is_root() {
+            return Err(file_error(FileError::NotPermitted(to.url())));
+        }
+        if store.get_file(&to).await?.is_some() {
+            return Err(file_error(FileError::FileExists(to.url())));
+        }
+        let blob_id = format!("cp-{}", js::random_id());
+        bytes::shared().await?.copy(&src, &blob_id).await?;
+        let copy = FileMeta { path: to.key(), blob_id, modification_date: js::now(), ..src };
+        store.put_file(&copy).await
+    }
+
+    /// Removes a file, or every file under a directory.
+    #[wasm_bindgen(js_name = removeItem)]
+    pub async fn remove_item(&self, at: JsValue) -> Result<(), JsValue> {
+        let path = location(&at, "removeItem(at:)")?;
+        let store = store::shared().await?;
+        let bytes = bytes::shared().await?;
+        if let Some(meta) = store.remove_file(&path).await? {
+            return bytes.delete(&meta.blob_id, meta.segments.len()).await;
+        }
+        let prefix = path.child_prefix();
+        let under: Vec<FileMeta> = store.files().await?.into_iter().filter(|f| f.path.starts_with(&prefix)).collect();
+        if under.is_empty() && !path.is_root() {
+            return Err(file_error(FileError::NoSuchFile(path.url())));
+        }
+        for f in under {
+            if let Some(p) = f.sandbox_path() {
+                if let Some(meta) = store.remove_file(&p).await? {
+                    bytes.delete(&meta.blob_id, meta.segments.len()).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolves true if a file (or a directory holding files, or a root) is there.
+    #[wasm_bindgen(js_name = fileExists)]
+    pub async fn file_exists(&self, at: JsValue) -> Result<bool, JsValue> {
+        let path = location(&at, "fileExists(atPath:)")?;
+        if path.is_root() {
+            return Ok(true);
+        }
+        let store = store::shared().await?;
+        if store.get_file(&path).await?.is_some() {
+            return Ok(true);
+        }
+        let prefix = path.child_prefix();
+        Ok(store.files().await?.iter().any(|f| f.path.starts_with(&prefix)))
+    }
+
+    /// The file's bytes as a Blob.
+    pub async fn contents(&self, at: JsValue) -> Result<web_sys::Blob, JsValue> {
+        let path = location(&at, "contents(atPath:)")?;
+        let store = store::shared().await?;
+        let meta = store.get_file(&path).await?.ok_or_else(|| file_error(FileError::NoSuchFile(path.url())))?;
+        bytes::shared().await?.read(&meta).await
+    }
+
+    /// Locations (`file:///…`) directly inside a directory; subdirectories end in `/`.
+    #[wasm_bindgen(js_name = contentsOfDirectory)]
+    pub async fn contents_of_directory(&self, at: JsValue) -> Result<js_sys::Array, JsValue> {
+        let dir = location(&at, "contentsOfDirectory(at:)")?;
+        let all = store::shared().await?.files().await?;
+        let (direct, dirs) = files::list_directory(&dir, &all);
+        let out = js_sys::Array::new();
+        for f in direct {
+            if let Some(p) = f.sandbox_path() {
+                out.push(&JsValue::from_str(&p.url()));
+            }
+        }
+        for d in dirs {
+            if let Ok(p) = dir.join(&d) {
+                out.push(&JsValue::from_str(&format!("{}/", p.url())));
+            }
+        }
+        Ok(out)
+    }
+
+    /// `{size, modificationDate}`.
+    #[wasm_bindgen(js_name = attributesOfItem)]
+    pub async fn attributes_of_item(&self, at: JsValue) -> Result<JsValue, JsValue> {
+        let path = location(&at, "attributesOfItem(atPath:)")?;
+        let meta = store::shared().await?.get_file(&path).await?.ok_or_else(|| file_error(FileError::NoSuchFile(path.url())))?;
+        Ok(js::object(&[
+            ("size", JsValue::from_f64(meta.size as f64)),
+            ("modificationDate", js_sys::Date::new(&JsValue::from_f64(meta.modification_date)).into()),
+        ]))
+    }
+
+    /// Space used, as a storage cleaner shows it: `{tmp, documents, caches,
+    /// total, quota}` in bytes (`quota` from `navigator.storage.estimate()`).
+    pub async fn usage(&self) -> Result<JsValue, JsValue> {
+        let all = store::shared().await?.files().await?;
+        let u = files::usage(&all);
+        let quota = estimate_quota().await.unwrap_or(-1.0);
+        let _ = Root::ALL;
+        Ok(js::object(&[
+            ("tmp", JsValue::from_f64(u.tmp as f64)),
+            ("documents", JsValue::from_f64(u.documents as f64)),
+            ("caches", JsValue::from_f64(u.caches as f64)),
+            ("total", JsValue::from_f64(u.total as f64)),
+            ("quota", JsValue::from_f64(quota)),
+        ]))
+    }
+
+    /// The `limit` largest files (default 10), largest first: `[{url, size, modificationDate}]`.
+    #[wasm_bindgen(js_name = largestFiles)]
+    pub async fn largest_files(&self, limit: Option<u32>) -> Result<js_sys::Array, JsValue> {
+        let all = store::shared().await?.files().await?;
+        Ok(files::largest(&all, limit.unwrap_or(10) as usize).into_iter().map(meta_js).collect())
+    }
+}
+
+async fn estimate_quota() -> Option<f64> {
+    let nav = js::get(&js::global(), "navigator");
+    let storage = js::get(&nav, "storage");
+    if storage.is_undefined() {
+        return None;
+    }
+    let estimate: js_sys::Function = js::get(&storage, "estimate").dyn_into().ok()?;
+    let p: js_sys::Promise = estimate.call0(&storage).ok()?.dyn_into().ok()?;
+    let r = js::wait(p).await.ok()?;
+    js::get(&r, "quota").as_f64()
+}

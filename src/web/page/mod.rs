@@ -1,0 +1,37 @@
+//! The page side: Apple's API for JS (and Rust through wasm-bindgen types).
+
+mod application;
+mod config;
+mod file_manager;
+mod session;
+mod task;
+
+pub use application::UiApplication;
+pub use config::UrlSessionConfiguration;
+pub use file_manager::FileManager;
+pub use session::UrlSession;
+pub use task::UrlSessionTask;
+
+use crate::core::error::{NsError, UsageError};
+use crate::web::js;
+use wasm_bindgen::JsValue;
+
+/// A broken rule as a thrown JS `Error` whose `name` is the rule.
+pub(crate) fn usage(e: UsageError) -> JsValue {
+    js::error(e.rule(), &e.to_string())
+}
+
+/// An `NSError` as delivered to JS: `{domain, code, localizedDescription, userInfo}`.
+pub(crate) fn ns_error(e: &NsError) -> JsValue {
+    js::to_js(e)
+}
+
+/// A thrown `Error` carrying NSError fields (for rejected file operations).
+pub(crate) fn thrown_ns_error(domain: &str, code: i64, description: &str) -> JsValue {
+    let err = js::error(domain, description);
+    js::set(&err, "domain", &JsValue::from_str(domain));
+    js::set(&err, "code", &JsValue::from_f64(code as f64));
+    js::set(&err, "localizedDescription", &JsValue::from_str(description));
+    js::set(&err, "userInfo", &js_sys::Object::new());
+    err
+}

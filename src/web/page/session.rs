@@ -1,0 +1,557 @@
+//! `URLSession` for JS: creates tasks, talks to the daemon, and delivers the
+//! journal to the delegate — live or replayed, exactly once and in order.
+
+use crate::core::config::ConfigData;
+use crate::core::error::UsageError;
+use crate::core::journal::{ack_for, delegate_call, CallArgs, Event, JournalEntry, ReplayTracker};
+use crate::core::request::Request;
+use crate::core::task::{TaskRecord, TaskState};
+use crate::web::bytes;
+use crate::web::daemon::CHANNEL;
+use crate::web::js;
+use crate::web::page::config::UrlSessionConfiguration;
+use crate::web::page::task::{TaskInner, UrlSessionTask};
+use crate::web::page::{ns_error, usage};
+use crate::web::store;
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashMap};
+use std::rc::{Rc, Weak};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::spawn_local;
+
+/// Lock held by the one page that receives an identifier's events.
+pub(crate) fn lock_name(identifier: &str) -> String {
+    format!("bgsession:events:{identifier}")
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Life {
+    Live,
+    /// `finishTasksAndInvalidate()`: no new tasks; invalid when all are done.
+    Finishing,
+    Invalidated,
+}
+
+pub(crate) struct SessionInner {
+    pub(crate) config: ConfigData,
+    delegate: JsValue,
+    description: RefCell<String>,
+    tasks: RefCell<BTreeMap<u64, (Rc<TaskInner>, JsValue)>>,
+    /// The object passed as `session` to delegate methods.
+    js_self: RefCell<Option<JsValue>>,
+    life: Cell<Life>,
+    worker: RefCell<Option<js_sys::Promise>>,
+    opened: RefCell<Option<js_sys::Promise>>,
+    replay: RefCell<ReplayTracker>,
+    draining: Cell<bool>,
+    drain_again: Cell<bool>,
+    delivered: RefCell<HashMap<u64, u64>>,
+    release_lock: RefCell<Option<js_sys::Function>>,
+    channel: RefCell<Option<(web_sys::BroadcastChannel, Closure<dyn FnMut(web_sys::MessageEvent)>)>>,
+}
+
+thread_local! {
+    static LIVE: RefCell<HashMap<String, Weak<SessionInner>>> = RefCell::new(HashMap::new());
+}
+
+/// Is a session with this identifier live in this page?
+pub(crate) fn is_live(identifier: &str) -> bool {
+    LIVE.with(|l| l.borrow().get(identifier).and_then(|w| w.upgrade()).is_some_and(|s| s.life.get() != Life::Invalidated))
+}
+
+/// A background `URLSession`.
+#[wasm_bindgen(js_name = URLSession)]
+pub struct UrlSession {
+    inner: Rc<SessionInner>,
+}
+
+fn next_task_id(identifier: &str) -> u64 {
+    let key = format!("bgsession.nextTaskIdentifier.{identifier}");
+    let storage = web_sys::window().and_then(|w| w.local_storage().ok().flatten());
+    let Some(storage) = storage else {
+        thread_local!(static N: Cell<u64> = const { Cell::new(1) });
+        return N.with(|n| {
+            let v = n.get();
+            n.set(v + 1);
+            v
+        });
+    };
+    let n = storage.get_item(&key).ok().flatten().and_then(|s| s.parse::<u64>().ok()).unwrap_or(1);
+    let _ = storage.set_item(&key, &(n + 1).to_string());
+    n
+}
+
+fn bump_task_id(identifier: &str, at_least: u64) {
+    let key = format!("bgsession.nextTaskIdentifier.{identifier}");
+    if let Some(storage) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {
+        let n = storage.get_item(&key).ok().flatten().and_then(|s| s.parse::<u64>().ok()).unwrap_or(1);
+        if n < at_least {
+            let _ = storage.set_item(&key, &at_least.to_string());
+        }
+    }
+}
+
+fn resolve_url(url: &str) -> String {
+    let base = js::get(&js::get(&js::global(), "location"), "href").as_string().unwrap_or_default();
+    match web_sys::Url::new_with_base(url, &base) {
+        Ok(u) if !url.trim().is_empty() => u.href(),
+        _ => url.to_string(),
+    }
+}
+
+/// Accepts a URL string, a `URL`, or a Request-like `{url, method, headers}`.
+fn parse_request(v: &JsValue, config: &ConfigData) -> Result<Request, JsValue> {
+    let mut req = if let Some(s) = v.as_string() {
+        Request { url: resolve_url(&s), method: "GET".into(), headers: BTreeMap::new() }
+    } else if v.is_instance_of::<web_sys::Url>() {
+        Request { url: v.unchecked_ref::<web_sys::Url>().href(), method: "GET".into(), headers: BTreeMap::new() }
+    } else if v.is_object() {
+        let url = js::get(v, "url");
+        let url = url.as_string().or_else(|| url.is_object().then(|| js::message(&url))).unwrap_or_default();
+        let method = js::get(v, "method").as_string().unwrap_or_else(|| "GET".into());
+        let mut headers = BTreeMap::new();
+        let h = js::get(v, "headers");
+        if h.is_instance_of::<web_sys::Headers>() {
+            if let Ok(Some(iter)) = js_sys::try_iter(&h) {
+                for pair in iter.flatten() {
+                    let pair: js_sys::Array = pair.unchecked_into();
+                    if let (Some(k), Some(val)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
+                        headers.insert(k, val);
+                    }
+                }
+            }
+        } else if h.is_object() {
+            headers = js::from_js(h, "request headers must be an object of string values")?;
+        }
+        Request { url: resolve_url(&url), method, headers }
+    } else {
+        return Err(usage(UsageError::InvalidArgument { what: "expected a URL string or a request {url, method, headers}".into() }));
+    };
+    for (k, val) in &config.http_additional_headers {
+        req.headers.entry(k.clone()).or_insert_with(|| val.clone());
+    }
+    req.validated().map_err(usage)
+}
+
+/// Marks a promise's rejection as handled (it is reported where it is used).
+fn quiet(p: &js_sys::Promise) {
+    let c = Closure::<dyn FnMut(JsValue)>::new(|_e: JsValue| {});
+    let _ = p.catch(&c);
+    c.forget();
+}
+
+fn reject_completion_handler(method: &'static str, args: &[&JsValue]) -> Result<(), JsValue> {
+    if args.iter().any(|a| a.is_function()) {
+        return Err(usage(UsageError::CompletionHandlerInBackgroundSession { method }));
+    }
+    Ok(())
+}
+
+#[wasm_bindgen(js_class = URLSession)]
+impl UrlSession {
+    /// `new URLSession(configuration, delegate)`: registers the daemon worker,
+    /// takes this identifier's event lock, and starts delivering its journal.
+    #[wasm_bindgen(constructor)]
+    pub fn new(configuration: &UrlSessionConfiguration, delegate: JsValue) -> Result<UrlSession, JsValue> {
+        let config = configuration.snapshot();
+        if is_live(&config.identifier) {
+            return Err(usage(UsageError::DuplicateSession { identifier: config.identifier }));
+        }
+        if delegate.is_function() {
+            return Err(usage(UsageError::CompletionHandlerInBackgroundSession { method: "URLSession(configuration, delegate)" }));
+        }
+        let inner = Rc::new(SessionInner {
+            config: config.clone(),
+            delegate,
+            description: RefCell::new(String::new()),
+            tasks: RefCell::new(BTreeMap::new()),
+            js_self: RefCell::new(None),
+            life: Cell::new(Life::Live),
+            worker: RefCell::new(None),
+            opened: RefCell::new(None),
+            replay: RefCell::new(ReplayTracker::default()),
+            draining: Cell::new(false),
+            drain_again: Cell::new(false),
+            delivered: RefCell::new(HashMap::new()),
+            release_lock: RefCell::new(None),
+            channel: RefCell::new(None),
+        });
+        LIVE.with(|l| l.borrow_mut().insert(config.identifier.clone(), Rc::downgrade(&inner)));
+        let worker_url = resolve_url(&config.service_worker_url);
+        let worker = js::active_worker(&worker_url);
+        // Keep an unhandled rejection quiet here; callers see it on use.
+        quiet(&worker);
+        *inner.worker.borrow_mut() = Some(worker);
+        let opener = inner.clone();
+        let opened = wasm_bindgen_futures::future_to_promise(async move {
+            opener.open().await.map(|_| JsValue::UNDEFINED).map_err(|e| {
+                js::console_error(&format!("bgsession: session \"{}\" could not open: {}", opener.config.identifier, js::message(&e)));
+                e
+            })
+        });
+        quiet(&opened);
+        *inner.opened.borrow_mut() = Some(opened);
+        Ok(UrlSession { inner })
+    }
+
+    /// A copy of the session's configuration.
+    #[wasm_bindgen(getter)]
+    pub fn configuration(&self) -> UrlSessionConfiguration {
+        UrlSessionConfiguration::from_data(self.inner.config.clone())
+    }
+
+    #[wasm_bindgen(getter = sessionDescription)]
+    pub fn session_description(&self) -> String {
+        self.inner.description.borrow().clone()
+    }
+    #[wasm_bindgen(setter = sessionDescription)]
+    pub fn set_session_description(&self, v: String) {
+        *self.inner.description.borrow_mut() = v;
+    }
+
+    /// The delegate given to the constructor.
+    #[wasm_bindgen(getter)]
+    pub fn delegate(&self) -> JsValue {
+        self.inner.delegate.clone()
+    }
+
+    /// Resolves once the session holds its identifier's event lock and has
+    /// started replaying queued events (a bgsession addition, for tests).
+    #[wasm_bindgen(getter)]
+    pub fn ready(&self) -> js_sys::Promise {
+        self.inner.opened.borrow().clone().unwrap_or_else(|| js_sys::Promise::resolve(&JsValue::UNDEFINED))
+    }
+
+    /// `downloadTask(with: url | request)`: a suspended task; call `resume()`.
+    #[wasm_bindgen(js_name = downloadTask, unchecked_return_type = "URLSessionTask")]
+    pub fn download_task(&self, url_or_request: JsValue, completion_handler: Option<JsValue>) -> Result<JsValue, JsValue> {
+        reject_completion_handler("downloadTask", &[completion_handler.as_ref().unwrap_or(&JsValue::UNDEFINED)])?;
+        self.inner.check_live()?;
+        let request = parse_request(&url_or_request, &self.inner.config)?;
+        let id = next_task_id(&self.inner.config.identifier);
+        let blob_id = format!("dl-{}", js::random_id());
+        let record = TaskRecord::new_download(&self.inner.config.identifier, id, request, js::now(), blob_id);
+        Ok(self.inner.adopt(record, false))
+    }
+
+    /// Background sessions have no data tasks: always throws, as iOS does.
+    #[wasm_bindgen(js_name = dataTask)]
+    pub fn data_task(&self, _url_or_request: JsValue, _completion_handler: JsValue) -> Result<JsValue, JsValue> {
+        Err(usage(UsageError::DataTaskInBackgroundSession))
+    }
+
+    /// `uploadTask(request, fromFile)`: `fromFile` is a `file:///…` sandbox
+    /// location; uploading from memory (`fromData`) throws, as on iOS.
+    #[wasm_bindgen(js_name = uploadTask)]
+    pub fn upload_task(&self, request: JsValue, from_file: JsValue, completion_handler: Option<JsValue>) -> Result<JsValue, JsValue> {
+        reject_completion_handler("uploadTask", &[completion_handler.as_ref().unwrap_or(&JsValue::UNDEFINED)])?;
+        self.inner.check_live()?;
+        let is_location = from_file.as_string().is_some() || from_file.is_instance_of::<web_sys::Url>();
+        if !is_location {
+            return Err(usage(UsageError::UploadFromData));
+        }
+        let _ = parse_request(&request, &self.inner.config)?;
+        Err(js::error("NotSupportedError", "bgsession: upload tasks are not implemented yet in this version (downloads only)"))
+    }
+
+    /// Tasks of this session that have not completed (after a reload too).
+    #[wasm_bindgen(js_name = getAllTasks)]
+    pub async fn get_all_tasks(&self) -> Result<js_sys::Array, JsValue> {
+        self.inner.load_tasks().await?;
+        let out = js_sys::Array::new();
+        for (_, (t, obj)) in self.inner.tasks.borrow().iter() {
+            if t.record.borrow().state != TaskState::Completed {
+                out.push(obj);
+            }
+        }
+        Ok(out)
+    }
+
+    /// No new tasks; the session becomes invalid once its tasks have completed
+    /// (`didBecomeInvalidWithError(session, null)`).
+    #[wasm_bindgen(js_name = finishTasksAndInvalidate)]
+    pub fn finish_tasks_and_invalidate(&self) {
+        if self.inner.life.get() == Life::Live {
+            self.inner.life.set(Life::Finishing);
+            let inner = self.inner.clone();
+            spawn_local(async move { inner.maybe_invalidate().await });
+        }
+    }
+
+    /// Cancels every task, then invalidates the session.
+    #[wasm_bindgen(js_name = invalidateAndCancel)]
+    pub async fn invalidate_and_cancel(&self) -> Result<(), JsValue> {
+        if self.inner.life.get() == Life::Invalidated {
+            return Ok(());
+        }
+        self.inner.life.set(Life::Finishing);
+        let _ = self.inner.load_tasks().await;
+        let tasks: Vec<Rc<TaskInner>> = self.inner.tasks.borrow().values().map(|(t, _)| t.clone()).collect();
+        for t in tasks {
+            let open = matches!(t.record.borrow().state, TaskState::Running | TaskState::Suspended);
+            if open && t.persisted.get() {
+                let task = UrlSessionTask { inner: t.clone() };
+                task.cancel().await?;
+            }
+        }
+        self.inner.invalidate().await;
+        Ok(())
+    }
+}
+
+impl SessionInner {
+    fn check_live(&self) -> Result<(), JsValue> {
+        match self.life.get() {
+            Life::Live => Ok(()),
+            _ => Err(usage(UsageError::SessionInvalidated { identifier: self.config.identifier.clone() })),
+        }
+    }
+
+    /// The JS object for a record (one per task, so identity holds).
+    fn adopt(self: &Rc<Self>, record: TaskRecord, persisted: bool) -> JsValue {
+        let id = record.task_id;
+        if let Some((t, obj)) = self.tasks.borrow().get(&id) {
+            if persisted {
+                t.update_from(record);
+                t.persisted.set(true);
+            }
+            return obj.clone();
+        }
+        let inner = TaskInner::new(record, Rc::downgrade(self), persisted);
+        let obj: JsValue = UrlSessionTask { inner: inner.clone() }.into();
+        self.tasks.borrow_mut().insert(id, (inner, obj.clone()));
+        obj
+    }
+
+    fn session_js(self: &Rc<Self>) -> JsValue {
+        if let Some(s) = self.js_self.borrow().as_ref() {
+            return s.clone();
+        }
+        let obj: JsValue = UrlSession { inner: self.clone() }.into();
+        *self.js_self.borrow_mut() = Some(obj.clone());
+        obj
+    }
+
+    /// Sends a command to the daemon and waits for its reply.
+    pub(crate) async fn ask(&self, msg: JsValue) -> Result<JsValue, JsValue> {
+        let worker = self.worker.borrow().clone().ok_or_else(|| js::error("BGSessionUnavailable", "no daemon"))?;
+        let worker = js::wait(worker).await?;
+        js::wait(js::ask_worker(&worker, &msg)).await
+    }
+
+    async fn load_tasks(self: &Rc<Self>) -> Result<(), JsValue> {
+        let store = store::shared().await?;
+        let records = store.tasks(Some(&self.config.identifier)).await?;
+        let max = records.iter().map(|r| r.task_id).max().unwrap_or(0);
+        bump_task_id(&self.config.identifier, max + 1);
+        for r in records {
+            let known = self.tasks.borrow().contains_key(&r.task_id);
+            if known {
+                // Keep the delivered view's state; refresh counters.
+                let (t, _) = self.tasks.borrow().get(&r.task_id).cloned().unwrap();
+                let state = t.record.borrow().state;
+                t.update_from(r);
+                if state == TaskState::Completed {
+                    t.record.borrow_mut().state = state;
+                }
+                t.persisted.set(true);
+            } else {
+                self.adopt(r, true);
+            }
+        }
+        Ok(())
+    }
+
+    async fn open(self: &Rc<Self>) -> Result<(), JsValue> {
+        let release = js::wait(js::hold_lock(&lock_name(&self.config.identifier))).await?;
+        if self.life.get() == Life::Invalidated {
+            let _ = release.unchecked_ref::<js_sys::Function>().call0(&JsValue::UNDEFINED);
+            return Ok(());
+        }
+        *self.release_lock.borrow_mut() = Some(release.unchecked_into());
+        let store = store::shared().await?;
+        self.load_tasks().await?;
+        let pending = store.pending_events(&self.config.identifier).await?.len();
+        self.replay.borrow_mut().opened(pending);
+        // Journal notifications from the daemon.
+        let weak = Rc::downgrade(self);
+        let identifier = self.config.identifier.clone();
+        let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
+            let data = ev.data();
+            if js::get(&data, "session").as_string().as_deref() == Some(identifier.as_str()) {
+                if let Some(s) = weak.upgrade() {
+                    spawn_local(async move { s.drain().await });
+                }
+            }
+        });
+        if let Ok(ch) = web_sys::BroadcastChannel::new(CHANNEL) {
+            ch.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+            *self.channel.borrow_mut() = Some((ch, on_message));
+        }
+        // Wake the daemon: it resumes this origin's unfinished transfers.
+        let me = self.clone();
+        spawn_local(async move {
+            if let Err(e) = me.ask(js::object(&[("op", "wake".into())])).await {
+                js::console_warn(&format!("bgsession: could not reach the daemon: {}", js::message(&e)));
+            }
+        });
+        let me = self.clone();
+        spawn_local(async move { me.drain().await });
+        Ok(())
+    }
+
+    /// Delivers the journal until it is empty; one drain at a time.
+    async fn drain(self: &Rc<Self>) {
+        if self.release_lock.borrow().is_none() {
+            return; // not the page that holds this identifier's events
+        }
+        if self.draining.get() {
+            self.drain_again.set(true);
+            return;
+        }
+        self.draining.set(true);
+        loop {
+            self.drain_again.set(false);
+            let entries = match store::shared().await {
+                Ok(s) => s.pending_events(&self.config.identifier).await,
+                Err(e) => Err(e),
+            };
+            let entries = match entries {
+                Ok(v) => v,
+                Err(e) => {
+                    js::console_error(&format!("bgsession: reading the journal failed: {}", js::message(&e)));
+                    break;
+                }
+            };
+            if entries.is_empty() && !self.drain_again.get() {
+                break;
+            }
+            for entry in entries {
+                if self.life.get() == Life::Invalidated {
+                    break;
+                }
+                if let Err(e) = self.deliver(&entry).await {
+                    js::console_error(&format!("bgsession: delivering {} failed: {}", entry.event.method(), js::message(&e)));
+                    self.draining.set(false);
+                    return;
+                }
+            }
+        }
+        self.draining.set(false);
+        if self.life.get() != Life::Invalidated && self.replay.borrow_mut().drained() {
+            let args = js_sys::Array::of1(&self.session_js());
+            if let Err(e) = js::wait(js::call_delegate(&self.delegate, "urlSessionDidFinishEvents", &args)).await {
+                js::console_error(&format!("bgsession: urlSessionDidFinishEvents threw: {}", js::message(&e)));
+            }
+        }
+        if self.life.get() == Life::Finishing {
+            self.maybe_invalidate().await;
+        }
+    }
+
+    /// Delivers one entry, then acknowledges it (exactly once: the ack is
+    /// written only after the delegate method and its Promise returned).
+    async fn deliver(self: &Rc<Self>, entry: &JournalEntry) -> Result<(), JsValue> {
+        let store = store::shared().await?;
+        let task_obj = match self.tasks.borrow().get(&entry.task_id) {
+            Some((_, obj)) => Some(obj.clone()),
+            None => None,
+        };
+        let task_obj = match task_obj {
+            Some(o) => o,
+            None => match store.get_task(&self.config.identifier, entry.task_id).await? {
+                Some(r) => self.adopt(r, true),
+                None => {
+                    let mut r = TaskRecord::new_download(&self.config.identifier, entry.task_id, Request::get("http://unknown.invalid/").unwrap(), entry.at, String::new());
+                    r.state = TaskState::Running;
+                    self.adopt(r, true)
+                }
+            },
+        };
+        let inner = self.tasks.borrow().get(&entry.task_id).map(|(t, _)| t.clone()).unwrap();
+        inner.apply(entry);
+        let last = match self.delivered.borrow().get(&entry.task_id).copied() {
+            Some(n) => Some(n),
+            None => None,
+        };
+        let last = match last {
+            Some(n) => n,
+            None => store.delivered_total(&self.config.identifier, entry.task_id).await?,
+        };
+        let call = delegate_call(entry, last);
+        let args = js_sys::Array::new();
+        args.push(&self.session_js());
+        args.push(&task_obj);
+        match &call.args {
+            CallArgs::None => {}
+            CallArgs::Numbers(ns) => ns.iter().for_each(|n| {
+                args.push(&JsValue::from_f64(*n));
+            }),
+            CallArgs::Location(l) => {
+                args.push(&JsValue::from_str(l));
+            }
+            CallArgs::Error(e) => {
+                args.push(&e.as_ref().map(ns_error).unwrap_or(JsValue::NULL));
+            }
+        }
+        if let Err(e) = js::wait(js::call_delegate(&self.delegate, call.method, &args)).await {
+            // As an uncaught exception in a delegate method: reported, and the
+            // event counts as delivered (it would only throw again).
+            js::console_error(&format!("bgsession: delegate {} threw: {}", call.method, js::message(&e)));
+        }
+        if let Some(ack) = ack_for(entry) {
+            let removed = store.ack(&self.config.identifier, entry.task_id, &ack).await?;
+            if let Some(total) = ack.delivered_total {
+                self.delivered.borrow_mut().insert(entry.task_id, total);
+            }
+            if ack.forget_task {
+                self.delivered.borrow_mut().remove(&entry.task_id);
+            }
+            if let Some(file) = removed {
+                bytes::shared().await?.delete(&file.blob_id, file.segments.len()).await?;
+            }
+        }
+        if matches!(entry.event, Event::DidCompleteWithError { .. }) && self.life.get() == Life::Finishing {
+            self.maybe_invalidate().await;
+        }
+        Ok(())
+    }
+
+    async fn maybe_invalidate(self: &Rc<Self>) {
+        if self.life.get() != Life::Finishing {
+            return;
+        }
+        let open = self.tasks.borrow().values().any(|(t, _)| t.persisted.get() && t.record.borrow().state != TaskState::Completed);
+        if !open {
+            self.invalidate().await;
+        }
+    }
+
+    async fn invalidate(self: &Rc<Self>) {
+        if self.life.get() == Life::Invalidated {
+            return;
+        }
+        self.life.set(Life::Invalidated);
+        if let Some((ch, _)) = self.channel.borrow_mut().take() {
+            ch.set_onmessage(None);
+            ch.close();
+        }
+        if let Some(release) = self.release_lock.borrow_mut().take() {
+            let _ = release.call0(&JsValue::UNDEFINED);
+        }
+        LIVE.with(|l| {
+            let mut l = l.borrow_mut();
+            if l.get(&self.config.identifier).is_some_and(|w| w.ptr_eq(&Rc::downgrade(self))) {
+                l.remove(&self.config.identifier);
+            }
+        });
+        let args = js_sys::Array::of2(&self.session_js(), &JsValue::NULL);
+        if let Err(e) = js::wait(js::call_delegate(&self.delegate, "didBecomeInvalidWithError", &args)).await {
+            js::console_error(&format!("bgsession: didBecomeInvalidWithError threw: {}", js::message(&e)));
+        }
+        // Break the cycle session → wrapper → session.
+        self.js_self.borrow_mut().take();
+    }
+}
+

@@ -1,0 +1,251 @@
+//! `URLSessionTask` for JS: a view of a task record kept up to date by the
+//! session as events are delivered; its methods are commands to the daemon.
+
+use crate::core::journal::Event;
+use crate::core::journal::JournalEntry;
+use crate::core::task::{TaskRecord, TaskState};
+use crate::web::js::{self, to_js};
+use crate::web::page::ns_error;
+use crate::web::page::session::SessionInner;
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
+use wasm_bindgen::prelude::*;
+
+pub(crate) struct TaskInner {
+    pub(crate) record: RefCell<TaskRecord>,
+    pub(crate) session: Weak<SessionInner>,
+    /// Has the daemon stored this task (after the first `resume()`)?
+    pub(crate) persisted: Cell<bool>,
+}
+
+impl TaskInner {
+    pub(crate) fn new(record: TaskRecord, session: Weak<SessionInner>, persisted: bool) -> Rc<Self> {
+        Rc::new(TaskInner { record: RefCell::new(record), session, persisted: Cell::new(persisted) })
+    }
+
+    /// Applies a journalled event to the view before the delegate sees it.
+    pub(crate) fn apply(&self, entry: &JournalEntry) {
+        let mut r = self.record.borrow_mut();
+        if entry.response.is_some() {
+            r.response = entry.response.clone();
+        }
+        match &entry.event {
+            Event::DidWriteData { total_bytes_written, total_bytes_expected_to_write } => {
+                r.bytes_received = *total_bytes_written;
+                r.bytes_expected = u64::try_from(*total_bytes_expected_to_write).ok();
+            }
+            Event::DidResumeAtOffset { file_offset, expected_total_bytes } => {
+                r.bytes_received = *file_offset;
+                r.bytes_expected = u64::try_from(*expected_total_bytes).ok();
+            }
+            Event::DidSendBodyData { total_bytes_sent, total_bytes_expected_to_send } => {
+                r.bytes_sent = *total_bytes_sent;
+                r.bytes_expected_to_send = u64::try_from(*total_bytes_expected_to_send).unwrap_or(0);
+            }
+            Event::DidFinishDownloadingTo { .. } => {}
+            Event::DidCompleteWithError { error } => {
+                r.state = TaskState::Completed;
+                r.error = error.clone();
+            }
+        }
+    }
+
+    /// Takes the daemon's copy of the record, keeping what the page owns.
+    pub(crate) fn update_from(&self, stored: TaskRecord) {
+        let mut r = self.record.borrow_mut();
+        let description = r.task_description.clone();
+        *r = stored;
+        if r.task_description.is_empty() {
+            r.task_description = description;
+        }
+    }
+}
+
+/// A download (or upload) task of a background session.
+#[wasm_bindgen(js_name = URLSessionTask)]
+pub struct UrlSessionTask {
+    pub(crate) inner: Rc<TaskInner>,
+}
+
+fn request_js(r: &crate::core::request::Request) -> JsValue {
+    to_js(r)
+}
+
+#[wasm_bindgen(js_class = URLSessionTask)]
+impl UrlSessionTask {
+    /// Unique in its session, stable across reloads.
+    #[wasm_bindgen(getter = taskIdentifier)]
+    pub fn task_identifier(&self) -> f64 {
+        self.inner.record.borrow().task_id as f64
+    }
+
+    /// "download" or "upload".
+    #[wasm_bindgen(getter)]
+    pub fn kind(&self) -> String {
+        match self.inner.record.borrow().kind {
+            crate::core::task::TaskKind::Download => "download".into(),
+            crate::core::task::TaskKind::Upload => "upload".into(),
+        }
+    }
+
+    #[wasm_bindgen(getter = taskDescription)]
+    pub fn task_description(&self) -> String {
+        self.inner.record.borrow().task_description.clone()
+    }
+    #[wasm_bindgen(setter = taskDescription)]
+    pub fn set_task_description(&self, v: String) {
+        self.inner.record.borrow_mut().task_description = v;
+    }
+
+    /// "running" | "suspended" | "canceling" | "completed".
+    #[wasm_bindgen(getter)]
+    pub fn state(&self) -> String {
+        self.inner.record.borrow().state.as_str().to_string()
+    }
+
+    #[wasm_bindgen(getter = originalRequest)]
+    pub fn original_request(&self) -> JsValue {
+        request_js(&self.inner.record.borrow().original_request)
+    }
+
+    #[wasm_bindgen(getter = currentRequest)]
+    pub fn current_request(&self) -> JsValue {
+        request_js(&self.inner.record.borrow().current_request)
+    }
+
+    /// `{url, statusCode, headers}` once the server answered, else null.
+    #[wasm_bindgen(getter)]
+    pub fn response(&self) -> JsValue {
+        match &self.inner.record.borrow().response {
+            Some(r) => to_js(r),
+            None => JsValue::NULL,
+        }
+    }
+
+    /// The error the task completed with, else null.
+    #[wasm_bindgen(getter)]
+    pub fn error(&self) -> JsValue {
+        match &self.inner.record.borrow().error {
+            Some(e) => ns_error(e),
+            None => JsValue::NULL,
+        }
+    }
+
+    #[wasm_bindgen(getter = countOfBytesReceived)]
+    pub fn count_of_bytes_received(&self) -> f64 {
+        self.inner.record.borrow().bytes_received as f64
+    }
+
+    /// -1 while unknown (`NSURLSessionTransferSizeUnknown`).
+    #[wasm_bindgen(getter = countOfBytesExpectedToReceive)]
+    pub fn count_of_bytes_expected_to_receive(&self) -> f64 {
+        self.inner.record.borrow().expected_or_unknown() as f64
+    }
+
+    #[wasm_bindgen(getter = countOfBytesSent)]
+    pub fn count_of_bytes_sent(&self) -> f64 {
+        self.inner.record.borrow().bytes_sent as f64
+    }
+
+    #[wasm_bindgen(getter = countOfBytesExpectedToSend)]
+    pub fn count_of_bytes_expected_to_send(&self) -> f64 {
+        self.inner.record.borrow().bytes_expected_to_send as f64
+    }
+
+    /// A `Date`, or null.
+    #[wasm_bindgen(getter = earliestBeginDate)]
+    pub fn earliest_begin_date(&self) -> JsValue {
+        match self.inner.record.borrow().earliest_begin_date {
+            Some(ms) => js_sys::Date::new(&JsValue::from_f64(ms)).into(),
+            None => JsValue::NULL,
+        }
+    }
+    #[wasm_bindgen(setter = earliestBeginDate)]
+    pub fn set_earliest_begin_date(&self, v: JsValue) -> Result<(), JsValue> {
+        let ms = if v.is_null() || v.is_undefined() {
+            None
+        } else if let Some(n) = v.as_f64() {
+            Some(n)
+        } else if v.is_instance_of::<js_sys::Date>() {
+            Some(v.unchecked_ref::<js_sys::Date>().get_time())
+        } else {
+            return Err(js::type_error("earliestBeginDate must be a Date, a number of milliseconds, or null"));
+        };
+        if ms.is_some_and(|m| !m.is_finite()) {
+            return Err(js::type_error("earliestBeginDate is an invalid Date"));
+        }
+        self.inner.record.borrow_mut().earliest_begin_date = ms;
+        Ok(())
+    }
+
+    /// 0.0 …1.0 (default 0.5).
+    #[wasm_bindgen(getter)]
+    pub fn priority(&self) -> f64 {
+        self.inner.record.borrow().priority
+    }
+    #[wasm_bindgen(setter)]
+    pub fn set_priority(&self, v: f64) -> Result<(), JsValue> {
+        if !(0.0..=1.0).contains(&v) {
+            return Err(js::error("InvalidArgument", &format!("priority must be between 0.0 and 1.0, not {v}")));
+        }
+        self.inner.record.borrow_mut().priority = v;
+        Ok(())
+    }
+
+    /// Hands the task to the daemon; resolves once the daemon has stored it.
+    pub async fn resume(&self) -> Result<(), JsValue> {
+        let session = self.session()?;
+        let record = self.inner.record.borrow().clone();
+        let msg = js::object(&[
+            ("op", "resume".into()),
+            ("task", to_js(&record)),
+            ("config", to_js(&session.config)),
+        ]);
+        let stored = session.ask(msg).await?;
+        let stored: TaskRecord = js::from_js(stored, "daemon reply")?;
+        self.inner.update_from(stored);
+        self.inner.persisted.set(true);
+        Ok(())
+    }
+
+    /// Stops the transfer, keeping its bytes; `resume()` continues it.
+    pub async fn suspend(&self) -> Result<(), JsValue> {
+        self.command("suspend", TaskState::Suspended).await
+    }
+
+    /// Cancels the task: the delegate gets `didCompleteWithError` with -999.
+    pub async fn cancel(&self) -> Result<(), JsValue> {
+        self.command("cancel", TaskState::Canceling).await
+    }
+}
+
+impl UrlSessionTask {
+    fn session(&self) -> Result<Rc<SessionInner>, JsValue> {
+        self.inner
+            .session
+            .upgrade()
+            .ok_or_else(|| js::error("SessionInvalidated", "this task's URLSession no longer exists"))
+    }
+
+    async fn command(&self, op: &str, local: TaskState) -> Result<(), JsValue> {
+        if !self.inner.persisted.get() && op == "suspend" {
+            return Ok(()); // a task not yet resumed is already suspended
+        }
+        let session = self.session()?;
+        let (sid, id) = {
+            let r = self.inner.record.borrow();
+            (r.session.clone(), r.task_id)
+        };
+        let record = to_js(&*self.inner.record.borrow());
+        let msg = js::object(&[("op", op.into()), ("session", sid.into()), ("taskId", JsValue::from_f64(id as f64)), ("task", record)]);
+        let stored = session.ask(msg).await?;
+        let stored: TaskRecord = js::from_js(stored, "daemon reply")?;
+        // The delegate learns of completion through the journal; keep the
+        // view's state at most "canceling" until then.
+        let state = if stored.state == TaskState::Completed { local } else { stored.state };
+        self.inner.update_from(stored);
+        self.inner.record.borrow_mut().state = state;
+        self.inner.persisted.set(true);
+        Ok(())
+    }
+}

@@ -1,0 +1,303 @@
+//! IndexedDB adapter (crate `idb`): task records, session configurations,
+//! the event journal, delivered-progress bookkeeping and sandbox file
+//! metadata. Bytes are not here (see `bytes.rs`). Every multi-record change
+//! is one transaction, so a killed worker or a closed page leaves either the
+//! old state or the new one.
+
+use crate::core::files::{plan_move, FileError, FileMeta};
+use crate::core::journal::{Ack, AppendPlan, JournalEntry};
+use crate::core::path::SandboxPath;
+use crate::core::task::TaskRecord;
+use crate::web::js::{self, from_js, to_js};
+use idb::{Database, DatabaseEvent, Factory, KeyPath, ObjectStore, ObjectStoreParams, Query, Transaction, TransactionMode};
+use std::cell::RefCell;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+
+pub const DB_NAME: &str = "bgsession";
+const DB_VERSION: u32 = 1;
+pub const TASKS: &str = "tasks";
+pub const EVENTS: &str = "events";
+pub const DELIVERED: &str = "delivered";
+pub const FILES: &str = "files";
+pub const SESSIONS: &str = "sessions";
+
+type Result<T> = std::result::Result<T, JsValue>;
+
+fn e(err: idb::Error) -> JsValue {
+    js::error("BGSessionStoreError", &format!("IndexedDB: {err}"))
+}
+
+/// The database of this origin.
+pub struct Store {
+    db: Database,
+}
+
+thread_local! {
+    static SHARED: RefCell<Option<Rc<Store>>> = const { RefCell::new(None) };
+}
+
+/// The store of this page or worker, opened once.
+pub async fn shared() -> Result<Rc<Store>> {
+    if let Some(s) = SHARED.with(|s| s.borrow().clone()) {
+        return Ok(s);
+    }
+    let store = Rc::new(Store::open(DB_NAME).await?);
+    SHARED.with(|s| *s.borrow_mut() = Some(store.clone()));
+    Ok(store)
+}
+
+fn key2(session: &str, task_id: u64) -> JsValue {
+    js_sys::Array::of2(&JsValue::from_str(session), &JsValue::from_f64(task_id as f64)).into()
+}
+
+impl Store {
+    /// Opens (creating or upgrading) the database `name`.
+    pub async fn open(name: &str) -> Result<Store> {
+        let factory = Factory::new().map_err(e)?;
+        let mut req = factory.open(name, Some(DB_VERSION)).map_err(e)?;
+        req.on_upgrade_needed(|event| {
+            let Ok(db) = event.database() else { return };
+            let names = db.store_names();
+            let has = |n: &str| names.iter().any(|s| s == n);
+            let create = |name: &str, key: KeyPath, auto: bool| -> Option<ObjectStore> {
+                let mut p = ObjectStoreParams::new();
+                p.key_path(Some(key)).auto_increment(auto);
+                db.create_object_store(name, p).ok()
+            };
+            if !has(TASKS) {
+                if let Some(s) = create(TASKS, KeyPath::new_array(["session", "taskId"]), false) {
+                    let _ = s.create_index("by_session", KeyPath::new_single("session"), None);
+                }
+            }
+            if !has(EVENTS) {
+                if let Some(s) = create(EVENTS, KeyPath::new_single("seq"), true) {
+                    let _ = s.create_index("by_session", KeyPath::new_single("session"), None);
+                }
+            }
+            if !has(DELIVERED) {
+                create(DELIVERED, KeyPath::new_array(["session", "taskId"]), false);
+            }
+            if !has(FILES) {
+                create(FILES, KeyPath::new_single("path"), false);
+            }
+            if !has(SESSIONS) {
+                create(SESSIONS, KeyPath::new_single("identifier"), false);
+            }
+        });
+        let mut db = req.await.map_err(e)?;
+        // Let a newer version of the library upgrade the schema: close on request.
+        db.on_version_change(|event| {
+            if let Ok(db) = event.database() {
+                db.close();
+            }
+        });
+        Ok(Store { db })
+    }
+
+    fn tx(&self, stores: &[&str], mode: TransactionMode) -> Result<Transaction> {
+        self.db.transaction(stores, mode).map_err(e)
+    }
+
+    async fn finish(tx: Transaction) -> Result<()> {
+        let r = tx.commit().map_err(e)?.await.map_err(e)?;
+        if r.is_committed() {
+            Ok(())
+        } else {
+            Err(js::error("BGSessionStoreError", "IndexedDB transaction aborted"))
+        }
+    }
+
+    // ---- tasks -------------------------------------------------------------
+
+    pub async fn put_task(&self, t: &TaskRecord) -> Result<()> {
+        let tx = self.tx(&[TASKS], TransactionMode::ReadWrite)?;
+        tx.object_store(TASKS).map_err(e)?.put(&to_js(t), None).map_err(e)?.await.map_err(e)?;
+        Self::finish(tx).await
+    }
+
+    pub async fn get_task(&self, session: &str, task_id: u64) -> Result<Option<TaskRecord>> {
+        let tx = self.tx(&[TASKS], TransactionMode::ReadOnly)?;
+        let v = tx.object_store(TASKS).map_err(e)?.get(Query::Key(key2(session, task_id))).map_err(e)?.await.map_err(e)?;
+        v.map(|v| from_js(v, "stored task")).transpose()
+    }
+
+    /// All tasks, or those of one session, in key order.
+    pub async fn tasks(&self, session: Option<&str>) -> Result<Vec<TaskRecord>> {
+        let tx = self.tx(&[TASKS], TransactionMode::ReadOnly)?;
+        let store = tx.object_store(TASKS).map_err(e)?;
+        let all = match session {
+            Some(s) => store.index("by_session").map_err(e)?.get_all(Some(Query::Key(JsValue::from_str(s))), None).map_err(e)?.await,
+            None => store.get_all(None, None).map_err(e)?.await,
+        }
+        .map_err(e)?;
+        all.into_iter().map(|v| from_js(v, "stored task")).collect()
+    }
+
+    // ---- sessions ----------------------------------------------------------
+
+    /// Stores a session's configuration (`{identifier, ...}`).
+    pub async fn put_session(&self, config: &JsValue) -> Result<()> {
+        let tx = self.tx(&[SESSIONS], TransactionMode::ReadWrite)?;
+        tx.object_store(SESSIONS).map_err(e)?.put(config, None).map_err(e)?.await.map_err(e)?;
+        Self::finish(tx).await
+    }
+
+    pub async fn session(&self, identifier: &str) -> Result<Option<JsValue>> {
+        let tx = self.tx(&[SESSIONS], TransactionMode::ReadOnly)?;
+        tx.object_store(SESSIONS).map_err(e)?.get(Query::Key(JsValue::from_str(identifier))).map_err(e)?.await.map_err(e)
+    }
+
+    // ---- journal -----------------------------------------------------------
+
+    /// One transaction: writes `task` and `file` if given and appends the
+    /// entries as planned. Returns the entries with their `seq`.
+    pub async fn commit(&self, task: Option<&TaskRecord>, file: Option<&FileMeta>, appends: Vec<(JournalEntry, AppendPlan)>) -> Result<Vec<JournalEntry>> {
+        let tx = self.tx(&[TASKS, FILES, EVENTS], TransactionMode::ReadWrite)?;
+        if let Some(t) = task {
+            tx.object_store(TASKS).map_err(e)?.put(&to_js(t), None).map_err(e)?.await.map_err(e)?;
+        }
+        if let Some(f) = file {
+            tx.object_store(FILES).map_err(e)?.put(&to_js(f), None).map_err(e)?.await.map_err(e)?;
+        }
+        let events = tx.object_store(EVENTS).map_err(e)?;
+        let mut out = Vec::with_capacity(appends.len());
+        for (mut entry, plan) in appends {
+            if let AppendPlan::ReplaceThenAppend(old) = plan {
+                events.delete(Query::Key(JsValue::from_f64(old as f64))).map_err(e)?.await.map_err(e)?;
+            }
+            entry.seq = None;
+            let key = events.add(&to_js(&entry), None).map_err(e)?.await.map_err(e)?;
+            entry.seq = key.as_f64().map(|k| k as u64);
+            out.push(entry);
+        }
+        Self::finish(tx).await?;
+        Ok(out)
+    }
+
+    /// The session's undelivered entries, in journal order.
+    pub async fn pending_events(&self, session: &str) -> Result<Vec<JournalEntry>> {
+        let tx = self.tx(&[EVENTS], TransactionMode::ReadOnly)?;
+        let all = tx
+            .object_store(EVENTS)
+            .map_err(e)?
+            .index("by_session")
+            .map_err(e)?
+            .get_all(Some(Query::Key(JsValue::from_str(session))), None)
+            .map_err(e)?
+            .await
+            .map_err(e)?;
+        let mut v: Vec<JournalEntry> = all.into_iter().map(|v| from_js(v, "journal entry")).collect::<Result<_>>()?;
+        v.sort_by_key(|e| e.seq);
+        Ok(v)
+    }
+
+    /// Identifiers of sessions that have undelivered entries, in order of
+    /// their oldest entry.
+    pub async fn sessions_with_events(&self) -> Result<Vec<String>> {
+        let tx = self.tx(&[EVENTS], TransactionMode::ReadOnly)?;
+        let all = tx.object_store(EVENTS).map_err(e)?.get_all(None, None).map_err(e)?.await.map_err(e)?;
+        let mut out: Vec<String> = Vec::new();
+        for v in all {
+            if let Some(s) = js::get(&v, "session").as_string() {
+                if !out.contains(&s) {
+                    out.push(s);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn delivered_total(&self, session: &str, task_id: u64) -> Result<u64> {
+        let tx = self.tx(&[DELIVERED], TransactionMode::ReadOnly)?;
+        let v = tx.object_store(DELIVERED).map_err(e)?.get(Query::Key(key2(session, task_id))).map_err(e)?.await.map_err(e)?;
+        Ok(v.and_then(|v| js::get(&v, "total").as_f64()).unwrap_or(0.0) as u64)
+    }
+
+    /// Acknowledges a delivered entry in one transaction: deletes it, updates
+    /// the delivered-progress total, and removes the unmoved temp file. Returns
+    /// the removed file's metadata, whose bytes the caller then deletes.
+    pub async fn ack(&self, session: &str, task_id: u64, ack: &Ack) -> Result<Option<FileMeta>> {
+        let tx = self.tx(&[EVENTS, DELIVERED, FILES], TransactionMode::ReadWrite)?;
+        tx.object_store(EVENTS).map_err(e)?.delete(Query::Key(JsValue::from_f64(ack.seq as f64))).map_err(e)?.await.map_err(e)?;
+        let delivered = tx.object_store(DELIVERED).map_err(e)?;
+        if ack.forget_task {
+            delivered.delete(Query::Key(key2(session, task_id))).map_err(e)?.await.map_err(e)?;
+        } else if let Some(total) = ack.delivered_total {
+            let rec = js::object(&[
+                ("session", JsValue::from_str(session)),
+                ("taskId", JsValue::from_f64(task_id as f64)),
+                ("total", JsValue::from_f64(total as f64)),
+            ]);
+            delivered.put(&rec, None).map_err(e)?.await.map_err(e)?;
+        }
+        let mut removed = None;
+        if let Some(loc) = &ack.remove_file {
+            if let Ok(path) = SandboxPath::parse(loc) {
+                let files = tx.object_store(FILES).map_err(e)?;
+                let key = Query::Key(JsValue::from_str(&path.key()));
+                if let Some(v) = files.get(key.clone()).map_err(e)?.await.map_err(e)? {
+                    removed = Some(from_js::<FileMeta>(v, "file metadata")?);
+                    files.delete(key).map_err(e)?.await.map_err(e)?;
+                }
+            }
+        }
+        Self::finish(tx).await?;
+        Ok(removed)
+    }
+
+    // ---- files -------------------------------------------------------------
+
+    pub async fn put_file(&self, f: &FileMeta) -> Result<()> {
+        let tx = self.tx(&[FILES], TransactionMode::ReadWrite)?;
+        tx.object_store(FILES).map_err(e)?.put(&to_js(f), None).map_err(e)?.await.map_err(e)?;
+        Self::finish(tx).await
+    }
+
+    pub async fn get_file(&self, path: &SandboxPath) -> Result<Option<FileMeta>> {
+        let tx = self.tx(&[FILES], TransactionMode::ReadOnly)?;
+        let v = tx.object_store(FILES).map_err(e)?.get(Query::Key(JsValue::from_str(&path.key()))).map_err(e)?.await.map_err(e)?;
+        v.map(|v| from_js(v, "file metadata")).transpose()
+    }
+
+    pub async fn files(&self) -> Result<Vec<FileMeta>> {
+        let tx = self.tx(&[FILES], TransactionMode::ReadOnly)?;
+        let all = tx.object_store(FILES).map_err(e)?.get_all(None, None).map_err(e)?.await.map_err(e)?;
+        all.into_iter().map(|v| from_js(v, "file metadata")).collect()
+    }
+
+    /// `moveItem`: relabels the metadata in one transaction; no byte moves.
+    pub async fn move_file(&self, from: &SandboxPath, to: &SandboxPath) -> Result<std::result::Result<FileMeta, FileError>> {
+        let tx = self.tx(&[FILES], TransactionMode::ReadWrite)?;
+        let files = tx.object_store(FILES).map_err(e)?;
+        let src = files.get(Query::Key(JsValue::from_str(&from.key()))).map_err(e)?.await.map_err(e)?;
+        let src: Option<FileMeta> = src.map(|v| from_js(v, "file metadata")).transpose()?;
+        let dst_exists = files.get(Query::Key(JsValue::from_str(&to.key()))).map_err(e)?.await.map_err(e)?.is_some();
+        match plan_move(src.as_ref(), dst_exists, from, to) {
+            Ok(moved) => {
+                files.put(&to_js(&moved), None).map_err(e)?.await.map_err(e)?;
+                files.delete(Query::Key(JsValue::from_str(&from.key()))).map_err(e)?.await.map_err(e)?;
+                Self::finish(tx).await?;
+                Ok(Ok(moved))
+            }
+            Err(err) => {
+                let _ = tx.abort();
+                Ok(Err(err))
+            }
+        }
+    }
+
+    /// Removes a file's metadata; returns it so the caller deletes its bytes.
+    pub async fn remove_file(&self, path: &SandboxPath) -> Result<Option<FileMeta>> {
+        let tx = self.tx(&[FILES], TransactionMode::ReadWrite)?;
+        let files = tx.object_store(FILES).map_err(e)?;
+        let key = Query::Key(JsValue::from_str(&path.key()));
+        let v = files.get(key.clone()).map_err(e)?.await.map_err(e)?;
+        let meta: Option<FileMeta> = v.map(|v| from_js(v, "file metadata")).transpose()?;
+        if meta.is_some() {
+            files.delete(key).map_err(e)?.await.map_err(e)?;
+        }
+        Self::finish(tx).await?;
+        Ok(meta)
+    }
+}

@@ -1,0 +1,56 @@
+// bgsession daemon: the browser's twin of iOS's nsurlsessiond.
+//
+// Register it as a *module* worker (URLSession does this for you):
+//   navigator.serviceWorker.register("./bgsession-sw.js", { type: "module" })
+// It loads the same wasm as the page (./pkg/bgsession.js) and runs the
+// transfers of background sessions. It has no fetch handler: it never
+// intercepts or alters the site's own requests.
+import init, { daemonHandleMessage, daemonIdle, daemonSweep, daemonWake } from "./pkg/bgsession.js";
+
+// Listeners must be added synchronously; the wasm loads meanwhile.
+const ready = init();
+
+// Chromium stops a worker whose single event has run for 5 minutes; each
+// event keeps the daemon alive at most this long (pages re-extend it).
+const KEEPALIVE_MS = 4.5 * 60 * 1000;
+
+const keepAlive = () => daemonIdle(KEEPALIVE_MS);
+const report = (what) => (err) => console.error(`bgsession daemon: ${what}:`, err);
+
+self.addEventListener("install", (event) => {
+  event.waitUntil(self.skipWaiting());
+});
+
+self.addEventListener("activate", (event) => {
+  event.waitUntil(
+    ready
+      .then(() => daemonSweep())
+      .catch(report("sweep"))
+      .then(() => daemonWake())
+      .catch(report("wake"))
+      .then(keepAlive),
+  );
+});
+
+self.addEventListener("message", (event) => {
+  const port = event.ports && event.ports[0];
+  event.waitUntil(
+    ready
+      .then(() => daemonHandleMessage(event.data))
+      .then(
+        (value) => port && port.postMessage({ ok: true, value }),
+        (err) => {
+          report(`command ${event.data && event.data.op}`)(err);
+          if (port) port.postMessage({ ok: false, error: String((err && err.message) || err) });
+        },
+      )
+      .then(keepAlive),
+  );
+});
+
+// Background Sync (Chromium): a wake-up with no page open.
+self.addEventListener("sync", (event) => {
+  if (event.tag.startsWith("bgsession")) {
+    event.waitUntil(ready.then(() => daemonWake()).catch(report("sync")).then(keepAlive));
+  }
+});
