@@ -20,3 +20,11 @@ mod web;
 
 #[cfg(target_arch = "wasm32")]
 pub use web::*;
+
+/// The browser adapters, exposed for this crate's own `wasm-pack test`
+/// suites (store round trips, segment writes). Not a stable API.
+#[cfg(target_arch = "wasm32")]
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::web::{bytes, store};
+}

@@ -1,10 +1,10 @@
 //! Browser adapters around the pure core (compiled for wasm32 only).
 
-mod bytes;
+pub mod bytes;
 mod daemon;
 mod js;
 mod page;
-mod store;
+pub mod store;
 mod transport;
 
 pub use daemon::{daemon_handle_message, daemon_idle, daemon_sweep, daemon_wake};

@@ -1,0 +1,148 @@
+//! Store and segment tests shared by the page suite and the Service Worker
+//! suite: the same adapters must behave the same in both.
+#![allow(dead_code)]
+
+use bgsession::core::files::FileMeta;
+use bgsession::core::journal::{ack_for, plan_append, AppendPlan, Event, JournalEntry};
+use bgsession::core::path::SandboxPath;
+use bgsession::core::request::Request;
+use bgsession::core::task::TaskRecord;
+use bgsession::internals::{bytes, store};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", js_sys::Math::random().to_string().replace('.', ""))
+}
+
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) ^ ((i >> 8) as u8)).collect()
+}
+
+fn reader_of(data: &[u8]) -> JsValue {
+    let mut copy = data.to_vec();
+    let resp = web_sys::Response::new_with_opt_u8_array(Some(&mut copy)).unwrap();
+    resp.body().unwrap().get_reader().into()
+}
+
+async fn blob_bytes(blob: &web_sys::Blob) -> Vec<u8> {
+    let buf = JsFuture::from(blob.array_buffer()).await.unwrap();
+    js_sys::Uint8Array::new(&buf).to_vec()
+}
+
+pub async fn task_round_trip() {
+    let s = store::shared().await.unwrap();
+    let session = unique("rt");
+    let mut t = TaskRecord::new_download(&session, 7, Request::get("https://example.test/a").unwrap(), 1.0, "b".into());
+    t.task_description = "Episode 1".into();
+    t.resume().unwrap();
+    s.put_task(&t).await.unwrap();
+    let back = s.get_task(&session, 7).await.unwrap().expect("stored");
+    assert_eq!(back, t);
+    let mut t2 = t.clone();
+    t2.task_id = 8;
+    s.put_task(&t2).await.unwrap();
+    let all = s.tasks(Some(&session)).await.unwrap();
+    assert_eq!(all.iter().map(|t| t.task_id).collect::<Vec<_>>(), vec![7, 8]);
+    assert!(s.get_task(&session, 9).await.unwrap().is_none());
+}
+
+fn wd(session: &str, task: u64, total: u64) -> JournalEntry {
+    JournalEntry {
+        seq: None,
+        session: session.into(),
+        task_id: task,
+        event: Event::DidWriteData { total_bytes_written: total, total_bytes_expected_to_write: 100 },
+        response: None,
+        at: 0.0,
+    }
+}
+
+pub async fn journal_order_coalescing_and_ack() {
+    let s = store::shared().await.unwrap();
+    let session = unique("journal");
+    // progress 10 for task 1, progress 5 for task 2, then task 1's 20 replaces its 10.
+    let a = s.commit(None, None, vec![(wd(&session, 1, 10), AppendPlan::Append)]).await.unwrap().remove(0);
+    s.commit(None, None, vec![(wd(&session, 2, 5), AppendPlan::Append)]).await.unwrap();
+    let plan = plan_append(Some(&a), &wd(&session, 1, 20).event);
+    assert!(matches!(plan, AppendPlan::ReplaceThenAppend(seq) if Some(seq) == a.seq));
+    s.commit(None, None, vec![(wd(&session, 1, 20), plan)]).await.unwrap();
+    // A temp file and its finish + completion events, in one transaction.
+    let tmp = SandboxPath::parse(&format!("/tmp/{}.tmp", unique("f"))).unwrap();
+    let file = FileMeta::new(&tmp, unique("blob"), vec![3], 0.0, None);
+    let fin = JournalEntry { event: Event::DidFinishDownloadingTo { location: tmp.url() }, ..wd(&session, 1, 0) };
+    let done = JournalEntry { event: Event::DidCompleteWithError { error: None }, ..wd(&session, 1, 0) };
+    s.commit(None, Some(&file), vec![(fin, AppendPlan::Append), (done, AppendPlan::Append)]).await.unwrap();
+
+    let pending = s.pending_events(&session).await.unwrap();
+    let kinds: Vec<(u64, &str)> = pending.iter().map(|e| (e.task_id, e.event.method())).collect();
+    assert_eq!(
+        kinds,
+        vec![(2, "didWriteData"), (1, "didWriteData"), (1, "didFinishDownloadingTo"), (1, "didCompleteWithError")],
+        "journal order, progress coalesced"
+    );
+    assert!(pending.windows(2).all(|w| w[0].seq < w[1].seq));
+    assert!(s.sessions_with_events().await.unwrap().contains(&session));
+
+    // Acknowledge everything: progress totals are kept, the temp file removed.
+    for e in &pending {
+        let ack = ack_for(e).unwrap();
+        let removed = s.ack(&session, e.task_id, &ack).await.unwrap();
+        if matches!(e.event, Event::DidFinishDownloadingTo { .. }) {
+            assert_eq!(removed.as_ref().map(|f| f.path.clone()), Some(tmp.key()), "unmoved temp file removed");
+        }
+        if e.task_id == 2 {
+            assert_eq!(s.delivered_total(&session, 2).await.unwrap(), 5);
+        }
+    }
+    assert!(s.pending_events(&session).await.unwrap().is_empty(), "each event acknowledged once");
+    assert_eq!(s.delivered_total(&session, 1).await.unwrap(), 0, "a completed task's bookkeeping is forgotten");
+    assert!(s.get_file(&tmp).await.unwrap().is_none());
+    assert!(!s.sessions_with_events().await.unwrap().contains(&session));
+}
+
+pub async fn chunked_writes_round_trip() {
+    let b = bytes::shared().await.unwrap();
+    let data = pattern(5 * 1024 * 1024 + 123, 7);
+    let reader = reader_of(&data);
+    let carry: JsValue = js_sys::Object::new().into();
+    let blob_id = unique("seg");
+    let mut segments = Vec::new();
+    loop {
+        let (written, done) = b.pump_segment(&reader, &blob_id, segments.len(), 2 * 1024 * 1024, 60_000.0, &carry).await.unwrap();
+        if written > 0 {
+            segments.push(written);
+        }
+        if done {
+            break;
+        }
+    }
+    assert_eq!(segments, vec![2 * 1024 * 1024, 2 * 1024 * 1024, 1024 * 1024 + 123], "segments cut at the size bound");
+    let path = SandboxPath::parse(&format!("/tmp/{blob_id}")).unwrap();
+    let file = FileMeta::new(&path, blob_id.clone(), segments.clone(), 0.0, Some("application/x-test".into()));
+    let blob = b.read(&file).await.unwrap();
+    assert_eq!(blob.size() as usize, data.len());
+    assert_eq!(blob.type_(), "application/x-test");
+    assert!(blob_bytes(&blob).await == data, "bytes read back equal bytes written");
+    b.delete(&blob_id, segments.len()).await.unwrap();
+    assert!(b.read(&file).await.is_err(), "deleted segments are gone");
+}
+
+pub async fn files_move_relabels() {
+    let s = store::shared().await.unwrap();
+    let from = SandboxPath::parse(&format!("file:///tmp/{}.tmp", unique("mv"))).unwrap();
+    let to = SandboxPath::parse(&format!("file:///Documents/{}.bin", unique("mv"))).unwrap();
+    let f = FileMeta::new(&from, unique("blob"), vec![10, 20], 5.0, None);
+    s.put_file(&f).await.unwrap();
+    let moved = s.move_file(&from, &to).await.unwrap().unwrap();
+    assert_eq!(moved.blob_id, f.blob_id, "same bytes, new label");
+    assert_eq!(moved.size, 30);
+    assert!(s.get_file(&from).await.unwrap().is_none());
+    assert_eq!(s.get_file(&to).await.unwrap().unwrap().path, to.key());
+    let err = s.move_file(&from, &to).await.unwrap().unwrap_err();
+    assert_eq!(err.code(), 4, "source gone");
+    s.put_file(&f).await.unwrap();
+    let err = s.move_file(&from, &to).await.unwrap().unwrap_err();
+    assert_eq!(err.code(), 516, "destination exists");
+    assert!(s.get_file(&from).await.unwrap().is_some(), "a refused move changes nothing");
+}

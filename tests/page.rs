@@ -1,0 +1,128 @@
+//! In a page: the API's rules as thrown errors, and the same store tests as
+//! in the worker (the page acknowledges events and moves files).
+#![cfg(target_arch = "wasm32")]
+
+mod common;
+use bgsession::{FileManager, UrlSession, UrlSessionConfiguration};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn err_parts(e: JsValue) -> (String, String) {
+    let name = js_sys::Reflect::get(&e, &"name".into()).unwrap().as_string().unwrap_or_default();
+    let msg = js_sys::Reflect::get(&e, &"message".into()).unwrap().as_string().unwrap_or_default();
+    (name, msg)
+}
+
+fn config(id: &str) -> UrlSessionConfiguration {
+    let c = UrlSessionConfiguration::background(id.into()).unwrap();
+    // No daemon is served by the test runner's page; the rules are checked
+    // before any worker is involved.
+    c.set_service_worker_url("./no-daemon-here.js".into());
+    c
+}
+
+#[wasm_bindgen_test]
+fn empty_identifier_is_refused() {
+    let (name, msg) = err_parts(UrlSessionConfiguration::background("".into()).err().expect("must throw"));
+    assert_eq!(name, "EmptyIdentifier");
+    assert!(msg.contains("non-empty identifier"), "{msg}");
+    let (name, _) = err_parts(UrlSessionConfiguration::background(JsValue::from_f64(3.0)).err().expect("must throw"));
+    assert_eq!(name, "InvalidArgument");
+}
+
+#[wasm_bindgen_test]
+fn non_http_urls_are_refused() {
+    let session = UrlSession::new(&config(&common::unique("url")), JsValue::NULL).unwrap();
+    for bad in ["ftp://example.test/a", "file:///tmp/x", "data:text/plain,hi", "javascript:alert(1)"] {
+        let (name, msg) = err_parts(session.download_task(bad.into(), None).err().expect(bad));
+        assert_eq!(name, "UnsupportedURL", "{bad}");
+        assert!(msg.contains(bad) && msg.contains("http://"), "{msg}");
+    }
+    let ok = session.download_task("https://example.test/a.bin".into(), None);
+    assert!(ok.is_ok(), "https is fine");
+    let relative = session.download_task("files/a.bin".into(), None).unwrap();
+    let url = js_sys::Reflect::get(&js_sys::Reflect::get(&relative, &"originalRequest".into()).unwrap(), &"url".into()).unwrap();
+    assert!(url.as_string().unwrap().starts_with("http://"), "relative URLs resolve against the page");
+}
+
+#[wasm_bindgen_test]
+fn data_tasks_are_refused() {
+    let session = UrlSession::new(&config(&common::unique("data")), JsValue::NULL).unwrap();
+    let (name, msg) = err_parts(session.data_task("https://example.test/".into(), JsValue::UNDEFINED).err().unwrap());
+    assert_eq!(name, "DataTaskInBackgroundSession");
+    assert!(msg.contains("Data tasks are not supported in background sessions"), "{msg}");
+}
+
+#[wasm_bindgen_test]
+fn completion_handlers_and_upload_from_data_are_refused() {
+    let session = UrlSession::new(&config(&common::unique("ch")), JsValue::NULL).unwrap();
+    let handler = js_sys::Function::new_no_args("");
+    let (name, _) = err_parts(session.download_task("https://example.test/".into(), Some(handler.into())).err().unwrap());
+    assert_eq!(name, "CompletionHandlerInBackgroundSession");
+    let data = js_sys::Uint8Array::new_with_length(4);
+    let req: JsValue = "https://example.test/up".into();
+    let (name, msg) = err_parts(session.upload_task(req, data.into(), None).err().unwrap());
+    assert_eq!(name, "UploadFromDataInBackgroundSession");
+    assert!(msg.contains("fromFile"), "{msg}");
+}
+
+#[wasm_bindgen_test]
+fn a_second_live_session_with_the_same_identifier_is_refused() {
+    let id = common::unique("dup");
+    let first = UrlSession::new(&config(&id), JsValue::NULL).unwrap();
+    let (name, msg) = err_parts(UrlSession::new(&config(&id), JsValue::NULL).err().expect("second must throw"));
+    assert_eq!(name, "DuplicateSessionIdentifier");
+    assert!(msg.contains(&id), "{msg}");
+    let other = UrlSession::new(&config(&common::unique("dup")), JsValue::NULL);
+    assert!(other.is_ok(), "another identifier is fine");
+    drop(first);
+}
+
+#[wasm_bindgen_test]
+fn bad_configuration_values_are_named() {
+    let c = config(&common::unique("cfg"));
+    let (name, msg) = err_parts(c.set_http_maximum_connections_per_host(0.0).err().unwrap());
+    assert_eq!(name, "InvalidArgument");
+    assert!(msg.contains("httpMaximumConnectionsPerHost"));
+    assert!(c.set_timeout_interval_for_request(-1.0).is_err());
+    c.set_http_maximum_connections_per_host(4.0).unwrap();
+    assert_eq!(c.http_maximum_connections_per_host(), 4);
+}
+
+#[wasm_bindgen_test]
+async fn file_manager_rejects_locations_outside_the_sandbox() {
+    let fm = FileManager::default_manager();
+    let e = fm.move_item("file:///etc/passwd".into(), "file:///Documents/x".into()).await.err().unwrap();
+    let code = js_sys::Reflect::get(&e, &"code".into()).unwrap().as_f64();
+    let domain = js_sys::Reflect::get(&e, &"domain".into()).unwrap().as_string();
+    assert_eq!(code, Some(4.0));
+    assert_eq!(domain.as_deref(), Some("NSCocoaErrorDomain"));
+    let e = fm.contents("file:///Documents/nope".into()).await.err().unwrap();
+    let (_, msg) = err_parts(e);
+    assert!(msg.contains("doesn't exist"), "{msg}");
+    assert!(!fm.file_exists("file:///Documents/nope".into()).await.unwrap());
+    let usage = fm.usage().await.unwrap();
+    assert!(js_sys::Reflect::get(&usage, &"quota".into()).unwrap().as_f64().unwrap() > 0.0);
+}
+
+#[wasm_bindgen_test]
+async fn task_round_trip() {
+    common::task_round_trip().await;
+}
+
+#[wasm_bindgen_test]
+async fn journal_order_coalescing_and_ack() {
+    common::journal_order_coalescing_and_ack().await;
+}
+
+#[wasm_bindgen_test]
+async fn chunked_writes_round_trip() {
+    common::chunked_writes_round_trip().await;
+}
+
+#[wasm_bindgen_test]
+async fn files_move_relabels() {
+    common::files_move_relabels().await;
+}
