@@ -49,7 +49,13 @@ pub(crate) struct SessionInner {
     delivered: RefCell<HashMap<u64, u64>>,
     release_lock: RefCell<Option<js_sys::Function>>,
     channel: RefCell<Option<(web_sys::BroadcastChannel, Closure<dyn FnMut(web_sys::MessageEvent)>)>>,
+    heartbeat: RefCell<Option<gloo_timers::callback::Interval>>,
 }
+
+/// While a page has running tasks it pokes the daemon this often: each
+/// command re-extends the worker's lifetime, and wakes (and so resumes) a
+/// daemon the browser has stopped.
+const HEARTBEAT_MS: u32 = 5_000;
 
 thread_local! {
     static LIVE: RefCell<HashMap<String, Weak<SessionInner>>> = RefCell::new(HashMap::new());
@@ -176,6 +182,7 @@ impl UrlSession {
             delivered: RefCell::new(HashMap::new()),
             release_lock: RefCell::new(None),
             channel: RefCell::new(None),
+            heartbeat: RefCell::new(None),
         });
         LIVE.with(|l| l.borrow_mut().insert(config.identifier.clone(), Rc::downgrade(&inner)));
         let worker_url = resolve_url(&config.service_worker_url);
@@ -340,6 +347,15 @@ impl SessionInner {
         js::wait(js::ask_worker(&worker, &msg)).await
     }
 
+    fn wake(self: &Rc<Self>) {
+        let me = self.clone();
+        spawn_local(async move {
+            if let Err(e) = me.ask(js::object(&[("op", "wake".into())])).await {
+                js::console_warn(&format!("bgsession: could not reach the daemon: {}", js::message(&e)));
+            }
+        });
+    }
+
     async fn load_tasks(self: &Rc<Self>) -> Result<(), JsValue> {
         let store = store::shared().await?;
         let records = store.tasks(Some(&self.config.identifier)).await?;
@@ -390,12 +406,17 @@ impl SessionInner {
             *self.channel.borrow_mut() = Some((ch, on_message));
         }
         // Wake the daemon: it resumes this origin's unfinished transfers.
-        let me = self.clone();
-        spawn_local(async move {
-            if let Err(e) = me.ask(js::object(&[("op", "wake".into())])).await {
-                js::console_warn(&format!("bgsession: could not reach the daemon: {}", js::message(&e)));
+        self.wake();
+        let weak = Rc::downgrade(self);
+        let beat = gloo_timers::callback::Interval::new(HEARTBEAT_MS, move || {
+            if let Some(s) = weak.upgrade() {
+                let running = s.tasks.borrow().values().any(|(t, _)| t.persisted.get() && t.record.borrow().state == TaskState::Running);
+                if running {
+                    s.wake();
+                }
             }
         });
+        *self.heartbeat.borrow_mut() = Some(beat);
         let me = self.clone();
         spawn_local(async move { me.drain().await });
         Ok(())
@@ -533,6 +554,7 @@ impl SessionInner {
             return;
         }
         self.life.set(Life::Invalidated);
+        self.heartbeat.borrow_mut().take();
         if let Some((ch, _)) = self.channel.borrow_mut().take() {
             ch.set_onmessage(None);
             ch.close();

@@ -1,0 +1,62 @@
+// The daemon killed mid-transfer (CDP ServiceWorker.stopAllWorkers) resumes
+// from its stored segments with Range/If-Range when it is woken again.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startServer, newProfile, removeProfile, launch, openApp, waitFor } from "./harness.mjs";
+
+let server;
+before(async () => {
+  server = await startServer({ port: 0 });
+});
+after(async () => {
+  await server.close();
+});
+
+test("a worker killed at ~50 % resumes with Range and the file is byte-exact", async () => {
+  const profile = await newProfile();
+  const context = await launch(profile);
+  const errors = [];
+  const size = 24 << 20;
+  const rate = 4 << 20; // ~6 s
+  try {
+    const page = await openApp(context, server.url, errors);
+    const cdp = await context.newCDPSession(page);
+    await cdp.send("ServiceWorker.enable");
+    await page.evaluate(
+      async ({ base, size, rate }) => {
+        const task = window.openSession("com.example.kill").downloadTask(`${base}/files/kill.bin?size=${size}&rate=${rate}`);
+        task.taskDescription = "kill.bin";
+        await task.resume();
+      },
+      { base: server.url, size, rate },
+    );
+    await waitFor(
+      () => page.evaluate((half) => window.log.some((e) => e[0] === "didWriteData" && e[3] >= half), size / 2),
+      { what: "half the bytes stored", timeout: 30_000 },
+    );
+    await cdp.send("ServiceWorker.stopAllWorkers");
+    const stoppedAt = Date.now();
+    await page.waitForFunction(() => window.log.some((e) => e[0] === "didCompleteWithError"), null, { timeout: 60_000 });
+    const log = await page.evaluate(() => window.log);
+    const done = log.find((e) => e[0] === "didCompleteWithError");
+    assert.equal(done[2], null, "completed without error");
+    const resumed = log.find((e) => e[0] === "didResumeAtOffset");
+    assert.ok(resumed, "didResumeAtOffset delivered");
+    const requests = server.log.filter((e) => e.path === "/files/kill.bin");
+    assert.ok(requests.length >= 2, "a second request after the kill");
+    const ranged = requests.filter((e) => e.headers.range);
+    assert.ok(ranged.length >= 1, "the resumed request asked for a Range");
+    assert.equal(ranged[0].status, 206);
+    const sent = requests.reduce((n, e) => n + e.bytesSent, 0);
+    const refetched = sent - size;
+    console.log(`# worker killed after ${requests[0].bytesSent} bytes; resumed at ${resumed[2]}; re-fetched ${refetched} bytes (${(refetched / 2 ** 20).toFixed(2)} MiB); woke ${((Date.now() - stoppedAt) / 1000).toFixed(1)} s after the kill`);
+    assert.ok(refetched <= 16 << 20, "at most one segment fetched again");
+    const got = await page.evaluate(() => window.sha256Of("file:///Documents/kill.bin"));
+    const want = await (await fetch(`${server.url}/sha256?size=${size}&name=kill.bin`)).json();
+    assert.equal(got.sha256, want.sha256, "byte-exact");
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+    await removeProfile(profile);
+  }
+});
