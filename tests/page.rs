@@ -107,22 +107,4 @@ async fn file_manager_rejects_locations_outside_the_sandbox() {
     assert!(js_sys::Reflect::get(&usage, &"quota".into()).unwrap().as_f64().unwrap() > 0.0);
 }
 
-#[wasm_bindgen_test]
-async fn task_round_trip() {
-    common::task_round_trip().await;
-}
-
-#[wasm_bindgen_test]
-async fn journal_order_coalescing_and_ack() {
-    common::journal_order_coalescing_and_ack().await;
-}
-
-#[wasm_bindgen_test]
-async fn chunked_writes_round_trip() {
-    common::chunked_writes_round_trip().await;
-}
-
-#[wasm_bindgen_test]
-async fn files_move_relabels() {
-    common::files_move_relabels().await;
-}
+shared_store_tests!(task_round_trip, journal_order_coalescing_and_ack, chunked_writes_round_trip, files_move_relabels);

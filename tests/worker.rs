@@ -7,22 +7,4 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_service_worker);
 
-#[wasm_bindgen_test]
-async fn task_round_trip() {
-    common::task_round_trip().await;
-}
-
-#[wasm_bindgen_test]
-async fn journal_order_coalescing_and_ack() {
-    common::journal_order_coalescing_and_ack().await;
-}
-
-#[wasm_bindgen_test]
-async fn chunked_writes_round_trip() {
-    common::chunked_writes_round_trip().await;
-}
-
-#[wasm_bindgen_test]
-async fn files_move_relabels() {
-    common::files_move_relabels().await;
-}
+shared_store_tests!(task_round_trip, journal_order_coalescing_and_ack, chunked_writes_round_trip, files_move_relabels);

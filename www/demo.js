@@ -467,9 +467,13 @@ async function renderDocuments() {
       const del = el("button", { type: "button", class: "small danger", "aria-label": `Delete ${name}`, text: "Delete" });
       del.addEventListener("click", () => deleteFile(f.url, name, del));
       return el("li", { dataset: { url: f.url, size: String(f.size) } },
-        el("span", { class: "doc-name", text: name }),
-        el("span", { class: "doc-size", text: formatBytes(f.size), title: `${Number(f.size).toLocaleString()} bytes` }),
-        date ? el("time", { class: "doc-date", datetime: date.toISOString(), text: date.toLocaleString() }) : null,
+        el("div", { class: "doc-info" },
+          el("span", { class: "doc-name", text: name }),
+          el("span", { class: "doc-meta" },
+            el("span", { class: "doc-size", text: formatBytes(f.size), title: `${Number(f.size).toLocaleString()} bytes` }),
+            date ? el("time", { class: "doc-date", datetime: date.toISOString(), text: `saved ${date.toLocaleString()}` }) : null,
+          ),
+        ),
         del,
       );
     }),

@@ -2,6 +2,19 @@
 //! suite: the same adapters must behave the same in both.
 #![allow(dead_code)]
 
+/// Declares the shared store tests in the including suite (page or worker).
+#[macro_export]
+macro_rules! shared_store_tests {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[wasm_bindgen_test]
+            async fn $name() {
+                common::$name().await;
+            }
+        )*
+    };
+}
+
 use bgsession::core::files::FileMeta;
 use bgsession::core::journal::{ack_for, plan_append, AppendPlan, Event, JournalEntry};
 use bgsession::core::path::SandboxPath;
