@@ -14,7 +14,8 @@ const ready = init();
 // event keeps the daemon alive at most this long (pages re-extend it).
 const KEEPALIVE_MS = 4.5 * 60 * 1000;
 
-const keepAlive = () => daemonIdle(KEEPALIVE_MS);
+const keepAlive = () =>
+  Promise.race([daemonIdle(), new Promise((resolve) => setTimeout(resolve, KEEPALIVE_MS))]);
 const report = (what) => (err) => console.error(`bgsession daemon: ${what}:`, err);
 
 self.addEventListener("install", (event) => {

@@ -195,6 +195,14 @@ const APPLE = {
   didBecomeInvalidWithError: "urlSession(_:didBecomeInvalidWithError:)",
 };
 
+// Apple's selector, allowed to wrap after "(" and each ":" on narrow screens.
+function appleName(name) {
+  const code = el("code", { class: "cb-apple" });
+  for (const part of name.split(/(?<=[(:])/)) code.append(part, el("wbr"));
+  code.lastChild.remove();
+  return code;
+}
+
 // True between handleEventsForBackgroundURLSession and urlSessionDidFinishEvents:
 // the callbacks in between were queued while no page of the app was open.
 let replaying = false;
@@ -202,8 +210,6 @@ const progressLines = new Map(); // `${taskId}:${replayed}` -> entry
 
 function logCallback(method, { task = null, text, kind = "" } = {}) {
   const list = $("callbacks");
-  const scroller = list.parentElement;
-  const atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 40;
   const replayed = replaying && method !== "handleEventsForBackgroundURLSession" && method !== "urlSessionDidFinishEvents";
   const explain = el("p", { class: "cb-explain", text });
   const time = el("time", { datetime: new Date().toISOString(), text: clock() });
@@ -214,12 +220,11 @@ function logCallback(method, { task = null, text, kind = "" } = {}) {
       kind === "launch" ? el("span", { class: "badge badge-launch", text: "relaunch" }) : null,
       task ? el("span", { class: "cb-task", text: task.taskDescription || `task ${task.taskIdentifier}` }) : null,
     ),
-    el("code", { class: "cb-apple", text: APPLE[method] || method }),
+    appleName(APPLE[method] || method),
     explain,
   );
   list.append(li);
   $("callbacks-empty").hidden = true;
-  if (atBottom) scroller.scrollTop = scroller.scrollHeight;
   return {
     li,
     replayed,
@@ -247,6 +252,18 @@ function logProgress(task, total, expected) {
   entry.text = replaying
     ? `Progress made while the page was closed, coalesced into the latest figure: ${formatBytes(total)}${of} written.`
     : `Progress: the daemon wrote another chunk to disk. ${formatBytes(total)}${of} so far (${entry.calls} ${entry.calls === 1 ? "call" : "calls"} merged into this line).`;
+}
+
+// Keep the newest callback in view unless the reader scrolled up to read.
+{
+  const scroller = $("callbacks").parentElement;
+  let stick = true;
+  scroller.addEventListener("scroll", () => {
+    stick = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 24;
+  });
+  new ResizeObserver(() => {
+    if (stick) scroller.scrollTop = scroller.scrollHeight;
+  }).observe($("callbacks"));
 }
 
 $("clear-callbacks").addEventListener("click", () => {

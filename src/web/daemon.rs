@@ -19,6 +19,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
 
 /// Largest segment persisted in one Cache API entry.
@@ -94,11 +95,11 @@ fn notify_idle() {
     }
 }
 
-/// Resolves when no transfer is running or waiting for a timer, or after
-/// `max_ms`: the Service Worker passes this to `waitUntil` so the browser
-/// keeps the daemon alive while it works.
+/// Resolves when no transfer is running or waiting for a timer: the Service
+/// Worker passes this (raced with a cap) to `waitUntil`, so the browser keeps
+/// the daemon alive while it works.
 #[wasm_bindgen(js_name = daemonIdle)]
-pub fn daemon_idle(max_ms: f64) -> js_sys::Promise {
+pub fn daemon_idle() -> js_sys::Promise {
     js_sys::Promise::new(&mut |resolve, _reject| {
         let idle = DAEMON.with(|d| {
             let mut d = d.borrow_mut();
@@ -111,12 +112,6 @@ pub fn daemon_idle(max_ms: f64) -> js_sys::Promise {
         });
         if idle {
             let _ = resolve.call0(&JsValue::UNDEFINED);
-        } else {
-            let r = resolve.clone();
-            gloo_timers::callback::Timeout::new(max_ms.max(0.0) as u32, move || {
-                let _ = r.call0(&JsValue::UNDEFINED);
-            })
-            .forget();
         }
     })
 }
@@ -276,14 +271,31 @@ fn arm_timer(at: Option<f64>, now: f64) {
     });
 }
 
+/// The Web Lock that makes one worker at a time run a task (an old and a new
+/// version of the worker can briefly coexist during an update).
+fn task_lock(key: &Key) -> String {
+    format!("bgsession:task:{}:{}", key.0, key.1)
+}
+
 fn start(task: TaskRecord) {
     let key = (task.session.clone(), task.task_id);
     let Ok(abort) = web_sys::AbortController::new() else { return };
     let stop = Rc::new(Cell::new(None));
     DAEMON.with(|d| d.borrow_mut().active.insert(key.clone(), Active { abort: abort.clone(), stop: stop.clone() }));
     spawn_local(async move {
+        let release = match js::wait(js::try_lock(&task_lock(&key))).await {
+            Ok(r) if r.is_function() => r,
+            _ => {
+                // Another worker runs it; look again later.
+                DAEMON.with(|d| d.borrow_mut().active.remove(&key));
+                arm_timer(Some(js::now() + 2_000.0), js::now());
+                notify_idle();
+                return;
+            }
+        };
         let mut task = task;
         let outcome = run(&mut task, &abort, &stop).await;
+        let _ = release.unchecked_ref::<js_sys::Function>().call0(&JsValue::UNDEFINED);
         DAEMON.with(|d| d.borrow_mut().active.remove(&key));
         let handled = match outcome {
             Ok(()) => Ok(()),

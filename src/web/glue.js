@@ -131,3 +131,18 @@ export async function activeWorker(scriptURL) {
   });
   return reg.active;
 }
+
+// Tries to take the exclusive Web Lock `name` without waiting: resolves with
+// a release function, or null if someone else (another worker version, say)
+// holds it. Where Web Locks are missing, always succeeds.
+export function tryLock(name) {
+  if (!globalThis.navigator || !navigator.locks) return Promise.resolve(() => {});
+  return new Promise((granted, failed) => {
+    navigator.locks
+      .request(name, { ifAvailable: true }, (lock) => {
+        if (!lock) { granted(null); return undefined; }
+        return new Promise((release) => granted(release));
+      })
+      .catch(failed);
+  });
+}

@@ -120,4 +120,6 @@ pub fn console_warn(msg: &str) {
 extern "C" {
     #[wasm_bindgen(js_name = activeWorker)]
     pub fn active_worker(script_url: &str) -> Promise;
+    #[wasm_bindgen(js_name = tryLock)]
+    pub fn try_lock(name: &str) -> Promise;
 }
