@@ -49,9 +49,18 @@ self.addEventListener("message", (event) => {
   );
 });
 
-// Background Sync (Chromium): a wake-up with no page open.
+// Background Sync (Chromium): a wake-up with no page open. While transfers
+// remain unfinished the event fails, so the browser schedules another try.
 self.addEventListener("sync", (event) => {
   if (event.tag.startsWith("bgsession")) {
-    event.waitUntil(ready.then(() => daemonWake()).catch(report("sync")).then(keepAlive));
+    event.waitUntil(
+      ready
+        .then(() => daemonWake())
+        .then(keepAlive)
+        .then(() => daemonHandleMessage({ op: "pending" }))
+        .then((pending) => {
+          if (pending) throw new Error("bgsession: transfers still running; asking to be woken again");
+        }),
+    );
   }
 });

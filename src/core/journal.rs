@@ -30,6 +30,8 @@ pub enum Event {
     /// unless the delegate moved it.
     #[serde(rename_all = "camelCase")]
     DidFinishDownloadingTo { location: String },
+    /// Offline; the task waits for connectivity (once per offline spell).
+    TaskIsWaitingForConnectivity,
     #[serde(rename_all = "camelCase")]
     DidCompleteWithError { error: Option<NsError> },
 }
@@ -42,6 +44,7 @@ impl Event {
             Event::DidResumeAtOffset { .. } => "didResumeAtOffset",
             Event::DidSendBodyData { .. } => "didSendBodyData",
             Event::DidFinishDownloadingTo { .. } => "didFinishDownloadingTo",
+            Event::TaskIsWaitingForConnectivity => "taskIsWaitingForConnectivity",
             Event::DidCompleteWithError { .. } => "didCompleteWithError",
         }
     }
@@ -121,6 +124,7 @@ pub fn delegate_call(entry: &JournalEntry, last_delivered_total: u64) -> Delegat
             CallArgs::Numbers(vec![*file_offset as f64, *expected_total_bytes as f64])
         }
         Event::DidFinishDownloadingTo { location } => CallArgs::Location(location.clone()),
+        Event::TaskIsWaitingForConnectivity => CallArgs::None,
         Event::DidCompleteWithError { error } => CallArgs::Error(error.clone()),
     };
     DelegateCall { method: entry.event.method(), args }
@@ -147,6 +151,7 @@ pub fn ack_for(entry: &JournalEntry) -> Option<Ack> {
         Event::DidSendBodyData { total_bytes_sent: t, .. } => ack.delivered_total = Some(*t),
         Event::DidResumeAtOffset { file_offset, .. } => ack.delivered_total = Some(*file_offset),
         Event::DidFinishDownloadingTo { location } => ack.remove_file = Some(location.clone()),
+        Event::TaskIsWaitingForConnectivity => {}
         Event::DidCompleteWithError { .. } => ack.forget_task = true,
     }
     Some(ack)
@@ -238,6 +243,9 @@ mod tests {
         assert_eq!(plan_append(Some(&entry(8, 1, fin())), &done(None)), AppendPlan::Append);
         let resumed = Event::DidResumeAtOffset { file_offset: 5, expected_total_bytes: 9 };
         assert_eq!(plan_append(Some(&entry(9, 1, resumed)), &wd(20)), AppendPlan::Append);
+        assert_eq!(plan_append(Some(&entry(9, 1, wd(5))), &Event::TaskIsWaitingForConnectivity), AppendPlan::Append);
+        let c = delegate_call(&entry(10, 1, Event::TaskIsWaitingForConnectivity), 0);
+        assert_eq!((c.method, c.args), ("taskIsWaitingForConnectivity", CallArgs::None));
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod files;
 pub mod journal;
 pub mod path;
 pub mod request;
+pub mod resume;
 pub mod schedule;
 pub mod task;
 pub mod transfer;

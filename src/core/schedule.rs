@@ -39,18 +39,17 @@ pub fn pick<'a>(
     out
 }
 
-/// The next time a waiting running task becomes runnable (begin date or backoff).
+/// The next time something is due for a running task: a waiting one
+/// becomes runnable (begin date, backoff), or a resource deadline passes.
 pub fn next_wake(tasks: &[TaskRecord], now: f64) -> Option<f64> {
-    tasks
-        .iter()
-        .filter(|t| t.state == crate::core::task::TaskState::Running && !t.is_runnable(now))
-        .filter_map(|t| {
-            let a = t.earliest_begin_date.unwrap_or(now);
-            let b = t.retry_at.unwrap_or(now);
-            let at = a.max(b);
-            (at > now).then_some(at)
-        })
-        .min_by(|a, b| a.partial_cmp(b).unwrap())
+    let running = tasks.iter().filter(|t| t.state == crate::core::task::TaskState::Running);
+    let starts = running.clone().filter(|t| !t.is_runnable(now)).map(|t| {
+        let a = t.earliest_begin_date.unwrap_or(now);
+        let b = t.retry_at.unwrap_or(now);
+        a.max(b)
+    });
+    let deadlines = running.filter_map(|t| t.resource_deadline);
+    starts.chain(deadlines).filter(|at| *at > now).min_by(|a, b| a.partial_cmp(b).unwrap())
 }
 
 #[cfg(test)]
@@ -89,5 +88,7 @@ mod tests {
         assert_eq!(next_wake(&tasks, 0.0), Some(300.0));
         assert_eq!(pick(&tasks, |_| false, 6, 300.0).len(), 1);
         assert_eq!(next_wake(&tasks, 300.0), Some(500.0));
+        tasks[2].resource_deadline = Some(400.0);
+        assert_eq!(next_wake(&tasks, 300.0), Some(400.0), "a resource deadline is a wake too");
     }
 }

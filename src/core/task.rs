@@ -102,6 +102,13 @@ pub struct TaskRecord {
     /// Not before this time (ms since epoch) for the next attempt (backoff).
     #[serde(default)]
     pub retry_at: Option<f64>,
+    /// Offline and told the delegate so (`taskIsWaitingForConnectivity`).
+    #[serde(default)]
+    pub waiting_for_connectivity: bool,
+    /// `timeoutIntervalForResource` runs out at this time (ms since epoch),
+    /// counted from the first `resume()`.
+    #[serde(default)]
+    pub resource_deadline: Option<f64>,
     /// For upload tasks: the sandbox path of the body.
     #[serde(default)]
     pub upload_from: Option<String>,
@@ -164,6 +171,8 @@ impl TaskRecord {
             error: None,
             failures: 0,
             retry_at: None,
+            waiting_for_connectivity: false,
+            resource_deadline: None,
             upload_from: None,
             bytes_sent: 0,
             bytes_expected_to_send: 0,

@@ -107,6 +107,7 @@ pub fn on_segment_stored(task: &mut TaskRecord, len: u64) {
     task.segments.push(len);
     task.bytes_received += len;
     task.failures = 0;
+    task.waiting_for_connectivity = false;
 }
 
 /// The body ended: is what was stored the whole of it? A short body is never
@@ -140,6 +141,19 @@ pub enum Failure {
     Write(String),
     /// The server answered nonsense.
     BadResponse(String),
+    /// No data for `timeoutIntervalForRequest`.
+    TimedOut(String),
+}
+
+/// While offline, look again this often.
+pub const OFFLINE_POLL_MS: f64 = 1000.0;
+
+/// Has the task run past `timeoutIntervalForResource`?
+pub fn resource_timed_out(task: &TaskRecord, now: f64) -> Option<NsError> {
+    let deadline = task.resource_deadline?;
+    (now >= deadline).then(|| {
+        NsError::url(UrlErrorCode::TimedOut, "timeoutIntervalForResource elapsed before the transfer completed")
+    })
 }
 
 /// Retry policy: exponential backoff with full jitter, capped.
@@ -161,8 +175,61 @@ impl Default for RetryPolicy {
 pub enum FailureDecision {
     /// Try again at this time (ms since epoch).
     RetryAt(f64),
+    /// Offline: wait for connectivity (background sessions always wait, as
+    /// on iOS); `notify`: tell the delegate (`taskIsWaitingForConnectivity`),
+    /// once per offline spell.
+    WaitForConnectivity { notify: bool },
     /// The task ends with this error.
     Fail(NsError),
+}
+
+/// The longest `Retry-After` honoured (longer ones are capped).
+pub const MAX_RETRY_AFTER_MS: f64 = 10.0 * 60.0 * 1000.0;
+
+/// Statuses that mean "try again later" rather than "this is the answer".
+pub fn is_transient_status(status: u16) -> bool {
+    matches!(status, 500 | 502 | 503 | 504)
+}
+
+/// Parses `Retry-After`: delta-seconds, or an IMF-fixdate
+/// (`Sun, 06 Nov 1994 08:49:37 GMT`) relative to `now` (ms since epoch).
+/// Returns the delay in ms.
+pub fn parse_retry_after(value: &str, now: f64) -> Option<f64> {
+    let v = value.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(secs as f64 * 1000.0);
+    }
+    let at = parse_http_date(v)?;
+    Some((at - now).max(0.0))
+}
+
+/// IMF-fixdate → ms since epoch.
+pub fn parse_http_date(v: &str) -> Option<f64> {
+    // "Sun, 06 Nov 1994 08:49:37 GMT"
+    let rest = v.split_once(", ")?.1;
+    let parts: Vec<&str> = rest.split(' ').collect();
+    if parts.len() != 5 || parts[4] != "GMT" {
+        return None;
+    }
+    let day: i64 = parts[0].parse().ok()?;
+    let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        .iter()
+        .position(|m| *m == parts[1])? as i64
+        + 1;
+    let year: i64 = parts[2].parse().ok()?;
+    let hms: Vec<i64> = parts[3].split(':').map(|x| x.parse().ok()).collect::<Option<_>>()?;
+    if hms.len() != 3 || !(1..=31).contains(&day) {
+        return None;
+    }
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146097 + doe - 719468;
+    Some(((days * 86400 + hms[0] * 3600 + hms[1] * 60 + hms[2]) * 1000) as f64)
 }
 
 impl RetryPolicy {
@@ -174,12 +241,34 @@ impl RetryPolicy {
         ceiling / 2.0 + ceiling / 2.0 * jitter.clamp(0.0, 1.0)
     }
 
+    /// A 500/502/503/504 answer: retry later (honouring `Retry-After`, at
+    /// least the backoff) while retries remain, counting it as a failure;
+    /// `None` once they are spent: the response is then the answer, and its
+    /// body the file (an HTTP status is not a task error).
+    pub fn on_server_error(&self, task: &mut TaskRecord, resp: &ResponseInfo, now: f64, jitter: f64) -> Option<f64> {
+        if !is_transient_status(resp.status_code) || task.failures + 1 >= self.max_failures {
+            return None;
+        }
+        task.failures += 1;
+        let backoff = self.backoff_ms(task.failures, jitter);
+        let asked = resp.header("retry-after").and_then(|v| parse_retry_after(v, now)).map(|ms| ms.min(MAX_RETRY_AFTER_MS));
+        let at = now + asked.map_or(backoff, |a| a.max(self.base_ms / 2.0));
+        task.retry_at = Some(at);
+        Some(at)
+    }
+
     /// Counts the failure on the task and decides.
     pub fn on_failure(&self, task: &mut TaskRecord, failure: Failure, now: f64, jitter: f64) -> FailureDecision {
         let (code, detail, retryable) = match failure {
+            Failure::Offline => {
+                let notify = !task.waiting_for_connectivity;
+                task.waiting_for_connectivity = true;
+                task.retry_at = Some(now + OFFLINE_POLL_MS);
+                return FailureDecision::WaitForConnectivity { notify };
+            }
+            Failure::TimedOut(d) => (UrlErrorCode::TimedOut, d, false),
             Failure::Connect(d) => (UrlErrorCode::CannotConnectToHost, d, true),
             Failure::Lost(d) => (UrlErrorCode::NetworkConnectionLost, d, true),
-            Failure::Offline => (UrlErrorCode::NotConnectedToInternet, String::new(), true),
             Failure::Quota(d) => (UrlErrorCode::CannotWriteToFile, format!("storage quota exceeded: {d}"), false),
             Failure::Write(d) => (UrlErrorCode::CannotWriteToFile, d, false),
             Failure::BadResponse(d) => (UrlErrorCode::BadServerResponse, d, true),
@@ -346,6 +435,60 @@ mod tests {
             }
             d => panic!("{d:?}"),
         }
+    }
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        assert_eq!(parse_retry_after("120", 0.0), Some(120_000.0));
+        let t = parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
+        assert_eq!(t, 784_111_777_000.0);
+        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:47 GMT", t), Some(10_000.0));
+        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:27 GMT", t), Some(0.0), "a date in the past: now");
+        assert_eq!(parse_retry_after("soon", 0.0), None);
+        assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0.0));
+        assert_eq!(parse_http_date("Mon, 01 Jan 2024 00:00:00 GMT"), Some(1_704_067_200_000.0));
+    }
+
+    #[test]
+    fn server_errors_retry_with_retry_after_then_become_the_answer() {
+        let p = RetryPolicy { max_failures: 3, base_ms: 100.0, cap_ms: 1000.0 };
+        let mut t = task();
+        let busy = resp(503, &[("retry-after", "5")]);
+        assert_eq!(p.on_server_error(&mut t, &busy, 0.0, 0.0), Some(5000.0), "Retry-After honoured");
+        let plain = resp(503, &[]);
+        assert_eq!(p.on_server_error(&mut t, &plain, 0.0, 1.0), Some(200.0), "else the backoff");
+        assert_eq!(p.on_server_error(&mut t, &plain, 0.0, 1.0), None, "retries spent: the 503 is the answer");
+        let mut t = task();
+        assert_eq!(p.on_server_error(&mut t, &resp(404, &[]), 0.0, 0.0), None, "a 404 is an answer");
+        let huge = resp(503, &[("retry-after", "999999")]);
+        assert_eq!(p.on_server_error(&mut t, &huge, 0.0, 0.0), Some(MAX_RETRY_AFTER_MS), "capped");
+    }
+
+    #[test]
+    fn offline_waits_and_notifies_once() {
+        let p = RetryPolicy::default();
+        let mut t = task();
+        assert_eq!(p.on_failure(&mut t, Failure::Offline, 0.0, 0.0), FailureDecision::WaitForConnectivity { notify: true });
+        assert_eq!(p.on_failure(&mut t, Failure::Offline, 10.0, 0.0), FailureDecision::WaitForConnectivity { notify: false });
+        assert_eq!(t.failures, 0, "waiting is not failing");
+        assert_eq!(t.retry_at, Some(10.0 + OFFLINE_POLL_MS));
+        on_segment_stored(&mut t, 5);
+        assert!(!t.waiting_for_connectivity, "data flows again");
+    }
+
+    #[test]
+    fn timeouts_end_the_task_with_minus_1001() {
+        let p = RetryPolicy::default();
+        let mut t = task();
+        match p.on_failure(&mut t, Failure::TimedOut("no data for 60 s".into()), 0.0, 0.0) {
+            FailureDecision::Fail(e) => assert_eq!(e.code, -1001),
+            d => panic!("{d:?}"),
+        }
+        let mut t = task();
+        assert_eq!(resource_timed_out(&t, 1e12), None, "no deadline");
+        t.resource_deadline = Some(100.0);
+        assert_eq!(resource_timed_out(&t, 99.0), None);
+        assert_eq!(resource_timed_out(&t, 100.0).unwrap().code, -1001);
     }
 
     #[test]

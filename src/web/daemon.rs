@@ -4,7 +4,8 @@
 //! state that matters in memory: killed and woken again, it reloads the
 //! tasks from IndexedDB and resumes them from their stored bytes.
 
-use crate::core::error::NsError;
+use crate::core::error::{NsError, UrlErrorCode};
+use crate::core::resume::ResumeData;
 use crate::core::files::FileMeta;
 use crate::core::journal::{plan_append, Event, JournalEntry};
 use crate::core::path::SandboxPath;
@@ -129,7 +130,8 @@ pub async fn daemon_wake() -> Result<(), JsValue> {
 pub async fn daemon_sweep() -> Result<u32, JsValue> {
     let store = store::shared().await?;
     let mut keep: std::collections::HashSet<String> = store.files().await?.into_iter().map(|f| f.blob_id).collect();
-    keep.extend(store.tasks(None).await?.into_iter().filter(|t| t.state != TaskState::Completed).map(|t| t.blob_id));
+    // Unfinished tasks' bytes, and a cancelled or failed task's bytes kept for its resume data.
+    keep.extend(store.tasks(None).await?.into_iter().filter(|t| t.state != TaskState::Completed || !t.segments.is_empty()).map(|t| t.blob_id));
     bytes::shared().await?.sweep(|id| keep.contains(id)).await
 }
 
@@ -145,10 +147,42 @@ pub async fn daemon_handle_message(msg: JsValue) -> Result<JsValue, JsValue> {
             if config.is_object() {
                 store.put_session(&config).await?;
             }
-            let mut task = store.get_task(&rec.session, rec.task_id).await?.unwrap_or(rec);
-            task.resume().map_err(|e| js::error("InvalidStateError", &e.to_string()))?;
+            let mut task = match store.get_task(&rec.session, rec.task_id).await? {
+                Some(existing) => existing,
+                None => {
+                    let mut fresh = rec;
+                    // A task made from resume data takes over the stored bytes,
+                    // once: resume data used twice starts the second from zero.
+                    if !fresh.segments.is_empty() && !store.claim_bytes(&fresh.blob_id).await? {
+                        fresh.discard_bytes();
+                        fresh.blob_id = format!("dl-{}", js::random_id());
+                    }
+                    fresh
+                }
+            };
+            if task.resume().map_err(|e| js::error("InvalidStateError", &e.to_string()))? == Transition::Schedule && task.resource_deadline.is_none() {
+                let seconds = js::get(&config, "timeoutIntervalForResource").as_f64().unwrap_or(7.0 * 86400.0);
+                task.resource_deadline = Some(js::now() + seconds * 1000.0);
+            }
             store.put_task(&task).await?;
             to_js(&task)
+        }
+        "cancelByProducingResumeData" => {
+            let session = js::get(&msg, "session").as_string().unwrap_or_default();
+            let task_id = js::get(&msg, "taskId").as_f64().unwrap_or(-1.0) as u64;
+            stop_active(&(session.clone(), task_id), Stop::Cancel);
+            let Some(mut task) = store.get_task(&session, task_id).await? else {
+                return Ok(JsValue::NULL); // never resumed: nothing stored, nothing to resume
+            };
+            if task.cancel().map_err(|e| js::error("InvalidStateError", &e.to_string()))? == Transition::Unchanged {
+                return Ok(JsValue::NULL);
+            }
+            let data = ResumeData::from_task(&task);
+            fail_task(&store, &mut task, NsError::url(UrlErrorCode::Cancelled, "")).await?;
+            match data {
+                Some(d) => js_sys::Uint8Array::from(d.to_bytes().as_slice()).into(),
+                None => JsValue::NULL,
+            }
         }
         "suspend" | "cancel" => {
             let session = js::get(&msg, "session").as_string().unwrap_or_default();
@@ -180,6 +214,7 @@ pub async fn daemon_handle_message(msg: JsValue) -> Result<JsValue, JsValue> {
             }
         }
         "wake" | "ping" => JsValue::TRUE,
+        "pending" => JsValue::from_bool(store.tasks(None).await?.iter().any(|t| t.state == TaskState::Running)),
         other => return Err(js::error("TypeError", &format!("unknown daemon command \"{other}\""))),
     };
     schedule_now().await?;
@@ -220,8 +255,14 @@ async fn schedule_loop() -> Result<(), JsValue> {
     let store = store::shared().await?;
     loop {
         DAEMON.with(|d| d.borrow_mut().again = false);
-        let tasks = store.tasks(None).await?;
+        let mut tasks = store.tasks(None).await?;
         let now = js::now();
+        for t in tasks.iter_mut().filter(|t| t.state == TaskState::Running) {
+            if let Some(err) = transfer::resource_timed_out(t, now) {
+                stop_active(&(t.session.clone(), t.task_id), Stop::Cancel);
+                fail_task(&store, t, err).await?;
+            }
+        }
         let mut by_session: HashMap<&str, Vec<TaskRecord>> = HashMap::new();
         for t in tasks.iter().filter(|t| t.state == TaskState::Running) {
             by_session.entry(t.session.as_str()).or_default().push(t.clone());
@@ -295,6 +336,7 @@ fn start(task: TaskRecord) {
         };
         let mut task = task;
         let outcome = run(&mut task, &abort, &stop).await;
+        abort.abort(); // drop whatever connection is left
         let _ = release.unchecked_ref::<js_sys::Function>().call0(&JsValue::UNDEFINED);
         DAEMON.with(|d| d.borrow_mut().active.remove(&key));
         let handled = match outcome {
@@ -344,9 +386,11 @@ async fn run(task: &mut TaskRecord, abort: &web_sys::AbortController, stop: &Rc<
     let store = store::shared().await.map_err(|e| Failure::Write(js::message(&e)))?;
     let bytes = bytes::shared().await.map_err(|e| Failure::Write(js::message(&e)))?;
     let persist = |e: JsValue| Failure::Write(js::message(&e));
+    let config = store.session(&task.session).await.ok().flatten().unwrap_or(JsValue::UNDEFINED);
+    let request_timeout_ms = js::get(&config, "timeoutIntervalForRequest").as_f64().unwrap_or(60.0) * 1000.0;
     loop {
         let plan = transfer::plan_fetch(task);
-        let started = match transport::start(&plan, &abort.signal()).await {
+        let started = match transport::start(&plan, abort, request_timeout_ms).await {
             Ok(s) => s,
             Err(StartError::Aborted) => return Ok(()),
             Err(StartError::Failed(f)) => return Err(f),
@@ -354,6 +398,13 @@ async fn run(task: &mut TaskRecord, abort: &web_sys::AbortController, stop: &Rc<
         if stop.get().is_some() {
             transport::discard(&started.reader);
             return Ok(());
+        }
+        if transfer::is_transient_status(started.info.status_code) {
+            if let Some(at) = policy().on_server_error(task, &started.info, js::now(), js_sys::Math::random()) {
+                transport::discard(&started.reader);
+                js::console_warn(&format!("bgsession: task {} got {}; retries at {}", task.task_id, started.info.status_code, at));
+                return store.put_task(task).await.map_err(persist);
+            }
         }
         let stored_segments = task.segments.len();
         let old_blob = task.blob_id.clone();
@@ -381,7 +432,7 @@ async fn run(task: &mut TaskRecord, abort: &web_sys::AbortController, stop: &Rc<
         let mut done = started.reader.is_null();
         while !done {
             let index = task.segments.len();
-            let (written, finished) = match bytes.pump_segment(&started.reader, &task.blob_id, index, SEGMENT_BYTES, SEGMENT_MS, &carry).await {
+            let (written, finished) = match bytes.pump_segment(&started.reader, &task.blob_id, index, SEGMENT_BYTES, SEGMENT_MS, request_timeout_ms, &carry).await {
                 Ok(r) => r,
                 Err(_) if stop.get().is_some() => return Ok(()),
                 Err(e) => return Err(transport::classify(&e)),
@@ -437,18 +488,35 @@ async fn on_failure(task: &mut TaskRecord, failure: Failure) -> Result<(), JsVal
             js::console_warn(&format!("bgsession: task {} retries at {}", task.task_id, at));
             store.put_task(task).await
         }
+        FailureDecision::WaitForConnectivity { notify: true } => journal(&store, task, None, vec![Event::TaskIsWaitingForConnectivity]).await,
+        FailureDecision::WaitForConnectivity { notify: false } => store.put_task(task).await,
         FailureDecision::Fail(err) => fail_task(&store, task, err).await,
     }
 }
 
-/// Completes `task` with `err`; its partial bytes are deleted.
-async fn fail_task(store: &Store, task: &mut TaskRecord, err: NsError) -> Result<(), JsValue> {
+/// Completes `task` with `err`. If the bytes so far can be continued, they
+/// are kept and the error carries `NSURLSessionDownloadTaskResumeData` (as
+/// on iOS); otherwise they are deleted.
+async fn fail_task(store: &Store, task: &mut TaskRecord, mut err: NsError) -> Result<(), JsValue> {
+    let resume = ResumeData::from_task(task);
     let segments = task.segments.len();
     let blob = task.blob_id.clone();
-    task.discard_bytes();
+    match &resume {
+        Some(data) => {
+            let text = String::from_utf8(data.to_bytes()).unwrap_or_default();
+            err.user_info.insert(RESUME_DATA_KEY.into(), serde_json::Value::String(text));
+        }
+        None => task.discard_bytes(),
+    }
     if task.complete(Some(err.clone())).is_err() {
         return Ok(());
     }
     journal(store, task, None, vec![Event::DidCompleteWithError { error: Some(err) }]).await?;
-    bytes::shared().await?.delete(&blob, segments).await
+    if resume.is_none() {
+        bytes::shared().await?.delete(&blob, segments).await?;
+    }
+    Ok(())
 }
+
+/// Apple's userInfo key for resume data in a failed download's error.
+pub const RESUME_DATA_KEY: &str = "NSURLSessionDownloadTaskResumeData";

@@ -6,29 +6,44 @@ const TIMEOUT = Symbol("timeout");
 
 // Streams one segment of `reader`'s body into `cache` under `key`: at most
 // `maxBytes`, and closed early once `maxMs` have passed with bytes in it (so
-// a slow transfer still persists regularly). `carry` holds a chunk split at
-// the previous boundary and a read still pending; pass the same object for
-// every segment of a body. Resolves to { written, done }.
-export async function pumpSegment(reader, cache, key, maxBytes, maxMs, carry) {
+// a slow transfer still persists regularly). No data for `idleMs` fails it
+// with a TimeoutError (timeoutIntervalForRequest). `carry` holds a chunk
+// split at the previous boundary, a read still pending and the time of the
+// last data; pass the same object for every segment of a body.
+// Resolves to { written, done }.
+export async function pumpSegment(reader, cache, key, maxBytes, maxMs, idleMs, carry) {
   let written = 0;
   let done = false;
   let deadlinePassed = false;
-  let timer;
+  if (!carry.lastData) carry.lastData = Date.now();
+  let timer, watchdog;
   const deadline = new Promise((res) => {
     timer = setTimeout(() => { deadlinePassed = true; res(TIMEOUT); }, maxMs);
   });
+  const stalled = new Promise((_, reject) => {
+    watchdog = setInterval(() => {
+      if (Date.now() - carry.lastData > idleMs) {
+        reject(Object.assign(new Error(`no data for ${Math.round(idleMs / 1000)} s (timeoutIntervalForRequest)`), { name: "TimeoutError" }));
+      }
+    }, Math.min(1000, idleMs));
+  });
+  stalled.catch(() => {});
   const stream = new ReadableStream({
     async pull(ctrl) {
       if (written >= maxBytes || (deadlinePassed && written > 0)) { ctrl.close(); return; }
       let chunk = carry.chunk;
       carry.chunk = null;
       if (!chunk) {
-        if (!carry.pending) carry.pending = reader.read();
-        const r = written > 0 ? await Promise.race([carry.pending, deadline]) : await carry.pending;
+        if (!carry.pending) {
+          carry.pending = reader.read();
+          carry.pending.catch(() => {});
+        }
+        const r = await Promise.race(written > 0 ? [carry.pending, deadline, stalled] : [carry.pending, stalled]);
         if (r === TIMEOUT) { ctrl.close(); return; }
         carry.pending = null;
         if (r.done) { done = true; ctrl.close(); return; }
         chunk = r.value;
+        carry.lastData = Date.now();
       }
       const room = maxBytes - written;
       if (chunk.byteLength > room) {
@@ -43,6 +58,7 @@ export async function pumpSegment(reader, cache, key, maxBytes, maxMs, carry) {
     await cache.put(key, new Response(stream, { headers: { "content-type": "application/octet-stream" } }));
   } finally {
     clearTimeout(timer);
+    clearInterval(watchdog);
   }
   if (written === 0) await cache.delete(key);
   return { written, done };
@@ -145,4 +161,13 @@ export function tryLock(name) {
       })
       .catch(failed);
   });
+}
+
+// Registers a one-off Background Sync (Chromium) so the browser wakes the
+// daemon later even with no page open. Resolves false where unsupported.
+export async function registerSync(tag) {
+  if (!("serviceWorker" in navigator)) return false;
+  const reg = await navigator.serviceWorker.getRegistration();
+  if (!reg || !reg.sync) return false;
+  try { await reg.sync.register(tag); return true; } catch { return false; }
 }

@@ -8,7 +8,7 @@ use wasm_bindgen_futures::JsFuture;
 #[wasm_bindgen(module = "/src/web/glue.js")]
 extern "C" {
     #[wasm_bindgen(js_name = pumpSegment)]
-    pub fn pump_segment(reader: &JsValue, cache: &JsValue, key: &str, max_bytes: f64, max_ms: f64, carry: &JsValue) -> Promise;
+    pub fn pump_segment(reader: &JsValue, cache: &JsValue, key: &str, max_bytes: f64, max_ms: f64, idle_ms: f64, carry: &JsValue) -> Promise;
     #[wasm_bindgen(js_name = readSegments)]
     pub fn read_segments(cache: &JsValue, keys: &JsValue, content_type: &str) -> Promise;
     #[wasm_bindgen(js_name = copySegments)]
@@ -120,6 +120,8 @@ pub fn console_warn(msg: &str) {
 extern "C" {
     #[wasm_bindgen(js_name = activeWorker)]
     pub fn active_worker(script_url: &str) -> Promise;
+    #[wasm_bindgen(js_name = registerSync)]
+    pub fn register_sync(tag: &str) -> Promise;
     #[wasm_bindgen(js_name = tryLock)]
     pub fn try_lock(name: &str) -> Promise;
 }

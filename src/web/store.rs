@@ -134,6 +134,26 @@ impl Store {
         all.into_iter().map(|v| from_js(v, "stored task")).collect()
     }
 
+    /// Takes over the stored bytes `blob_id` for a task made from resume
+    /// data: the finished task that kept them lets go, in one transaction.
+    /// False if no task holds them any more.
+    pub async fn claim_bytes(&self, blob_id: &str) -> Result<bool> {
+        let tx = self.tx(&[TASKS], TransactionMode::ReadWrite)?;
+        let store = tx.object_store(TASKS).map_err(e)?;
+        let all = store.get_all(None, None).map_err(e)?.await.map_err(e)?;
+        let mut claimed = false;
+        for v in all {
+            let mut t: TaskRecord = from_js(v, "stored task")?;
+            if t.blob_id == blob_id && t.state == crate::core::task::TaskState::Completed && !t.segments.is_empty() {
+                t.discard_bytes();
+                store.put(&to_js(&t), None).map_err(e)?.await.map_err(e)?;
+                claimed = true;
+            }
+        }
+        Self::finish(tx).await?;
+        Ok(claimed)
+    }
+
     // ---- sessions ----------------------------------------------------------
 
     /// Stores a session's configuration (`{identifier, ...}`).

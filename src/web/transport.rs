@@ -33,6 +33,8 @@ pub fn classify(err: &JsValue) -> Failure {
     let msg = js::message(err);
     if name == "QuotaExceededError" {
         Failure::Quota(msg)
+    } else if name == "TimeoutError" {
+        Failure::TimedOut(msg)
     } else if !online() {
         Failure::Offline
     } else if name == "InvalidStateError" || name == "UnknownError" || name == "NotAllowedError" {
@@ -42,8 +44,18 @@ pub fn classify(err: &JsValue) -> Failure {
     }
 }
 
-/// Starts `plan`'s request with `signal`; resolves at the response head.
-pub async fn start(plan: &FetchPlan, signal: &web_sys::AbortSignal) -> Result<Started, StartError> {
+/// Starts `plan`'s request; resolves at the response head. `abort` stops it;
+/// no head within `timeout_ms` is a timeout (`timeoutIntervalForRequest`).
+pub async fn start(plan: &FetchPlan, abort: &web_sys::AbortController, timeout_ms: f64) -> Result<Started, StartError> {
+    let signal = abort.signal();
+    let timed_out = std::rc::Rc::new(std::cell::Cell::new(false));
+    let _watchdog = {
+        let (flag, abort) = (timed_out.clone(), abort.clone());
+        gloo_timers::callback::Timeout::new(timeout_ms.clamp(1.0, u32::MAX as f64) as u32, move || {
+            flag.set(true);
+            abort.abort();
+        })
+    };
     let init = web_sys::RequestInit::new();
     init.set_method(&plan.request.method);
     let headers = web_sys::Headers::new().map_err(|e| StartError::Failed(Failure::Connect(js::message(&e))))?;
@@ -53,7 +65,7 @@ pub async fn start(plan: &FetchPlan, signal: &web_sys::AbortSignal) -> Result<St
             .map_err(|e| StartError::Failed(Failure::BadResponse(format!("header {k}: {}", js::message(&e)))))?;
     }
     init.set_headers(&headers);
-    init.set_signal(Some(signal));
+    init.set_signal(Some(&signal));
     init.set_cache(web_sys::RequestCache::NoStore);
     init.set_redirect(web_sys::RequestRedirect::Follow);
     let fetch: js_sys::Function = js::get(&js::global(), "fetch").unchecked_into();
@@ -63,6 +75,12 @@ pub async fn start(plan: &FetchPlan, signal: &web_sys::AbortSignal) -> Result<St
         .unchecked_into();
     let resp: web_sys::Response = match js::wait(promise).await {
         Ok(r) => r.unchecked_into(),
+        Err(_) if timed_out.get() => {
+            return Err(StartError::Failed(Failure::TimedOut(format!(
+                "no response within {} s (timeoutIntervalForRequest)",
+                (timeout_ms / 1000.0).round()
+            ))))
+        }
         Err(e) if signal.aborted() || js::error_name(&e) == "AbortError" => return Err(StartError::Aborted),
         Err(e) => {
             return Err(StartError::Failed(if online() {

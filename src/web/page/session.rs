@@ -5,6 +5,8 @@ use crate::core::config::ConfigData;
 use crate::core::error::UsageError;
 use crate::core::journal::{ack_for, delegate_call, CallArgs, Event, JournalEntry, ReplayTracker};
 use crate::core::request::Request;
+use crate::core::resume::ResumeData;
+use crate::web::daemon::RESUME_DATA_KEY;
 use crate::core::task::{TaskRecord, TaskState};
 use crate::web::bytes;
 use crate::web::daemon::CHANNEL;
@@ -147,6 +149,16 @@ fn quiet(p: &js_sys::Promise) {
     c.forget();
 }
 
+/// An NSError for the delegate; resume data in `userInfo` becomes bytes.
+fn error_for_delegate(e: &crate::core::error::NsError) -> JsValue {
+    let v = ns_error(e);
+    let info = js::get(&v, "userInfo");
+    if let Some(text) = js::get(&info, RESUME_DATA_KEY).as_string() {
+        js::set(&info, RESUME_DATA_KEY, &js_sys::Uint8Array::from(text.as_bytes()).into());
+    }
+    v
+}
+
 fn reject_completion_handler(method: &'static str, args: &[&JsValue]) -> Result<(), JsValue> {
     if args.iter().any(|a| a.is_function()) {
         return Err(usage(UsageError::CompletionHandlerInBackgroundSession { method }));
@@ -239,6 +251,28 @@ impl UrlSession {
         let id = next_task_id(&self.inner.config.identifier);
         let blob_id = format!("dl-{}", js::random_id());
         let record = TaskRecord::new_download(&self.inner.config.identifier, id, request, js::now(), blob_id);
+        Ok(self.inner.adopt(record, false))
+    }
+
+    /// A download task that continues from `resumeData` (from
+    /// `cancelByProducingResumeData()` or `error.userInfo.NSURLSessionDownloadTaskResumeData`).
+    #[wasm_bindgen(js_name = downloadTaskWithResumeData, unchecked_return_type = "URLSessionTask")]
+    pub fn download_task_with_resume_data(&self, resume_data: JsValue, completion_handler: Option<JsValue>) -> Result<JsValue, JsValue> {
+        reject_completion_handler("downloadTaskWithResumeData", &[completion_handler.as_ref().unwrap_or(&JsValue::UNDEFINED)])?;
+        self.inner.check_live()?;
+        let bytes: Vec<u8> = if resume_data.is_instance_of::<js_sys::Uint8Array>() {
+            resume_data.unchecked_ref::<js_sys::Uint8Array>().to_vec()
+        } else if resume_data.is_instance_of::<js_sys::ArrayBuffer>() {
+            js_sys::Uint8Array::new(&resume_data).to_vec()
+        } else {
+            return Err(usage(UsageError::InvalidArgument { what: "resumeData must be a Uint8Array (from cancelByProducingResumeData)".into() }));
+        };
+        let data = ResumeData::from_bytes(&bytes).map_err(|e| usage(UsageError::InvalidArgument { what: e.to_string() }))?;
+        if data.session != self.inner.config.identifier {
+            js::console_warn(&format!("bgsession: resume data from session \"{}\" used in \"{}\"", data.session, self.inner.config.identifier));
+        }
+        let id = next_task_id(&self.inner.config.identifier);
+        let record = data.into_task(&self.inner.config.identifier, id, js::now());
         Ok(self.inner.adopt(record, false))
     }
 
@@ -345,6 +379,15 @@ impl SessionInner {
         let worker = self.worker.borrow().clone().ok_or_else(|| js::error("BGSessionUnavailable", "no daemon"))?;
         let worker = js::wait(worker).await?;
         js::wait(js::ask_worker(&worker, &msg)).await
+    }
+
+    /// Asks the browser to wake the daemon even with no page open (one-off
+    /// Background Sync, where the browser has it): the worker's `sync`
+    /// handler resumes unfinished transfers, and fails the event while work
+    /// remains so that the browser tries again later.
+    pub(crate) fn request_background_wake(&self) {
+        let p = js::register_sync("bgsession-wake");
+        quiet(&p);
     }
 
     fn wake(self: &Rc<Self>) {
@@ -513,7 +556,7 @@ impl SessionInner {
                 args.push(&JsValue::from_str(l));
             }
             CallArgs::Error(e) => {
-                args.push(&e.as_ref().map(ns_error).unwrap_or(JsValue::NULL));
+                args.push(&e.as_ref().map(error_for_delegate).unwrap_or(JsValue::NULL));
             }
         }
         if let Err(e) = js::wait(js::call_delegate(&self.delegate, call.method, &args)).await {

@@ -42,7 +42,7 @@ impl TaskInner {
                 r.bytes_sent = *total_bytes_sent;
                 r.bytes_expected_to_send = u64::try_from(*total_bytes_expected_to_send).unwrap_or(0);
             }
-            Event::DidFinishDownloadingTo { .. } => {}
+            Event::DidFinishDownloadingTo { .. } | Event::TaskIsWaitingForConnectivity => {}
             Event::DidCompleteWithError { error } => {
                 r.state = TaskState::Completed;
                 r.error = error.clone();
@@ -205,6 +205,7 @@ impl UrlSessionTask {
         let stored: TaskRecord = js::from_js(stored, "daemon reply")?;
         self.inner.update_from(stored);
         self.inner.persisted.set(true);
+        session.request_background_wake();
         Ok(())
     }
 
@@ -216,6 +217,32 @@ impl UrlSessionTask {
     /// Cancels the task: the delegate gets `didCompleteWithError` with -999.
     pub async fn cancel(&self) -> Result<(), JsValue> {
         self.command("cancel", TaskState::Canceling).await
+    }
+
+    /// Cancels the task and resolves with resume data for
+    /// `session.downloadTaskWithResumeData(data)`, or null when the transfer
+    /// cannot be continued (nothing stored yet, or a server without ETag /
+    /// Last-Modified). The delegate gets `didCompleteWithError` with -999.
+    #[wasm_bindgen(js_name = cancelByProducingResumeData, unchecked_return_type = "Promise<Uint8Array | null>")]
+    pub async fn cancel_by_producing_resume_data(&self) -> Result<JsValue, JsValue> {
+        if !self.inner.persisted.get() {
+            self.command("cancel", TaskState::Canceling).await?;
+            return Ok(JsValue::NULL);
+        }
+        let session = self.session()?;
+        let (sid, id) = {
+            let r = self.inner.record.borrow();
+            (r.session.clone(), r.task_id)
+        };
+        let msg = js::object(&[("op", "cancelByProducingResumeData".into()), ("session", sid.into()), ("taskId", JsValue::from_f64(id as f64))]);
+        let data = session.ask(msg).await?;
+        {
+            let mut r = self.inner.record.borrow_mut();
+            if r.state != TaskState::Completed {
+                r.state = TaskState::Canceling;
+            }
+        }
+        Ok(data)
     }
 }
 
