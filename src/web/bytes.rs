@@ -47,13 +47,15 @@ impl Bytes {
     }
 
     /// Streams the next segment of a body (see `pumpSegment` in glue.js).
-    /// Returns (bytes written, body finished).
+    /// Returns (bytes written, body finished, the body's failure if it broke:
+    /// the bytes before the break are stored).
     #[allow(clippy::too_many_arguments)]
-    pub async fn pump_segment(&self, reader: &JsValue, blob_id: &str, index: usize, max_bytes: u64, max_ms: f64, idle_ms: f64, carry: &JsValue) -> Result<(u64, bool)> {
+    pub async fn pump_segment(&self, reader: &JsValue, blob_id: &str, index: usize, max_bytes: u64, max_ms: f64, idle_ms: f64, carry: &JsValue) -> Result<(u64, bool, Option<JsValue>)> {
         let r = js::wait(js::pump_segment(reader, &self.cache, &self.key(blob_id, index), max_bytes as f64, max_ms, idle_ms, carry)).await?;
         let written = js::get(&r, "written").as_f64().unwrap_or(0.0) as u64;
         let done = js::get(&r, "done").as_bool().unwrap_or(false);
-        Ok((written, done))
+        let error = Some(js::get(&r, "error")).filter(|e| !e.is_null() && !e.is_undefined());
+        Ok((written, done, error))
     }
 
     /// A file's contents as one Blob.

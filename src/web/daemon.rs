@@ -432,7 +432,7 @@ async fn run(task: &mut TaskRecord, abort: &web_sys::AbortController, stop: &Rc<
         let mut done = started.reader.is_null();
         while !done {
             let index = task.segments.len();
-            let (written, finished) = match bytes.pump_segment(&started.reader, &task.blob_id, index, SEGMENT_BYTES, SEGMENT_MS, request_timeout_ms, &carry).await {
+            let (written, finished, broken) = match bytes.pump_segment(&started.reader, &task.blob_id, index, SEGMENT_BYTES, SEGMENT_MS, request_timeout_ms, &carry).await {
                 Ok(r) => r,
                 Err(_) if stop.get().is_some() => return Ok(()),
                 Err(e) => return Err(transport::classify(&e)),
@@ -455,6 +455,9 @@ async fn run(task: &mut TaskRecord, abort: &web_sys::AbortController, stop: &Rc<
             if written > 0 {
                 let ev = Event::DidWriteData { total_bytes_written: task.bytes_received, total_bytes_expected_to_write: task.expected_or_unknown() };
                 journal(&store, task, None, vec![ev]).await.map_err(persist)?;
+            }
+            if let Some(err) = broken {
+                return Err(transport::classify(&err));
             }
         }
         transfer::on_body_end(task)?;

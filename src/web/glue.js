@@ -10,10 +10,13 @@ const TIMEOUT = Symbol("timeout");
 // with a TimeoutError (timeoutIntervalForRequest). `carry` holds a chunk
 // split at the previous boundary, a read still pending and the time of the
 // last data; pass the same object for every segment of a body.
-// Resolves to { written, done }.
+// A failing body (connection cut, stall) ends the segment with the bytes that
+// did arrive, so they are kept: resolves to { written, done, error } where
+// `error` is that failure (or null). A failing store (quota) rejects.
 export async function pumpSegment(reader, cache, key, maxBytes, maxMs, idleMs, carry) {
   let written = 0;
   let done = false;
+  let failure = null;
   let deadlinePassed = false;
   if (!carry.lastData) carry.lastData = Date.now();
   let timer, watchdog;
@@ -38,7 +41,15 @@ export async function pumpSegment(reader, cache, key, maxBytes, maxMs, idleMs, c
           carry.pending = reader.read();
           carry.pending.catch(() => {});
         }
-        const r = await Promise.race(written > 0 ? [carry.pending, deadline, stalled] : [carry.pending, stalled]);
+        let r;
+        try {
+          r = await Promise.race(written > 0 ? [carry.pending, deadline, stalled] : [carry.pending, stalled]);
+        } catch (err) {
+          carry.pending = null;
+          failure = err;
+          ctrl.close();
+          return;
+        }
         if (r === TIMEOUT) { ctrl.close(); return; }
         carry.pending = null;
         if (r.done) { done = true; ctrl.close(); return; }
@@ -61,7 +72,7 @@ export async function pumpSegment(reader, cache, key, maxBytes, maxMs, idleMs, c
     clearInterval(watchdog);
   }
   if (written === 0) await cache.delete(key);
-  return { written, done };
+  return { written, done, error: failure };
 }
 
 // Concatenates stored segments into one Blob (disk-backed parts; no copy).
