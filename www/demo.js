@@ -84,6 +84,7 @@ window.addEventListener("unhandledrejection", (ev) => showError("Unexpected erro
 
 const rows = new Map(); // item name -> row
 const rowsByTask = new Map(); // taskIdentifier -> row
+const endedTasks = new Set(); // taskIdentifiers that got didCompleteWithError
 
 function fileURL(item) {
   const url = new URL(`/files/${encodeURIComponent(item.name)}`, location.href);
@@ -122,6 +123,7 @@ function buildCatalogue() {
 // The row of a task: by identifier, else by its description (after a relaunch
 // the page has new task objects; taskDescription survives in the daemon).
 function rowFor(task) {
+  if (endedTasks.has(task.taskIdentifier)) return null; // its row has moved on
   let row = rowsByTask.get(task.taskIdentifier);
   if (!row) {
     row = [...rows.values()].find((r) => r.item.title === task.taskDescription);
@@ -258,11 +260,16 @@ function logProgress(task, total, expected) {
 {
   const scroller = $("callbacks").parentElement;
   let stick = true;
+  let setByUs = -1;
   scroller.addEventListener("scroll", () => {
+    // Our own scrolls arrive late, maybe after more lines were added: skip them.
+    if (Math.abs(scroller.scrollTop - setByUs) < 2) return;
     stick = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 24;
   });
   new ResizeObserver(() => {
-    if (stick) scroller.scrollTop = scroller.scrollHeight;
+    if (!stick) return;
+    scroller.scrollTop = scroller.scrollHeight;
+    setByUs = scroller.scrollTop;
   }).observe($("callbacks"));
 }
 
@@ -284,7 +291,9 @@ const sessionDelegate = {
     const row = rowFor(task);
     if (!row) return;
     setProgress(row, totalBytesWritten, totalBytesExpectedToWrite);
-    if (row.phase !== "running") setPhase(row, "running", "Downloading in the daemon. You can close this tab now.");
+    if (replaying) setPhase(row, "running", "Catching up on progress made while this page was closed…");
+    else if (row.phase !== "running" || row.catchingUp) setPhase(row, "running", "Downloading in the daemon. You can close this tab now.");
+    row.catchingUp = replaying;
   },
 
   didResumeAtOffset(session, task, fileOffset, expectedTotalBytes) {
@@ -309,7 +318,8 @@ const sessionDelegate = {
       if (row) row.httpStatus = status;
       return;
     }
-    const dest = `${DOCUMENTS}/${safeName(row ? row.item.name : task.taskDescription || `download-${task.taskIdentifier}`)}`;
+    const item = row ? row.item : CATALOGUE.find((i) => i.title === task.taskDescription);
+    const dest = `${DOCUMENTS}/${safeName(item ? item.name : task.taskDescription || `download-${task.taskIdentifier}`)}`;
     if (row) setPhase(row, "saving", "Moving the file to Documents…");
     try {
       if (await fm().fileExists(dest)) await fm().removeItem(dest); // replace an older copy
@@ -353,7 +363,7 @@ const sessionDelegate = {
         text += " The error carries resume data, so an app could continue it with downloadTaskWithResumeData.";
       }
     }
-    logCallback("didCompleteWithError", { task, text, kind: error ? "failed" : "" });
+    logCallback("didCompleteWithError", { task, text, kind: error && error.code !== -999 ? "failed" : "" });
     if (row) {
       if (error && error.code === -999) setPhase(row, "cancelled", "Cancelled");
       else if (error) setPhase(row, "failed", `Failed: ${describeError(error)}`);
@@ -368,6 +378,7 @@ const sessionDelegate = {
       if (row.task === task) row.task = null;
     }
     rowsByTask.delete(task.taskIdentifier);
+    endedTasks.add(task.taskIdentifier);
     refreshDocuments();
   },
 
@@ -592,11 +603,16 @@ async function main() {
       showError("Could not list the session's tasks", e);
     }
     // Another tab of this demo may hold the session's events; say so.
+    let waited = false;
     const timer = setTimeout(() => {
+      waited = true;
       setSessionStatus(`Session ${SESSION_ID}: another tab of this demo is receiving its callbacks. This tab takes over when that one closes.`);
     }, 3000);
     session.ready.then(
-      () => clearTimeout(timer),
+      () => {
+        clearTimeout(timer);
+        if (waited) setSessionStatus(`Session ${SESSION_ID}: the other tab closed, so this tab now receives the callbacks.`);
+      },
       (e) => {
         clearTimeout(timer);
         showError("The session could not start", e);

@@ -269,7 +269,14 @@ impl UrlSessionTask {
         let stored: TaskRecord = js::from_js(stored, "daemon reply")?;
         // The delegate learns of completion through the journal; keep the
         // view's state at most "canceling" until then.
-        let state = if stored.state == TaskState::Completed { local } else { stored.state };
+        let delivered_completion = self.inner.record.borrow().state == TaskState::Completed;
+        let state = if delivered_completion {
+            TaskState::Completed // the delegate already saw it complete
+        } else if stored.state == TaskState::Completed {
+            local
+        } else {
+            stored.state
+        };
         self.inner.update_from(stored);
         self.inner.record.borrow_mut().state = state;
         self.inner.persisted.set(true);
