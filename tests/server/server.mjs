@@ -1,20 +1,64 @@
 // bgsession test/demo server — dependency-free (node: built-ins only), loopback only.
 //
-// Endpoints (every response carries CORS headers; OPTIONS on any path -> 204 preflight):
+// Endpoints (every response carries CORS headers except under /nocors/; OPTIONS on any path -> 204
+// preflight, without CORS headers under /nocors/):
 //   GET|HEAD /...                 static files from `root` (default <repo>/www), `/` -> index.html,
 //                                 directories without a trailing slash -> 301. Cache-Control: no-store;
 //                                 .js/.mjs also get Service-Worker-Allowed: /. Traversal -> 403, missing -> 404.
 //   GET|HEAD /fixtures/...        static files from <repo>/tests/fixtures (any `extraRoots` prefix works the same)
-//   GET|HEAD /files/<name>?size=N&seed=S&rate=B&etag=V&status=NNN&retryAfter=SEC
+//   GET|HEAD /files/<name>?size=N&seed=S&rate=B&etag=V&status=NNN&retryAfter=SEC  [+ fault switches below]
 //                                 N deterministic pseudo-random bytes (default N = 1 MiB, seed = hash(<name>)),
 //                                 streamed in 64 KiB chunks, optionally throttled to B bytes/s.
-//                                 Range / If-Range supported (206 / 416); ETag "<N>-<seed>-<V>".
-//                                 `status` forces that status with the full generated body (Range ignored).
-//   GET      /sha256?size=N&seed=S | ?size=N&name=<name>   -> {"sha256": "<hex>", "size": N}
+//                                 Range / If-Range supported (206 / 416); ETag "<N>-<seed>-<V>" (V default 1),
+//                                 Last-Modified LAST_MODIFIED. `status` forces that status with the full
+//                                 generated body (Range ignored). `retryAfter` adds Retry-After to any answer.
+//   GET|HEAD /nocors/<name>?...   exactly like /files/ (same params and fault switches, its own fault keys)
+//                                 but WITHOUT any Access-Control-* header, preflight included.
+//   GET      /sha256?size=N&seed=S | ?size=N&name=<name>   [&flip=1 -> seed + 1]
+//                                 -> {"sha256": "<hex>", "size": N}
 //   ANY      /status/<code>[?retryAfter=SEC]               -> that status, body "status <code>"
+//   ANY      /redirect/<n>?to=<path-and-query>[&status=301|302|303|307|308]
+//                                 n >= 1 hops: n > 1 -> <status> (default 302) to /redirect/<n-1>?<same query>,
+//                                 n = 1 -> <status> to `to` (URL-encode it; any printable-ASCII URL). Logged.
 //   PUT|POST /upload/<name>       reads the whole body -> {"size": N, "sha256": "<hex>"}
 //   GET      /__log               -> {"entries": [...], "maxConcurrent": n, "active": n}
-//   POST     /__log/reset         clears the log (and maxConcurrent) -> {"ok": true}
+//   POST     /__log/reset         clears the log, maxConcurrent and all fault counters -> {"ok": true}
+//
+// Fault switches (query params of /files/ and /nocors/). Counters live per "fault key" = the request
+// path + "?" + the raw query string exactly as received (e.g. "/files/a.bin?size=9&cut=5"), in memory,
+// cleared by POST /__log/reset and resetLog(). Every GET/HEAD with valid params is "request number r"
+// of its fault key (r = 1, 2, ...; 503 answers count too). Body faults fire when the response body
+// *reaches* an absolute file offset, i.e. the response covers it (range start <= offset < range end) and
+// every byte before it has been written; bytes before the offset are flushed to the kernel first, then
+// `res.socket.destroy()` (so the client sees exactly those bytes, then a premature close).
+//   cut=N1,N2,...      absolute offsets; the first response reaching Ni ends there (socket destroyed),
+//                      at most once per offset per fault key (so a retry/resume passes). Log: cutAt = Ni.
+//   fail503=K          requests r <= K answer 503 + short text body (no ETag), with `Retry-After: SEC`
+//   [&retryAfter=SEC]  only if retryAfter is given; later requests are normal.
+//   ignoreRange=1      never honour Range (or If-Range): always 200 + whole body; ETag, Last-Modified and
+//                      Accept-Ranges: bytes are still sent (a server that lies about ranges).
+//   flipAfter=K        requests r > K get the next representation: seed + 1 (wrapping at 2^32), ETag
+//                      version V + 1 (V + "+1" if V is not decimal), Last-Modified LAST_MODIFIED_FLIPPED.
+//                      So If-Range with the old ETag/date gets a full 200 of the new bytes, and Range
+//                      without If-Range a 206 of the new bytes. The client must then expect the hash of
+//                      seed + 1: /sha256?size=N&seed=S+1, or /sha256?size=N&name=<name>&flip=1 when the
+//                      seed is the name's default (also &seed=S&flip=1). Beware: seeds 0 and 1 give the
+//                      same bytes, so don't flip seed=0.
+//   short=K[&shortBy=M] the first K responses that reach offset max(start, end - M) (default M = 1024,
+//                      M >= 1) announce the real Content-Length but stop M bytes early (all of a body
+//                      shorter than M) and destroy the socket: a lying length. Log: shortAt = offset.
+//   stallAt=N[&stallMs=T] when a response body reaches offset N, pause T ms (default 1000) before sending
+//                      byte N, once per fault key (throttling with `rate` resumes after the pause).
+//                      Log: stalledAt = N.
+//   noValidators=1     send neither ETag nor Last-Modified (If-Range then never matches; Range alone
+//                      still gets a 206).
+// Several faults may be combined; at one offset the order is stall, cut, short; a response ends at
+// the first cut/short that fires, and only that fault is used up. Bad values -> 400.
+//
+// Log entries (/files/, /nocors/, /status/, /upload/, /redirect/): {id, method, path, query,
+// headers: {range, ifRange}, range, ifRange, faultKey, flipped, cutAt, shortAt, stalledAt, status,
+// bytesSent, completed, aborted, start, end} — faultKey is null and flipped false outside /files/ and
+// /nocors/; cutAt/shortAt/stalledAt are null unless that fault fired; /upload/ adds bytesReceived.
 //
 // Run directly: node tests/server/server.mjs [--port N]   (default 8080, or $PORT)
 
@@ -30,6 +74,11 @@ export const CHUNK_SIZE = 1 << 16; // 64 KiB write granularity
 const THROTTLE_TICK_MS = 50;
 const DEFAULT_FILE_SIZE = BLOCK_SIZE;
 export const LAST_MODIFIED = 'Mon, 01 Jan 2024 00:00:00 GMT';
+export const LAST_MODIFIED_FLIPPED = 'Tue, 02 Jan 2024 00:00:00 GMT'; // after flipAfter
+const DEFAULT_SHORT_BY = 1024;
+const DEFAULT_STALL_MS = 1000;
+const FLUSH_TIMEOUT_MS = 5000;
+const REDIRECT_CODES = new Set([301, 302, 303, 307, 308]);
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1']);
 
 const MIME_TYPES = {
@@ -200,6 +249,60 @@ function ifRangeMatches(value, etag, lastModified) {
   return !Number.isNaN(t) && t === Date.parse(lastModified);
 }
 
+/** `1`/`true` -> true, anything else (or absent) -> false. */
+function parseFlag(value) {
+  return value === '1' || value === 'true';
+}
+
+/** Comma-separated offsets -> sorted unique numbers; [] if absent, null if invalid. */
+function parseOffsets(value) {
+  if (value == null || value === '') return [];
+  const out = new Set();
+  for (const part of value.split(',')) {
+    const n = parseSize(part.trim(), NaN);
+    if (Number.isNaN(n)) return null;
+    out.add(n);
+  }
+  return [...out].sort((a, b) => a - b);
+}
+
+/** Fault switches of a /files/ query: an object, or an error message string. */
+function parseFaults(query) {
+  const cuts = parseOffsets(query.get('cut'));
+  if (!cuts) return 'bad cut';
+  const num = (key, fallback) => parseSize(query.get(key), fallback);
+  const f = {
+    cuts,
+    fail503: num('fail503', 0),
+    flipAfter: query.has('flipAfter') ? num('flipAfter', NaN) : null,
+    short: num('short', 0),
+    shortBy: num('shortBy', DEFAULT_SHORT_BY),
+    stallAt: query.has('stallAt') ? num('stallAt', NaN) : null,
+    stallMs: num('stallMs', DEFAULT_STALL_MS),
+    ignoreRange: parseFlag(query.get('ignoreRange')),
+    noValidators: parseFlag(query.get('noValidators')),
+  };
+  for (const key of ['fail503', 'flipAfter', 'short', 'shortBy', 'stallAt', 'stallMs']) {
+    if (Number.isNaN(f[key])) return `bad ${key}`;
+  }
+  if (f.shortBy < 1) return 'bad shortBy';
+  return f;
+}
+
+/** The next ETag version: decimal V -> V + 1, anything else -> V + "+1". */
+function nextEtagVersion(v) {
+  return /^\d+$/.test(v) ? String(BigInt(v) + 1n) : `${v}+1`;
+}
+
+/** Waits until everything written to `res` reached the kernel (bounded), then destroys the socket. */
+async function flushAndDestroy(res) {
+  const socket = res.socket;
+  if (!socket) return;
+  const deadline = Date.now() + FLUSH_TIMEOUT_MS;
+  while (!socket.destroyed && res.writableLength > 0 && Date.now() < deadline) await sleep(1);
+  socket.destroy();
+}
+
 function waitDrainOrClose(res) {
   return new Promise((resolve) => {
     const done = () => {
@@ -273,10 +376,21 @@ export async function startServer({
   let active = 0; // currently open /files/ responses
   let maxConcurrent = 0;
   const sockets = new Set();
+  const faultStates = new Map(); // fault key -> { requests, cutsFired: Set, shorts, stalled }
 
   function resetLog() {
     log.length = 0;
     maxConcurrent = active;
+    faultStates.clear();
+  }
+
+  function faultStateFor(key) {
+    let st = faultStates.get(key);
+    if (!st) {
+      st = { requests: 0, cutsFired: new Set(), shorts: 0, stalled: false };
+      faultStates.set(key, st);
+    }
+    return st;
   }
 
   /** Pushes a log entry now and finalizes it when the response finishes or the socket closes. */
@@ -287,6 +401,13 @@ export async function startServer({
       path: pathname,
       query: Object.fromEntries(query),
       headers: { range: req.headers.range ?? null, ifRange: req.headers['if-range'] ?? null },
+      range: req.headers.range ?? null,
+      ifRange: req.headers['if-range'] ?? null,
+      faultKey: null,
+      flipped: false,
+      cutAt: null,
+      shortAt: null,
+      stalledAt: null,
       status: null,
       bytesSent: 0,
       completed: false,
@@ -318,8 +439,8 @@ export async function startServer({
     return entry;
   }
 
-  // ---- /files/<name> ------------------------------------------------------
-  async function handleFiles(req, res, pathname, query) {
+  // ---- /files/<name> and /nocors/<name> ------------------------------------
+  async function handleFiles(req, res, pathname, query, rawQuery, prefix) {
     const entry = track(req, res, pathname, query);
     active++;
     maxConcurrent = Math.max(maxConcurrent, active);
@@ -328,7 +449,7 @@ export async function startServer({
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       return sendText(res, 405, 'method not allowed', { Allow: 'GET, HEAD, OPTIONS' });
     }
-    const name = safeDecodePath(pathname.slice('/files/'.length));
+    const name = safeDecodePath(pathname.slice(prefix.length));
     if (name == null || name === '') return sendText(res, 400, 'bad file name');
     const size = parseSize(query.get('size'), DEFAULT_FILE_SIZE);
     const rate = parseSize(query.get('rate'), 0);
@@ -338,18 +459,38 @@ export async function startServer({
     if (Number.isNaN(forced) || (forced && (forced < 200 || forced > 599))) {
       return sendText(res, 400, 'bad status');
     }
-    const seed = parseSeed(query.get('seed'), name);
-    const etagVersion = (query.get('etag') ?? '1').replace(/[^\x21\x23-\x7e]/g, '');
+    const faults = parseFaults(query);
+    if (typeof faults === 'string') return sendText(res, 400, faults);
+    const faultKey = rawQuery ? `${pathname}?${rawQuery}` : pathname;
+    entry.faultKey = faultKey;
+    const fstate = faultStateFor(faultKey);
+    const requestNo = ++fstate.requests;
+    const retryAfter = query.get('retryAfter');
+
+    if (requestNo <= faults.fail503) {
+      const body = `503 service unavailable (fault ${requestNo}/${faults.fail503})`;
+      if (req.method !== 'HEAD') entry.intended = entry.bytesSent = Buffer.byteLength(body);
+      return sendText(res, 503, body, retryAfter ? { 'Retry-After': retryAfter } : {});
+    }
+
+    const flipped = faults.flipAfter != null && requestNo > faults.flipAfter;
+    entry.flipped = flipped;
+    let seed = parseSeed(query.get('seed'), name);
+    let etagVersion = (query.get('etag') ?? '1').replace(/[^\x21\x23-\x7e]/g, '');
+    if (flipped) {
+      seed = (seed + 1) >>> 0;
+      etagVersion = nextEtagVersion(etagVersion);
+    }
     const etag = `"${size}-${seed}-${etagVersion}"`;
+    const lastModified = flipped ? LAST_MODIFIED_FLIPPED : LAST_MODIFIED;
+    const validators = !faults.noValidators;
 
     const headers = {
       'Content-Type': 'application/octet-stream',
       'Cache-Control': 'no-store',
-      ETag: etag,
-      'Last-Modified': LAST_MODIFIED,
+      ...(validators ? { ETag: etag, 'Last-Modified': lastModified } : {}),
       'Accept-Ranges': 'bytes',
     };
-    const retryAfter = query.get('retryAfter');
     if (retryAfter) headers['Retry-After'] = retryAfter;
 
     let status = forced || 200;
@@ -357,7 +498,12 @@ export async function startServer({
     let length = size;
     const rangeHeader = req.headers.range;
     const ifRange = req.headers['if-range'];
-    if (!forced && rangeHeader && (!ifRange || ifRangeMatches(ifRange, etag, LAST_MODIFIED))) {
+    if (
+      !forced &&
+      !faults.ignoreRange &&
+      rangeHeader &&
+      (!ifRange || (validators && ifRangeMatches(ifRange, etag, lastModified)))
+    ) {
       const range = parseRange(rangeHeader, size);
       if (range === 'unsatisfiable') {
         return sendText(res, 416, 'range not satisfiable', { 'Content-Range': `bytes */${size}` });
@@ -376,16 +522,51 @@ export async function startServer({
     if (noBody || length === 0) return res.end();
     res.flushHeaders();
 
+    // Absolute offsets where a fault may fire inside this response: chunks stop at each of them.
+    const end = start + length; // exclusive
+    const shortAt = faults.short > 0 ? Math.max(start, end - faults.shortBy) : null;
+    const stops = [...faults.cuts, faults.stallAt, shortAt]
+      .filter((o) => o != null && o >= start && o < end)
+      .sort((a, b) => a - b);
+
     const block = blockForSeed(seed);
     let closed = false;
-    res.on('close', () => (closed = true));
-    const t0 = performance.now();
+    const closedSignal = new AbortController();
+    res.on('close', () => {
+      closed = true;
+      closedSignal.abort();
+    });
+    let t0 = performance.now();
     let sent = 0;
     while (sent < length) {
       if (closed) return;
       const offset = start + sent;
+      if (offset === faults.stallAt && !fstate.stalled) {
+        fstate.stalled = true;
+        entry.stalledAt = offset;
+        const s0 = performance.now();
+        try {
+          await sleep(faults.stallMs, undefined, { signal: closedSignal.signal });
+        } catch {
+          return; // closed while stalled
+        }
+        t0 += performance.now() - s0; // the throttle resumes where it left off
+        continue;
+      }
+      if (faults.cuts.includes(offset) && !fstate.cutsFired.has(offset)) {
+        fstate.cutsFired.add(offset);
+        entry.cutAt = offset;
+        return flushAndDestroy(res);
+      }
+      if (offset === shortAt && fstate.shorts < faults.short) {
+        fstate.shorts++;
+        entry.shortAt = offset;
+        return flushAndDestroy(res);
+      }
       // Chunks end on 64 KiB boundaries, so they never straddle a 1 MiB block.
       let n = Math.min(length - sent, CHUNK_SIZE - (offset % CHUNK_SIZE));
+      const nextStop = stops.find((o) => o > offset);
+      if (nextStop != null) n = Math.min(n, nextStop - offset);
       if (rate) {
         const allowed = Math.floor((rate * (performance.now() - t0)) / 1000) - sent;
         if (allowed <= 0) {
@@ -406,7 +587,8 @@ export async function startServer({
   async function handleSha256(req, res, query) {
     const size = parseSize(query.get('size'), DEFAULT_FILE_SIZE);
     if (Number.isNaN(size)) return sendText(res, 400, 'bad size');
-    const seed = query.has('seed') ? parseSeed(query.get('seed'), '') : hashName(query.get('name') ?? '');
+    let seed = query.has('seed') ? parseSeed(query.get('seed'), '') : hashName(query.get('name') ?? '');
+    if (parseFlag(query.get('flip'))) seed = (seed + 1) >>> 0;
     const sha256 = await sha256OfGenerated(size, seed);
     if (!res.destroyed) sendJson(res, 200, { sha256, size });
   }
@@ -426,6 +608,23 @@ export async function startServer({
     entry.intended = hasBody ? Buffer.byteLength(body) : 0;
     if (hasBody) entry.bytesSent = entry.intended;
     sendText(res, code, body, extra);
+  }
+
+  // ---- /redirect/<n> -----------------------------------------------------
+  function handleRedirect(req, res, pathname, query) {
+    const entry = track(req, res, pathname, query);
+    req.resume(); // drain any request body
+    const m = /^\/redirect\/(\d+)$/.exec(pathname);
+    const hops = m ? Number(m[1]) : 0;
+    if (!(hops >= 1 && Number.isSafeInteger(hops))) return sendText(res, 400, 'bad redirect count');
+    const to = query.get('to');
+    if (!to || /[^\x21-\x7e]/.test(to)) return sendText(res, 400, 'bad or missing `to`');
+    const code = parseSize(query.get('status'), 302);
+    if (!REDIRECT_CODES.has(code)) return sendText(res, 400, 'bad redirect status');
+    const location = hops > 1 ? `/redirect/${hops - 1}?${query}` : to;
+    const body = `redirect to ${location}`;
+    if (req.method !== 'HEAD') entry.intended = entry.bytesSent = Buffer.byteLength(body);
+    sendText(res, code, body, { Location: location });
   }
 
   // ---- /upload/<name> -----------------------------------------------------
@@ -513,19 +712,26 @@ export async function startServer({
 
   // ---- dispatch -----------------------------------------------------------
   async function handle(req, res) {
-    for (const [k, v] of Object.entries(CORS_HEADERS)) res.setHeader(k, v);
-    if (!req.url.startsWith('/')) return sendText(res, 400, 'bad request target');
     const q = req.url.indexOf('?');
     const rawPath = q < 0 ? req.url : req.url.slice(0, q);
-    const query = new URLSearchParams(q < 0 ? '' : req.url.slice(q + 1));
+    const rawQuery = q < 0 ? '' : req.url.slice(q + 1);
+    const query = new URLSearchParams(rawQuery);
+    const cors = !rawPath.startsWith('/nocors/');
+    if (cors) for (const [k, v] of Object.entries(CORS_HEADERS)) res.setHeader(k, v);
+    if (!req.url.startsWith('/')) return sendText(res, 400, 'bad request target');
 
     if (req.method === 'OPTIONS') {
       req.resume();
-      res.writeHead(204, {
-        'Access-Control-Allow-Headers': '*',
-        'Access-Control-Allow-Methods': 'GET, HEAD, POST, PUT, OPTIONS',
-        'Access-Control-Max-Age': '600',
-      });
+      res.writeHead(
+        204,
+        cors
+          ? {
+              'Access-Control-Allow-Headers': '*',
+              'Access-Control-Allow-Methods': 'GET, HEAD, POST, PUT, OPTIONS',
+              'Access-Control-Max-Age': '600',
+            }
+          : {},
+      );
       return res.end();
     }
     if (rawPath === '/__log') {
@@ -537,7 +743,9 @@ export async function startServer({
       resetLog();
       return sendJson(res, 200, { ok: true });
     }
-    if (rawPath.startsWith('/files/')) return handleFiles(req, res, rawPath, query);
+    if (rawPath.startsWith('/files/')) return handleFiles(req, res, rawPath, query, rawQuery, '/files/');
+    if (rawPath.startsWith('/nocors/')) return handleFiles(req, res, rawPath, query, rawQuery, '/nocors/');
+    if (rawPath.startsWith('/redirect/')) return handleRedirect(req, res, rawPath, query);
     if (rawPath === '/sha256') return handleSha256(req, res, query);
     if (rawPath.startsWith('/status/')) return handleStatus(req, res, rawPath, query);
     if (rawPath.startsWith('/upload/')) return handleUpload(req, res, rawPath, query);

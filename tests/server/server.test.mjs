@@ -9,7 +9,7 @@ import crypto from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startServer } from './server.mjs';
+import { startServer, LAST_MODIFIED, LAST_MODIFIED_FLIPPED } from './server.mjs';
 
 const MiB = 1 << 20;
 const SERVER_FILE = fileURLToPath(new URL('./server.mjs', import.meta.url));
@@ -89,6 +89,39 @@ async function waitFor(fn, timeout = 3000, what = 'condition') {
   }
 }
 const getLog = async (port) => JSON.parse((await request(port, '/__log')).body);
+/**
+ * GET that tolerates a dropped connection; resolves when the response closes with
+ * { status, headers, body, complete, error, arrivals: [[ms since start, bytes so far], ...] }.
+ */
+function download(port, urlPath, headers = {}) {
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    const req = http.get({ host: '127.0.0.1', port, path: urlPath, headers, agent: false }, (res) => {
+      const chunks = [];
+      const arrivals = [];
+      let got = 0;
+      let error = null;
+      res.on('data', (c) => {
+        chunks.push(c);
+        got += c.length;
+        arrivals.push([Date.now() - t0, got]);
+      });
+      res.on('error', (e) => (error = e));
+      res.on('close', () =>
+        resolve({
+          status: res.statusCode,
+          headers: res.headers,
+          body: Buffer.concat(chunks),
+          complete: res.complete,
+          error,
+          arrivals,
+          elapsed: Date.now() - t0,
+        }),
+      );
+    });
+    req.on('error', (error) => resolve({ status: null, headers: {}, body: Buffer.alloc(0), complete: false, error }));
+  });
+}
 
 // ---- fixtures: a temporary www/ and fixtures/ ---------------------------
 let tmp, srv, port;
@@ -404,6 +437,330 @@ describe('generated files', () => {
   });
 });
 
+describe('fault switches', () => {
+  /** Log entries of a fault key, once all of them are finalized. */
+  const entriesFor = (key, n) =>
+    waitFor(
+      () => {
+        const es = srv.log.filter((e) => e.faultKey === key);
+        return es.length === n && es.every((e) => e.end !== null) && es;
+      },
+      3000,
+      `${n} finished log entries for ${key}`,
+    );
+  /** Asserts a download that was cut: announced length, exactly `len` bytes of seed from `from`. */
+  const assertDropped = (r, status, seed, from, len) => {
+    assert.equal(r.status, status);
+    assert.equal(r.complete, false, 'response incomplete');
+    assert.ok(r.error, 'client saw an error/abort');
+    assert.equal(r.body.length, len, 'bytes before the fault offset');
+    assert.ok(r.body.equals(refBytes(seed, from, len)));
+  };
+
+  test('cut: drops the connection at each offset, once per offset per fault key', async () => {
+    srv.resetLog();
+    const size = 300000;
+    const u = `/files/cut.bin?size=${size}&seed=21&cut=200000,100001`;
+    let r = await download(port, u);
+    assertDropped(r, 200, 21, 0, 100001);
+    assert.equal(r.headers['content-length'], String(size));
+    r = await download(port, u, { Range: 'bytes=100001-' });
+    assertDropped(r, 206, 21, 100001, 99999);
+    r = await download(port, u, { Range: 'bytes=200000-', 'If-Range': `"${size}-21-1"` });
+    assert.equal(r.status, 206);
+    assert.equal(r.complete, true);
+    assert.ok(r.body.equals(refBytes(21, 200000, 100000)));
+    r = await download(port, u); // every offset used up
+    assert.equal(r.complete, true);
+    assert.ok(r.body.equals(refBytes(21, 0, size)));
+
+    const es = await entriesFor(u, 4);
+    assert.equal(es[0].faultKey, u);
+    assert.deepEqual(es.map((e) => e.cutAt), [100001, 200000, null, null]);
+    assert.deepEqual(es.map((e) => e.aborted), [true, true, false, false]);
+    assert.deepEqual(es.map((e) => e.completed), [false, false, true, true]);
+    assert.deepEqual(es.map((e) => e.bytesSent), [100001, 99999, 100000, size]);
+    assert.deepEqual(es.map((e) => e.range), [null, 'bytes=100001-', 'bytes=200000-', null]);
+    assert.deepEqual(es.map((e) => e.ifRange), [null, null, `"${size}-21-1"`, null]);
+    const logged = (await getLog(port)).entries.find((e) => e.cutAt === 100001);
+    assert.equal(logged.faultKey, u);
+
+    // POST /__log/reset re-arms the offsets; another query is another fault key.
+    await request(port, '/__log/reset', { method: 'POST' });
+    assertDropped(await download(port, u), 200, 21, 0, 100001);
+    assertDropped(await download(port, u + '&x=1'), 200, 21, 0, 100001);
+  });
+
+  test('cut: only responses covering the offset; a cut at the range start sends no body', async () => {
+    const u = '/files/cut2.bin?size=1000&seed=3&cut=500';
+    let r = await download(port, u, { Range: 'bytes=0-499' }); // ends just before 500
+    assert.equal(r.complete, true);
+    assert.equal(r.body.length, 500);
+    r = await download(port, u, { Range: 'bytes=600-' });
+    assert.equal(r.complete, true);
+    r = await download(port, u, { Range: 'bytes=500-' });
+    assertDropped(r, 206, 3, 500, 0);
+    assert.equal(r.headers['content-range'], 'bytes 500-999/1000');
+    r = await download(port, u);
+    assert.equal(r.complete, true);
+    assert.equal(r.body.length, 1000);
+
+    r = await download(port, '/files/cut3.bin?size=100&cut=100,5000'); // beyond the body
+    assert.equal(r.complete, true);
+    assertDropped(await download(port, '/files/cut3.bin?size=100&seed=1&cut=0'), 200, 1, 0, 0);
+    for (const bad of ['abc', '1,,2', '-1', '1,']) {
+      assert.equal((await request(port, `/files/cut4.bin?size=10&cut=${bad}`)).status, 400, bad);
+    }
+  });
+
+  test('fail503: the first K requests of the fault key get 503 (+ Retry-After)', async () => {
+    srv.resetLog();
+    const u = '/files/busy.bin?size=1000&seed=4&fail503=2&retryAfter=3';
+    for (let i = 1; i <= 2; i++) {
+      const r = await request(port, u, { headers: { Range: 'bytes=0-9' } });
+      assert.equal(r.status, 503, `request ${i}`);
+      assert.equal(r.headers['retry-after'], '3');
+      assert.match(r.headers['content-type'], /^text\/plain/);
+      assert.match(r.body.toString(), /503/);
+      assert.equal(r.headers.etag, undefined);
+      assert.equal(r.headers['access-control-allow-origin'], '*');
+    }
+    let r = await request(port, u);
+    assert.equal(r.status, 200);
+    assert.ok(r.body.equals(refBytes(4, 0, 1000)));
+    const es = await entriesFor(u, 3);
+    assert.deepEqual(es.map((e) => e.status), [503, 503, 200]);
+    assert.ok(es.every((e) => e.completed));
+
+    const v = '/files/busy.bin?size=1000&seed=4&fail503=1'; // another key; no Retry-After
+    r = await request(port, v);
+    assert.equal(r.status, 503);
+    assert.equal(r.headers['retry-after'], undefined);
+    assert.equal((await request(port, v)).status, 200);
+
+    await request(port, '/__log/reset', { method: 'POST' });
+    assert.equal((await request(port, u)).status, 503);
+    assert.equal((await request(port, '/files/busy.bin?size=10&fail503=x')).status, 400);
+  });
+
+  test('ignoreRange: always 200 with the whole body, validators still sent', async () => {
+    const u = '/files/nr.bin?size=5000&seed=6&ignoreRange=1';
+    for (const range of ['bytes=100-199', 'bytes=9999-', 'bytes=-5']) {
+      const r = await request(port, u, { headers: { Range: range, 'If-Range': '"5000-6-1"' } });
+      assert.equal(r.status, 200, range);
+      assert.equal(r.headers['content-range'], undefined, range);
+      assert.equal(r.headers['content-length'], '5000', range);
+      assert.ok(r.body.equals(refBytes(6, 0, 5000)), range);
+      assert.equal(r.headers.etag, '"5000-6-1"');
+      assert.equal(r.headers['last-modified'], LAST_MODIFIED);
+    }
+  });
+
+  test('flipAfter: the representation changes after K requests (seed + 1, ETag V + 1)', async () => {
+    srv.resetLog();
+    const size = 70000;
+    const u = `/files/flip.bin?size=${size}&seed=30&flipAfter=1`;
+    const r1 = await request(port, u);
+    assert.equal(r1.headers.etag, `"${size}-30-1"`);
+    assert.equal(r1.headers['last-modified'], LAST_MODIFIED);
+    assert.ok(r1.body.equals(refBytes(30, 0, size)));
+
+    // If-Range with the old ETag or date no longer matches: full 200 of the new bytes
+    for (const ifRange of [r1.headers.etag, LAST_MODIFIED]) {
+      const r = await request(port, u, { headers: { Range: 'bytes=1000-', 'If-Range': ifRange } });
+      assert.equal(r.status, 200, ifRange);
+      assert.equal(r.headers.etag, `"${size}-31-2"`);
+      assert.equal(r.headers['last-modified'], LAST_MODIFIED_FLIPPED);
+      assert.ok(r.body.equals(refBytes(31, 0, size)), ifRange);
+    }
+    // Range without If-Range (or with the new ETag): 206 of the new bytes
+    for (const h of [{}, { 'If-Range': `"${size}-31-2"` }]) {
+      const r = await request(port, u, { headers: { Range: 'bytes=1000-', ...h } });
+      assert.equal(r.status, 206);
+      assert.ok(r.body.equals(refBytes(31, 1000, size - 1000)));
+    }
+    const es = await entriesFor(u, 5);
+    assert.deepEqual(es.map((e) => e.flipped), [false, true, true, true, true]);
+
+    let h = JSON.parse((await request(port, `/sha256?size=${size}&seed=31`)).body);
+    assert.equal(h.sha256, sha256(refBytes(31, 0, size)));
+    h = JSON.parse((await request(port, `/sha256?size=${size}&seed=30&flip=1`)).body);
+    assert.equal(h.sha256, sha256(refBytes(31, 0, size)));
+
+    // default (name) seed, flipAfter=0, non-numeric etag version
+    const seed = (fnv1a('flipname.bin') + 1) >>> 0;
+    const r = await request(port, '/files/flipname.bin?size=3000&flipAfter=0&etag=v');
+    assert.equal(r.headers.etag, `"3000-${seed}-v+1"`);
+    assert.ok(r.body.equals(refBytes(seed, 0, 3000)));
+    h = JSON.parse((await request(port, '/sha256?size=3000&name=flipname.bin&flip=1')).body);
+    assert.equal(h.sha256, sha256(r.body));
+    assert.equal((await request(port, '/files/flip.bin?size=10&flipAfter=')).status, 400);
+  });
+
+  test('short: the first K responses lie about their length', async () => {
+    srv.resetLog();
+    const size = 200000;
+    const u = `/files/short.bin?size=${size}&seed=12&short=2&shortBy=100`;
+    let r = await download(port, u);
+    assertDropped(r, 200, 12, 0, size - 100);
+    assert.equal(r.headers['content-length'], String(size));
+    r = await download(port, u, { Range: 'bytes=1000-' });
+    assertDropped(r, 206, 12, 1000, size - 1000 - 100);
+    assert.equal(r.headers['content-length'], String(size - 1000));
+    r = await download(port, u, { Range: 'bytes=1000-' });
+    assert.equal(r.complete, true);
+    assert.ok(r.body.equals(refBytes(12, 1000, size - 1000)));
+    const es = await entriesFor(u, 3);
+    assert.deepEqual(es.map((e) => e.shortAt), [size - 100, size - 100, null]);
+    assert.deepEqual(es.map((e) => e.aborted), [true, true, false]);
+
+    // default shortBy = 1024; a body shorter than shortBy sends nothing
+    assertDropped(await download(port, '/files/short2.bin?size=5000&seed=1&short=1'), 200, 1, 0, 5000 - 1024);
+    assert.equal((await download(port, '/files/short2.bin?size=5000&seed=1&short=1')).complete, true);
+    assertDropped(await download(port, '/files/short3.bin?size=10&seed=1&short=1'), 200, 1, 0, 0);
+    assert.equal((await request(port, '/files/short4.bin?size=10&short=1&shortBy=0')).status, 400);
+  });
+
+  test('cut and short combined: the earlier fault fires and only it is used up', async () => {
+    const u = '/files/combo.bin?size=10000&seed=5&cut=3000&short=1&shortBy=1000';
+    assertDropped(await download(port, u), 200, 5, 0, 3000);
+    assertDropped(await download(port, u), 200, 5, 0, 9000);
+    assert.equal((await download(port, u)).complete, true);
+  });
+
+  test('stallAt: pauses once per fault key at the offset', async () => {
+    srv.resetLog();
+    const size = 200000;
+    const u = `/files/stall.bin?size=${size}&seed=13&stallAt=70000&stallMs=400`;
+    // responses not covering the offset do not stall
+    let r = await download(port, u, { Range: 'bytes=0-69999' });
+    assert.equal(r.complete, true);
+    assert.ok(r.elapsed < 350, `elapsed ${r.elapsed} ms`);
+    r = await download(port, u);
+    assert.equal(r.complete, true);
+    assert.ok(r.body.equals(refBytes(13, 0, size)));
+    let gap = 0;
+    let before = 0;
+    for (let i = 1; i < r.arrivals.length; i++) {
+      const dt = r.arrivals[i][0] - r.arrivals[i - 1][0];
+      if (dt > gap) [gap, before] = [dt, r.arrivals[i - 1][1]];
+    }
+    assert.ok(gap >= 330, `longest gap ${gap} ms`);
+    assert.equal(before, 70000, 'bytes received before the pause');
+    r = await download(port, u); // once per fault key
+    assert.equal(r.complete, true);
+    assert.ok(r.elapsed < 350, `elapsed ${r.elapsed} ms`);
+    const es = await entriesFor(u, 3);
+    assert.deepEqual(es.map((e) => e.stalledAt), [null, 70000, null]);
+  });
+
+  test('a stalled response does not delay close()', async () => {
+    const s = await startServer({ root: path.join(tmp, 'www') });
+    const { res } = await openResponse(s.port, '/files/st.bin?size=1000&stallAt=10&stallMs=20000');
+    res.on('error', () => {});
+    res.resume();
+    await waitFor(() => s.log[0]?.stalledAt === 10, 3000, 'stall');
+    const t0 = Date.now();
+    await s.close();
+    assert.ok(Date.now() - t0 < 1000, `close took ${Date.now() - t0} ms`);
+    await waitFor(() => s.log[0].end, 3000, 'entry end');
+    assert.equal(s.log[0].aborted, true);
+    assert.equal(s.log[0].bytesSent, 10);
+  });
+
+  test('noValidators: neither ETag nor Last-Modified; If-Range never matches', async () => {
+    const u = '/files/nv.bin?size=1000&seed=14&noValidators=1';
+    let r = await request(port, u);
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.etag, undefined);
+    assert.equal(r.headers['last-modified'], undefined);
+    assert.ok(r.body.equals(refBytes(14, 0, 1000)));
+    r = await request(port, u, { headers: { Range: 'bytes=10-19' } });
+    assert.equal(r.status, 206);
+    assert.ok(r.body.equals(refBytes(14, 10, 10)));
+    for (const ifRange of ['"1000-14-1"', LAST_MODIFIED]) {
+      r = await request(port, u, { headers: { Range: 'bytes=10-19', 'If-Range': ifRange } });
+      assert.equal(r.status, 200, ifRange);
+      assert.equal(r.body.length, 1000);
+    }
+  });
+
+  test('the fault key is the path + the raw query string', async () => {
+    srv.resetLog();
+    const a = '/files/key.bin?size=10&fail503=1';
+    const b = '/files/key.bin?fail503=1&size=10';
+    const c = '/nocors/key.bin?size=10&fail503=1';
+    for (const u of [a, b, c]) assert.equal((await request(port, u)).status, 503, u);
+    for (const u of [a, b, c]) assert.equal((await request(port, u)).status, 200, u);
+    assert.deepEqual(
+      srv.log.map((e) => e.faultKey),
+      [a, b, c, a, b, c],
+    );
+  });
+});
+
+describe('/redirect/<n>', () => {
+  const target = '/files/rd.bin?size=100&seed=2';
+  const to = encodeURIComponent(target);
+
+  test('n hops of 302 ending at `to`', async () => {
+    let r = await request(port, `/redirect/1?to=${to}`);
+    assert.equal(r.status, 302);
+    assert.equal(r.headers.location, target);
+    assert.equal(r.headers['access-control-allow-origin'], '*');
+    r = await request(port, `/redirect/3?to=${to}&status=307`);
+    assert.equal(r.status, 307);
+    const next = new URL(r.headers.location, 'http://x');
+    assert.equal(next.pathname, '/redirect/2');
+    assert.equal(next.searchParams.get('to'), target);
+    assert.equal(next.searchParams.get('status'), '307');
+
+    srv.resetLog();
+    const f = await fetch(`${srv.url}/redirect/3?to=${to}`);
+    assert.equal(f.status, 200);
+    assert.equal(f.redirected, true);
+    assert.equal(f.url, srv.url + target);
+    assert.ok(Buffer.from(await f.arrayBuffer()).equals(refBytes(2, 0, 100)));
+    assert.deepEqual(
+      srv.log.map((e) => [e.path, e.status]),
+      [['/redirect/3', 302], ['/redirect/2', 302], ['/redirect/1', 302], ['/files/rd.bin', 200]],
+    );
+  });
+
+  test('bad requests', async () => {
+    for (const u of ['/redirect/0?to=/x', '/redirect/1', '/redirect/x?to=/x', '/redirect/1?to=/x&status=200']) {
+      assert.equal((await request(port, u)).status, 400, u);
+    }
+  });
+});
+
+describe('/nocors/<name>', () => {
+  test('like /files/ but without any CORS header', async () => {
+    const u = '/nocors/nc.bin?size=1000&seed=15';
+    let r = await request(port, u);
+    assert.equal(r.status, 200);
+    assert.ok(r.body.equals(refBytes(15, 0, 1000)));
+    assert.equal(r.headers.etag, '"1000-15-1"');
+    assert.ok(!Object.keys(r.headers).some((h) => h.startsWith('access-control-')), 'no CORS headers');
+    r = await request(port, u, { headers: { Range: 'bytes=5-9' } });
+    assert.equal(r.status, 206);
+    assert.ok(r.body.equals(refBytes(15, 5, 5)));
+    assert.equal(r.headers['access-control-allow-origin'], undefined);
+    r = await request(port, u, {
+      method: 'OPTIONS',
+      headers: { Origin: 'http://example.test', 'Access-Control-Request-Method': 'GET' },
+    });
+    assert.equal(r.status, 204);
+    assert.ok(!Object.keys(r.headers).some((h) => h.startsWith('access-control-')), 'no CORS on preflight');
+    r = await download(port, '/nocors/nc.bin?size=1000&seed=15&cut=10');
+    assert.equal(r.headers['access-control-allow-origin'], undefined);
+    assert.equal(r.complete, false);
+    assert.ok(r.body.equals(refBytes(15, 0, 10)));
+    r = await request(port, '/files/nc.bin?size=1000&seed=15');
+    assert.equal(r.headers['access-control-allow-origin'], '*');
+  });
+});
+
 describe('/sha256', () => {
   test('matches the downloaded body (seed= and name=)', async () => {
     const size = 2 * MiB + 123;
@@ -491,8 +848,16 @@ describe('request log', () => {
     assert.equal(s.path, '/status/418');
     assert.equal(s.status, 418);
     assert.equal(s.completed, true);
+    assert.equal(f.range, 'bytes=0-9');
+    assert.equal(f.ifRange, '"x"');
+    assert.equal(f.faultKey, '/files/l.bin?size=100&seed=1');
+    assert.equal(f.flipped, false);
+    assert.equal(f.cutAt, null);
+    assert.equal(s.faultKey, null);
+    assert.equal(s.range, null);
     assert.deepEqual(Object.keys(f).sort(), [
-      'aborted', 'bytesSent', 'completed', 'end', 'headers', 'id', 'method', 'path', 'query', 'start', 'status',
+      'aborted', 'bytesSent', 'completed', 'cutAt', 'end', 'faultKey', 'flipped', 'headers', 'id', 'ifRange',
+      'method', 'path', 'query', 'range', 'shortAt', 'stalledAt', 'start', 'status',
     ]);
 
     srv.resetLog();

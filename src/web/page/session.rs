@@ -57,7 +57,7 @@ pub(crate) struct SessionInner {
 /// While a page has running tasks it pokes the daemon this often: each
 /// command re-extends the worker's lifetime, and wakes (and so resumes) a
 /// daemon the browser has stopped.
-const HEARTBEAT_MS: u32 = 5_000;
+const HEARTBEAT_MS: u32 = 2_000;
 
 thread_local! {
     static LIVE: RefCell<HashMap<String, Weak<SessionInner>>> = RefCell::new(HashMap::new());
