@@ -501,7 +501,9 @@ async fn on_failure(task: &mut TaskRecord, failure: Failure) -> Result<(), JsVal
 /// are kept and the error carries `NSURLSessionDownloadTaskResumeData` (as
 /// on iOS); otherwise they are deleted.
 async fn fail_task(store: &Store, task: &mut TaskRecord, mut err: NsError) -> Result<(), JsValue> {
-    let resume = ResumeData::from_task(task);
+    // Storage errors free the space: no resume data then.
+    let storage_error = err.code == UrlErrorCode::CannotWriteToFile.code() || err.code == UrlErrorCode::CannotCreateFile.code();
+    let resume = if storage_error { None } else { ResumeData::from_task(task) };
     let segments = task.segments.len();
     let blob = task.blob_id.clone();
     match &resume {

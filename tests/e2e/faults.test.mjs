@@ -1,0 +1,297 @@
+// The fault suite: every fault a browser and a network can throw at a
+// download, in real headless Chromium with a persistent profile. Each case
+// ends with the file byte-exact (SHA-256) or a clear NSURLError, and the
+// delegate log showing each terminal event once, in Apple's order.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { startServer, newProfile, removeProfile, launch, openApp, waitFor } from "./harness.mjs";
+
+let server;
+before(async () => {
+  server = await startServer({ port: 0 });
+});
+after(async () => {
+  await server.close();
+});
+
+const MiB = 1 << 20;
+
+// Runs `body` with a fresh profile and an app page; checks no console errors.
+async function withApp(body, { allowErrors = false } = {}) {
+  const profile = await newProfile();
+  let context = await launch(profile);
+  const errors = [];
+  // Kills Chromium outright (SIGKILL, no graceful shutdown), then starts it
+  // again on the same profile.
+  const relaunch = async () => {
+    execFileSync("pkill", ["-KILL", "-f", "--", `user-data-dir=${profile}`]);
+    await context.close().catch(() => {});
+    context = await launch(profile);
+    return context;
+  };
+  try {
+    const page = await openApp(context, server.url, errors);
+    await body({ page, context: () => context, relaunch, errors });
+    if (!allowErrors) assert.deepEqual(errors, [], "no console errors");
+  } finally {
+    await context.close();
+    await removeProfile(profile);
+  }
+}
+
+async function start(page, { session = "com.example.faults", path, name, options }) {
+  return page.evaluate(
+    async ({ session, url, name, options }) => {
+      const task = window.openSession(session, options).downloadTask(url);
+      task.taskDescription = name;
+      await task.resume();
+      return task.taskIdentifier;
+    },
+    { session, url: `${server.url}${path}`, name, options },
+  );
+}
+
+const log = (page) => page.evaluate(() => window.log);
+
+async function waitDone(page, id, timeout = 90_000) {
+  await waitFor(async () => (await log(page)).some((e) => e[0] === "didCompleteWithError" && e[1] === id), {
+    timeout,
+    interval: 100,
+    what: `task ${id} to complete`,
+  });
+  return log(page);
+}
+
+async function waitBytes(page, id, atLeast) {
+  await waitFor(async () => (await log(page)).some((e) => e[0] === "didWriteData" && e[1] === id && e[3] >= atLeast), {
+    timeout: 60_000,
+    what: `task ${id} to store ${atLeast} bytes`,
+  });
+}
+
+// Apple's order for one task, each terminal event once.
+function assertOrder(entries, id, { error = null } = {}) {
+  const mine = entries.filter((e) => e[1] === id && e[0].startsWith("did"));
+  const finish = mine.filter((e) => e[0] === "didFinishDownloadingTo");
+  const complete = mine.filter((e) => e[0] === "didCompleteWithError");
+  assert.equal(complete.length, 1, `task ${id}: didCompleteWithError once`);
+  assert.equal(mine.at(-1)[0], "didCompleteWithError", `task ${id}: nothing after didCompleteWithError`);
+  assert.equal(complete[0][2], error, `task ${id}: error code`);
+  if (error === null) {
+    assert.equal(finish.length, 1, `task ${id}: didFinishDownloadingTo once`);
+    assert.equal(mine.at(-2)[0], "didFinishDownloadingTo", `task ${id}: finish right before completion`);
+  } else {
+    assert.equal(finish.length, 0, `task ${id}: no file for a failed task`);
+  }
+}
+
+async function assertFile(page, name, { size, seed, flip = false }) {
+  const got = await page.evaluate((loc) => window.sha256Of(loc), `file:///Documents/${name}`);
+  const q = seed === undefined ? `name=${name}` : `seed=${seed}`;
+  const want = await (await fetch(`${server.url}/sha256?size=${size}&${q}${flip ? "&flip=1" : ""}`)).json();
+  assert.equal(got.size, size, `${name}: size`);
+  assert.equal(got.sha256, want.sha256, `${name}: SHA-256 equals the served bytes`);
+}
+
+const requestsFor = (path) => server.log.filter((e) => e.path === path);
+const sentFor = (path) => requestsFor(path).reduce((n, e) => n + e.bytesSent, 0);
+
+test("worker stopped 5 times mid-transfer: resumes each time, byte-exact", async () => {
+  await withApp(async ({ page, context }) => {
+    const size = 32 * MiB;
+    const name = "five-kills.bin";
+    const cdp = await context().newCDPSession(page);
+    await cdp.send("ServiceWorker.enable");
+    const id = await start(page, { path: `/files/${name}?size=${size}&rate=${6 * MiB}`, name });
+    for (const fraction of [0.15, 0.3, 0.45, 0.6, 0.75]) {
+      await waitBytes(page, id, fraction * size);
+      await cdp.send("ServiceWorker.stopAllWorkers");
+    }
+    const entries = await waitDone(page, id);
+    assertOrder(entries, id);
+    assert.ok(entries.filter((e) => e[0] === "didResumeAtOffset" && e[1] === id).length >= 5, "resumed after each kill");
+    const reqs = requestsFor(`/files/${name}`);
+    assert.ok(reqs.length >= 6, "a request per kill");
+    assert.ok(reqs.slice(1).every((r) => r.range && r.status === 206), "every later request is a Range answered 206");
+    const refetched = sentFor(`/files/${name}`) - size;
+    console.log(`# 5 worker kills: ${reqs.length} requests, ${(refetched / MiB).toFixed(2)} MiB fetched again in all`);
+    await assertFile(page, name, { size });
+  });
+});
+
+test("browser killed and restarted with the same profile: the download resumes", async () => {
+  await withApp(async ({ page, relaunch, errors }) => {
+    const size = 16 * MiB;
+    const name = "restart.bin";
+    const session = "com.example.restart";
+    const id = await start(page, { session, path: `/files/${name}?size=${size}&rate=${4 * MiB}`, name });
+    await waitBytes(page, id, 0.3 * size);
+    const context = await relaunch(); // closes Chromium, starts it again on the same profile
+    const page2 = await openApp(context, server.url, errors);
+    await page2.evaluate((s) => window.openSession(s).ready, session);
+    const entries = await waitDone(page2, id);
+    assertOrder(entries, id);
+    assert.ok(entries.some((e) => e[0] === "didResumeAtOffset" && e[1] === id && e[2] > 0), "resumed from stored bytes");
+    const reqs = requestsFor(`/files/${name}`);
+    assert.equal(reqs.length, 2, "the killed browser's request, then one resumed request");
+    assert.equal(reqs[0].completed, false, "the first request died with the browser");
+    assert.equal(reqs[1].status, 206);
+    await assertFile(page2, name, { size });
+  });
+});
+
+test("connection cut at 20 random offsets: retried with Range, byte-exact", async () => {
+  await withApp(async ({ page }) => {
+    const size = 24 * MiB;
+    const name = "cuts.bin";
+    let seed = 20261125;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const offsets = [...new Set(Array.from({ length: 20 }, () => Math.floor(1 + rand() * (size - 2))))].sort((a, b) => a - b);
+    assert.equal(offsets.length, 20);
+    const id = await start(page, { path: `/files/${name}?size=${size}&rate=${24 * MiB}&cut=${offsets.join(",")}`, name });
+    const entries = await waitDone(page, id, 120_000);
+    assertOrder(entries, id);
+    const reqs = requestsFor(`/files/${name}`);
+    assert.equal(reqs.filter((r) => r.cutAt !== null).length, 20, "all 20 cuts happened");
+    assert.equal(reqs.length, 21, "one retry per cut");
+    assert.ok(reqs.slice(1).every((r) => r.status === 206), "every retry resumed with a Range");
+    const refetched = sentFor(`/files/${name}`) - size;
+    console.log(`# 20 cuts: ${(refetched / 1024).toFixed(1)} KiB fetched again in all`);
+    assert.ok(refetched < MiB, "the bytes before each cut were kept");
+    await assertFile(page, name, { size });
+  });
+});
+
+test("503 with Retry-After: waits as asked, then downloads", async () => {
+  await withApp(async ({ page }) => {
+    const size = 2 * MiB;
+    const name = "busy.bin";
+    const t0 = Date.now();
+    const id = await start(page, { path: `/files/${name}?size=${size}&fail503=2&retryAfter=1`, name });
+    const entries = await waitDone(page, id);
+    const elapsed = Date.now() - t0;
+    assertOrder(entries, id);
+    const reqs = requestsFor(`/files/${name}`);
+    assert.deepEqual(reqs.map((r) => r.status), [503, 503, 200]);
+    assert.ok(reqs[1].start - reqs[0].start >= 950 && reqs[2].start - reqs[1].start >= 950, "Retry-After: 1 s honoured");
+    assert.ok(elapsed >= 1900);
+    await assertFile(page, name, { size });
+  });
+});
+
+test("a server that answers 200 to a Range: restarts from zero, byte-exact", async () => {
+  await withApp(async ({ page }) => {
+    const size = 8 * MiB;
+    const name = "norange.bin";
+    const id = await start(page, { path: `/files/${name}?size=${size}&ignoreRange=1&cut=${5 * MiB}`, name });
+    const entries = await waitDone(page, id);
+    assertOrder(entries, id);
+    const reqs = requestsFor(`/files/${name}`);
+    assert.equal(reqs.length, 2);
+    assert.ok(reqs[1].range, "the retry asked for a Range");
+    assert.equal(reqs[1].status, 200, "and got the whole body");
+    assert.ok(!entries.some((e) => e[0] === "didResumeAtOffset"), "not a resume");
+    await assertFile(page, name, { size });
+  });
+});
+
+test("the ETag changes mid-transfer: the stale bytes are dropped, the new file is exact", async () => {
+  await withApp(async ({ page }) => {
+    const size = 8 * MiB;
+    const name = "flip.bin";
+    const id = await start(page, { path: `/files/${name}?size=${size}&flipAfter=1&cut=${3 * MiB}`, name });
+    const entries = await waitDone(page, id);
+    assertOrder(entries, id);
+    const reqs = requestsFor(`/files/${name}`);
+    assert.equal(reqs.length, 2);
+    assert.ok(reqs[1].ifRange, "the retry sent If-Range");
+    assert.equal(reqs[1].status, 200, "If-Range did not match: whole new body");
+    await assertFile(page, name, { size, flip: true });
+  });
+});
+
+test("a short body (fewer bytes than Content-Length) is never success", async () => {
+  await withApp(async ({ page }) => {
+    const size = 4 * MiB;
+    const name = "short.bin";
+    const id = await start(page, { path: `/files/${name}?size=${size}&short=1&shortBy=4096`, name });
+    const entries = await waitDone(page, id);
+    assertOrder(entries, id);
+    const reqs = requestsFor(`/files/${name}`);
+    assert.equal(reqs.length, 2, "the short answer was retried");
+    assert.ok(reqs[0].shortAt !== null);
+    assert.equal(reqs[1].status, 206);
+    assert.ok(reqs[1].bytesSent <= 4096 + 1024 * 1024, "only the missing tail (and at most a segment) fetched again");
+    await assertFile(page, name, { size });
+  });
+});
+
+test("quota exceeded: -3003 with a message; other files untouched", async () => {
+  await withApp(async ({ page, context }) => {
+    const keep = "keep.bin";
+    const id1 = await start(page, { path: `/files/${keep}?size=${MiB}`, name: keep });
+    await waitDone(page, id1);
+    const cdp = await context().newCDPSession(page);
+    await cdp.send("Storage.overrideQuotaForOrigin", { origin: server.url, quotaSize: 8 * MiB });
+    const big = "too-big.bin";
+    const id2 = await start(page, { path: `/files/${big}?size=${64 * MiB}`, name: big });
+    const entries = await waitDone(page, id2);
+    assertOrder(entries, id2, { error: -3003 });
+    const error = await page.evaluate((id) => window.errors[id], id2);
+    assert.equal(error.domain, "NSURLErrorDomain");
+    assert.match(error.userInfo.NSLocalizedFailureReason, /quota/i);
+    await assertFile(page, keep, { size: MiB });
+    const tmp = await page.evaluate(() => window.bg.FileManager.default.contentsOfDirectory("file:///tmp"));
+    assert.deepEqual(tmp, []);
+    await cdp.send("Storage.overrideQuotaForOrigin", { origin: server.url });
+  });
+});
+
+test("resume data: cancel at ~50 %, resume from the data, byte-exact", async () => {
+  await withApp(async ({ page }) => {
+    const size = 16 * MiB;
+    const name = "resumable.bin";
+    const id = await start(page, { path: `/files/${name}?size=${size}&rate=${4 * MiB}`, name });
+    await waitBytes(page, id, size / 2);
+    const result = await page.evaluate(async (id) => {
+      const session = window.sessions["com.example.faults"];
+      const [task] = (await session.getAllTasks()).filter((t) => t.taskIdentifier === id);
+      const data = await task.cancelByProducingResumeData();
+      await new Promise((r) => {
+        const check = () => (window.log.some((e) => e[0] === "didCompleteWithError" && e[1] === id) ? r() : setTimeout(check, 50));
+        check();
+      });
+      const resumed = session.downloadTaskWithResumeData(data);
+      resumed.taskDescription = "resumable.bin";
+      await resumed.resume();
+      return { length: data && data.length, isBytes: data instanceof Uint8Array, newId: resumed.taskIdentifier };
+    }, id);
+    assert.ok(result.isBytes && result.length > 0, "resume data is a Uint8Array");
+    const entries = await waitDone(page, result.newId);
+    assertOrder(entries, id, { error: -999 });
+    assertOrder(entries, result.newId);
+    const offset = entries.find((e) => e[0] === "didResumeAtOffset" && e[1] === result.newId)[2];
+    assert.ok(offset >= size / 4, `resumed at ${offset}`);
+    const reqs = requestsFor(`/files/${name}`);
+    assert.equal(reqs.at(-1).status, 206);
+    assert.equal(reqs.at(-1).range, `bytes=${offset}-`);
+    await assertFile(page, name, { size });
+  });
+});
+
+test("timeoutIntervalForRequest: a stalled body ends the task with -1001", async () => {
+  await withApp(async ({ page }) => {
+    const name = "stall.bin";
+    const id = await start(page, {
+      session: "com.example.timeouts",
+      options: { timeoutIntervalForRequest: 1.5 },
+      path: `/files/${name}?size=${4 * MiB}&stallAt=${MiB}&stallMs=6000`,
+      name,
+    });
+    const entries = await waitDone(page, id);
+    assertOrder(entries, id, { error: -1001 });
+    const error = await page.evaluate((id) => window.errors[id], id);
+    assert.match(error.userInfo.NSLocalizedFailureReason, /timeoutIntervalForRequest/);
+  });
+});
