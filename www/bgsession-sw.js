@@ -5,7 +5,7 @@
 // It loads the same wasm as the page (./pkg/bgsession.js) and runs the
 // transfers of background sessions. It has no fetch handler: it never
 // intercepts or alters the site's own requests.
-import init, { daemonHandleMessage, daemonIdle, daemonSweep, daemonWake } from "./pkg/bgsession.js";
+import init, { daemonBackgroundFetchSettled, daemonHandleMessage, daemonIdle, daemonSweep, daemonWake } from "./pkg/bgsession.js";
 
 // Listeners must be added synchronously; the wasm loads meanwhile.
 const ready = init();
@@ -63,4 +63,22 @@ self.addEventListener("sync", (event) => {
         }),
     );
   }
+});
+
+// Background Fetch transport: the browser ran the download; it wakes us to
+// take the body (or to hear why it failed).
+for (const kind of ["success", "fail", "abort"]) {
+  self.addEventListener(`backgroundfetch${kind}`, (event) => {
+    event.waitUntil(
+      ready
+        .then(() => daemonBackgroundFetchSettled(kind, event.registration))
+        .catch(report(`backgroundfetch${kind}`))
+        .then(keepAlive),
+    );
+  });
+}
+
+// A click on the browser's download notification opens the app.
+self.addEventListener("backgroundfetchclick", (event) => {
+  event.waitUntil(self.clients.openWindow(self.registration.scope));
 });

@@ -8,6 +8,38 @@ use std::collections::BTreeMap;
 /// The script the page registers as the daemon unless told otherwise.
 pub const DEFAULT_SERVICE_WORKER_URL: &str = "./bgsession-sw.js";
 
+/// How the daemon runs a download.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Transport {
+    /// `fetch` in the Service Worker, streamed into the segment store; resumes
+    /// with `Range` after the worker dies (needs a wake-up: a page, a message,
+    /// Background Sync). The default: the fastest (see the README's figures).
+    #[default]
+    Fetch,
+    /// The browser's own download service (Background Fetch): goes on with
+    /// no worker at all and wakes the worker when done; the body is then
+    /// copied into the segment store. Chromium only; no resume data.
+    BackgroundFetch,
+}
+
+impl Transport {
+    pub fn parse(s: &str) -> Result<Self, UsageError> {
+        match s {
+            "fetch" => Ok(Transport::Fetch),
+            "backgroundFetch" => Ok(Transport::BackgroundFetch),
+            other => Err(UsageError::InvalidArgument { what: format!("transport must be \"fetch\" or \"backgroundFetch\", not \"{other}\"") }),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Fetch => "fetch",
+            Transport::BackgroundFetch => "backgroundFetch",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConfigData {
@@ -25,6 +57,9 @@ pub struct ConfigData {
     pub http_additional_headers: BTreeMap<String, String>,
     pub waits_for_connectivity: bool,
     pub service_worker_url: String,
+    /// bgsession's addition: which transport runs this session's downloads.
+    #[serde(default)]
+    pub transport: Transport,
 }
 
 impl ConfigData {
@@ -46,6 +81,7 @@ impl ConfigData {
             http_additional_headers: BTreeMap::new(),
             waits_for_connectivity: true,
             service_worker_url: DEFAULT_SERVICE_WORKER_URL.to_string(),
+            transport: Transport::Fetch,
         })
     }
 
@@ -81,6 +117,15 @@ mod tests {
         assert!(c.session_sends_launch_events);
         assert!(!c.is_discretionary);
         assert_eq!(c.service_worker_url, "./bgsession-sw.js");
+    }
+
+    #[test]
+    fn transports_parse_and_name_the_bad_one() {
+        assert_eq!(Transport::parse("fetch"), Ok(Transport::Fetch));
+        assert_eq!(Transport::parse("backgroundFetch").unwrap().as_str(), "backgroundFetch");
+        assert!(Transport::parse("carrier-pigeon").unwrap_err().to_string().contains("carrier-pigeon"));
+        let json = serde_json::to_value(ConfigData::background("x").unwrap()).unwrap();
+        assert_eq!(json["transport"], "fetch");
     }
 
     #[test]

@@ -109,6 +109,12 @@ pub struct TaskRecord {
     /// counted from the first `resume()`.
     #[serde(default)]
     pub resource_deadline: Option<f64>,
+    /// Which transport runs it (from the session's configuration).
+    #[serde(default)]
+    pub transport: crate::core::config::Transport,
+    /// With Background Fetch: the id of the browser's registration.
+    #[serde(default)]
+    pub bg_fetch_id: Option<String>,
     /// For upload tasks: the sandbox path of the body.
     #[serde(default)]
     pub upload_from: Option<String>,
@@ -173,6 +179,8 @@ impl TaskRecord {
             retry_at: None,
             waiting_for_connectivity: false,
             resource_deadline: None,
+            transport: Default::default(),
+            bg_fetch_id: None,
             upload_from: None,
             bytes_sent: 0,
             bytes_expected_to_send: 0,

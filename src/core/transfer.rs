@@ -145,6 +145,30 @@ pub enum Failure {
     TimedOut(String),
 }
 
+/// What a settled Background Fetch means for its task.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SettledDecision {
+    /// Copy the response body into the store and finish as usual (an HTTP
+    /// error status is an answer, not a task error).
+    Ingest,
+    /// Count a failure and try again (a new Background Fetch).
+    Retry(Failure),
+    /// End the task.
+    Fail(NsError),
+}
+
+/// Maps a `backgroundfetchsuccess/fail/abort` event (`kind`), the
+/// registration's `failureReason`, and whether a response is there.
+pub fn on_background_fetch_settled(kind: &str, reason: &str, has_response: bool) -> SettledDecision {
+    match (kind, reason) {
+        ("abort", _) => SettledDecision::Fail(NsError::url(UrlErrorCode::Cancelled, "the download was cancelled in the browser's download UI")),
+        (_, "quota-exceeded") => SettledDecision::Fail(NsError::url(UrlErrorCode::CannotWriteToFile, "storage quota exceeded (Background Fetch)")),
+        (_, "download-total-exceeded") => SettledDecision::Fail(NsError::url(UrlErrorCode::BadServerResponse, "the body was larger than announced")),
+        ("success", _) | (_, "bad-status") if has_response => SettledDecision::Ingest,
+        _ => SettledDecision::Retry(Failure::Lost(format!("Background Fetch failed ({})", if reason.is_empty() { "no response" } else { reason }))),
+    }
+}
+
 /// While offline, look again this often.
 pub const OFFLINE_POLL_MS: f64 = 1000.0;
 
@@ -489,6 +513,26 @@ mod tests {
         t.resource_deadline = Some(100.0);
         assert_eq!(resource_timed_out(&t, 99.0), None);
         assert_eq!(resource_timed_out(&t, 100.0).unwrap().code, -1001);
+    }
+
+    #[test]
+    fn background_fetch_outcomes() {
+        assert_eq!(on_background_fetch_settled("success", "", true), SettledDecision::Ingest);
+        assert_eq!(on_background_fetch_settled("fail", "bad-status", true), SettledDecision::Ingest, "a 404 is an answer");
+        assert!(matches!(on_background_fetch_settled("fail", "fetch-error", false), SettledDecision::Retry(Failure::Lost(_))));
+        assert!(matches!(on_background_fetch_settled("success", "", false), SettledDecision::Retry(_)));
+        match on_background_fetch_settled("fail", "quota-exceeded", false) {
+            SettledDecision::Fail(e) => assert_eq!(e.code, -3003),
+            d => panic!("{d:?}"),
+        }
+        match on_background_fetch_settled("abort", "aborted", false) {
+            SettledDecision::Fail(e) => assert_eq!(e.code, -999),
+            d => panic!("{d:?}"),
+        }
+        match on_background_fetch_settled("fail", "download-total-exceeded", false) {
+            SettledDecision::Fail(e) => assert_eq!(e.code, -1011),
+            d => panic!("{d:?}"),
+        }
     }
 
     #[test]

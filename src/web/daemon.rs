@@ -12,6 +12,8 @@ use crate::core::path::SandboxPath;
 use crate::core::schedule;
 use crate::core::task::{TaskRecord, TaskState, Transition};
 use crate::core::transfer::{self, Failure, FailureDecision, ResponseDecision, RetryPolicy};
+use crate::core::config::Transport;
+use crate::web::bgfetch;
 use crate::web::bytes;
 use crate::web::js::{self, from_js, to_js};
 use crate::web::store::{self, Store};
@@ -55,6 +57,8 @@ struct Daemon {
     again: bool,
     timer: Option<(f64, gloo_timers::callback::Timeout)>,
     idle_waiters: Vec<js_sys::Function>,
+    /// Tasks whose Background Fetch this worker has started or re-attached to.
+    bg_active: std::collections::HashSet<Key>,
     channel: Option<web_sys::BroadcastChannel>,
 }
 
@@ -160,6 +164,15 @@ pub async fn daemon_handle_message(msg: JsValue) -> Result<JsValue, JsValue> {
                     fresh
                 }
             };
+            if task.bytes_received == 0 && task.bg_fetch_id.is_none() {
+                if let Some(t) = js::get(&config, "transport").as_string() {
+                    task.transport = Transport::parse(&t).map_err(|e| js::error(e.rule(), &e.to_string()))?;
+                }
+                if task.transport == Transport::BackgroundFetch {
+                    // The page starts it under this id (see `bgFetchFromPage`).
+                    task.bg_fetch_id = Some(format!("bgsession-{}", js::random_id()));
+                }
+            }
             if task.resume().map_err(|e| js::error("InvalidStateError", &e.to_string()))? == Transition::Schedule && task.resource_deadline.is_none() {
                 let seconds = js::get(&config, "timeoutIntervalForResource").as_f64().unwrap_or(7.0 * 86400.0);
                 task.resource_deadline = Some(js::now() + seconds * 1000.0);
@@ -174,6 +187,12 @@ pub async fn daemon_handle_message(msg: JsValue) -> Result<JsValue, JsValue> {
             let Some(mut task) = store.get_task(&session, task_id).await? else {
                 return Ok(JsValue::NULL); // never resumed: nothing stored, nothing to resume
             };
+            if task.bg_fetch_id.is_some() {
+                bgfetch::abort(&task).await;
+                DAEMON.with(|d| d.borrow_mut().bg_active.remove(&(session.clone(), task_id)));
+                task.bg_fetch_id = None;
+                task.discard_bytes(); // the browser's partial download is not ours to resume
+            }
             if task.cancel().map_err(|e| js::error("InvalidStateError", &e.to_string()))? == Transition::Unchanged {
                 return Ok(JsValue::NULL);
             }
@@ -195,6 +214,13 @@ pub async fn daemon_handle_message(msg: JsValue) -> Result<JsValue, JsValue> {
             };
             let stop = if op == "suspend" { Stop::Suspend } else { Stop::Cancel };
             stop_active(&(session.clone(), task_id), stop);
+            if task.bg_fetch_id.is_some() {
+                bgfetch::abort(&task).await;
+                DAEMON.with(|d| d.borrow_mut().bg_active.remove(&(session.clone(), task_id)));
+                // A suspended Background Fetch starts again from zero.
+                task.bg_fetch_id = None;
+                task.discard_bytes();
+            }
             let transition = if stop == Stop::Suspend { task.suspend() } else { task.cancel() }
                 .map_err(|e| js::error("InvalidStateError", &e.to_string()))?;
             match transition {
@@ -214,6 +240,21 @@ pub async fn daemon_handle_message(msg: JsValue) -> Result<JsValue, JsValue> {
             }
         }
         "wake" | "ping" => JsValue::TRUE,
+        "backgroundFetchUnavailable" => {
+            // The page could not start the Background Fetch: run it with fetch.
+            let session = js::get(&msg, "session").as_string().unwrap_or_default();
+            let task_id = js::get(&msg, "taskId").as_f64().unwrap_or(-1.0) as u64;
+            let reason = js::get(&msg, "reason").as_string().unwrap_or_default();
+            if let Some(mut task) = store.get_task(&session, task_id).await? {
+                if task.state == TaskState::Running && task.transport == Transport::BackgroundFetch {
+                    js::console_warn(&format!("bgsession: task {task_id} runs with fetch: {reason}"));
+                    task.transport = Transport::Fetch;
+                    task.bg_fetch_id = None;
+                    store.put_task(&task).await?;
+                }
+            }
+            JsValue::TRUE
+        }
         "pending" => JsValue::from_bool(store.tasks(None).await?.iter().any(|t| t.state == TaskState::Running)),
         other => return Err(js::error("TypeError", &format!("unknown daemon command \"{other}\""))),
     };
@@ -273,7 +314,10 @@ async fn schedule_loop() -> Result<(), JsValue> {
                 None => DEFAULT_MAX_PER_HOST,
             };
             let picked: Vec<TaskRecord> = {
-                let active = |t: &TaskRecord| DAEMON.with(|d| d.borrow().active.contains_key(&(t.session.clone(), t.task_id)));
+                let active = |t: &TaskRecord| {
+                    let key = (t.session.clone(), t.task_id);
+                    DAEMON.with(|d| d.borrow().active.contains_key(&key) || d.borrow().bg_active.contains(&key))
+                };
                 schedule::pick(list, active, max, now).into_iter().cloned().collect()
             };
             for t in picked {
@@ -319,6 +363,9 @@ fn task_lock(key: &Key) -> String {
 }
 
 fn start(task: TaskRecord) {
+    if task.transport == Transport::BackgroundFetch {
+        return start_background_fetch(task);
+    }
     let key = (task.session.clone(), task.task_id);
     let Ok(abort) = web_sys::AbortController::new() else { return };
     let stop = Rc::new(Cell::new(None));
@@ -354,9 +401,58 @@ fn start(task: TaskRecord) {
     });
 }
 
+/// A Background Fetch task: the browser's download service carries it (the
+/// page started it); this worker only listens to its progress.
+fn start_background_fetch(task: TaskRecord) {
+    let key = (task.session.clone(), task.task_id);
+    DAEMON.with(|d| d.borrow_mut().bg_active.insert(key.clone()));
+    spawn_local(async move {
+        match bgfetch::attach(&task).await {
+            Ok(true) => {}
+            // Not started yet (the page starts it) or already settled (its
+            // event is on the way): look again at the next wake.
+            Ok(false) => {
+                DAEMON.with(|d| d.borrow_mut().bg_active.remove(&key));
+            }
+            Err(e) => {
+                DAEMON.with(|d| d.borrow_mut().bg_active.remove(&key));
+                js::console_warn(&format!("bgsession: task {}: {}", key.1, js::message(&e)));
+            }
+        }
+        notify_idle();
+    });
+}
+
+/// `backgroundfetchsuccess`, `backgroundfetchfail`, `backgroundfetchabort`
+/// (`kind` without the prefix): ingests the body or maps the failure.
+#[wasm_bindgen(js_name = daemonBackgroundFetchSettled)]
+pub async fn daemon_background_fetch_settled(kind: String, registration: JsValue) -> Result<(), JsValue> {
+    let store = store::shared().await?;
+    match bgfetch::settled(&kind, &registration).await? {
+        bgfetch::Settled::Stale => {}
+        bgfetch::Settled::Finished(mut task) => {
+            DAEMON.with(|d| d.borrow_mut().bg_active.remove(&(task.session.clone(), task.task_id)));
+            finish(&store, &mut task).await?;
+        }
+        bgfetch::Settled::Failed(mut task, failure) => {
+            DAEMON.with(|d| d.borrow_mut().bg_active.remove(&(task.session.clone(), task.task_id)));
+            // A worker cannot start a new Background Fetch: the retry runs
+            // with fetch (and resumes with Range if the body was partly taken).
+            task.transport = Transport::Fetch;
+            store.put_task(&task).await?;
+            on_failure(&mut task, failure).await?;
+        }
+        bgfetch::Settled::Ended(mut task, err) => {
+            DAEMON.with(|d| d.borrow_mut().bg_active.remove(&(task.session.clone(), task.task_id)));
+            fail_task(&store, &mut task, err).await?;
+        }
+    }
+    schedule_now().await
+}
+
 /// Appends events for `task` (coalescing its progress) with the task's
 /// state, in one transaction; tells the pages.
-async fn journal(store: &Store, task: &TaskRecord, file: Option<&FileMeta>, events: Vec<Event>) -> Result<(), JsValue> {
+pub(crate) async fn journal(store: &Store, task: &TaskRecord, file: Option<&FileMeta>, events: Vec<Event>) -> Result<(), JsValue> {
     let key = (task.session.clone(), task.task_id);
     let now = js::now();
     let mut appends = Vec::new();

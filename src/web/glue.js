@@ -182,3 +182,52 @@ export async function registerSync(tag) {
   if (!reg || !reg.sync) return false;
   try { await reg.sync.register(tag); return true; } catch { return false; }
 }
+
+// ---- Background Fetch (in the Service Worker) -----------------------------
+
+function backgroundFetchManager() {
+  const bgf = self.registration && self.registration.backgroundFetch;
+  if (!bgf) throw Object.assign(new Error("Background Fetch is not available in this browser: use transport \"fetch\""), { name: "NotSupportedError" });
+  return bgf;
+}
+
+// Attaches to the running Background Fetch `id` (from the worker) and calls
+// onProgress(downloaded, downloadTotal) at most every 250 ms while this
+// worker lives. Resolves false if there is no such fetch.
+export async function bgFetchAttach(id, onProgress) {
+  const reg = await backgroundFetchManager().get(id);
+  if (!reg) return false;
+  let last = 0;
+  reg.addEventListener("progress", () => {
+    const now = Date.now();
+    if (now - last < 250 && reg.result === "") return;
+    last = now;
+    onProgress(reg.downloaded, reg.downloadTotal);
+  });
+  onProgress(reg.downloaded, reg.downloadTotal);
+  return true;
+}
+
+// Starts the Background Fetch `id` from a page (Chromium refuses to start
+// one from a service worker). Resolves true if it runs (now or already).
+export async function bgFetchFromPage(scriptURL, id, url, method, headers, title) {
+  const reg = await navigator.serviceWorker.register(scriptURL, { type: "module" });
+  if (!reg.backgroundFetch) {
+    throw Object.assign(new Error("Background Fetch is not available in this browser"), { name: "NotSupportedError" });
+  }
+  if (await reg.backgroundFetch.get(id)) return true;
+  await reg.backgroundFetch.fetch(id, [new Request(url, { method, headers })], { title });
+  return true;
+}
+
+export async function bgFetchAbort(id) {
+  const reg = await backgroundFetchManager().get(id);
+  if (reg) await reg.abort();
+}
+
+// The response a settled Background Fetch holds, or null.
+export async function bgFetchResponse(registration) {
+  const records = await registration.matchAll();
+  if (!records.length) return null;
+  try { return await records[0].responseReady; } catch { return null; }
+}

@@ -122,6 +122,14 @@ extern "C" {
     pub fn active_worker(script_url: &str) -> Promise;
     #[wasm_bindgen(js_name = registerSync)]
     pub fn register_sync(tag: &str) -> Promise;
+    #[wasm_bindgen(js_name = bgFetchAttach)]
+    pub fn bg_fetch_attach(id: &str, on_progress: &js_sys::Function) -> Promise;
+    #[wasm_bindgen(js_name = bgFetchFromPage)]
+    pub fn bg_fetch_from_page(script_url: &str, id: &str, url: &str, method: &str, headers: &JsValue, title: &str) -> Promise;
+    #[wasm_bindgen(js_name = bgFetchAbort)]
+    pub fn bg_fetch_abort(id: &str) -> Promise;
+    #[wasm_bindgen(js_name = bgFetchResponse)]
+    pub fn bg_fetch_response(registration: &JsValue) -> Promise;
     #[wasm_bindgen(js_name = tryLock)]
     pub fn try_lock(name: &str) -> Promise;
 }

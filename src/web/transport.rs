@@ -90,6 +90,16 @@ pub async fn start(plan: &FetchPlan, abort: &web_sys::AbortController, timeout_m
             }))
         }
     };
+    let info = head_of(&resp);
+    let reader = match resp.body() {
+        Some(body) => body.get_reader().into(),
+        None => JsValue::NULL,
+    };
+    Ok(Started { info, reader })
+}
+
+/// A response's head as plain data (header names lower-cased).
+pub fn head_of(resp: &web_sys::Response) -> ResponseInfo {
     let mut map = BTreeMap::new();
     if let Ok(Some(iter)) = js_sys::try_iter(&resp.headers()) {
         for pair in iter.flatten() {
@@ -99,12 +109,7 @@ pub async fn start(plan: &FetchPlan, abort: &web_sys::AbortController, timeout_m
             }
         }
     }
-    let info = ResponseInfo { url: resp.url(), status_code: resp.status(), headers: map };
-    let reader = match resp.body() {
-        Some(body) => body.get_reader().into(),
-        None => JsValue::NULL,
-    };
-    Ok(Started { info, reader })
+    ResponseInfo { url: resp.url(), status_code: resp.status(), headers: map }
 }
 
 /// Abandons a body we will not read.

@@ -143,6 +143,19 @@ impl UrlSessionConfiguration {
         self.data.borrow_mut().waits_for_connectivity = v;
     }
 
+    /// bgsession's addition: `"fetch"` (default: fastest; resumes with Range
+    /// when the worker wakes again) or `"backgroundFetch"` (the browser's
+    /// download service: goes on with no worker alive; Chromium only).
+    #[wasm_bindgen(getter)]
+    pub fn transport(&self) -> String {
+        self.data.borrow().transport.as_str().to_string()
+    }
+    #[wasm_bindgen(setter)]
+    pub fn set_transport(&self, v: String) -> Result<(), JsValue> {
+        self.data.borrow_mut().transport = crate::core::config::Transport::parse(&v).map_err(usage)?;
+        Ok(())
+    }
+
     /// The daemon's script (default `./bgsession-sw.js`, relative to the page).
     #[wasm_bindgen(getter = serviceWorkerURL)]
     pub fn service_worker_url(&self) -> String {

@@ -381,6 +381,38 @@ impl SessionInner {
         js::wait(js::ask_worker(&worker, &msg)).await
     }
 
+    /// Starts a Background Fetch task's download in the browser's download
+    /// service (only a page may); if that is impossible the daemon runs it
+    /// with fetch instead.
+    pub(crate) async fn start_background_fetch(&self, task: &Rc<TaskInner>) {
+        let (id, url, method, headers, title, sid, tid) = {
+            let r = task.record.borrow();
+            if r.state != TaskState::Running || r.transport != crate::core::config::Transport::BackgroundFetch {
+                return;
+            }
+            let Some(id) = r.bg_fetch_id.clone() else { return };
+            let title = if r.task_description.is_empty() { r.current_request.url.clone() } else { r.task_description.clone() };
+            (id, r.current_request.url.clone(), r.current_request.method.clone(), js::to_js(&r.current_request.headers), title, r.session.clone(), r.task_id)
+        };
+        let script = resolve_url(&self.config.service_worker_url);
+        let started = js::wait(js::bg_fetch_from_page(&script, &id, &url, &method, &headers, &title)).await;
+        if started.is_ok() {
+            // The daemon attaches to it and journals its progress.
+            let _ = self.ask(js::object(&[("op", "wake".into())])).await;
+        }
+        if let Err(e) = started {
+            let msg = js::object(&[
+                ("op", "backgroundFetchUnavailable".into()),
+                ("session", sid.into()),
+                ("taskId", JsValue::from_f64(tid as f64)),
+                ("reason", js::message(&e).into()),
+            ]);
+            if let Err(e) = self.ask(msg).await {
+                js::console_warn(&format!("bgsession: {}", js::message(&e)));
+            }
+        }
+    }
+
     /// Asks the browser to wake the daemon even with no page open (one-off
     /// Background Sync, where the browser has it): the worker's `sync`
     /// handler resumes unfinished transfers, and fails the event while work
@@ -447,6 +479,11 @@ impl SessionInner {
         if let Ok(ch) = web_sys::BroadcastChannel::new(CHANNEL) {
             ch.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
             *self.channel.borrow_mut() = Some((ch, on_message));
+        }
+        // Background Fetch tasks whose download a closed page never started.
+        let waiting: Vec<Rc<TaskInner>> = self.tasks.borrow().values().map(|(t, _)| t.clone()).collect();
+        for t in waiting {
+            self.start_background_fetch(&t).await;
         }
         // Wake the daemon: it resumes this origin's unfinished transfers.
         self.wake();

@@ -205,6 +205,7 @@ impl UrlSessionTask {
         let stored: TaskRecord = js::from_js(stored, "daemon reply")?;
         self.inner.update_from(stored);
         self.inner.persisted.set(true);
+        session.start_background_fetch(&self.inner).await;
         session.request_background_wake();
         Ok(())
     }
