@@ -2,6 +2,7 @@
 // download service carries the transfer, so it needs no live worker.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { startServer, newProfile, removeProfile, launch, openApp, waitFor, watch } from "./harness.mjs";
 
 let server;
@@ -95,6 +96,43 @@ test("Background Fetch: live progress, and a 404 finishes with its body and stat
     const live = await page.evaluate(() => window.sha256Of("file:///Documents/live.bin"));
     const wantLive = await (await fetch(`${server.url}/sha256?size=${4 * MiB}&name=live.bin`)).json();
     assert.equal(live.sha256, wantLive.sha256);
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+    await removeProfile(profile);
+  }
+});
+
+test("Background Fetch: browser killed and restarted: the browser's download service finishes it", async () => {
+  const profile = await newProfile();
+  let context = await launch(profile);
+  const errors = [];
+  try {
+    const size = 8 * MiB;
+    const name = "bgf-restart.bin";
+    const page = await openApp(context, server.url, errors);
+    const id = await start(page, `/files/${name}?size=${size}&rate=${2 * MiB}`, name);
+    // Kill mid-transfer, by the server's count of bytes sent.
+    await waitFor(() => server.log.some((e) => e.path === `/files/${name}` && e.bytesSent >= size / 4), {
+      timeout: 30_000,
+      what: "a quarter of the body sent",
+    });
+    execFileSync("pkill", ["-KILL", "-f", "--", `user-data-dir=${profile}`]);
+    await context.close().catch(() => {});
+    context = await launch(profile);
+    const page2 = await openApp(context, server.url, errors);
+    await page2.evaluate((s) => window.openSession(s, { transport: "backgroundFetch" }).ready, SESSION);
+    await page2.waitForFunction((id) => window.log.some((e) => e[0] === "didCompleteWithError" && e[1] === id), id, { timeout: 90_000 });
+    const log = await page2.evaluate(() => window.log);
+    const mine = log.filter((e) => e[1] === id && e[0].startsWith("did"));
+    assert.deepEqual(mine.slice(-2).map((e) => e[0]), ["didFinishDownloadingTo", "didCompleteWithError"]);
+    assert.equal(mine.at(-1)[2], null);
+    const got = await page2.evaluate((n) => window.sha256Of(`file:///Documents/${n}`), name);
+    const want = await (await fetch(`${server.url}/sha256?size=${size}&name=${name}`)).json();
+    assert.equal(got.sha256, want.sha256, "byte-exact");
+    const reqs = server.log.filter((e) => e.path === `/files/${name}`);
+    console.log(`# Background Fetch across a browser kill: ${reqs.length} requests: ${JSON.stringify(reqs.map((r) => [r.status, r.range, r.bytesSent, r.completed]))}`);
+    assert.equal(reqs[0].completed, false, "the first request died with the browser");
     assert.deepEqual(errors, []);
   } finally {
     await context.close();

@@ -32,7 +32,8 @@ async function withApp(body) {
   };
   try {
     const page = await openApp(context, server.url, errors);
-    await body({ page, context: () => context, relaunch, errors });
+    const last = await body({ page, context: () => context, relaunch, errors });
+    assert.deepEqual(await (last || page).evaluate(() => window.pendingJournal()), [], "every journalled event delivered and acknowledged");
     assert.deepEqual(errors, [], "no console errors");
   } finally {
     await context.close();
@@ -149,6 +150,7 @@ test("browser killed and restarted with the same profile: the download resumes",
     assert.equal(reqs[0].completed, false, "the first request died with the browser");
     assert.equal(reqs[1].status, 206);
     await assertFile(page2, name, { size });
+    return page2;
   });
 });
 
