@@ -107,13 +107,12 @@ async fn ingest(store: &Store, task: &mut TaskRecord, response: web_sys::Respons
     let mut done = reader.is_null();
     while !done {
         let index = task.segments.len();
-        let (written, finished, broken) = bytes
-            .pump_segment(&reader, &task.blob_id, index, crate::web::daemon::SEGMENT_BYTES, 60_000.0, 60_000.0, &carry)
-            .await
-            .map_err(|e| transport::classify(&e))?;
-        transfer::on_segment_stored(task, written);
-        done = finished;
-        if let Some(e) = broken {
+        let started = bytes.start_segment(&reader, &task.blob_id, index, crate::web::daemon::SEGMENT_BYTES, 60_000.0, 60_000.0, &carry);
+        let seg = bytes::Segment::from_js(started).await.map_err(|e| transport::classify(&e))?;
+        seg.persisted().await.map_err(|e| transport::classify(&e))?;
+        transfer::on_segment_stored(task, seg.written);
+        done = seg.done;
+        if let Some(e) = seg.broken {
             return Err(transport::classify(&e));
         }
     }

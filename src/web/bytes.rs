@@ -11,6 +11,35 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 pub const CACHE_NAME: &str = "bgsession-bytes-v1";
+
+/// A segment whose bytes have all been handed to the store.
+pub struct Segment {
+    pub written: u64,
+    /// The body ended with it.
+    pub done: bool,
+    /// The body broke after these bytes (they are kept).
+    pub broken: Option<JsValue>,
+    /// Settles when the segment is persisted; rejects on a store failure.
+    pub stored: js_sys::Promise,
+}
+
+impl Segment {
+    /// Waits for [`Bytes::start_segment`]'s promise.
+    pub async fn from_js(started: js_sys::Promise) -> Result<Segment> {
+        let r = js::wait(started).await?;
+        Ok(Segment {
+            written: js::get(&r, "written").as_f64().unwrap_or(0.0) as u64,
+            done: js::get(&r, "done").as_bool().unwrap_or(false),
+            broken: Some(js::get(&r, "error")).filter(|e| !e.is_null() && !e.is_undefined()),
+            stored: js::get(&r, "stored").unchecked_into(),
+        })
+    }
+
+    /// Waits until the segment is persisted.
+    pub async fn persisted(&self) -> Result<()> {
+        js::wait(self.stored.clone()).await.map(|_| ())
+    }
+}
 /// Path prefix of segment keys (under the origin).
 pub const KEY_PREFIX: &str = "/__bgsession__/bytes/";
 
@@ -46,16 +75,13 @@ impl Bytes {
         (0..count).map(|i| JsValue::from_str(&self.key(blob_id, i))).collect()
     }
 
-    /// Streams the next segment of a body (see `pumpSegment` in glue.js).
-    /// Returns (bytes written, body finished, the body's failure if it broke:
-    /// the bytes before the break are stored).
+    /// Starts streaming the next segment of a body (see `pumpSegment` in
+    /// glue.js) at once; the promise resolves (see [`Segment::from_js`]) when
+    /// its bytes are all handed to the store, so the caller can commit the
+    /// previous segment meanwhile.
     #[allow(clippy::too_many_arguments)]
-    pub async fn pump_segment(&self, reader: &JsValue, blob_id: &str, index: usize, max_bytes: u64, max_ms: f64, idle_ms: f64, carry: &JsValue) -> Result<(u64, bool, Option<JsValue>)> {
-        let r = js::wait(js::pump_segment(reader, &self.cache, &self.key(blob_id, index), max_bytes as f64, max_ms, idle_ms, carry)).await?;
-        let written = js::get(&r, "written").as_f64().unwrap_or(0.0) as u64;
-        let done = js::get(&r, "done").as_bool().unwrap_or(false);
-        let error = Some(js::get(&r, "error")).filter(|e| !e.is_null() && !e.is_undefined());
-        Ok((written, done, error))
+    pub fn start_segment(&self, reader: &JsValue, blob_id: &str, index: usize, max_bytes: u64, max_ms: f64, idle_ms: f64, carry: &JsValue) -> js_sys::Promise {
+        js::pump_segment(reader, &self.cache, &self.key(blob_id, index), max_bytes as f64, max_ms, idle_ms, carry)
     }
 
     /// A file's contents as one Blob.

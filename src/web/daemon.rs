@@ -524,36 +524,50 @@ async fn run(task: &mut TaskRecord, abort: &web_sys::AbortController, stop: &Rc<
             }
         }
         journal(&store, task, None, events).await.map_err(persist)?;
+        // Segment i+1 is read while segment i is persisted and committed.
         let carry = JsValue::from(js_sys::Object::new());
         let mut done = started.reader.is_null();
-        while !done {
-            let index = task.segments.len();
-            let (written, finished, broken) = match bytes.pump_segment(&started.reader, &task.blob_id, index, SEGMENT_BYTES, SEGMENT_MS, request_timeout_ms, &carry).await {
-                Ok(r) => r,
-                Err(_) if stop.get().is_some() => return Ok(()),
-                Err(e) => return Err(transport::classify(&e)),
-            };
-            if stop.get().is_some() {
-                // The segment was stored but the task moved on: count it so a
-                // resume continues after it.
-                if written > 0 {
-                    if let Ok(Some(mut latest)) = store.get_task(&task.session, task.task_id).await {
-                        if latest.state != TaskState::Completed && latest.segments.len() == index {
-                            transfer::on_segment_stored(&mut latest, written);
-                            let _ = store.put_task(&latest).await;
+        let mut handed: Option<bytes::Segment> = None;
+        while !done || handed.is_some() {
+            let next = (!done).then(|| {
+                let index = task.segments.len() + usize::from(handed.is_some());
+                bytes.start_segment(&started.reader, &task.blob_id, index, SEGMENT_BYTES, SEGMENT_MS, request_timeout_ms, &carry)
+            });
+            if let Some(seg) = handed.take() {
+                let index = task.segments.len();
+                if let Err(e) = seg.persisted().await {
+                    return if stop.get().is_some() { Ok(()) } else { Err(transport::classify(&e)) };
+                }
+                if stop.get().is_some() {
+                    // Stored, but the task moved on: count it so a resume
+                    // continues after it.
+                    if seg.written > 0 {
+                        if let Ok(Some(mut latest)) = store.get_task(&task.session, task.task_id).await {
+                            if latest.state != TaskState::Completed && latest.segments.len() == index {
+                                transfer::on_segment_stored(&mut latest, seg.written);
+                                let _ = store.put_task(&latest).await;
+                            }
                         }
                     }
+                    return Ok(());
                 }
-                return Ok(());
+                transfer::on_segment_stored(task, seg.written);
+                if seg.written > 0 {
+                    let ev = Event::DidWriteData { total_bytes_written: task.bytes_received, total_bytes_expected_to_write: task.expected_or_unknown() };
+                    journal(&store, task, None, vec![ev]).await.map_err(persist)?;
+                }
+                if let Some(err) = seg.broken {
+                    return Err(transport::classify(&err));
+                }
             }
-            transfer::on_segment_stored(task, written);
-            done = finished;
-            if written > 0 {
-                let ev = Event::DidWriteData { total_bytes_written: task.bytes_received, total_bytes_expected_to_write: task.expected_or_unknown() };
-                journal(&store, task, None, vec![ev]).await.map_err(persist)?;
-            }
-            if let Some(err) = broken {
-                return Err(transport::classify(&err));
+            if let Some(started_segment) = next {
+                let seg = match bytes::Segment::from_js(started_segment).await {
+                    Ok(seg) => seg,
+                    Err(_) if stop.get().is_some() => return Ok(()),
+                    Err(e) => return Err(transport::classify(&e)),
+                };
+                done = seg.done || seg.broken.is_some();
+                handed = Some(seg);
             }
         }
         transfer::on_body_end(task)?;

@@ -11,13 +11,18 @@ const TIMEOUT = Symbol("timeout");
 // split at the previous boundary, a read still pending and the time of the
 // last data; pass the same object for every segment of a body.
 // A failing body (connection cut, stall) ends the segment with the bytes that
-// did arrive, so they are kept: resolves to { written, done, error } where
-// `error` is that failure (or null). A failing store (quota) rejects.
+// did arrive, so they are kept. Resolves as soon as the segment's bytes are
+// all handed to the store (so the caller can read on while the store
+// finishes) with { written, done, error, stored }: `error` is the body's
+// failure (or null), `stored` a Promise that settles when the segment is
+// persisted (it rejects on a store failure such as the quota).
 export async function pumpSegment(reader, cache, key, maxBytes, maxMs, idleMs, carry) {
   let written = 0;
   let done = false;
   let failure = null;
   let deadlinePassed = false;
+  let markClosed;
+  const closed = new Promise((res) => { markClosed = res; });
   if (!carry.lastData) carry.lastData = Date.now();
   let timer, watchdog;
   const deadline = new Promise((res) => {
@@ -32,7 +37,8 @@ export async function pumpSegment(reader, cache, key, maxBytes, maxMs, idleMs, c
   });
   stalled.catch(() => {});
   const stream = new ReadableStream({
-    async pull(ctrl) {
+    async pull(ctrlRaw) {
+      const ctrl = { enqueue: (c) => ctrlRaw.enqueue(c), close: () => { ctrlRaw.close(); markClosed(); } };
       if (written >= maxBytes || (deadlinePassed && written > 0)) { ctrl.close(); return; }
       let chunk = carry.chunk;
       carry.chunk = null;
@@ -65,14 +71,17 @@ export async function pumpSegment(reader, cache, key, maxBytes, maxMs, idleMs, c
       ctrl.enqueue(chunk);
     },
   }, { highWaterMark: 1 });
+  const put = cache.put(key, new Response(stream, { headers: { "content-type": "application/octet-stream" } }));
+  const cleanup = () => { clearTimeout(timer); clearInterval(watchdog); };
   try {
-    await cache.put(key, new Response(stream, { headers: { "content-type": "application/octet-stream" } }));
+    // Either every byte is handed over, or the store failed first.
+    await Promise.race([closed, put]);
   } finally {
-    clearTimeout(timer);
-    clearInterval(watchdog);
+    cleanup();
   }
-  if (written === 0) await cache.delete(key);
-  return { written, done, error: failure };
+  const stored = put.then(() => (written === 0 ? cache.delete(key) : undefined)).then(() => undefined);
+  stored.catch(() => {});
+  return { written, done, error: failure, stored };
 }
 
 // Concatenates stored segments into one Blob (disk-backed parts; no copy).

@@ -122,12 +122,13 @@ pub async fn chunked_writes_round_trip() {
     let blob_id = unique("seg");
     let mut segments = Vec::new();
     loop {
-        let (written, done, error) = b.pump_segment(&reader, &blob_id, segments.len(), 2 * 1024 * 1024, 60_000.0, 60_000.0, &carry).await.unwrap();
-        assert!(error.is_none());
-        if written > 0 {
-            segments.push(written);
+        let seg = bytes::Segment::from_js(b.start_segment(&reader, &blob_id, segments.len(), 2 * 1024 * 1024, 60_000.0, 60_000.0, &carry)).await.unwrap();
+        seg.persisted().await.unwrap();
+        assert!(seg.broken.is_none());
+        if seg.written > 0 {
+            segments.push(seg.written);
         }
-        if done {
+        if seg.done {
             break;
         }
     }
