@@ -41,6 +41,8 @@ type Key = (String, u64);
 enum Stop {
     Suspend,
     Cancel,
+    /// `simulateKill`: stop as if the worker died (nothing recorded).
+    Kill,
 }
 
 struct Active {
@@ -50,6 +52,10 @@ struct Active {
 
 #[derive(Default)]
 struct Daemon {
+    /// "started" was announced for this worker life.
+    announced: bool,
+    /// After `simulateKill`: nothing starts until the next wake.
+    frozen: bool,
     active: HashMap<Key, Active>,
     /// The newest progress entry appended per task (for coalescing).
     last_progress: HashMap<Key, JournalEntry>,
@@ -70,16 +76,33 @@ fn policy() -> RetryPolicy {
     RetryPolicy::default()
 }
 
-fn broadcast(session: &str) {
+fn post(msg: &JsValue) {
     DAEMON.with(|d| {
         let mut d = d.borrow_mut();
         if d.channel.is_none() {
             d.channel = web_sys::BroadcastChannel::new(CHANNEL).ok();
         }
         if let Some(ch) = &d.channel {
-            let _ = ch.post_message(&js::object(&[("type", "journal".into()), ("session", session.into())]));
+            let _ = ch.post_message(msg);
         }
     });
+}
+
+/// Tells pages the journal of `session` grew.
+fn broadcast(session: &str) {
+    post(&js::object(&[("type", "journal".into()), ("session", session.into())]));
+}
+
+/// Tells pages what the daemon itself is doing (for timelines such as the
+/// demo's): "started" (a new worker life), "busy", "idle", "killed".
+fn announce(event: &str) {
+    let active = DAEMON.with(|d| d.borrow().active.len());
+    post(&js::object(&[
+        ("type", "daemon".into()),
+        ("event", event.into()),
+        ("transfers", JsValue::from_f64(active as f64)),
+        ("at", JsValue::from_f64(js::now())),
+    ]));
 }
 
 fn is_idle(d: &Daemon) -> bool {
@@ -87,14 +110,18 @@ fn is_idle(d: &Daemon) -> bool {
 }
 
 fn notify_idle() {
-    let waiters = DAEMON.with(|d| {
+    let (waiters, became_idle) = DAEMON.with(|d| {
         let mut d = d.borrow_mut();
         if is_idle(&d) {
-            std::mem::take(&mut d.idle_waiters)
+            let had = !d.idle_waiters.is_empty();
+            (std::mem::take(&mut d.idle_waiters), had)
         } else {
-            Vec::new()
+            (Vec::new(), false)
         }
     });
+    if became_idle {
+        announce("idle");
+    }
     for w in waiters {
         let _ = w.call0(&JsValue::UNDEFINED);
     }
@@ -125,6 +152,8 @@ pub fn daemon_idle() -> js_sys::Promise {
 /// stored bytes). Called on activation and on every message.
 #[wasm_bindgen(js_name = daemonWake)]
 pub async fn daemon_wake() -> Result<(), JsValue> {
+    DAEMON.with(|d| d.borrow_mut().frozen = false);
+    announce_start();
     schedule_now().await
 }
 
@@ -143,6 +172,10 @@ pub async fn daemon_sweep() -> Result<u32, JsValue> {
 #[wasm_bindgen(js_name = daemonHandleMessage)]
 pub async fn daemon_handle_message(msg: JsValue) -> Result<JsValue, JsValue> {
     let op = js::get(&msg, "op").as_string().unwrap_or_default();
+    if op != "simulateKill" {
+        DAEMON.with(|d| d.borrow_mut().frozen = false);
+        announce_start();
+    }
     let store = store::shared().await?;
     let reply = match op.as_str() {
         "resume" => {
@@ -240,6 +273,30 @@ pub async fn daemon_handle_message(msg: JsValue) -> Result<JsValue, JsValue> {
             }
         }
         "wake" | "ping" => JsValue::TRUE,
+        "status" => js::object(&[
+            ("transfers", JsValue::from_f64(DAEMON.with(|d| d.borrow().active.len()) as f64)),
+            ("backgroundFetches", JsValue::from_f64(DAEMON.with(|d| d.borrow().bg_active.len()) as f64)),
+        ]),
+        "simulateKill" => {
+            // For teaching and tests where the browser's own kill is not at
+            // hand: drop every transfer and all memory as a killed worker
+            // would (bytes in flight are lost; stored segments stay), and
+            // come back on the next wake.
+            let keys: Vec<Key> = DAEMON.with(|d| d.borrow().active.keys().cloned().collect());
+            for k in &keys {
+                stop_active(k, Stop::Kill);
+            }
+            DAEMON.with(|d| {
+                let mut d = d.borrow_mut();
+                d.last_progress.clear();
+                d.bg_active.clear();
+                d.timer = None;
+                d.announced = false;
+                d.frozen = true;
+            });
+            announce("killed");
+            return Ok(JsValue::from_f64(keys.len() as f64));
+        }
         "backgroundFetchUnavailable" => {
             // The page could not start the Background Fetch: run it with fetch.
             let session = js::get(&msg, "session").as_string().unwrap_or_default();
@@ -271,10 +328,20 @@ fn stop_active(key: &Key, why: Stop) {
     });
 }
 
+fn announce_start() {
+    let first = DAEMON.with(|d| !std::mem::replace(&mut d.borrow_mut().announced, true));
+    if first {
+        announce("started");
+    }
+}
+
 /// Starts what may start now and arms a timer for what waits.
 async fn schedule_now() -> Result<(), JsValue> {
     let busy = DAEMON.with(|d| {
         let mut d = d.borrow_mut();
+        if d.frozen {
+            return true;
+        }
         if d.scheduling {
             d.again = true;
             true
@@ -369,7 +436,11 @@ fn start(task: TaskRecord) {
     let key = (task.session.clone(), task.task_id);
     let Ok(abort) = web_sys::AbortController::new() else { return };
     let stop = Rc::new(Cell::new(None));
+    let was_idle = DAEMON.with(|d| d.borrow().active.is_empty());
     DAEMON.with(|d| d.borrow_mut().active.insert(key.clone(), Active { abort: abort.clone(), stop: stop.clone() }));
+    if was_idle {
+        announce("busy");
+    }
     spawn_local(async move {
         let release = match js::wait(js::try_lock(&task_lock(&key))).await {
             Ok(r) if r.is_function() => r,

@@ -60,3 +60,44 @@ test("a worker killed at ~50 % resumes with Range and the file is byte-exact", a
     await removeProfile(profile);
   }
 });
+
+test("simulateDaemonKill: the daemon drops its transfers, announces it, and resumes on the next wake", async () => {
+  const profile = await newProfile();
+  const context = await launch(profile);
+  const errors = [];
+  const size = 12 << 20;
+  try {
+    const page = await openApp(context, server.url, errors);
+    await page.evaluate(() => {
+      window.daemonEvents = [];
+      new BroadcastChannel("bgsession").onmessage = (e) => e.data.type === "daemon" && window.daemonEvents.push(e.data.event);
+    });
+    await page.evaluate(
+      async ({ base, size }) => {
+        const task = window.openSession("com.example.simkill").downloadTask(`${base}/files/simkill.bin?size=${size}&rate=${3 << 20}`);
+        task.taskDescription = "simkill.bin";
+        await task.resume();
+      },
+      { base: server.url, size },
+    );
+    await waitFor(() => page.evaluate(() => window.log.some((e) => e[0] === "didWriteData")), { what: "progress" });
+    const stopped = await page.evaluate(() => window.sessions["com.example.simkill"].simulateDaemonKill());
+    assert.equal(stopped, 1, "one transfer stopped");
+    await page.waitForFunction(() => window.log.some((e) => e[0] === "didCompleteWithError"), null, { timeout: 60_000 });
+    const log = await page.evaluate(() => window.log);
+    assert.ok(log.some((e) => e[0] === "didResumeAtOffset"), "resumed from the stored segments");
+    assert.equal(log.find((e) => e[0] === "didCompleteWithError")[2], null);
+    const events = await page.evaluate(() => window.daemonEvents);
+    assert.ok(events.includes("killed"), `daemon events: ${events}`);
+    assert.ok(events.indexOf("started", events.indexOf("killed")) > 0, "started again after the kill");
+    const got = await page.evaluate(() => window.sha256Of("file:///Documents/simkill.bin"));
+    const want = await (await fetch(`${server.url}/sha256?size=${size}&name=simkill.bin`)).json();
+    assert.equal(got.sha256, want.sha256);
+    const status = await page.evaluate(() => window.sessions["com.example.simkill"].daemonStatus());
+    assert.equal(status.transfers, 0);
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+    await removeProfile(profile);
+  }
+});

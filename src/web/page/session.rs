@@ -309,6 +309,24 @@ impl UrlSession {
         Ok(out)
     }
 
+    /// bgsession addition, for teaching and tests: what the daemon is doing
+    /// now, `{transfers, backgroundFetches}`. (Its life events are posted on
+    /// the BroadcastChannel "bgsession" as `{type: "daemon", event, transfers, at}`
+    /// with event "started", "busy", "idle" or "killed".)
+    #[wasm_bindgen(js_name = daemonStatus)]
+    pub async fn daemon_status(&self) -> Result<JsValue, JsValue> {
+        self.inner.ask(js::object(&[("op", "status".into())])).await
+    }
+
+    /// bgsession addition, for teaching and tests: makes the daemon behave as
+    /// if the browser had killed its worker (transfers stop, bytes in flight
+    /// are lost, stored segments stay) until something wakes it — an open
+    /// page does within 2 s. Resolves with the number of transfers stopped.
+    #[wasm_bindgen(js_name = simulateDaemonKill)]
+    pub async fn simulate_daemon_kill(&self) -> Result<JsValue, JsValue> {
+        self.inner.ask(js::object(&[("op", "simulateKill".into())])).await
+    }
+
     /// No new tasks; the session becomes invalid once its tasks have completed
     /// (`didBecomeInvalidWithError(session, null)`).
     #[wasm_bindgen(js_name = finishTasksAndInvalidate)]
