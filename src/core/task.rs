@@ -109,6 +109,16 @@ pub struct TaskRecord {
     /// counted from the first `resume()`.
     #[serde(default)]
     pub resource_deadline: Option<f64>,
+    /// Does the server answer ranges for this task (learned from its answers)?
+    #[serde(default)]
+    pub ranged: Option<bool>,
+    /// The link is fast: bodies are fetched as bounded segments read whole by
+    /// the browser (see `transfer::after_segment`).
+    #[serde(default)]
+    pub fast: bool,
+    /// Size of the next bounded segment in fast mode.
+    #[serde(default)]
+    pub segment_len: u64,
     /// Which transport runs it (from the session's configuration).
     #[serde(default)]
     pub transport: crate::core::config::Transport,
@@ -179,6 +189,9 @@ impl TaskRecord {
             retry_at: None,
             waiting_for_connectivity: false,
             resource_deadline: None,
+            ranged: None,
+            fast: false,
+            segment_len: 0,
             transport: Default::default(),
             bg_fetch_id: None,
             upload_from: None,

