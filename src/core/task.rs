@@ -246,6 +246,13 @@ impl TaskRecord {
         Ok(())
     }
 
+    /// Range requests only make sense for GET (a download's normal method).
+    pub fn method_allows_ranges(&self) -> bool {
+        self.kind == TaskKind::Download
+            && self.current_request.method.eq_ignore_ascii_case("GET")
+            && !self.original_request.headers.contains_key("range")
+    }
+
     /// May the scheduler start a transfer now?
     pub fn is_runnable(&self, now: f64) -> bool {
         self.state == TaskState::Running

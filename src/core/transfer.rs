@@ -20,8 +20,12 @@ pub struct FetchPlan {
 
 /// Bounded segments (fast mode) are sized to take about this long.
 pub const SEGMENT_TARGET_MS: f64 = 1000.0;
-pub const MIN_FAST_SEGMENT: u64 = 4 << 20;
-pub const MAX_FAST_SEGMENT: u64 = 64 << 20;
+pub const MIN_FAST_SEGMENT: u64 = 1 << 20;
+/// A fresh download starts with one small bounded segment read whole: it
+/// measures the link (and whether ranges work) at once, and on a fast link
+/// the body never goes through the slow streamed path.
+pub const PROBE_SEGMENT: u64 = 1 << 20;
+pub const MAX_FAST_SEGMENT: u64 = 128 << 20;
 /// At or above this rate (bytes/s) a streamed body switches to fast mode: the
 /// browser's own reading of a whole segment beats streaming it through script
 /// into the store (~2× measured in Chromium, ../README.md).
@@ -33,6 +37,10 @@ pub const SLOW_RATE: f64 = 50.0 * 1024.0 * 1024.0;
 /// representation is the one they came from (`If-Range`). In fast mode, ask
 /// for one bounded segment.
 pub fn plan_fetch(task: &TaskRecord) -> FetchPlan {
+    if task.original_request.headers.contains_key("range") {
+        // The app asked for a range itself: send it as it is, no resuming.
+        return FetchPlan { request: task.current_request.clone(), offset: 0, end: None };
+    }
     let mut request = task.current_request.clone();
     request.headers.remove("range");
     request.headers.remove("if-range");
@@ -41,9 +49,12 @@ pub fn plan_fetch(task: &TaskRecord) -> FetchPlan {
     if let Some(v) = resumable {
         request.headers.insert("if-range".into(), v.if_range_value().to_string());
     }
-    let fast = task.fast && task.ranged == Some(true) && task.validator.is_some();
-    let end = fast.then(|| {
-        let len = task.segment_len.clamp(MIN_FAST_SEGMENT, MAX_FAST_SEGMENT);
+    // From zero: always one bounded segment (the probe, or a fast segment);
+    // further on, bounded segments only in fast mode with a validator.
+    let rangeable = task.ranged != Some(false) && task.method_allows_ranges();
+    let bounded = rangeable && (offset == 0 || (task.fast && task.validator.is_some()));
+    let end = bounded.then(|| {
+        let len = if task.fast { task.segment_len.clamp(MIN_FAST_SEGMENT, MAX_FAST_SEGMENT) } else { PROBE_SEGMENT };
         let end = offset + len - 1;
         task.bytes_expected.filter(|t| *t > 0).map_or(end, |t| end.min(t - 1))
     });
@@ -87,6 +98,7 @@ pub fn after_segment(task: &mut TaskRecord, len: u64, elapsed_ms: f64, streamed:
     } else if rate < SLOW_RATE {
         task.fast = false;
     } else {
+        task.fast = true;
         task.segment_len = next;
     }
     SegmentOutcome::Continue
@@ -112,6 +124,7 @@ pub fn on_response(task: &mut TaskRecord, plan: &FetchPlan, resp: ResponseInfo) 
     let status = resp.status_code;
     let new_validator = if (200..300).contains(&status) { Validator::from_response(&resp) } else { None };
     let asked_range = plan.offset > 0 || plan.end.is_some();
+    let mut shown = resp.clone();
     let decision = if status == 206 && asked_range {
         let range = resp.header("content-range").and_then(ContentRange::parse);
         let same_representation = match (&task.validator, &new_validator) {
@@ -124,7 +137,14 @@ pub fn on_response(task: &mut TaskRecord, plan: &FetchPlan, resp: ResponseInfo) 
                     task.discard_bytes();
                 }
                 task.ranged = Some(true);
+                if new_validator.is_none() && task.validator.is_none() {
+                    // Without a validator separate range requests could
+                    // splice two versions: no more ranges for this task.
+                    task.fast = false;
+                    task.ranged = Some(false);
+                }
                 task.bytes_expected = r.total.or_else(|| resp.content_length().map(|l| l + plan.offset));
+                shown = whole_response(&resp, task.bytes_expected);
                 ResponseDecision::Write { offset: plan.offset, resumed: plan.offset > 0 }
             }
             Some(r) if !same_representation => {
@@ -160,8 +180,25 @@ pub fn on_response(task: &mut TaskRecord, plan: &FetchPlan, resp: ResponseInfo) 
     };
     task.validator = new_validator.or_else(|| if matches!(decision, ResponseDecision::Write { offset, .. } if offset > 0) { task.validator.clone() } else { None });
     task.current_request.url = resp.url.clone();
-    task.response = Some(resp);
+    task.response = Some(shown);
     decision
+}
+
+/// The ranges are ours, not the app's: the response the app sees is the
+/// whole representation's (200, its full length, no Content-Range).
+fn whole_response(resp: &ResponseInfo, total: Option<u64>) -> ResponseInfo {
+    let mut r = resp.clone();
+    r.status_code = 200;
+    r.headers.remove("content-range");
+    match total {
+        Some(t) => {
+            r.headers.insert("content-length".into(), t.to_string());
+        }
+        None => {
+            r.headers.remove("content-length");
+        }
+    }
+    r
 }
 
 /// Is the body complete once `task`'s bounded segment for `plan` is stored?
@@ -409,10 +446,25 @@ mod tests {
     }
 
     #[test]
-    fn fresh_fetch_has_no_range() {
+    fn a_fresh_fetch_probes_with_one_small_segment() {
         let p = plan_fetch(&task());
         assert_eq!(p.offset, 0);
-        assert!(!p.request.headers.contains_key("range"));
+        assert_eq!(p.end, Some(PROBE_SEGMENT - 1));
+        assert_eq!(p.request.headers["range"], format!("bytes=0-{}", PROBE_SEGMENT - 1));
+        assert!(!p.request.headers.contains_key("if-range"));
+        let mut post = task();
+        post.current_request.method = "POST".into();
+        assert_eq!(plan_fetch(&post).end, None, "no ranges for other methods");
+        let mut ranged = task();
+        ranged.original_request.headers.insert("range".into(), "bytes=0-9".into());
+        ranged.current_request = ranged.original_request.clone();
+        let p = plan_fetch(&ranged);
+        assert_eq!(p.end, None);
+        assert_eq!(p.request.headers["range"], "bytes=0-9", "the app's own Range is left alone");
+        let mut again = task();
+        again.ranged = Some(true);
+        again.failures = 1;
+        assert_eq!(plan_fetch(&again).end, Some(PROBE_SEGMENT - 1), "a failed probe probes again");
     }
 
     #[test]
@@ -616,59 +668,84 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_fast_link_switches_to_bounded_segments() {
+    fn probed(total: u64, probe_ms: f64) -> TaskRecord {
         let mut t = task();
         let p = plan_fetch(&t);
-        on_response(&mut t, &p, resp(200, &[("content-length", "1000000000"), ("etag", "\"v\"")]));
-        // 32 MiB in 0.1 s: 320 MiB/s, streamed.
-        on_segment_stored(&mut t, 32 << 20);
-        assert_eq!(after_segment(&mut t, 32 << 20, 100.0, true), SegmentOutcome::SwitchToFast);
+        let cr = format!("bytes 0-{}/{}", PROBE_SEGMENT - 1, total);
+        let d = on_response(&mut t, &p, resp(206, &[("content-range", &cr), ("etag", "\"v\"")]));
+        assert_eq!(d, ResponseDecision::Write { offset: 0, resumed: false });
+        let shown = t.response.as_ref().unwrap();
+        assert_eq!(shown.status_code, 200, "the app sees the whole representation");
+        assert_eq!(shown.content_length(), Some(total));
+        assert_eq!(shown.header("content-range"), None);
+        on_segment_stored(&mut t, PROBE_SEGMENT);
+        after_segment(&mut t, PROBE_SEGMENT, probe_ms, false);
+        t
+    }
+
+    #[test]
+    fn a_fast_link_continues_in_bounded_segments() {
+        // 1 MiB in 2 ms: 500 MiB/s.
+        let mut t = probed(1_000_000_000, 2.0);
         assert!(t.fast);
         assert_eq!(t.segment_len, MAX_FAST_SEGMENT, "about 1 s of transfer, capped");
-        let p = plan_fetch(&t);
-        let first = 32u64 << 20;
-        assert_eq!(p.offset, first);
-        assert_eq!(p.end, Some(first + MAX_FAST_SEGMENT - 1));
-        assert_eq!(p.request.headers["range"], format!("bytes={}-{}", first, first + MAX_FAST_SEGMENT - 1));
-        assert_eq!(p.request.headers["if-range"], "\"v\"");
-        let cr = format!("bytes {}-{}/1000000000", first, first + MAX_FAST_SEGMENT - 1);
-        let d = on_response(&mut t, &p, resp(206, &[("content-range", &cr), ("etag", "\"v\"")]));
-        assert_eq!(d, ResponseDecision::Write { offset: first, resumed: true });
         assert_eq!(t.bytes_expected, Some(1_000_000_000));
+        let p = plan_fetch(&t);
+        assert_eq!(p.offset, PROBE_SEGMENT);
+        assert_eq!(p.end, Some(PROBE_SEGMENT + MAX_FAST_SEGMENT - 1));
+        assert_eq!(p.request.headers["if-range"], "\"v\"");
+        let cr = format!("bytes {}-{}/1000000000", PROBE_SEGMENT, PROBE_SEGMENT + MAX_FAST_SEGMENT - 1);
+        let d = on_response(&mut t, &p, resp(206, &[("content-range", &cr), ("etag", "\"v\"")]));
+        assert_eq!(d, ResponseDecision::Write { offset: PROBE_SEGMENT, resumed: true });
         on_segment_stored(&mut t, MAX_FAST_SEGMENT);
         assert!(!bounded_body_complete(&t, &p, MAX_FAST_SEGMENT));
         // The last segment is clipped to the total.
         t.bytes_received = 1_000_000_000 - 10;
-        let p = plan_fetch(&t);
-        assert_eq!(p.end, Some(1_000_000_000 - 1));
+        assert_eq!(plan_fetch(&t).end, Some(1_000_000_000 - 1));
     }
 
     #[test]
     fn slow_links_and_servers_without_ranges_stream() {
+        // 1 MiB in 1 s: stream the rest, open-ended.
+        let t = probed(100_000_000, 1000.0);
+        assert!(!t.fast);
+        let p = plan_fetch(&t);
+        assert_eq!(p.end, None);
+        assert_eq!(p.request.headers["range"], format!("bytes={}-", PROBE_SEGMENT));
+        // A fast streamed segment switches to bounded segments.
+        let mut t = t;
+        on_segment_stored(&mut t, 32 << 20);
+        assert_eq!(after_segment(&mut t, 32 << 20, 100.0, true), SegmentOutcome::SwitchToFast);
+        assert!(plan_fetch(&t).end.is_some());
+        // A server that ignores ranges answers the probe with the whole body.
         let mut t = task();
         let p = plan_fetch(&t);
-        on_response(&mut t, &p, resp(200, &[("content-length", "100000000"), ("etag", "\"v\"")]));
-        on_segment_stored(&mut t, 8 << 20);
-        assert_eq!(after_segment(&mut t, 8 << 20, 1000.0, true), SegmentOutcome::Continue, "8 MiB/s: stream");
-        assert!(!t.fast);
-        // fast, then a server that answers 200 to the bounded range
-        after_segment(&mut t, 64 << 20, 100.0, true);
-        assert!(t.fast);
-        let p = plan_fetch(&t);
-        assert!(p.end.is_some());
         let d = on_response(&mut t, &p, resp(200, &[("content-length", "100000000"), ("etag", "\"v\"")]));
-        assert_eq!(d, ResponseDecision::Restart);
-        assert!(!t.fast);
+        assert_eq!(d, ResponseDecision::Write { offset: 0, resumed: false });
         assert_eq!(t.ranged, Some(false));
-        assert_eq!(plan_fetch(&t).end, None);
+        on_segment_stored(&mut t, 8 << 20);
+        assert_eq!(after_segment(&mut t, 8 << 20, 10.0, true), SegmentOutcome::Continue, "no ranges: keep streaming");
+        let p = plan_fetch(&t);
+        assert_eq!(p.end, None);
         // Fast mode falls back to streaming when the rate drops.
-        let mut t = task();
-        t.fast = true;
-        t.ranged = Some(true);
-        t.validator = Some(Validator::ETag("\"v\"".into()));
+        let mut t = probed(100_000_000, 2.0);
+        assert!(t.fast);
         after_segment(&mut t, 4 << 20, 1000.0, false);
         assert!(!t.fast);
+    }
+
+    #[test]
+    fn no_validator_no_bounded_continuation() {
+        let mut t = task();
+        let p = plan_fetch(&t);
+        let cr = format!("bytes 0-{}/100000000", PROBE_SEGMENT - 1);
+        on_response(&mut t, &p, resp(206, &[("content-range", &cr)]));
+        on_segment_stored(&mut t, PROBE_SEGMENT);
+        after_segment(&mut t, PROBE_SEGMENT, 2.0, false);
+        let p = plan_fetch(&t);
+        assert_eq!(p.end, None, "no validator: no bounded segments");
+        assert_eq!(p.offset, 0, "and no resume: the body is fetched again whole");
+        assert!(!p.request.headers.contains_key("range"));
     }
 
     #[test]

@@ -626,12 +626,7 @@ async fn run(task: &mut TaskRecord, abort: &web_sys::AbortController, stop: &Rc<
             if stop.get().is_some() {
                 return Ok(());
             }
-            let asked = task
-                .response
-                .as_ref()
-                .and_then(|r| r.header("content-range"))
-                .and_then(crate::core::request::ContentRange::parse)
-                .map_or(0, |r| r.len());
+            let asked = started.info.header("content-range").and_then(crate::core::request::ContentRange::parse).map_or(0, |r| r.len());
             let len = blob.size() as u64;
             if len != asked {
                 return Err(Failure::Lost(format!("a segment ended after {len} of {asked} bytes")));

@@ -40,8 +40,8 @@ const ways = {
       await cache.delete(u);
       return ms;
     }, url()),
-  "c: bgsession, backgroundFetch": async () => bgsession("backgroundFetch"),
   "d: bgsession, fetch": async () => bgsession("fetch"),
+  "c: bgsession, backgroundFetch": async () => bgsession("backgroundFetch"),
 };
 
 async function bgsession(transport) {
@@ -70,6 +70,9 @@ for (const [name, run] of Object.entries(ways)) {
   const times = [];
   for (let i = 0; i < RUNS; i++) {
     try {
+      // Let the store settle (deletes of the previous run) so every way
+      // starts from the same state.
+      await new Promise((r) => setTimeout(r, 1500));
       times.push(await run());
     } catch (e) {
       results[name] = { error: String(e) };

@@ -57,8 +57,11 @@ test("downloads outlive the tab; a new tab gets each event once, in order", asyn
       },
       { timeout: 60_000, interval: 250, what: "the daemon to complete 3 tasks with the tab closed" },
     );
-    const served = server.log.filter((e) => e.path.startsWith("/files/"));
-    assert.equal(served.filter((e) => e.completed).length, 3, "the server sent three whole bodies");
+    for (const f of FILES) {
+      const reqs = server.log.filter((e) => e.path === `/files/${f.name}`);
+      assert.ok(reqs.at(-1).completed, `${f.name}: the last request was answered whole`);
+      assert.ok(reqs.reduce((n, e) => n + e.bytesSent, 0) >= f.size, `${f.name}: every byte was sent`);
+    }
     await observer.close();
 
     // 3. Relaunch: a new tab gets handleEvents once, then every event in order.

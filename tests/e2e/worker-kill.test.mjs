@@ -49,7 +49,8 @@ test("a worker killed at ~50 % resumes with Range and the file is byte-exact", a
     assert.equal(ranged[0].status, 206);
     const sent = requests.reduce((n, e) => n + e.bytesSent, 0);
     const refetched = sent - size;
-    console.log(`# worker killed after ${requests[0].bytesSent} bytes; resumed at ${resumed[2]}; re-fetched ${refetched} bytes (${(refetched / 2 ** 20).toFixed(2)} MiB); woke ${((Date.now() - stoppedAt) / 1000).toFixed(1)} s after the kill`);
+    const beforeKill = requests.slice(0, -1).reduce((n, e) => n + e.bytesSent, 0);
+    console.log(`# worker killed after ${beforeKill} bytes sent; resumed at ${resumed[2]}; re-fetched ${refetched} bytes (${(refetched / 2 ** 20).toFixed(2)} MiB); woke ${((Date.now() - stoppedAt) / 1000).toFixed(1)} s after the kill`);
     assert.ok(refetched <= 16 << 20, "at most one segment fetched again");
     const got = await page.evaluate(() => window.sha256Of("file:///Documents/kill.bin"));
     const want = await (await fetch(`${server.url}/sha256?size=${size}&name=kill.bin`)).json();
