@@ -9,7 +9,7 @@ use crate::core::journal::{Ack, AppendPlan, JournalEntry};
 use crate::core::path::SandboxPath;
 use crate::core::task::TaskRecord;
 use crate::web::js::{self, from_js, to_js};
-use idb::{Database, DatabaseEvent, Factory, KeyPath, ObjectStore, ObjectStoreParams, Query, Transaction, TransactionMode};
+use idb::{CursorDirection, Database, DatabaseEvent, Factory, KeyPath, ObjectStore, ObjectStoreParams, Query, Transaction, TransactionMode};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -45,6 +45,19 @@ pub async fn shared() -> Result<Rc<Store>> {
     let store = Rc::new(Store::open(DB_NAME).await?);
     SHARED.with(|s| *s.borrow_mut() = Some(store.clone()));
     Ok(store)
+}
+
+/// Decodes many stored records at once: one `JSON.stringify` and
+/// `serde_json` is several times faster than decoding each object field by
+/// field through `serde_wasm_bindgen`.
+fn decode_all<T: serde::de::DeserializeOwned>(values: Vec<JsValue>, what: &str) -> Result<Vec<T>> {
+    if values.is_empty() {
+        return Ok(Vec::new());
+    }
+    let array: js_sys::Array = values.into_iter().collect();
+    let text = js_sys::JSON::stringify(&array).map_err(|_| js::type_error(&format!("{what}: cannot be read")))?;
+    let text = text.as_string().unwrap_or_default();
+    serde_json::from_str(&text).map_err(|err| js::type_error(&format!("{what}: {err}")))
 }
 
 fn key2(session: &str, task_id: u64) -> JsValue {
@@ -131,7 +144,7 @@ impl Store {
             None => store.get_all(None, None).map_err(e)?.await,
         }
         .map_err(e)?;
-        all.into_iter().map(|v| from_js(v, "stored task")).collect()
+        decode_all(all, "stored tasks")
     }
 
     /// Takes over the stored bytes `blob_id` for a task made from resume
@@ -207,25 +220,35 @@ impl Store {
             .map_err(e)?
             .await
             .map_err(e)?;
-        let mut v: Vec<JournalEntry> = all.into_iter().map(|v| from_js(v, "journal entry")).collect::<Result<_>>()?;
+        let mut v: Vec<JournalEntry> = decode_all(all, "journal entries")?;
         v.sort_by_key(|e| e.seq);
         Ok(v)
     }
 
-    /// Identifiers of sessions that have undelivered entries, in order of
-    /// their oldest entry.
+    /// Identifiers of sessions that have undelivered entries (walks the
+    /// session index's unique keys only, not the entries).
     pub async fn sessions_with_events(&self) -> Result<Vec<String>> {
         let tx = self.tx(&[EVENTS], TransactionMode::ReadOnly)?;
-        let all = tx.object_store(EVENTS).map_err(e)?.get_all(None, None).map_err(e)?.await.map_err(e)?;
+        let index = tx.object_store(EVENTS).map_err(e)?.index("by_session").map_err(e)?;
         let mut out: Vec<String> = Vec::new();
-        for v in all {
-            if let Some(s) = js::get(&v, "session").as_string() {
-                if !out.contains(&s) {
-                    out.push(s);
-                }
+        let Some(cursor) = index.open_key_cursor(None, Some(CursorDirection::NextUnique)).map_err(e)?.await.map_err(e)? else {
+            return Ok(out);
+        };
+        let mut cursor = cursor.into_managed();
+        while let Some(key) = cursor.key().map_err(e)? {
+            if let Some(s) = key.as_string() {
+                out.push(s);
             }
+            cursor.next(None).await.map_err(e)?;
         }
         Ok(out)
+    }
+
+    /// How many undelivered entries a session has.
+    pub async fn count_pending(&self, session: &str) -> Result<usize> {
+        let tx = self.tx(&[EVENTS], TransactionMode::ReadOnly)?;
+        let index = tx.object_store(EVENTS).map_err(e)?.index("by_session").map_err(e)?;
+        Ok(index.count(Some(Query::Key(JsValue::from_str(session)))).map_err(e)?.await.map_err(e)? as usize)
     }
 
     pub async fn delivered_total(&self, session: &str, task_id: u64) -> Result<u64> {
@@ -234,32 +257,39 @@ impl Store {
         Ok(v.and_then(|v| js::get(&v, "total").as_f64()).unwrap_or(0.0) as u64)
     }
 
-    /// Acknowledges a delivered entry in one transaction: deletes it, updates
-    /// the delivered-progress total, and removes the unmoved temp file. Returns
-    /// the removed file's metadata, whose bytes the caller then deletes.
-    pub async fn ack(&self, session: &str, task_id: u64, ack: &Ack) -> Result<Option<FileMeta>> {
+    /// Acknowledges delivered entries in one transaction (group commit):
+    /// deletes them, updates the delivered-progress totals, and removes the
+    /// unmoved temp files. Returns the removed files' metadata, whose bytes
+    /// the caller then deletes.
+    pub async fn ack(&self, session: &str, acks: &[(u64, Ack)]) -> Result<Vec<FileMeta>> {
         let tx = self.tx(&[EVENTS, DELIVERED, FILES], TransactionMode::ReadWrite)?;
-        tx.object_store(EVENTS).map_err(e)?.delete(Query::Key(JsValue::from_f64(ack.seq as f64))).map_err(e)?.await.map_err(e)?;
+        let events = tx.object_store(EVENTS).map_err(e)?;
         let delivered = tx.object_store(DELIVERED).map_err(e)?;
-        if ack.forget_task {
-            delivered.delete(Query::Key(key2(session, task_id))).map_err(e)?.await.map_err(e)?;
-        } else if let Some(total) = ack.delivered_total {
-            let rec = js::object(&[
-                ("session", JsValue::from_str(session)),
-                ("taskId", JsValue::from_f64(task_id as f64)),
-                ("total", JsValue::from_f64(total as f64)),
-            ]);
-            delivered.put(&rec, None).map_err(e)?.await.map_err(e)?;
-        }
-        let mut removed = None;
-        if let Some(loc) = &ack.remove_file {
-            if let Ok(path) = SandboxPath::parse(loc) {
-                let files = tx.object_store(FILES).map_err(e)?;
+        let files = tx.object_store(FILES).map_err(e)?;
+        let mut removed = Vec::new();
+        let mut lookups = Vec::new();
+        // Requests are queued without waiting for each: the commit waits for all.
+        for (task_id, ack) in acks {
+            let _ = events.delete(Query::Key(JsValue::from_f64(ack.seq as f64))).map_err(e)?;
+            if ack.forget_task {
+                let _ = delivered.delete(Query::Key(key2(session, *task_id))).map_err(e)?;
+            } else if let Some(total) = ack.delivered_total {
+                let rec = js::object(&[
+                    ("session", JsValue::from_str(session)),
+                    ("taskId", JsValue::from_f64(*task_id as f64)),
+                    ("total", JsValue::from_f64(total as f64)),
+                ]);
+                let _ = delivered.put(&rec, None).map_err(e)?;
+            }
+            if let Some(path) = ack.remove_file.as_deref().and_then(|l| SandboxPath::parse(l).ok()) {
                 let key = Query::Key(JsValue::from_str(&path.key()));
-                if let Some(v) = files.get(key.clone()).map_err(e)?.await.map_err(e)? {
-                    removed = Some(from_js::<FileMeta>(v, "file metadata")?);
-                    files.delete(key).map_err(e)?.await.map_err(e)?;
-                }
+                lookups.push((key.clone(), files.get(key).map_err(e)?));
+            }
+        }
+        for (key, lookup) in lookups {
+            if let Some(v) = lookup.await.map_err(e)? {
+                removed.push(from_js::<FileMeta>(v, "file metadata")?);
+                let _ = files.delete(key).map_err(e)?;
             }
         }
         Self::finish(tx).await?;
@@ -283,7 +313,7 @@ impl Store {
     pub async fn files(&self) -> Result<Vec<FileMeta>> {
         let tx = self.tx(&[FILES], TransactionMode::ReadOnly)?;
         let all = tx.object_store(FILES).map_err(e)?.get_all(None, None).map_err(e)?.await.map_err(e)?;
-        all.into_iter().map(|v| from_js(v, "file metadata")).collect()
+        decode_all(all, "file metadata")
     }
 
     /// `moveItem`: relabels the metadata in one transaction; no byte moves.

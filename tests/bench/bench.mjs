@@ -7,13 +7,22 @@
 //   (b) page fetch -> Cache API put (the simplest persisted download)
 //   (c) bgsession, transport "backgroundFetch": resume -> didFinishDownloadingTo -> moveItem
 //   (d) bgsession, transport "fetch" (default): resume -> didFinishDownloadingTo -> moveItem
-// and (d)/(b).
-import { startServer, newProfile, removeProfile, launch, openApp } from "../e2e/harness.mjs";
+// and (d)/(b). Then:
+//   memory   JS heap of page and worker (CDP Runtime.getHeapUsage) while
+//            downloading MEMORY_MIB (default 1024) MiB: growth over the start
+//   kill     bytes fetched again after a worker kill at ~50 %, slow and fast link
+//   replay   time from page load to the last of 1,000 queued events delivered
+//   tasks    500 queued tasks, httpMaximumConnectionsPerHost = 6: wall time and
+//            the most connections the server saw at once
+// BENCH=throughput,memory,kill,replay,tasks picks sections (default: all).
+import { startServer, newProfile, removeProfile, launch, openApp, waitFor } from "../e2e/harness.mjs";
 
 const MiB = 1 << 20;
 const SIZE = Number(process.env.SIZE_MIB || 256) * MiB;
 const RUNS = Number(process.env.RUNS || 3);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const SECTIONS = (process.env.BENCH || "throughput,memory,kill,replay,tasks").split(",");
+const report = { sizeMiB: SIZE / MiB, runs: RUNS };
 
 const server = await startServer({ port: 0 });
 const profile = await newProfile();
@@ -65,36 +74,203 @@ async function bgsession(transport) {
   );
 }
 
-const results = {};
-for (const [name, run] of Object.entries(ways)) {
-  const times = [];
-  for (let i = 0; i < RUNS; i++) {
-    try {
-      // Let the store settle (deletes of the previous run) so every way
-      // starts from the same state.
-      await new Promise((r) => setTimeout(r, 1500));
-      times.push(await run());
-    } catch (e) {
-      results[name] = { error: String(e) };
-      break;
+if (SECTIONS.includes("throughput")) {
+  const results = {};
+  for (const [name, run] of Object.entries(ways)) {
+    const times = [];
+    for (let i = 0; i < RUNS; i++) {
+      try {
+        // Let the store settle (deletes of the previous run) so every way
+        // starts from the same state.
+        await new Promise((r) => setTimeout(r, 1500));
+        times.push(await run());
+      } catch (e) {
+        results[name] = { error: String(e) };
+        break;
+      }
     }
+    if (!results[name]) {
+      const mibs = times.map((ms) => SIZE / MiB / (ms / 1000));
+      results[name] = { medianMiBps: +median(mibs).toFixed(1), runsMiBps: mibs.map((x) => +x.toFixed(1)) };
+    }
+    console.error(`${name}: ${JSON.stringify(results[name])}`);
   }
-  if (!results[name]) {
-    const mibs = times.map((ms) => SIZE / MiB / (ms / 1000));
-    results[name] = { medianMiBps: +median(mibs).toFixed(1), runsMiBps: mibs.map((x) => +x.toFixed(1)) };
+  const b = results["b: fetch -> cache.put"].medianMiBps;
+  const d = results["d: bgsession, fetch"].medianMiBps;
+  const c = results["c: bgsession, backgroundFetch"].medianMiBps;
+  console.log(`\nbgsession benchmark: ${SIZE / MiB} MiB over loopback, ${RUNS} runs, median MiB/s`);
+  console.log("| way | MiB/s | vs (b) |\n|---|---|---|");
+  for (const [name, r] of Object.entries(results)) {
+    console.log(`| ${name} | ${r.medianMiBps ?? r.error} | ${r.medianMiBps ? (r.medianMiBps / b).toFixed(2) : "-"} |`);
   }
-  console.error(`${name}: ${JSON.stringify(results[name])}`);
+  console.log(`\n(d)/(b) = ${(d / b).toFixed(2)}; (c)/(b) = ${c ? (c / b).toFixed(2) : "unavailable"}`);
+  report.throughput = { results, ratioDB: +(d / b).toFixed(3) };
 }
-const b = results["b: fetch -> cache.put"].medianMiBps;
-const d = results["d: bgsession, fetch"].medianMiBps;
-const c = results["c: bgsession, backgroundFetch"].medianMiBps;
-console.log(`\nbgsession benchmark: ${SIZE / MiB} MiB over loopback, ${RUNS} runs, median MiB/s`);
-console.log("| way | MiB/s | vs (b) |\n|---|---|---|");
-for (const [name, r] of Object.entries(results)) {
-  console.log(`| ${name} | ${r.medianMiBps ?? r.error} | ${r.medianMiBps ? (r.medianMiBps / b).toFixed(2) : "-"} |`);
+
+// ---- memory ---------------------------------------------------------------
+async function swSession() {
+  const cdp = await context.newCDPSession(page);
+  const { targetInfos } = await cdp.send("Target.getTargets");
+  const sw = targetInfos.find((t) => t.type === "service_worker");
+  const { sessionId } = await cdp.send("Target.attachToTarget", { targetId: sw.targetId, flatten: false });
+  const replies = new Map();
+  let id = 0;
+  cdp.on("Target.receivedMessageFromTarget", (e) => {
+    const m = JSON.parse(e.message);
+    replies.get(m.id)?.(m.result);
+  });
+  const send = (method, params = {}) =>
+    new Promise((res) => {
+      const i = ++id;
+      replies.set(i, res);
+      cdp.send("Target.sendMessageToTarget", { sessionId, message: JSON.stringify({ id: i, method, params }) }).catch(() => res(null));
+    });
+  const detach = () => cdp.send("Target.detachFromTarget", { sessionId }).catch(() => {});
+  return { cdp, send, detach };
 }
-console.log(`\n(d)/(b) = ${(d / b).toFixed(2)}; (c)/(b) = ${c ? (c / b).toFixed(2) : "unavailable"}`);
-console.log(JSON.stringify({ sizeMiB: SIZE / MiB, runs: RUNS, results, ratioDB: +(d / b).toFixed(3) }));
+
+if (SECTIONS.includes("memory")) {
+  const size = Number(process.env.MEMORY_MIB || 1024) * MiB;
+  await page.evaluate(() => window.openSession("bench.memory").ready);
+  const pageCdp = await context.newCDPSession(page);
+  const sw = await swSession();
+  const heap = async () => ({
+    page: (await pageCdp.send("Runtime.getHeapUsage")).usedSize,
+    worker: ((await sw.send("Runtime.getHeapUsage")) || {}).usedSize || 0,
+  });
+  await pageCdp.send("HeapProfiler.collectGarbage").catch(() => {});
+  await sw.send("HeapProfiler.collectGarbage");
+  const base = await heap();
+  const peak = { ...base };
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      const h = await heap();
+      peak.page = Math.max(peak.page, h.page);
+      peak.worker = Math.max(peak.worker, h.worker);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  const ms = await page.evaluate(
+    async ({ u }) => {
+      const task = window.openSession("bench.memory").downloadTask(u);
+      task.taskDescription = "bench-memory.bin";
+      const t0 = performance.now();
+      await task.resume();
+      const key = `bench.memory/${task.taskIdentifier}`;
+      await new Promise((resolve) => {
+        const check = () => (window.movedAt && window.movedAt[key] ? resolve() : setTimeout(check, 20));
+        check();
+      });
+      const ms = window.movedAt[key] - t0;
+      await window.bg.FileManager.default.removeItem("file:///Documents/bench-memory.bin");
+      return ms;
+    },
+    { u: `${server.url}/files/bench-memory.bin?size=${size}` },
+  );
+  sampling = false;
+  await sampler;
+  await sw.detach();
+  const mib = (x) => +(x / MiB).toFixed(1);
+  report.memory = {
+    downloadMiB: size / MiB,
+    seconds: +(ms / 1000).toFixed(1),
+    pageHeapStartMiB: mib(base.page),
+    pagePeakGrowthMiB: mib(peak.page - base.page),
+    workerHeapStartMiB: mib(base.worker),
+    workerPeakGrowthMiB: mib(peak.worker - base.worker),
+  };
+  console.log(`\nmemory while downloading ${size / MiB} MiB: page heap +${report.memory.pagePeakGrowthMiB} MiB, worker heap +${report.memory.workerPeakGrowthMiB} MiB (peak over start)`);
+}
+
+// ---- bytes fetched again after a worker kill at ~50 % ---------------------
+if (SECTIONS.includes("kill")) {
+  report.kill = {};
+  const cdp = await context.newCDPSession(page);
+  await cdp.send("ServiceWorker.enable");
+  for (const [label, size, rate] of [["slow link (16 MiB/s, streamed)", 64 * MiB, 16 * MiB], ["fast link (unthrottled, bounded segments)", 512 * MiB, 0]]) {
+    const name = `bench-kill-${label.split(" ")[0]}.bin`;
+    const path = `/files/${name}`;
+    const id = await page.evaluate(
+      async ({ u, name }) => {
+        const task = window.openSession("bench.kill").downloadTask(u);
+        task.taskDescription = name;
+        await task.resume();
+        return task.taskIdentifier;
+      },
+      { u: `${server.url}${path}?size=${size}${rate ? `&rate=${rate}` : ""}`, name },
+    );
+    await waitFor(() => server.log.filter((e) => e.path === path).reduce((n, e) => n + e.bytesSent, 0) >= size / 2, { timeout: 120_000, interval: 5, what: "half sent" });
+    await cdp.send("ServiceWorker.stopAllWorkers");
+    await page.waitForFunction((key) => window.movedAt && window.movedAt[key], `bench.kill/${id}`, { timeout: 120_000, polling: 50 });
+    const sent = server.log.filter((e) => e.path === path).reduce((n, e) => n + e.bytesSent, 0);
+    await page.evaluate((n) => window.bg.FileManager.default.removeItem(`file:///Documents/${n}`), name);
+    report.kill[label] = { sizeMiB: size / MiB, refetchedMiB: +((sent - size) / MiB).toFixed(2) };
+    console.log(`worker killed at ~50 %, ${label}: ${((sent - size) / MiB).toFixed(2)} MiB fetched again`);
+  }
+}
+
+// ---- 1,000 queued events replayed -----------------------------------------
+if (SECTIONS.includes("replay")) {
+  // Queue 1,000 events (500 tasks: didFinishDownloadingTo + didCompleteWithError)
+  // straight into the journal, as a daemon would have while no page was open.
+  await page.evaluate(async () => {
+    const db = await new Promise((res, rej) => {
+      const r = indexedDB.open("bgsession");
+      r.onsuccess = () => res(r.result);
+      r.onerror = () => rej(r.error);
+    });
+    const tx = db.transaction(["tasks", "events", "files"], "readwrite");
+    const now = Date.now();
+    for (let i = 1; i <= 500; i++) {
+      const req = { url: `https://example.test/${i}`, method: "GET", headers: {} };
+      tx.objectStore("tasks").put({ session: "bench.replay", taskId: i, kind: "download", originalRequest: req, currentRequest: req, state: "completed", createdAt: now, blobId: `replay-${i}`, segments: [] });
+      const path = `/tmp/CFNetworkDownload_replay${i}.tmp`;
+      tx.objectStore("files").put({ path, blobId: `replay-${i}`, segments: [], size: 0, modificationDate: now });
+      tx.objectStore("events").add({ session: "bench.replay", taskId: i, event: { type: "didFinishDownloadingTo", location: `file://${path}` }, response: null, at: now });
+      tx.objectStore("events").add({ session: "bench.replay", taskId: i, event: { type: "didCompleteWithError", error: null }, response: null, at: now });
+    }
+    await new Promise((res, rej) => { tx.oncomplete = res; tx.onerror = () => rej(tx.error); });
+    db.close();
+  });
+  const replayPage = await context.newPage();
+  await replayPage.goto(`${server.url}/fixtures/app.html?keepTemp=1`);
+  await replayPage.waitForFunction(() => window.log && window.log.some((e) => e[0] === "urlSessionDidFinishEvents" && e[1] === "bench.replay"), null, { timeout: 120_000, polling: 10 });
+  const r = await replayPage.evaluate(() => ({
+    delivered: window.log.filter((e) => e[0] === "didFinishDownloadingTo" || e[0] === "didCompleteWithError").length,
+    msFromNavigation: window.finishedEventsAt,
+  }));
+  await replayPage.close();
+  report.replay = { events: r.delivered, msFromPageLoad: Math.round(r.msFromNavigation) };
+  console.log(`\n${r.delivered} queued events replayed: the last delivered ${Math.round(r.msFromNavigation)} ms after page load`);
+}
+
+// ---- 500 tasks under httpMaximumConnectionsPerHost = 6 ---------------------
+if (SECTIONS.includes("tasks")) {
+  server.resetLog();
+  const t = await page.evaluate(async (base) => {
+    const session = window.openSession("bench.tasks", { httpMaximumConnectionsPerHost: 6 });
+    window.keepTemp = true;
+    const t0 = performance.now();
+    const ids = [];
+    for (let i = 0; i < 500; i++) {
+      const task = session.downloadTask(`${base}/files/many-${i}.bin?size=${256 << 10}&rate=${2 << 20}`);
+      await task.resume();
+      ids.push(task.taskIdentifier);
+    }
+    const queued = performance.now() - t0;
+    await new Promise((resolve) => {
+      const check = () => (window.log.filter((e) => e[0] === "didCompleteWithError" && ids.includes(e[1])).length === 500 ? resolve() : setTimeout(check, 50));
+      check();
+    });
+    window.keepTemp = false;
+    return { queuedMs: queued, wallMs: performance.now() - t0 };
+  }, server.url);
+  report.tasks = { tasks: 500, cap: 6, wallSeconds: +(t.wallMs / 1000).toFixed(1), queueSeconds: +(t.queuedMs / 1000).toFixed(1), maxConnectionsSeen: server.maxConcurrent };
+  console.log(`\n500 tasks, httpMaximumConnectionsPerHost 6: ${report.tasks.wallSeconds} s wall (${report.tasks.queueSeconds} s to queue), at most ${server.maxConcurrent} connections at once`);
+}
+
+console.log(JSON.stringify(report));
 if (errors.length) console.error("console errors:", errors);
 await context.close();
 await removeProfile(profile);

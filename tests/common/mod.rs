@@ -97,17 +97,16 @@ pub async fn journal_order_coalescing_and_ack() {
     assert!(pending.windows(2).all(|w| w[0].seq < w[1].seq));
     assert!(s.sessions_with_events().await.unwrap().contains(&session));
 
-    // Acknowledge everything: progress totals are kept, the temp file removed.
-    for e in &pending {
-        let ack = ack_for(e).unwrap();
-        let removed = s.ack(&session, e.task_id, &ack).await.unwrap();
-        if matches!(e.event, Event::DidFinishDownloadingTo { .. }) {
-            assert_eq!(removed.as_ref().map(|f| f.path.clone()), Some(tmp.key()), "unmoved temp file removed");
-        }
-        if e.task_id == 2 {
-            assert_eq!(s.delivered_total(&session, 2).await.unwrap(), 5);
-        }
-    }
+    assert_eq!(s.count_pending(&session).await.unwrap(), 4);
+    // Acknowledge the first one alone, then the rest in one group commit:
+    // progress totals are kept, the temp file removed.
+    let acks: Vec<(u64, _)> = pending.iter().map(|e| (e.task_id, ack_for(e).unwrap())).collect();
+    let removed = s.ack(&session, &acks[..1]).await.unwrap();
+    assert!(removed.is_empty());
+    assert_eq!(s.delivered_total(&session, 2).await.unwrap(), 5);
+    assert_eq!(s.count_pending(&session).await.unwrap(), 3);
+    let removed = s.ack(&session, &acks[1..]).await.unwrap();
+    assert_eq!(removed.iter().map(|f| f.path.clone()).collect::<Vec<_>>(), vec![tmp.key()], "unmoved temp file removed");
     assert!(s.pending_events(&session).await.unwrap().is_empty(), "each event acknowledged once");
     assert_eq!(s.delivered_total(&session, 1).await.unwrap(), 0, "a completed task's bookkeeping is forgotten");
     assert!(s.get_file(&tmp).await.unwrap().is_none());

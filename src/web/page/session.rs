@@ -52,7 +52,50 @@ pub(crate) struct SessionInner {
     release_lock: RefCell<Option<js_sys::Function>>,
     channel: RefCell<Option<(web_sys::BroadcastChannel, Closure<dyn FnMut(web_sys::MessageEvent)>)>>,
     heartbeat: RefCell<Option<gloo_timers::callback::Interval>>,
+    /// Acknowledgements not yet committed.
+    acks: Rc<AckWriter>,
 }
+
+/// Writes acknowledgements in batches, one transaction at a time, in order.
+#[derive(Default)]
+struct AckWriter {
+    queue: RefCell<Vec<(u64, crate::core::journal::Ack)>>,
+    /// The running write loop; `None` when idle.
+    writer: RefCell<Option<js_sys::Promise>>,
+}
+
+impl AckWriter {
+    /// Starts the write loop if it is idle.
+    fn kick(this: &Rc<AckWriter>, session: String) {
+        if this.writer.borrow().is_some() {
+            return;
+        }
+        let me = this.clone();
+        let run = wasm_bindgen_futures::future_to_promise(async move {
+            let result = async {
+                let store = store::shared().await?;
+                loop {
+                    let batch: Vec<_> = me.queue.borrow_mut().drain(..).collect();
+                    if batch.is_empty() {
+                        return Ok::<(), JsValue>(());
+                    }
+                    for file in store.ack(&session, &batch).await? {
+                        bytes::shared().await?.delete(&file.blob_id, file.segments.len()).await?;
+                    }
+                }
+            }
+            .await;
+            me.writer.borrow_mut().take();
+            result.map(|_| JsValue::UNDEFINED)
+        });
+        // The loop starts on the next microtask, so it is still to run here.
+        *this.writer.borrow_mut() = Some(run);
+    }
+}
+
+/// At most this many acknowledgements in flight (each is a small IndexedDB
+/// transaction; they commit in order).
+const MAX_ACKS_IN_FLIGHT: usize = 256;
 
 /// While a page has running tasks it pokes the daemon this often: each
 /// command re-extends the worker's lifetime, and wakes (and so resumes) a
@@ -195,6 +238,7 @@ impl UrlSession {
             release_lock: RefCell::new(None),
             channel: RefCell::new(None),
             heartbeat: RefCell::new(None),
+            acks: Rc::new(AckWriter::default()),
         });
         LIVE.with(|l| l.borrow_mut().insert(config.identifier.clone(), Rc::downgrade(&inner)));
         let worker_url = resolve_url(&config.service_worker_url);
@@ -481,7 +525,7 @@ impl SessionInner {
         *self.release_lock.borrow_mut() = Some(release.unchecked_into());
         let store = store::shared().await?;
         self.load_tasks().await?;
-        let pending = store.pending_events(&self.config.identifier).await?.len();
+        let pending = store.count_pending(&self.config.identifier).await?;
         self.replay.borrow_mut().opened(pending);
         // Journal notifications from the daemon.
         let weak = Rc::downgrade(self);
@@ -556,6 +600,11 @@ impl SessionInner {
                     return;
                 }
             }
+            if let Err(e) = self.flush_acks().await {
+                js::console_error(&format!("bgsession: acknowledging events failed: {}", js::message(&e)));
+                self.draining.set(false);
+                return;
+            }
         }
         self.draining.set(false);
         if self.life.get() != Life::Invalidated && self.replay.borrow_mut().drained() {
@@ -590,13 +639,12 @@ impl SessionInner {
         };
         let inner = self.tasks.borrow().get(&entry.task_id).map(|(t, _)| t.clone()).unwrap();
         inner.apply(entry);
-        let last = match self.delivered.borrow().get(&entry.task_id).copied() {
-            Some(n) => Some(n),
-            None => None,
-        };
-        let last = match last {
+        let progress = matches!(entry.event, Event::DidWriteData { .. } | Event::DidSendBodyData { .. });
+        let known = self.delivered.borrow().get(&entry.task_id).copied();
+        let last = match known {
             Some(n) => n,
-            None => store.delivered_total(&self.config.identifier, entry.task_id).await?,
+            None if progress => store.delivered_total(&self.config.identifier, entry.task_id).await?,
+            None => 0,
         };
         let call = delegate_call(entry, last);
         let args = js_sys::Array::new();
@@ -620,21 +668,44 @@ impl SessionInner {
             js::console_error(&format!("bgsession: delegate {} threw: {}", call.method, js::message(&e)));
         }
         if let Some(ack) = ack_for(entry) {
-            let removed = store.ack(&self.config.identifier, entry.task_id, &ack).await?;
             if let Some(total) = ack.delivered_total {
                 self.delivered.borrow_mut().insert(entry.task_id, total);
             }
             if ack.forget_task {
                 self.delivered.borrow_mut().remove(&entry.task_id);
             }
-            if let Some(file) = removed {
-                bytes::shared().await?.delete(&file.blob_id, file.segments.len()).await?;
+            // Group commit: the acknowledgement joins those waiting for the
+            // next transaction, written as soon as the one before commits; the
+            // next event need not wait for the disk (the drain waits for all
+            // of them before it reads the journal again).
+            self.acks.queue.borrow_mut().push((entry.task_id, ack));
+            AckWriter::kick(&self.acks, self.config.identifier.clone());
+            if self.acks.queue.borrow().len() >= MAX_ACKS_IN_FLIGHT {
+                self.flush_acks().await?;
             }
         }
         if matches!(entry.event, Event::DidCompleteWithError { .. }) && self.life.get() == Life::Finishing {
             self.maybe_invalidate().await;
         }
         Ok(())
+    }
+
+    /// Waits until every acknowledgement queued so far has committed.
+    async fn flush_acks(&self) -> Result<(), JsValue> {
+        loop {
+            let running = self.acks.writer.borrow().clone();
+            match running {
+                Some(p) => {
+                    js::wait(p.clone()).await?;
+                    let mut w = self.acks.writer.borrow_mut();
+                    if w.as_ref().is_some_and(|x| JsValue::from(x.clone()) == JsValue::from(p.clone())) {
+                        *w = None; // finished
+                    }
+                }
+                None if self.acks.queue.borrow().is_empty() => return Ok(()),
+                None => AckWriter::kick(&self.acks, self.config.identifier.clone()),
+            }
+        }
     }
 
     async fn maybe_invalidate(self: &Rc<Self>) {
