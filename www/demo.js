@@ -1,123 +1,139 @@
 // bgsession demo: a podcast "app" whose downloads run in the daemon (a
-// Service Worker) and outlive the tab. Read top to bottom: the catalogue, the
-// session delegate (the iOS callbacks), the app delegate (the relaunch), then
-// the start-up sequence at the end.
+// Service Worker) and outlive the tab, with a live timeline of the app and
+// the daemon, a failure lab and a storage inspector. Read top to bottom: the
+// catalogue and its controls, the session delegate (the iOS callbacks), the
+// app delegate (the relaunch), the lab, then the start-up sequence at the end.
 import init, { UIApplication, URLSessionConfiguration, URLSession, FileManager } from "./pkg/bgsession.js";
+import { $, el, MiB, KiB, formatBytes, formatRate, formatDuration, describeError, showError, safeName, toBase64, fromBase64, readJSON, writeJSON } from "./demo/util.js";
+import { Timeline } from "./demo/timeline.js";
+import { StorageInspector } from "./demo/storage.js";
 
 const SESSION_ID = "com.example.bgsession.demo";
-const KiB = 1024;
-const MiB = 1024 * KiB;
+const RESUME_KEY = "bgsession-demo.resumeData.v1";
 
 // Files the local test server generates: /files/<name>?size=N&rate=B (bytes/s).
 const CATALOGUE = [
-  { name: "ep01-welcome.mp3", title: "Ep. 1: Welcome to background transfers", size: 1 * MiB, rate: 256 * KiB },
-  { name: "ep02-inside-urlsession.mp3", title: "Ep. 2: Inside URLSession", size: 8 * MiB, rate: 1 * MiB },
-  { name: "ep03-meet-the-daemon.mp3", title: "Ep. 3: Meet the daemon", size: 32 * MiB, rate: 4 * MiB },
-  { name: "ep04-relaunched.mp3", title: "Ep. 4: Relaunched in the background", size: 64 * MiB, rate: 8 * MiB },
-  { name: "ep05-directors-cut.mp3", title: "Bonus: The director's cut", size: 200 * MiB, rate: 0 },
+  { name: "ep01-welcome.mp3", title: "Ep. 1: Welcome to background transfers", size: 6 * MiB },
+  { name: "ep02-inside-urlsession.mp3", title: "Ep. 2: Inside URLSession", size: 8 * MiB },
+  { name: "ep03-meet-the-daemon.mp3", title: "Ep. 3: Meet the daemon", size: 24 * MiB },
+  { name: "ep04-relaunched.mp3", title: "Ep. 4: Relaunched in the background", size: 48 * MiB },
+  { name: "ep05-directors-cut.mp3", title: "Bonus: The director's cut", size: 128 * MiB },
 ];
 
-const DOCUMENTS = "file:///Documents";
+// "Make the server fail": test-server switches for the next download.
+const FAULTS = [
+  { id: "none", label: "Normal", params: () => ({}), explain: "The server behaves." },
+  {
+    id: "cut",
+    label: "Cut the connection at 50 %",
+    params: (size) => ({ cut: Math.floor(size / 2) }),
+    explain: "The server drops the connection half-way. The daemon keeps the bytes it has, retries with Range and continues: didResumeAtOffset at about 50 %. iOS does the same for a lost connection in a background session.",
+  },
+  {
+    id: "503",
+    label: "Answer 503 twice (Retry-After: 2)",
+    params: () => ({ fail503: 2, retryAfter: 2 }),
+    explain: "“Service unavailable, try again in 2 s”, twice. The daemon waits as asked and tries again (with backoff); the app only sees the download that finally works, about 4 s late.",
+  },
+  {
+    id: "ignoreRange",
+    label: "Ignore Range (cut at 75 % first)",
+    params: (size) => ({ ignoreRange: 1, cut: Math.floor(size * 0.75) }),
+    explain: "After the cut, the daemon asks for the rest with Range, but this server answers 200 with the whole file. The stored bytes are dropped and the download restarts from zero; the file is still right. iOS would tell the delegate with didResumeAtOffset(0); bgsession does not yet, so this page shows the restart when progress goes back down.",
+  },
+  {
+    id: "flip",
+    label: "Change the ETag mid-way (cut at 75 %)",
+    params: (size) => ({ flipAfter: 1, cut: Math.floor(size * 0.75) }),
+    explain: "The file on the server changes (new ETag) while the daemon downloads it. The next request for the rest carries If-Range with the old ETag; it does not match, so the server sends the new version whole and the daemon starts over: never half old, half new. The cut at 75 % then shows an ordinary resume of the new version.",
+  },
+  {
+    id: "short",
+    label: "Short body (4 KiB missing)",
+    params: () => ({ short: 1, shortBy: 4096 }),
+    explain: "The server announces the full Content-Length but closes the connection 4 KiB early (on its first answer). The daemon never calls a short body a success: it asks again for what is missing (the Daemon lane goes busy again; didResumeAtOffset when the bytes it kept are reused) and completes with the right size.",
+  },
+];
+
 const fm = () => FileManager.default;
-const $ = (id) => document.getElementById(id);
-
-// ---------------------------------------------------------------------------
-// Small helpers
-// ---------------------------------------------------------------------------
-
-function formatBytes(n) {
-  if (n == null || !Number.isFinite(n) || n < 0) return "unknown size";
-  if (n < KiB) return `${n} B`;
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  let v = n / KiB;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v >= 100 ? Math.round(v) : v.toFixed(1)} ${units[i]}`;
-}
-
-const clock = (d = new Date()) =>
-  d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
-
-function el(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (v == null || v === false) continue;
-    if (k === "class") node.className = v;
-    else if (k === "dataset") Object.assign(node.dataset, v);
-    else if (k === "text") node.textContent = v;
-    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-    else node.setAttribute(k, v === true ? "" : v);
-  }
-  for (const c of children.flat()) if (c != null) node.append(c);
-  return node;
-}
-
-// An NSError-like object ({domain, code, localizedDescription}) or an Error, as one line.
-function describeError(e) {
-  if (e == null) return "unknown error";
-  if (typeof e === "object" && e.localizedDescription) {
-    return `${e.localizedDescription}${e.code != null ? ` (${e.domain || "error"} ${e.code})` : ""}`;
-  }
-  if (e instanceof Error) return e.message || e.name;
-  return String(e);
-}
-
-// Errors always go on the page (the list at the top), never only the console.
-function showError(what, e) {
-  const box = $("errors");
-  const msg = el("div", { class: "error", role: "alert" },
-    el("p", {}, el("strong", { text: `${what}: ` }), describeError(e)),
-    el("button", { type: "button", class: "small secondary", "aria-label": "Dismiss this error", text: "Dismiss", onclick: () => msg.remove() }),
-  );
-  box.append(msg);
-}
+const timeline = new Timeline();
+const storage = new StorageInspector(fm, { onChange: (s) => updateSaved(s) });
 
 window.addEventListener("error", (ev) => showError("Unexpected error", ev.error || ev.message));
 window.addEventListener("unhandledrejection", (ev) => showError("Unexpected error", ev.reason));
 
 // ---------------------------------------------------------------------------
-// The catalogue
+// The catalogue: one row per episode, with its task's controls
 // ---------------------------------------------------------------------------
 
 const rows = new Map(); // item name -> row
 const rowsByTask = new Map(); // taskIdentifier -> row
 const endedTasks = new Set(); // taskIdentifiers that got didCompleteWithError
+let downloadCount = 0;
 
-function fileURL(item) {
+function fileURL(item, rate, fault) {
   const url = new URL(`/files/${encodeURIComponent(item.name)}`, location.href);
   url.searchParams.set("size", String(item.size));
-  if (item.rate) url.searchParams.set("rate", String(item.rate));
+  if (rate) url.searchParams.set("rate", String(rate));
+  const params = fault.params(item.size);
+  for (const [k, v] of Object.entries(params)) url.searchParams.set(k, String(v));
+  // A fresh fault key on the server, so the fault fires again on a new download.
+  if (Object.keys(params).length) url.searchParams.set("try", `${Date.now().toString(36)}${++downloadCount}`);
   return url.href;
 }
 
-const safeName = (s) => String(s).replace(/[^A-Za-z0-9._-]+/g, "-").replace(/^[-.]+/, "").slice(0, 80) || "download";
+function button(label, cls, onclick, describedBy) {
+  return el("button", { type: "button", class: cls, "aria-describedby": describedBy, text: label, hidden: true, onclick });
+}
 
 function buildCatalogue() {
   const list = $("catalogue");
+  const stored = readJSON(RESUME_KEY, {}) || {};
   for (const item of CATALOGUE) {
     const titleId = `title-${item.name.replace(/\W/g, "-")}`;
-    const row = { item, task: null, phase: "idle", saved: false };
+    const row = { item, task: null, phase: "idle", saved: null, samples: [], lastTotal: 0, received: 0, expected: item.size, rate: 0 };
     row.progress = el("progress", { max: String(item.size), value: "0", "aria-labelledby": titleId });
     row.bytes = el("span", { class: "bytes", text: `0 B of ${formatBytes(item.size)}` });
-    row.state = el("span", { class: "state", role: "status", text: "Not downloaded" });
-    row.download = el("button", { type: "button", class: "download", "aria-describedby": titleId, text: "Download", disabled: true, onclick: () => startDownload(row) });
-    row.cancel = el("button", { type: "button", class: "cancel secondary", "aria-describedby": titleId, text: "Cancel", hidden: true, onclick: () => cancelDownload(row) });
-    const speed = item.rate ? `throttled to ${formatBytes(item.rate)}/s` : "full speed";
+    row.rateText = el("span", { class: "rate" });
+    row.eta = el("span", { class: "eta" });
+    row.state = el("p", { class: "state", role: "status", text: "Not downloaded" });
+    row.server = el("p", { class: "item-server", hidden: true });
+    row.buttons = {
+      download: button("Download", "download", () => startDownload(row), titleId),
+      pause: button("Pause", "pause secondary", () => pauseDownload(row), titleId),
+      resume: button("Resume", "resume", () => resumeDownload(row), titleId),
+      cancel: button("Cancel", "cancel secondary", () => cancelDownload(row), titleId),
+      cancelData: button("Cancel, keep resume data", "cancel-data secondary", () => cancelWithResumeData(row), titleId),
+      fromData: button("Resume from data", "from-data", () => resumeFromData(row), titleId),
+    };
+    if (stored[item.name]) {
+      try {
+        row.resumeData = fromBase64(stored[item.name]);
+      } catch {
+        row.resumeData = null;
+      }
+    }
     row.li = el("li", { class: "item", dataset: { item: item.name, phase: "idle" } },
       el("div", { class: "item-head" },
         el("h3", { id: titleId, class: "item-title", text: item.title }),
-        el("span", { class: "item-meta", text: `${formatBytes(item.size)} · ${speed}` }),
+        el("span", { class: "item-meta", text: formatBytes(item.size) }),
       ),
       row.progress,
-      el("div", { class: "item-foot" }, row.bytes, row.state),
-      el("div", { class: "item-actions" }, row.download, row.cancel),
+      el("div", { class: "item-foot" }, row.bytes, row.rateText, row.eta),
+      row.state,
+      row.server,
+      el("div", { class: "item-actions" }, Object.values(row.buttons)),
     );
     rows.set(item.name, row);
     list.append(row.li);
+    setPhase(row, "idle");
   }
+}
+
+function saveResumeData() {
+  const out = {};
+  for (const row of rows.values()) if (row.resumeData) out[row.item.name] = toBase64(row.resumeData);
+  writeJSON(RESUME_KEY, out);
 }
 
 // The row of a task: by identifier, else by its description (after a relaunch
@@ -135,32 +151,133 @@ function rowFor(task) {
   return row || null;
 }
 
+const ACTIVE = new Set(["starting", "running", "suspended", "waiting", "saving", "busy"]);
+
 function setPhase(row, phase, stateText) {
   row.phase = phase;
   row.li.dataset.phase = phase;
   if (stateText != null) row.state.textContent = stateText;
-  const busy = phase === "starting" || phase === "running" || phase === "saving";
-  row.download.disabled = busy || !session;
-  row.download.textContent = busy ? "Downloading…" : row.saved ? "Download again" : "Download";
-  row.cancel.hidden = phase !== "running";
+  const b = row.buttons;
+  const hasTask = Boolean(row.task);
+  const idle = !ACTIVE.has(phase);
+  b.download.hidden = !idle;
+  b.download.disabled = !session;
+  b.download.textContent = row.saved ? "Download again" : "Download";
+  b.pause.hidden = !(hasTask && (phase === "running" || phase === "waiting"));
+  b.resume.hidden = !(hasTask && phase === "suspended");
+  b.cancel.hidden = !(hasTask && (phase === "running" || phase === "waiting" || phase === "suspended"));
+  b.cancelData.hidden = b.cancel.hidden;
+  b.fromData.hidden = !(idle && row.resumeData);
+  b.fromData.disabled = !session;
+  for (const k of ["pause", "resume", "cancel", "cancelData"]) b[k].disabled = false;
+  if (phase !== "running" && phase !== "waiting") {
+    row.rate = 0;
+    row.samples = [];
+  }
+  renderStats(row);
 }
 
 function setProgress(row, received, expected) {
   const total = expected > 0 ? expected : row.item.size;
+  row.received = received;
+  row.expected = total;
   row.progress.max = total;
   row.progress.value = Math.min(received, total);
   row.bytes.textContent = `${formatBytes(received)} of ${formatBytes(total)}`;
 }
 
+// Rate over the last few seconds of didWriteData totals; ETA from it.
+function sample(row, total) {
+  const now = performance.now();
+  row.samples.push({ t: now, total });
+  while (row.samples.length > 2 && now - row.samples[0].t > 4000) row.samples.shift();
+  const first = row.samples[0];
+  const span = (now - first.t) / 1000;
+  row.rate = span >= 0.5 && total >= first.total ? (total - first.total) / span : row.rate;
+}
+
+function renderStats(row) {
+  const running = row.phase === "running";
+  if (running && row.rate > 0) {
+    row.rateText.textContent = formatRate(row.rate);
+    const left = Math.max(0, row.expected - row.received);
+    row.eta.textContent = `about ${formatDuration((left / row.rate) * 1000)} left`;
+  } else {
+    row.rateText.textContent = row.phase === "suspended" ? "paused" : "";
+    row.eta.textContent = "";
+  }
+  renderTotal();
+}
+
+function renderTotal() {
+  const active = [...rows.values()].filter((r) => ["running", "waiting", "suspended", "starting"].includes(r.phase));
+  const out = $("session-total");
+  if (!active.length) {
+    out.textContent = "No downloads running.";
+    return;
+  }
+  const received = active.reduce((s, r) => s + r.received, 0);
+  const expected = active.reduce((s, r) => s + r.expected, 0);
+  const rate = active.reduce((s, r) => s + (r.phase === "running" ? r.rate : 0), 0);
+  const eta = rate > 0 ? `, about ${formatDuration(((expected - received) / rate) * 1000)} left` : "";
+  out.textContent = `Session: ${active.length} ${active.length === 1 ? "download" : "downloads"}, ${formatBytes(received)} of ${formatBytes(expected)}${rate > 0 ? ` at ${formatRate(rate)}` : ""}${eta}.`;
+}
+
+// The rows' "saved" state follows the storage inspector's view of the sandbox.
+function updateSaved({ largest }) {
+  refreshSavedFromSandbox(largest);
+}
+
+async function refreshSavedFromSandbox() {
+  let names = new Set();
+  try {
+    const docs = await fm().contentsOfDirectory("file:///Documents");
+    const caches = await fm().contentsOfDirectory("file:///Library/Caches");
+    names = new Set([...docs, ...caches].map((u) => decodeURIComponent(String(u).split("/").pop())));
+  } catch {
+    return;
+  }
+  for (const row of rows.values()) {
+    const saved = names.has(row.item.name);
+    if (saved === row.saved) continue;
+    row.saved = saved;
+    if (!ACTIVE.has(row.phase)) {
+      if (saved) {
+        setProgress(row, row.item.size, row.item.size);
+        setPhase(row, row.phase === "idle" ? "done" : row.phase, row.phase === "idle" ? "Saved on this device" : null);
+      } else if (row.phase === "done" || row.phase === "idle") {
+        setProgress(row, 0, row.item.size);
+        setPhase(row, "idle", "Not downloaded");
+      } else {
+        setPhase(row, row.phase);
+      }
+    }
+  }
+}
+
+function action(text, row) {
+  timeline.mark({ lane: "app", kind: "action", action: text, task: row ? row.item.title : undefined, text: `You pressed “${text}”.` });
+}
+
 async function startDownload(row) {
   if (!session) return;
-  setPhase(row, "starting", "Handing the download to the daemon…");
+  const rate = Number($("throttle").value) || 0;
+  const fault = FAULTS.find((f) => f.id === (document.querySelector('input[name="fault"]:checked') || {}).value) || FAULTS[0];
+  row.resumeData = null;
+  saveResumeData();
+  row.lastTotal = 0;
   setProgress(row, 0, row.item.size);
+  setPhase(row, "starting", "Handing the download to the daemon…");
+  const server = [rate ? `throttled to ${formatRate(rate)}` : "unthrottled", fault.id !== "none" ? `server: ${fault.label}` : null].filter(Boolean).join(" · ");
+  row.server.textContent = server;
+  row.server.hidden = false;
+  action("Download", row);
   try {
-    const task = session.downloadTask(fileURL(row.item));
+    const task = session.downloadTask(fileURL(row.item, rate, fault));
     task.taskDescription = row.item.title; // how a relaunched page finds this row again
     row.task = task;
     rowsByTask.set(task.taskIdentifier, row);
+    if (fault.id !== "none") setFault("none"); // one download only
     await task.resume(); // resolves once the daemon has stored the task
     if (row.phase === "starting") setPhase(row, "running", "Downloading in the daemon. You can close this tab now.");
   } catch (e) {
@@ -169,147 +286,151 @@ async function startDownload(row) {
   }
 }
 
+async function pauseDownload(row) {
+  if (!row.task) return;
+  action("Pause", row);
+  row.buttons.pause.disabled = true;
+  try {
+    await row.task.suspend(); // the daemon stops the transfer and keeps the bytes
+    if (row.phase === "running" || row.phase === "waiting") {
+      setPhase(row, "suspended", `Paused (task.suspend()): the daemon stopped the transfer and keeps the ${formatBytes(row.received)} it has. Resume continues from there.`);
+    }
+  } catch (e) {
+    showError(`Could not pause “${row.item.title}”`, e);
+    setPhase(row, row.phase);
+  }
+}
+
+async function resumeDownload(row) {
+  if (!row.task) return;
+  action("Resume", row);
+  row.buttons.resume.disabled = true;
+  try {
+    await row.task.resume(); // continues with Range: didResumeAtOffset follows
+    if (row.phase === "suspended") setPhase(row, "running", "Resumed (task.resume()): the daemon asks the server for the rest.");
+  } catch (e) {
+    showError(`Could not resume “${row.item.title}”`, e);
+    setPhase(row, row.phase);
+  }
+}
+
 async function cancelDownload(row) {
   if (!row.task) return;
-  row.cancel.disabled = true;
+  action("Cancel", row);
+  row.buttons.cancel.disabled = true;
   try {
     await row.task.cancel(); // the delegate then gets didCompleteWithError(-999)
   } catch (e) {
     showError(`Could not cancel “${row.item.title}”`, e);
-  } finally {
-    row.cancel.disabled = false;
+    setPhase(row, row.phase);
   }
 }
 
-// ---------------------------------------------------------------------------
-// The callbacks list
-// ---------------------------------------------------------------------------
-
-const APPLE = {
-  handleEventsForBackgroundURLSession: "application(_:handleEventsForBackgroundURLSession:completionHandler:)",
-  didWriteData: "urlSession(_:downloadTask:didWriteData:totalBytesWritten:totalBytesExpectedToWrite:)",
-  didResumeAtOffset: "urlSession(_:downloadTask:didResumeAtOffset:expectedTotalBytes:)",
-  didFinishDownloadingTo: "urlSession(_:downloadTask:didFinishDownloadingTo:)",
-  taskIsWaitingForConnectivity: "urlSession(_:taskIsWaitingForConnectivity:)",
-  willBeginDelayedRequest: "urlSession(_:task:willBeginDelayedRequest:completionHandler:)",
-  didCompleteWithError: "urlSession(_:task:didCompleteWithError:)",
-  urlSessionDidFinishEvents: "urlSessionDidFinishEvents(forBackgroundURLSession:)",
-  didBecomeInvalidWithError: "urlSession(_:didBecomeInvalidWithError:)",
-};
-
-// Apple's selector, allowed to wrap after "(" and each ":" on narrow screens.
-function appleName(name) {
-  const code = el("code", { class: "cb-apple" });
-  for (const part of name.split(/(?<=[(:])/)) code.append(part, el("wbr"));
-  code.lastChild.remove();
-  return code;
-}
-
-// True between handleEventsForBackgroundURLSession and urlSessionDidFinishEvents:
-// the callbacks in between were queued while no page of the app was open.
-let replaying = false;
-const progressLines = new Map(); // `${taskId}:${replayed}` -> entry
-
-function logCallback(method, { task = null, text, kind = "" } = {}) {
-  const list = $("callbacks");
-  const replayed = replaying && method !== "handleEventsForBackgroundURLSession" && method !== "urlSessionDidFinishEvents";
-  const explain = el("p", { class: "cb-explain", text });
-  const time = el("time", { datetime: new Date().toISOString(), text: clock() });
-  const li = el("li", { class: ["cb", replayed ? "replayed" : "", kind].filter(Boolean).join(" "), dataset: { method } },
-    el("div", { class: "cb-head" },
-      time,
-      replayed ? el("span", { class: "badge badge-replayed", text: "replayed" }) : null,
-      kind === "launch" ? el("span", { class: "badge badge-launch", text: "relaunch" }) : null,
-      task ? el("span", { class: "cb-task", text: task.taskDescription || `task ${task.taskIdentifier}` }) : null,
-    ),
-    appleName(APPLE[method] || method),
-    explain,
-  );
-  list.append(li);
-  $("callbacks-empty").hidden = true;
-  return {
-    li,
-    replayed,
-    set text(t) {
-      explain.textContent = t;
-      time.textContent = clock();
-    },
-    note(t) {
-      li.append(el("p", { class: "cb-note", text: t }));
-    },
-  };
-}
-
-// didWriteData arrives for every chunk: one line per task, updated in place.
-function logProgress(task, total, expected) {
-  const key = `${task.taskIdentifier}:${replaying}`;
-  let entry = progressLines.get(key);
-  const of = expected >= 0 ? ` of ${formatBytes(expected)}` : "";
-  if (!entry || !entry.li.isConnected) {
-    entry = logCallback("didWriteData", { task, text: "" });
-    entry.calls = 0;
-    progressLines.set(key, entry);
+async function cancelWithResumeData(row) {
+  if (!row.task) return;
+  action("Cancel, keep resume data", row);
+  row.buttons.cancelData.disabled = true;
+  const kept = row.received;
+  try {
+    const data = await row.task.cancelByProducingResumeData();
+    row.resumeData = data ? new Uint8Array(data) : null;
+    saveResumeData();
+    row.resumeNote = data
+      ? `Cancelled with resume data (${data.length} bytes, kept in localStorage): the ${formatBytes(kept)} already downloaded stay in the daemon. “Resume from data” continues from there.`
+      : "Cancelled; no resume data was produced (nothing stored yet, or the server sent no ETag or Last-Modified).";
+    if (!ACTIVE.has(row.phase) || row.phase === "suspended") setPhase(row, "cancelled", row.resumeNote);
+  } catch (e) {
+    showError(`Could not cancel “${row.item.title}”`, e);
+    setPhase(row, row.phase);
   }
-  entry.calls++;
-  entry.text = replaying
-    ? `Progress made while the page was closed, coalesced into the latest figure: ${formatBytes(total)}${of} written.`
-    : `Progress: the daemon wrote another chunk to disk. ${formatBytes(total)}${of} so far (${entry.calls} ${entry.calls === 1 ? "call" : "calls"} merged into this line).`;
 }
 
-// Keep the newest callback in view unless the reader scrolled up to read.
-{
-  const scroller = $("callbacks").parentElement;
-  let stick = true;
-  let setByUs = -1;
-  scroller.addEventListener("scroll", () => {
-    // Our own scrolls arrive late, maybe after more lines were added: skip them.
-    if (Math.abs(scroller.scrollTop - setByUs) < 2) return;
-    stick = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 24;
-  });
-  new ResizeObserver(() => {
-    if (!stick) return;
-    scroller.scrollTop = scroller.scrollHeight;
-    setByUs = scroller.scrollTop;
-  }).observe($("callbacks"));
+async function resumeFromData(row) {
+  if (!session || !row.resumeData) return;
+  action("Resume from data", row);
+  const data = row.resumeData;
+  row.resumeData = null;
+  saveResumeData();
+  setPhase(row, "starting", "Continuing from the resume data…");
+  try {
+    const task = session.downloadTaskWithResumeData(data); // a new task
+    task.taskDescription = row.item.title; // the same description: the same row
+    row.task = task;
+    rowsByTask.set(task.taskIdentifier, row);
+    await task.resume();
+    if (row.phase === "starting") setPhase(row, "running", "Continuing from the resume data (a new task with the same description).");
+  } catch (e) {
+    row.resumeData = data;
+    saveResumeData();
+    setPhase(row, "failed", `Could not resume from data: ${describeError(e)}`);
+    showError(`Could not resume “${row.item.title}” from its data`, e);
+  }
 }
-
-$("clear-callbacks").addEventListener("click", () => {
-  $("callbacks").replaceChildren();
-  progressLines.clear();
-  $("callbacks-empty").hidden = false;
-});
 
 // ---------------------------------------------------------------------------
 // The session delegate: what iOS calls on the app's URLSessionDownloadDelegate
 // ---------------------------------------------------------------------------
 
+// True between handleEventsForBackgroundURLSession and urlSessionDidFinishEvents:
+// the callbacks in between were queued while no page of the app was open.
+let replaying = false;
 const completionHandlers = new Map(); // identifier -> completionHandler from handleEvents
+
+const label = (task) => task.taskDescription || `task ${task.taskIdentifier}`;
+
+function callback(kind, task, text, extra = {}) {
+  return timeline.mark({
+    lane: "app",
+    kind,
+    task: task ? label(task) : undefined,
+    taskKey: task ? `t${task.taskIdentifier}` : undefined,
+    text,
+    replayed: replaying,
+    ...extra,
+  });
+}
 
 const sessionDelegate = {
   didWriteData(session, task, bytesWritten, totalBytesWritten, totalBytesExpectedToWrite) {
-    logProgress(task, totalBytesWritten, totalBytesExpectedToWrite);
     const row = rowFor(task);
+    const of = totalBytesExpectedToWrite > 0 ? ` of ${formatBytes(totalBytesExpectedToWrite)}` : "";
+    const previous = row ? row.lastTotal : 0;
+    const restart = row && totalBytesWritten < previous;
+    let text;
+    if (restart) {
+      text = `Started over from zero: the server sent the whole file instead of the rest (it ignored Range, or the file changed and If-Range did not match). The daemon dropped the ${formatBytes(previous)} it had. Now ${formatBytes(totalBytesWritten)}${of}.`;
+    } else if (replaying) {
+      text = `Progress made while the page was closed, coalesced into the latest figure: ${formatBytes(totalBytesWritten)}${of} written.`;
+    } else {
+      text = `Progress: the daemon stored another segment. ${formatBytes(totalBytesWritten)}${of} so far.`;
+    }
+    callback("didWriteData", task, text, restart ? { restart: true } : {});
     if (!row) return;
+    if (restart) row.samples = [];
+    row.lastTotal = totalBytesWritten;
     setProgress(row, totalBytesWritten, totalBytesExpectedToWrite);
+    if (!replaying) sample(row, totalBytesWritten);
+    if (row.phase === "suspended" || row.phase === "cancelled") return renderStats(row);
     if (replaying) setPhase(row, "running", "Catching up on progress made while this page was closed…");
+    else if (restart) setPhase(row, "running", "Restarted from zero: the server did not continue the old file.");
     else if (row.phase !== "running" || row.catchingUp) setPhase(row, "running", "Downloading in the daemon. You can close this tab now.");
+    else renderStats(row);
     row.catchingUp = replaying;
   },
 
   didResumeAtOffset(session, task, fileOffset, expectedTotalBytes) {
-    logCallback("didResumeAtOffset", {
-      task,
-      text: `The download continues from byte ${fileOffset.toLocaleString()} instead of starting over (of ${formatBytes(expectedTotalBytes)}).`,
-    });
+    const pct = expectedTotalBytes > 0 ? ` (${Math.floor((fileOffset / expectedTotalBytes) * 100)} %)` : "";
+    callback("didResumeAtOffset", task, `Resumed at byte ${fileOffset.toLocaleString("en-US")}${pct} of ${formatBytes(expectedTotalBytes)}: the server sent only the rest (Range), nothing is downloaded twice.`);
     const row = rowFor(task);
-    if (row) setProgress(row, fileOffset, expectedTotalBytes);
+    if (!row) return;
+    row.lastTotal = fileOffset;
+    row.samples = [];
+    setProgress(row, fileOffset, expectedTotalBytes);
+    if (row.phase !== "suspended") setPhase(row, "running", `Resumed at ${formatBytes(fileOffset)}${pct}: the daemon continues where it stopped.`);
   },
 
   async didFinishDownloadingTo(session, task, location) {
-    const entry = logCallback("didFinishDownloadingTo", {
-      task,
-      text: `The whole file is on disk at a temporary location (${location}). The app must move it before this method returns, or the system deletes it.`,
-    });
+    const entry = callback("didFinishDownloadingTo", task, `The whole file is on disk at a temporary location (${location}). The app must move it before this method returns, or the system deletes it.`);
     const row = rowFor(task);
     const status = task.response ? task.response.statusCode : 200;
     if (status >= 400) {
@@ -319,76 +440,79 @@ const sessionDelegate = {
       return;
     }
     const item = row ? row.item : CATALOGUE.find((i) => i.title === task.taskDescription);
-    const dest = `${DOCUMENTS}/${safeName(item ? item.name : task.taskDescription || `download-${task.taskIdentifier}`)}`;
-    if (row) setPhase(row, "saving", "Moving the file to Documents…");
+    const folder = $("save-to").value;
+    const dest = `${folder}/${safeName(item ? item.name : task.taskDescription || `download-${task.taskIdentifier}`)}`;
+    if (row) setPhase(row, "saving", "Moving the file…");
     try {
       if (await fm().fileExists(dest)) await fm().removeItem(dest); // replace an older copy
+      // An older copy in the other folder goes too: one copy per episode.
+      const other = folder === "file:///Documents" ? "file:///Library/Caches" : "file:///Documents";
+      const otherDest = `${other}/${dest.split("/").pop()}`;
+      if (await fm().fileExists(otherDest)) await fm().removeItem(otherDest);
       await fm().moveItem(location, dest);
       entry.note(`The app moved it to ${dest}.`);
       if (row) row.movedTo = dest;
     } catch (e) {
       entry.note(`Moving it failed: ${describeError(e)}`);
       if (row) setPhase(row, "failed", `Could not save the file: ${describeError(e)}`);
-      showError(`Could not move “${task.taskDescription}” to Documents`, e);
+      showError(`Could not move “${task.taskDescription}”`, e);
     }
   },
 
   taskIsWaitingForConnectivity(session, task) {
-    logCallback("taskIsWaitingForConnectivity", {
-      task,
-      text: "The device is offline. The daemon waits and starts the download when the network is back.",
-    });
+    callback("taskIsWaitingForConnectivity", task, "No network. The daemon waits (background sessions always do) and continues when the network is back.");
     const row = rowFor(task);
-    if (row) setPhase(row, "running", "Waiting for the network…");
+    if (row && row.phase !== "suspended") setPhase(row, "waiting", "Waiting for the network…");
   },
 
-  willBeginDelayedRequest(session, task, request) {
-    logCallback("willBeginDelayedRequest", {
-      task,
-      text: "The task's earliestBeginDate has come. The app may still change or cancel the request; this one answers “continue”.",
-    });
+  willBeginDelayedRequest(session, task) {
+    callback("willBeginDelayedRequest", task, "The task's earliestBeginDate has come. The app may still change or cancel the request; this one answers “continue”.");
     return "continue";
   },
 
   didCompleteWithError(session, task, error) {
     const row = rowFor(task);
     let text;
+    const resumeData = error && error.userInfo && error.userInfo.NSURLSessionDownloadTaskResumeData;
     if (!error) {
-      text = "The task is over, and there was no error. Every task ends with this call, after success or failure.";
+      text = "The task is over, with no error. Every task ends with this call, after success or failure.";
     } else if (error.code === -999) {
       text = "The task is over: it was cancelled (NSURLErrorCancelled, -999).";
     } else {
       text = `The task failed: ${describeError(error)}.`;
-      if (error.userInfo && error.userInfo.NSURLSessionDownloadTaskResumeData) {
-        text += " The error carries resume data, so an app could continue it with downloadTaskWithResumeData.";
-      }
+      if (resumeData) text += " The error carries resume data, so the app can continue it with downloadTaskWithResumeData.";
     }
-    logCallback("didCompleteWithError", { task, text, kind: error && error.code !== -999 ? "failed" : "" });
+    callback("didCompleteWithError", task, text, { code: error ? error.code : null });
     if (row) {
-      if (error && error.code === -999) setPhase(row, "cancelled", "Cancelled");
-      else if (error) setPhase(row, "failed", `Failed: ${describeError(error)}`);
-      else if (row.httpStatus) setPhase(row, "failed", `The server answered HTTP ${row.httpStatus}; nothing was saved.`);
+      if (error && error.code === -999) {
+        setPhase(row, "cancelled", row.resumeData ? row.resumeNote || "Cancelled with resume data." : "Cancelled (-999).");
+        row.resumeNote = null;
+      } else if (error) {
+        if (resumeData && !row.resumeData) {
+          row.resumeData = new Uint8Array(resumeData);
+          saveResumeData();
+        }
+        setPhase(row, "failed", `Failed: ${describeError(error)}`);
+      } else if (row.httpStatus) setPhase(row, "failed", `The server answered HTTP ${row.httpStatus}; nothing was saved.`);
       else if (row.phase !== "failed") {
-        row.saved = Boolean(row.movedTo);
+        row.saved = Boolean(row.movedTo) || row.saved;
         setProgress(row, row.item.size, row.item.size);
-        setPhase(row, "done", row.movedTo ? "Downloaded and saved in Documents" : "Downloaded");
+        setPhase(row, "done", row.movedTo ? `Downloaded and saved in ${row.movedTo.startsWith("file:///Documents") ? "Documents" : "Library/Caches"}` : "Downloaded");
       }
       row.httpStatus = 0;
       row.movedTo = null;
       if (row.task === task) row.task = null;
+      setPhase(row, row.phase);
     }
     rowsByTask.delete(task.taskIdentifier);
     endedTasks.add(task.taskIdentifier);
-    refreshDocuments();
+    storage.refresh();
   },
 
   urlSessionDidFinishEvents(session) {
     const identifier = session.configuration.identifier;
     replaying = false;
-    logCallback("urlSessionDidFinishEvents", {
-      kind: "launch",
-      text: "Every queued event has been delivered. The app now calls the completion handler it kept from handleEventsForBackgroundURLSession (on iOS that lets the system update the app switcher snapshot and suspend the app again).",
-    });
+    callback("urlSessionDidFinishEvents", null, "Every queued event has been delivered. The app calls the completion handler it kept from handleEventsForBackgroundURLSession (on iOS that lets the system take a new app-switcher snapshot and suspend the app again).");
     const done = completionHandlers.get(identifier);
     completionHandlers.delete(identifier);
     if (done) done();
@@ -396,9 +520,7 @@ const sessionDelegate = {
   },
 
   didBecomeInvalidWithError(invalidated, error) {
-    logCallback("didBecomeInvalidWithError", {
-      text: `The session was invalidated${error ? `: ${describeError(error)}` : ""}. Its delegate gets no more calls. Reload the page to create a new one.`,
-    });
+    callback("didBecomeInvalidWithError", null, `The session was invalidated${error ? `: ${describeError(error)}` : ""}. Its delegate gets no more calls. Reload the page to create a new one.`);
     if (invalidated.configuration.identifier === SESSION_ID) session = null;
   },
 };
@@ -427,18 +549,13 @@ const appDelegate = {
   handleEventsForBackgroundURLSession(identifier, completionHandler) {
     if (identifier !== SESSION_ID) {
       // Another page of this origin owns that session; this app cannot recreate it.
-      logCallback("handleEventsForBackgroundURLSession", {
-        kind: "launch",
-        text: `Events are waiting for “${identifier}”, a session this demo does not own, so it leaves them for the page that does.`,
-      });
+      timeline.mark({ lane: "app", kind: "handleEventsForBackgroundURLSession", text: `Events are waiting for “${identifier}”, a session this demo does not own, so it leaves them for the page that does.` });
       return;
     }
     replaying = true;
     completionHandlers.set(identifier, completionHandler);
-    logCallback("handleEventsForBackgroundURLSession", {
-      kind: "launch",
-      text: "The app was relaunched because its background session has events waiting. It keeps the completion handler and recreates the session with the same identifier; the queued callbacks follow.",
-    });
+    timeline.relaunched();
+    timeline.mark({ lane: "app", kind: "handleEventsForBackgroundURLSession", text: "Relaunched: the background session has events that were queued while the app was closed. The app keeps the completion handler and recreates the session with the same identifier; the queued callbacks follow, marked replayed." });
     try {
       openSession();
       setSessionStatus(`Session ${identifier}: recreated in handleEventsForBackgroundURLSession to receive the events queued while this page was closed.`);
@@ -450,98 +567,96 @@ const appDelegate = {
 };
 
 // ---------------------------------------------------------------------------
-// Documents and storage
+// The daemon's life, from the library's BroadcastChannel
 // ---------------------------------------------------------------------------
 
-let refreshing = null;
-let refreshAgain = false;
+const DAEMON_TEXT = {
+  started: () => "A new daemon life: the Service Worker started (or was woken) and picks up unfinished transfers from their stored bytes. On iOS: nsurlsessiond starts working for the app again.",
+  busy: (n) => `Busy: the daemon is transferring (${n} ${n === 1 ? "transfer" : "transfers"} running).`,
+  idle: () => "Idle: nothing to transfer. The browser may now stop the worker; the next command or page visit wakes it.",
+  killed: (n) => `Killed: ${n ? `${n} ${n === 1 ? "transfer" : "transfers"} stopped, ` : ""}the bytes in flight are lost, the stored ones stay. It comes back when a page pokes it.`,
+};
 
-// Serialised: a refresh asked for while one runs is done once afterwards.
-function refreshDocuments() {
-  if (refreshing) {
-    refreshAgain = true;
-    return refreshing;
-  }
-  refreshing = (async () => {
-    do {
-      refreshAgain = false;
-      try {
-        await renderDocuments();
-      } catch (e) {
-        showError("Could not list Documents", e);
-      }
-    } while (refreshAgain);
-    refreshing = null;
-  })();
-  return refreshing;
+function listenToDaemon() {
+  if (typeof BroadcastChannel !== "function") return;
+  const channel = new BroadcastChannel("bgsession");
+  let last = null;
+  channel.addEventListener("message", (ev) => {
+    const d = ev.data;
+    if (!d || d.type !== "daemon" || !DAEMON_TEXT[d.event]) return;
+    const again = d.event === "busy" && last === "busy";
+    last = d.event;
+    timeline.mark({
+      lane: "daemon",
+      kind: `daemon:${d.event}`,
+      transfers: d.transfers,
+      at: Number.isFinite(d.at) && Math.abs(d.at - Date.now()) < 60_000 ? d.at : Date.now(),
+      text: again
+        ? "Busy again: the daemon starts another attempt (a retry after a failed one, or a resume after a cut)."
+        : DAEMON_TEXT[d.event](d.transfers),
+    });
+  });
 }
 
-async function renderDocuments() {
-  const urls = (await fm().contentsOfDirectory(DOCUMENTS)).filter((u) => !String(u).endsWith("/"));
-  const files = [];
-  for (const url of urls) {
+// ---------------------------------------------------------------------------
+// The failure lab
+// ---------------------------------------------------------------------------
+
+function setFault(id) {
+  const input = document.querySelector(`input[name="fault"][value="${id}"]`);
+  if (input) input.checked = true;
+}
+
+function buildLab() {
+  $("reopen-url").textContent = location.href.split("#")[0];
+  $("reload").addEventListener("click", () => {
+    action("Reload as a relaunch");
+    timeline.touch();
+    timeline.save();
+    location.reload();
+  });
+
+  $("kill-daemon").addEventListener("click", async (ev) => {
+    const b = ev.currentTarget;
+    if (!session) return;
+    b.disabled = true;
+    action("Kill the daemon");
     try {
-      files.push({ url, ...(await fm().attributesOfItem(url)) });
-    } catch {
-      // Removed in the meantime.
+      const n = await session.simulateDaemonKill();
+      $("kill-result").textContent = n
+        ? `Killed: ${n} ${n === 1 ? "transfer" : "transfers"} stopped mid-way. Watch the Daemon lane: it comes back in about 2 s and continues with Range (didResumeAtOffset).`
+        : "Killed, but nothing was running: start a download first to see it resume.";
+    } catch (e) {
+      showError("Could not kill the daemon", e);
+    } finally {
+      b.disabled = false;
     }
-  }
-  files.sort((a, b) => String(a.url).localeCompare(String(b.url)));
-  const list = $("documents");
-  list.replaceChildren(
-    ...files.map((f) => {
-      const name = decodeURIComponent(String(f.url).slice(DOCUMENTS.length + 1));
-      const date = f.modificationDate ? new Date(f.modificationDate) : null;
-      const del = el("button", { type: "button", class: "small danger", "aria-label": `Delete ${name}`, text: "Delete" });
-      del.addEventListener("click", () => deleteFile(f.url, name, del));
-      return el("li", { dataset: { url: f.url, size: String(f.size) } },
-        el("div", { class: "doc-info" },
-          el("span", { class: "doc-name", text: name }),
-          el("span", { class: "doc-meta" },
-            el("span", { class: "doc-size", text: formatBytes(f.size), title: `${Number(f.size).toLocaleString()} bytes` }),
-            date ? el("time", { class: "doc-date", datetime: date.toISOString(), text: `saved ${date.toLocaleString()}` }) : null,
-          ),
-        ),
-        del,
-      );
-    }),
-  );
-  $("documents-empty").hidden = files.length > 0;
+  });
 
-  // Rows that are not busy show whether their episode is saved.
-  const saved = new Set(files.map((f) => decodeURIComponent(String(f.url).slice(DOCUMENTS.length + 1))));
-  for (const row of rows.values()) {
-    row.saved = saved.has(row.item.name);
-    if (row.phase === "idle" || row.phase === "done") {
-      if (row.saved) {
-        setProgress(row, row.item.size, row.item.size);
-        setPhase(row, row.phase, row.phase === "done" ? row.state.textContent : "Saved in Documents");
-      } else {
-        setProgress(row, 0, row.item.size);
-        setPhase(row, "idle", "Not downloaded");
-      }
-    } else {
-      setPhase(row, row.phase);
-    }
+  const net = $("net-state");
+  const showNet = () => {
+    net.textContent = navigator.onLine ? "online (navigator.onLine is true)" : "offline (navigator.onLine is false)";
+    net.dataset.online = String(navigator.onLine);
+  };
+  addEventListener("online", showNet);
+  addEventListener("offline", showNet);
+  showNet();
+
+  const box = $("faults");
+  for (const f of FAULTS) {
+    const id = `fault-${f.id}`;
+    box.append(el("div", { class: "fault" },
+      el("input", { type: "radio", name: "fault", id, value: f.id, checked: f.id === "none", "aria-describedby": `${id}-help` }),
+      el("label", { for: id, text: f.label }),
+      el("p", { id: `${id}-help`, class: "fault-help", text: f.explain }),
+    ));
   }
 
-  const u = await fm().usage();
-  const quota = u.quota ? ` of about ${formatBytes(u.quota)} this site may use` : "";
-  $("storage").textContent =
-    `Storage: Documents ${formatBytes(u.documents)} · tmp ${formatBytes(u.tmp)} · Caches ${formatBytes(u.caches)} · total ${formatBytes(u.total)}${quota}.`;
+  const upload = $("upload");
+  upload.addEventListener("click", (ev) => ev.preventDefault()); // aria-disabled: does nothing
+
+  $("clear-timeline").addEventListener("click", () => timeline.clear());
 }
-
-async function deleteFile(url, name, button) {
-  button.disabled = true;
-  try {
-    await fm().removeItem(url);
-  } catch (e) {
-    showError(`Could not delete ${name}`, e);
-  }
-  await refreshDocuments();
-}
-
-$("refresh-documents").addEventListener("click", () => refreshDocuments());
 
 // ---------------------------------------------------------------------------
 // Start-up: the app "launches"
@@ -554,6 +669,7 @@ async function adoptRunningTasks() {
     const row = rowFor(task);
     if (!row || task.state === "completed") continue;
     running++;
+    row.lastTotal = task.countOfBytesReceived;
     setProgress(row, task.countOfBytesReceived, task.countOfBytesExpectedToReceive);
     if (task.state === "suspended") setPhase(row, "suspended", "Paused");
     else if (row.phase !== "saving") setPhase(row, "running", "Still downloading in the daemon (it kept going while the page was closed).");
@@ -564,6 +680,9 @@ async function adoptRunningTasks() {
 async function main() {
   const boot = $("boot");
   buildCatalogue();
+  buildLab();
+  const back = timeline.open();
+  listenToDaemon();
   try {
     await init();
   } catch (e) {
@@ -586,13 +705,13 @@ async function main() {
   try {
     if (!session) {
       openSession();
-      setSessionStatus(`Session ${SESSION_ID}: created at launch. No events were waiting.`);
+      setSessionStatus(`Session ${SESSION_ID}: created at launch. No events were waiting${back ? ` (the page was closed for ${formatDuration(back.closedFor)})` : ""}.`);
     }
   } catch (e) {
     showError("Could not create the session", e);
   }
 
-  // 3. Show what is still running, and the saved files.
+  // 3. Show what is still running, what the daemon does, and the sandbox.
   if (session) {
     try {
       const running = await adoptRunningTasks();
@@ -602,6 +721,10 @@ async function main() {
     } catch (e) {
       showError("Could not list the session's tasks", e);
     }
+    session.daemonStatus().then(
+      (s) => timeline.mark({ lane: "daemon", kind: "daemon:status", transfers: s.transfers, text: `This page asked the daemon what it is doing: ${s.transfers} ${s.transfers === 1 ? "transfer" : "transfers"} running.` }),
+      () => {},
+    );
     // Another tab of this demo may hold the session's events; say so.
     let waited = false;
     const timer = setTimeout(() => {
@@ -619,8 +742,12 @@ async function main() {
       },
     );
   }
-  await refreshDocuments();
+  await storage.refresh();
+  await refreshSavedFromSandbox();
   for (const row of rows.values()) setPhase(row, row.phase);
+  setInterval(() => {
+    for (const row of rows.values()) if (row.phase === "running") renderStats(row);
+  }, 1000);
 
   boot.hidden = true;
   document.body.dataset.ready = "1";

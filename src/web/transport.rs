@@ -32,17 +32,22 @@ impl Started {
     }
 }
 
+/// Aborts `abort` after `timeout_ms` unless the returned timer is dropped
+/// first; the flag tells a timeout from another abort.
+fn watchdog(abort: &web_sys::AbortController, timeout_ms: f64) -> (std::rc::Rc<std::cell::Cell<bool>>, gloo_timers::callback::Timeout) {
+    let timed_out = std::rc::Rc::new(std::cell::Cell::new(false));
+    let (flag, abort) = (timed_out.clone(), abort.clone());
+    let timer = gloo_timers::callback::Timeout::new(timeout_ms.clamp(1.0, u32::MAX as f64) as u32, move || {
+        flag.set(true);
+        abort.abort();
+    });
+    (timed_out, timer)
+}
+
 /// Reads a whole (bounded) body as a Blob: the browser reads it natively,
 /// the fast path into the store. No body within `timeout_ms` is a timeout.
 pub async fn read_blob(resp: &web_sys::Response, abort: &web_sys::AbortController, timeout_ms: f64) -> Result<web_sys::Blob, StartError> {
-    let timed_out = std::rc::Rc::new(std::cell::Cell::new(false));
-    let _watchdog = {
-        let (flag, abort) = (timed_out.clone(), abort.clone());
-        gloo_timers::callback::Timeout::new(timeout_ms.clamp(1.0, u32::MAX as f64) as u32, move || {
-            flag.set(true);
-            abort.abort();
-        })
-    };
+    let (timed_out, _watchdog) = watchdog(abort, timeout_ms);
     let promise = resp.blob().map_err(|e| StartError::Failed(classify(&e)))?;
     match js::wait(promise).await {
         Ok(b) => Ok(b.unchecked_into()),
@@ -115,14 +120,7 @@ pub fn begin(plan: &FetchPlan, abort: &web_sys::AbortController) -> Result<js_sy
 /// `timeout_ms` is a timeout (`timeoutIntervalForRequest`).
 pub async fn arrive(pending: js_sys::Promise, abort: &web_sys::AbortController, timeout_ms: f64) -> Result<Started, StartError> {
     let signal = abort.signal();
-    let timed_out = std::rc::Rc::new(std::cell::Cell::new(false));
-    let _watchdog = {
-        let (flag, abort) = (timed_out.clone(), abort.clone());
-        gloo_timers::callback::Timeout::new(timeout_ms.clamp(1.0, u32::MAX as f64) as u32, move || {
-            flag.set(true);
-            abort.abort();
-        })
-    };
+    let (timed_out, _watchdog) = watchdog(abort, timeout_ms);
     let resp: web_sys::Response = match js::wait(pending).await {
         Ok(r) => r.unchecked_into(),
         Err(_) if timed_out.get() => {
