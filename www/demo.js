@@ -4,7 +4,7 @@
 // catalogue and its controls, the session delegate (the iOS callbacks), the
 // app delegate (the relaunch), the lab, then the start-up sequence at the end.
 import init, { UIApplication, URLSessionConfiguration, URLSession, FileManager } from "./pkg/bgsession.js";
-import { $, el, MiB, KiB, formatBytes, formatRate, formatDuration, describeError, showError, safeName, toBase64, fromBase64, readJSON, writeJSON } from "./demo/util.js";
+import { $, el, MiB, formatBytes, formatRate, formatDuration, describeError, showError, safeName, toBase64, fromBase64, readJSON, writeJSON } from "./demo/util.js";
 import { Timeline } from "./demo/timeline.js";
 import { StorageInspector } from "./demo/storage.js";
 
@@ -57,7 +57,7 @@ const FAULTS = [
 
 const fm = () => FileManager.default;
 const timeline = new Timeline();
-const storage = new StorageInspector(fm, { onChange: (s) => updateSaved(s) });
+const storage = new StorageInspector(fm, { onChange: () => refreshSavedFromSandbox() });
 
 window.addEventListener("error", (ev) => showError("Unexpected error", ev.error || ev.message));
 window.addEventListener("unhandledrejection", (ev) => showError("Unexpected error", ev.reason));
@@ -223,11 +223,7 @@ function renderTotal() {
   out.textContent = `Session: ${active.length} ${active.length === 1 ? "download" : "downloads"}, ${formatBytes(received)} of ${formatBytes(expected)}${rate > 0 ? ` at ${formatRate(rate)}` : ""}${eta}.`;
 }
 
-// The rows' "saved" state follows the storage inspector's view of the sandbox.
-function updateSaved({ largest }) {
-  refreshSavedFromSandbox(largest);
-}
-
+// The rows' "saved" state follows the sandbox (refreshed with the storage inspector).
 async function refreshSavedFromSandbox() {
   let names = new Set();
   try {

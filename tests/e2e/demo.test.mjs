@@ -250,19 +250,29 @@ test("demo: the storage inspector shows folders, largest files and leftovers; de
     assert.match(await page.locator("#st-status").innerText(), /Cleared file:\/\/\/tmp/);
 
     // Delete one file from the largest-files list: the row says it is gone.
-    await page.getByRole("button", { name: "Delete ep01-welcome.mp3" }).click();
-    await waitFor(async () => /0 B/.test(await usage("documents").innerText()), { what: "Documents emptied" });
-    assert.match(await page.locator("#st-status").innerText(), /Deleted ep01-welcome\.mp3 \(6\.0 MiB\)/);
+    await page.getByRole("button", { name: "Delete ep02-inside-urlsession.mp3" }).click();
+    await waitFor(async () => /0 B/.test(await usage("caches").innerText()), { what: "Caches emptied" });
+    assert.match(await page.locator("#st-status").innerText(), /Deleted ep02-inside-urlsession\.mp3 \(8\.0 MiB\)/);
     largest = await page.locator("#st-largest > li").allInnerTexts();
     assert.equal(largest.length, 1);
+    await waitFor(async () => (await row(page, EP2).locator(".state").innerText()) === "Not downloaded", { what: "Ep. 2 not downloaded any more" });
+
+    // Clear a whole folder: Documents.
+    await page.getByRole("button", { name: /^Clear Documents/ }).click();
+    await waitFor(async () => /0 B/.test(await usage("documents").innerText()), { what: "Documents cleared" });
+    assert.match(await page.locator("#st-status").innerText(), /Cleared file:\/\/\/Documents/);
+    assert.match(await page.locator("#st-total").innerText(), /^Total 0 B/);
+    await page.locator("#st-largest-empty").waitFor({ state: "visible" });
+    assert.equal(await page.getByRole("button", { name: /^Clear Documents/ }).isDisabled(), true);
     await waitFor(async () => (await row(page, EP1).locator(".state").innerText()) === "Not downloaded", { what: "Ep. 1 not downloaded any more" });
 
-    // Clear a whole folder.
+    // And Library/Caches.
+    await download(page, EP2, { saveTo: "file:///Library/Caches" });
+    await waitPhase(page, EP2, "done");
+    await waitFor(async () => /8\.0 MiB/.test(await usage("caches").innerText()), { what: "Caches 8.0 MiB again" });
     await page.getByRole("button", { name: /^Clear Library\/Caches/ }).click();
     await waitFor(async () => /0 B/.test(await usage("caches").innerText()), { what: "Caches cleared" });
     assert.match(await page.locator("#st-status").innerText(), /Cleared file:\/\/\/Library\/Caches/);
-    assert.match(await page.locator("#st-total").innerText(), /^Total 0 B/);
-    await page.locator("#st-largest-empty").waitFor({ state: "visible" });
     assert.equal(await page.getByRole("button", { name: /^Clear Library\/Caches/ }).isDisabled(), true);
 
     // Persistent storage: a fresh profile is best effort; the button asks

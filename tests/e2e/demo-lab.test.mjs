@@ -1,0 +1,390 @@
+// The demo page's controls and failure lab, driven as a person would, each
+// checked through what the page shows (the callbacks list, the timeline, the
+// rows) and what the test server saw:
+// - task controls: throttle (rate, ETA, session total), Pause/Resume,
+//   Cancel (-999), "Cancel, keep resume data" + "Resume from data" across a
+//   "Reload as a relaunch", the disabled Upload control;
+// - Kill the daemon: it comes back and resumes with Range (didResumeAtOffset);
+// - every "Make the server fail" option through what it provokes (a resume,
+//   a retry after the server's Retry-After, a restart from zero, a re-fetch);
+// - offline, then online: taskIsWaitingForConnectivity, then completion.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdir } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { startServer, newProfile, removeProfile, launch, watch, waitFor } from "./harness.mjs";
+
+const OUT = fileURLToPath(new URL("../out/", import.meta.url));
+const MiB = 1 << 20;
+const EP1 = { item: "ep01-welcome.mp3", title: "Ep. 1: Welcome to background transfers", size: 6 * MiB };
+const EP2 = { item: "ep02-inside-urlsession.mp3", title: "Ep. 2: Inside URLSession", size: 8 * MiB };
+const THROTTLE = { none: "0", "8MiB": String(8 * MiB), "2MiB": String(2 * MiB), "256KiB": String(256 * 1024) };
+
+let server;
+before(async () => {
+  server = await startServer({ port: 0 });
+  await mkdir(OUT, { recursive: true });
+});
+after(async () => {
+  await server.close();
+});
+
+// ---- helpers (the same in demo.test.mjs) ------------------------------------
+
+async function withDemo(body) {
+  const profile = await newProfile();
+  const context = await launch(profile);
+  const errors = [];
+  try {
+    await body({ context, errors });
+    assert.deepEqual(errors, [], "no console errors");
+  } finally {
+    await context.close();
+    await removeProfile(profile);
+  }
+}
+
+async function openDemo(context, errors, viewport = { width: 1280, height: 800 }) {
+  const page = watch(await context.newPage(), errors);
+  await page.setViewportSize(viewport);
+  await page.goto(`${server.url}/`);
+  await page.waitForFunction(() => document.body.dataset.ready === "1", null, { timeout: 30_000 });
+  return page;
+}
+
+const row = (page, ep) => page.locator(`[data-item="${ep.item}"]`);
+const rowButton = (page, ep, name) => row(page, ep).getByRole("button", { name, exact: true });
+
+async function waitPhase(page, ep, phase, timeout = 60_000) {
+  await page.waitForFunction(
+    ([item, phase]) => document.querySelector(`[data-item="${item}"]`).dataset.phase === phase,
+    [ep.item, phase],
+    { timeout },
+  );
+}
+
+// Stop commands (Pause, Cancel, Kill) are sent once the bar has passed 2 MiB,
+// as a person watching it would: the daemon's first request is a 1 MiB probe,
+// and a stop during it is lost (library bug, see the todo test at the end).
+const PAST_PROBE = 2 * MiB;
+
+async function waitProgress(page, ep, atLeast = 1) {
+  await page.waitForFunction(
+    ([item, n]) => document.querySelector(`[data-item="${item}"] progress`).value >= n,
+    [ep.item, atLeast],
+    { timeout: 30_000 },
+  );
+}
+
+// Picks the throttle (and the server failure) like a person, then presses Download.
+async function download(page, ep, { throttle = "8MiB", fault = "none" } = {}) {
+  await page.selectOption("#throttle", THROTTLE[throttle]);
+  await page.locator(`#fault-${fault}`).check();
+  await row(page, ep).getByRole("button", { name: /^Download/ }).click();
+}
+
+// The callbacks list as a reader sees it, from entry `from` on.
+const entries = async (page, from = 0) =>
+  (await page.locator("#callbacks > li").evaluateAll((lis) =>
+    lis.map((li) => ({ method: li.dataset.method, replayed: li.classList.contains("replayed"), text: li.innerText })),
+  )).slice(from);
+
+// The byte offset a didResumeAtOffset line shows ("Resumed at byte 4,194,304 …").
+const resumedAt = (list) => {
+  const e = list.find((x) => x.method === "didResumeAtOffset");
+  assert.ok(e, `a didResumeAtOffset line: ${list.map((x) => x.method).join(", ")}`);
+  return Number(/Resumed at byte ([\d,]+)/.exec(e.text)[1].replace(/,/g, ""));
+};
+
+const count = (page) => page.locator("#callbacks > li").count();
+
+const entry = (page, method, hasText) => {
+  const l = page.locator(`#callbacks > li[data-method="${method}"]`);
+  return hasText ? l.filter({ hasText }) : l;
+};
+
+const requests = (ep) => server.log.filter((e) => e.path === `/files/${ep.item}`);
+// The first byte a request asked for (0 without Range).
+const rangeStart = (e) => (e.range ? Number(/^bytes=(\d+)-/.exec(e.range)?.[1] ?? NaN) : 0);
+// A request that continued a transfer from byte n > 0.
+const isResume = (e) => rangeStart(e) > 0 && /^bytes=\d+-$/.test(e.range);
+
+// ---- task controls ---------------------------------------------------------
+
+test("demo lab: throttle, pause/resume, cancel, cancel with resume data + resume from data across a relaunch, upload coming soon", async () => {
+  await withDemo(async ({ context, errors }) => {
+    server.resetLog();
+    let page = await openDemo(context, errors);
+
+    // Upload: a disabled control that explains itself.
+    const upload = page.locator("#upload");
+    assert.equal(await upload.getAttribute("aria-disabled"), "true");
+    assert.match(await upload.innerText(), /Upload \(coming soon\)/);
+    await upload.hover();
+    await page.locator("#upload-tip").waitFor({ state: "visible" });
+    assert.match(await page.locator("#upload-tip").innerText(), /not implemented in bgsession yet/);
+    const before = await count(page);
+    await upload.click({ force: true }); // a person can press it: aria-disabled, nothing happens
+    await page.waitForTimeout(200);
+    assert.equal(await count(page), before, "pressing Upload does nothing");
+
+    // Throttle 2 MiB/s: the server is asked for that rate; the row shows rate and ETA.
+    await download(page, EP2, { throttle: "2MiB" });
+    await waitFor(async () => /MiB\/s/.test(await row(page, EP2).locator(".rate").innerText()), { what: "a rate on the row" });
+    const rate = await row(page, EP2).locator(".rate").innerText();
+    const mibs = parseFloat(rate);
+    assert.ok(mibs >= 1 && mibs <= 3, `shown rate near 2 MiB/s: ${rate}`);
+    assert.match(await row(page, EP2).locator(".eta").innerText(), /^about .* left$/);
+    assert.match(await row(page, EP2).locator(".bytes").innerText(), /^[\d.]+ (KiB|MiB) of 8\.0 MiB$/);
+    assert.match(await row(page, EP2).locator(".item-server").innerText(), /throttled to 2\.0 MiB\/s/);
+    assert.match(await page.locator("#session-total").innerText(), /^Session: 1 download, [\d.]+ MiB of 8\.0 MiB at [\d.]+ MiB\/s, about .* left\.$/);
+    assert.ok(requests(EP2).every((e) => e.query.rate === String(2 * MiB)), "rate=2 MiB/s on every request");
+
+    // Pause: the transfer stops; Resume: it continues with Range.
+    await waitProgress(page, EP2, PAST_PROBE);
+    await rowButton(page, EP2, "Pause").click();
+    await waitPhase(page, EP2, "suspended");
+    assert.match(await row(page, EP2).locator(".state").innerText(), /^Paused \(task\.suspend\(\)\)/);
+    assert.equal(await row(page, EP2).locator(".rate").innerText(), "paused");
+    await entry(page, "action", "You pressed “Pause”").waitFor();
+    await page.waitForTimeout(300);
+    const whilePaused = requests(EP2).length;
+    await page.waitForTimeout(700);
+    assert.equal(requests(EP2).length, whilePaused, "no request while paused");
+    assert.ok(requests(EP2).every((e) => e.end != null), "the paused transfer's connection is closed");
+    await rowButton(page, EP2, "Resume").click();
+    const resumed = entry(page, "didResumeAtOffset", EP2.title);
+    await resumed.waitFor({ timeout: 30_000 });
+    assert.match(await resumed.innerText(), /Resumed at byte [\d,]+ \(\d+ %\) of 8\.0 MiB/);
+    await waitPhase(page, EP2, "done");
+    const afterPause = requests(EP2).slice(whilePaused);
+    assert.ok(afterPause.length >= 1 && isResume(afterPause[0]) && afterPause[0].status === 206, `resumed with Range: ${JSON.stringify(afterPause.map((e) => [e.range, e.status]))}`);
+    assert.match(await row(page, EP2).locator(".state").innerText(), /Downloaded and saved in Documents/);
+
+    // Cancel: didCompleteWithError with -999.
+    await download(page, EP1, { throttle: "2MiB" });
+    await waitProgress(page, EP1, PAST_PROBE);
+    let from = await count(page);
+    await rowButton(page, EP1, "Cancel").click();
+    await waitPhase(page, EP1, "cancelled");
+    assert.equal(await row(page, EP1).locator(".state").innerText(), "Cancelled (-999).");
+    const cancelled = (await entries(page, from)).find((e) => e.method === "didCompleteWithError");
+    assert.match(cancelled.text, /urlSession\(_:task:\s*didCompleteWithError:\)[\s\S]*cancelled \(NSURLErrorCancelled, -999\)/);
+    assert.equal(await rowButton(page, EP1, "Resume from data").count(), 0, "no resume data from a plain cancel");
+
+    // Cancel, keep resume data: the row keeps the data and offers to resume from it.
+    server.resetLog();
+    await download(page, EP1, { throttle: "2MiB" });
+    await waitProgress(page, EP1, PAST_PROBE);
+    await rowButton(page, EP1, "Cancel, keep resume data").click();
+    await waitPhase(page, EP1, "cancelled");
+    await waitFor(async () => /^Cancelled with resume data \(\d+ bytes/.test(await row(page, EP1).locator(".state").innerText()), { what: "the resume data note" });
+    assert.match(await entry(page, "didCompleteWithError", EP1.title).last().innerText(), /-999/);
+    await rowButton(page, EP1, "Resume from data").waitFor();
+
+    // "Reload as a relaunch": the history and the resume data survive.
+    await Promise.all([page.waitForEvent("load"), page.locator("#reload").click()]);
+    await page.waitForFunction(() => document.body.dataset.ready === "1", null, { timeout: 30_000 });
+    const list = await entries(page);
+    assert.equal(list.filter((e) => e.method === "life").length, 2, "two page lives in the list");
+    assert.ok(list.some((e) => e.method === "action" && /You pressed “Reload as a relaunch”/.test(e.text)), "the reload press was kept");
+    assert.ok(list.some((e) => e.method === "action" && /You pressed “Cancel, keep resume data”/.test(e.text)), "the history before the reload was kept");
+    from = await count(page);
+    const clickedAt = Date.now();
+    await rowButton(page, EP1, "Resume from data").click();
+    const fromData = entry(page, "didResumeAtOffset", EP1.title);
+    await fromData.waitFor({ timeout: 30_000 });
+    await waitPhase(page, EP1, "done");
+    const after = await entries(page, from);
+    assert.ok(after.some((e) => e.method === "action" && /Resume from data/.test(e.text)));
+    const done = after.find((e) => e.method === "didCompleteWithError");
+    assert.ok(done.text.includes(EP1.title), "the new task has the same taskDescription");
+    assert.match(done.text, /with no error/);
+    const resumedReq = requests(EP1).filter((e) => e.start >= clickedAt)[0];
+    assert.ok(resumedReq && isResume(resumedReq) && resumedReq.status === 206, "resumed with Range from the kept bytes");
+    await waitFor(async () => /ep01-welcome\.mp3[\s\S]*6\.0 MiB/.test(await page.locator("#st-largest").innerText()), { what: "Ep. 1 in the inspector" });
+
+    // Unthrottled and 256 KiB/s reach the server as asked.
+    server.resetLog();
+    await download(page, EP2, { throttle: "none" });
+    await waitPhase(page, EP2, "done");
+    assert.ok(requests(EP2).every((e) => e.query.rate === undefined), "unthrottled: no rate");
+    await download(page, EP1, { throttle: "256KiB" });
+    await waitFor(() => requests(EP1).length > 0, { what: "the 256 KiB/s request" });
+    assert.ok(requests(EP1).every((e) => e.query.rate === String(256 * 1024)), "rate=256 KiB/s");
+    assert.match(await row(page, EP1).locator(".item-server").innerText(), /throttled to 256 KiB\/s/);
+    // Past the probe (4 s at this rate), the row shows the slow rate; then cancel.
+    await waitProgress(page, EP1, MiB + 1);
+    await waitFor(async () => /KiB\/s/.test(await row(page, EP1).locator(".rate").innerText()), { what: "a KiB/s rate on the row" });
+    const slow = parseFloat(await row(page, EP1).locator(".rate").innerText());
+    assert.ok(slow >= 150 && slow <= 400, `shown rate near 256 KiB/s: ${slow}`);
+    await rowButton(page, EP1, "Cancel").click();
+    await waitPhase(page, EP1, "cancelled");
+
+    // Clear history: the list and the timeline start again.
+    assert.ok(await entry(page, "life").count() >= 2);
+    await page.getByRole("button", { name: "Clear history" }).click();
+    await waitFor(async () => (await entry(page, "action").count()) === 0, { what: "the list cleared" });
+    assert.ok((await entry(page, "life").count()) <= 1, "the earlier page lives are gone from the list");
+    assert.equal(await page.locator("#tl-svg rect.tl-closed").count(), 0, "no closed gap left on the timeline");
+    assert.equal(await page.locator("#tl-svg g.mk-action").count(), 0);
+    await page.reload();
+    await page.waitForFunction(() => document.body.dataset.ready === "1", null, { timeout: 30_000 });
+    assert.equal(await entry(page, "action").count(), 0, "cleared for good");
+    await page.close();
+  });
+});
+
+// ---- kill the daemon --------------------------------------------------------
+
+test("demo lab: Kill the daemon; it comes back and resumes with Range", async () => {
+  await withDemo(async ({ context, errors }) => {
+    server.resetLog();
+    const page = await openDemo(context, errors);
+    await download(page, EP2, { throttle: "2MiB" });
+    await waitProgress(page, EP2, PAST_PROBE);
+    const from = await count(page);
+    const killedAt = Date.now();
+    await page.getByRole("button", { name: "Kill the daemon" }).click();
+    await waitFor(async () => (await page.locator("#kill-result").innerText()).length > 0, { what: "the kill result" });
+    assert.match(await page.locator("#kill-result").innerText(), /^Killed: 1 transfer stopped mid-way/);
+    await waitPhase(page, EP2, "done");
+    const list = await entries(page, from);
+    const i = (method) => list.findIndex((e) => e.method === method);
+    assert.ok(i("daemon:killed") >= 0 && i("daemon:killed") < i("daemon:started") && i("daemon:started") < i("didResumeAtOffset"), `killed, started, resumed: ${list.map((e) => e.method).join(", ")}`);
+    assert.match(list[i("daemon:killed")].text, /DAEMON[\s\S]*Killed: 1 transfer stopped/);
+    assert.match(list[i("didResumeAtOffset")].text, /Resumed at byte [\d,]+/);
+    assert.match(list.at(-1).text, /with no error/);
+    // On the timeline: the kill mark and the killed stretch on the Daemon lane.
+    assert.equal(await page.locator("#tl-svg g.mk-daemon-killed").count(), 1);
+    assert.ok(await page.locator("#tl-svg rect.tl-d-killed").count() >= 1);
+    const reqs = requests(EP2);
+    assert.ok(reqs.some((e) => e.start < killedAt && e.aborted), "a transfer was stopped by the kill");
+    const after = reqs.filter((e) => e.start >= killedAt);
+    assert.ok(after.length >= 1 && isResume(after[0]) && after[0].status === 206, `resumed with Range: ${JSON.stringify(after.map((e) => [e.range, e.status]))}`);
+    await page.locator(".tl").screenshot({ path: `${OUT}demo-kill.png` });
+    await page.close();
+  });
+});
+
+// ---- make the server fail ---------------------------------------------------
+
+test("demo lab: every server failure shows its callback (cut, 503 x2, ignore Range, ETag change, short body)", async () => {
+  await withDemo(async ({ context, errors }) => {
+    server.resetLog();
+    const page = await openDemo(context, errors);
+    const run = async (ep, fault, throttle = "8MiB") => {
+      const from = await count(page);
+      const start = Date.now();
+      const n = requests(ep).length;
+      await download(page, ep, { throttle, fault });
+      assert.equal(await page.locator("#fault-none").isChecked(), true, "the failure applies to one download");
+      await waitPhase(page, ep, "done");
+      await waitFor(async () => (await entries(page, from)).some((e) => e.method === "didCompleteWithError"), { what: "didCompleteWithError" });
+      const list = await entries(page, from);
+      assert.match(list.find((e) => e.method === "didCompleteWithError").text, /with no error/);
+      assert.match(await row(page, ep).locator(".item-server").innerText(), /server: /);
+      return { list, ms: Date.now() - start, reqs: requests(ep).slice(n) };
+    };
+
+    // Cut at 50 %: resumed exactly there.
+    const show = (reqs) => JSON.stringify(reqs.map((e) => [e.range, e.ifRange, e.status, e.bytesSent, e.cutAt, e.shortAt, e.flipped]));
+    let r = await run(EP2, "cut");
+    let offset = resumedAt(r.list);
+    // At the cut, less the bytes in flight when the connection broke.
+    assert.ok(offset <= 4 * MiB && offset > 4 * MiB - 512 * 1024, `resumed near 50 %: ${offset}`);
+    assert.match(r.list.find((e) => e.method === "didResumeAtOffset").text, /\((49|50) %\) of 8\.0 MiB/);
+    const cut = r.reqs.findIndex((e) => e.cutAt === 4 * MiB);
+    assert.ok(cut >= 0, `the server cut at 4 MiB: ${show(r.reqs)}`);
+    assert.ok(r.reqs.slice(cut + 1).some((e) => e.range === `bytes=${offset}-` && e.status === 206), `resumed at ${offset}: ${show(r.reqs)}`);
+
+    // 503 twice with Retry-After: 2: retried, then completes.
+    r = await run(EP1, "503");
+    assert.deepEqual(r.reqs.filter((e) => e.status === 503).length, 2, show(r.reqs));
+    assert.ok(r.reqs.at(-1).status < 300 && r.reqs.at(-1).completed, show(r.reqs));
+    assert.ok(r.ms >= 3500, `waited as the server asked (${r.ms} ms)`);
+    assert.ok(r.list.some((e) => e.method === "daemon:busy" && /Busy again/.test(e.text)), "the retries show on the Daemon lane");
+    assert.ok(r.list.some((e) => e.method === "didFinishDownloadingTo" && e.text.includes(EP1.title)));
+
+    // Ignore Range: the resume gets the whole file, the download starts over.
+    r = await run(EP1, "ignoreRange", "2MiB");
+    assert.ok(r.list.some((e) => e.method === "didWriteData" && /Started over from zero/.test(e.text)), `restart shown: ${r.list.map((e) => e.text).join("\n")}`);
+    assert.ok(r.reqs.some((e) => isResume(e) && e.status === 200), `a Range request answered 200: ${show(r.reqs)}`);
+    assert.ok(await page.locator("#tl-svg g.mk-restart").count() >= 1, "the restart is a mark on the timeline");
+
+    // ETag changed mid-way: If-Range misses, the new version comes whole.
+    // When the change shows depends on the daemon's requests (its first one
+    // may be a short probe): the page shows the restart (progress going
+    // down) or, after the cut at 75 %, the resume of the new version.
+    r = await run(EP1, "flip", "2MiB");
+    assert.ok(r.list.some((e) => (e.method === "didWriteData" && /Started over from zero/.test(e.text)) || e.method === "didResumeAtOffset"), "restart or resume shown");
+    assert.ok(r.reqs.some((e) => isResume(e) && e.ifRange && e.flipped && e.status === 200), `If-Range missed, new version sent whole: ${show(r.reqs)}`);
+
+    // Short body: never a success; what is missing is fetched again.
+    r = await run(EP2, "short");
+    const short = r.reqs.findIndex((e) => e.shortAt != null);
+    assert.ok(short >= 0, `the body was short: ${show(r.reqs)}`);
+    assert.ok(r.reqs.slice(short + 1).some((e) => rangeStart(e) <= r.reqs[short].shortAt && e.completed), `the missing bytes fetched again: ${show(r.reqs)}`);
+    assert.ok(r.list.some((e) => e.method === "daemon:busy" && /Busy again/.test(e.text)), "the retry shows on the Daemon lane");
+    if (r.list.some((e) => e.method === "didResumeAtOffset")) assert.ok(resumedAt(r.list) <= r.reqs[short].shortAt);
+    await waitFor(async () => /ep02-inside-urlsession\.mp3[\s\S]*8\.0 MiB/.test(await page.locator("#st-largest").innerText()), { what: "the whole 8 MiB in the inspector" });
+    assert.equal(await page.locator('#st-largest li[data-url="file:///Documents/ep02-inside-urlsession.mp3"]').getAttribute("data-size"), String(8 * MiB));
+    await page.close();
+  });
+});
+
+// ---- offline, then online ---------------------------------------------------
+
+test("demo lab: offline, then online: navigator.onLine shown, taskIsWaitingForConnectivity, then the download completes", async () => {
+  await withDemo(async ({ context, errors }) => {
+    server.resetLog();
+    const page = await openDemo(context, errors);
+    assert.match(await page.locator("#net-state").innerText(), /^online/);
+    // Offline emulation stops new requests only: the connection is cut at
+    // 50 % while offline, and the retry finds no network.
+    await download(page, EP2, { throttle: "2MiB", fault: "cut" });
+    await waitProgress(page, EP2);
+    await context.setOffline(true);
+    await waitFor(async () => /^offline/.test(await page.locator("#net-state").innerText()), { what: "the page to show offline" });
+    const waiting = entry(page, "taskIsWaitingForConnectivity", EP2.title);
+    await waiting.waitFor({ timeout: 30_000 });
+    assert.match(await waiting.innerText(), /urlSession\(_:taskIsWaitingForConnectivity:\)[\s\S]*No network/);
+    await waitPhase(page, EP2, "waiting");
+    assert.equal(await row(page, EP2).locator(".state").innerText(), "Waiting for the network…");
+    assert.equal(await page.locator("#tl-svg g.mk-wait").count(), 1, "the waiting mark on the timeline");
+    await page.waitForTimeout(1000);
+    await context.setOffline(false);
+    await waitFor(async () => /^online/.test(await page.locator("#net-state").innerText()), { what: "the page to show online" });
+    await waitPhase(page, EP2, "done");
+    const list = await entries(page);
+    const w = list.findIndex((e) => e.method === "taskIsWaitingForConnectivity");
+    assert.ok(list.slice(w).some((e) => e.method === "didResumeAtOffset"), "continued from the stored bytes");
+    assert.equal(list.filter((e) => e.method === "taskIsWaitingForConnectivity").length, 1, "told once");
+    await page.close();
+  });
+});
+
+// ---- library bug, kept visible ------------------------------------------------
+
+test("demo lab: Pause or Cancel pressed right after Download stops the transfer", {
+  todo: "library bug: a suspend or cancel during the daemon's first request (the 1 MiB probe) is lost; the download runs to the end, and a cancelled task then gets a second didCompleteWithError",
+}, async () => {
+  await withDemo(async ({ context, errors }) => {
+    server.resetLog();
+    const page = await openDemo(context, errors);
+    await download(page, EP2, { throttle: "2MiB" });
+    await rowButton(page, EP2, "Pause").click(); // at once, while the probe runs
+    await waitPhase(page, EP2, "suspended");
+    await page.waitForTimeout(1500);
+    const sent = requests(EP2).reduce((s, e) => s + e.bytesSent, 0);
+    await page.waitForTimeout(1000);
+    assert.equal(requests(EP2).reduce((s, e) => s + e.bytesSent, 0), sent, "nothing sent while paused");
+    assert.equal(await entry(page, "didFinishDownloadingTo", EP2.title).count(), 0, "a paused download does not finish");
+    await download(page, EP1, { throttle: "2MiB" });
+    await rowButton(page, EP1, "Cancel").click();
+    await waitPhase(page, EP1, "cancelled");
+    await page.waitForTimeout(4000);
+    assert.equal(await entry(page, "didCompleteWithError", EP1.title).count(), 1, "one didCompleteWithError per task");
+    await page.close();
+  });
+});
