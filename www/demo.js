@@ -39,7 +39,7 @@ const FAULTS = [
     id: "ignoreRange",
     label: "Ignore Range (cut at 75 % first)",
     params: (size) => ({ ignoreRange: 1, cut: Math.floor(size * 0.75) }),
-    explain: "After the cut, the daemon asks for the rest with Range, but this server answers 200 with the whole file. The stored bytes are dropped and the download restarts from zero; the file is still right. iOS would tell the delegate with didResumeAtOffset(0); bgsession does not yet, so this page shows the restart when progress goes back down.",
+    explain: "After the cut, the daemon asks for the rest with Range, but this server answers 200 with the whole file. The stored bytes are dropped and the download restarts from zero; the file is still right. The delegate hears it as didResumeAtOffset(0), as on iOS.",
   },
   {
     id: "flip",
@@ -416,8 +416,17 @@ const sessionDelegate = {
 
   didResumeAtOffset(session, task, fileOffset, expectedTotalBytes) {
     const pct = expectedTotalBytes > 0 ? ` (${Math.floor((fileOffset / expectedTotalBytes) * 100)} %)` : "";
-    callback("didResumeAtOffset", task, `Resumed at byte ${fileOffset.toLocaleString("en-US")}${pct} of ${formatBytes(expectedTotalBytes)}: the server sent only the rest (Range), nothing is downloaded twice.`);
     const row = rowFor(task);
+    if (fileOffset === 0) {
+      // Apple: "If the file's cached data is no longer valid, the offset is zero."
+      callback("didResumeAtOffset", task, `Started over from zero (offset 0): the bytes already stored could not be reused — the server ignored Range, or the file changed and If-Range did not match. The download continues from the start.`, { restart: true });
+      if (row) {
+        row.samples = [];
+        row.lastTotal = 0;
+      }
+      return;
+    }
+    callback("didResumeAtOffset", task, `Resumed at byte ${fileOffset.toLocaleString("en-US")}${pct} of ${formatBytes(expectedTotalBytes)}: the server sent only the rest (Range), nothing is downloaded twice.`);
     if (!row) return;
     row.lastTotal = fileOffset;
     row.samples = [];

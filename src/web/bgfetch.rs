@@ -46,7 +46,7 @@ async fn progress(session: &str, task_id: u64, downloaded: f64, total: f64) -> R
     task.bytes_received = downloaded as u64;
     task.bytes_expected = (total > 0.0).then_some(total as u64);
     let ev = Event::DidWriteData { total_bytes_written: task.bytes_received, total_bytes_expected_to_write: task.expected_or_unknown() };
-    crate::web::daemon::journal(&store, &task, None, vec![ev]).await
+    crate::web::daemon::journal_running(&store, &task, None, vec![ev]).await
 }
 
 /// Stops the task's Background Fetch, if any (suspend, cancel).
@@ -118,5 +118,5 @@ async fn ingest(store: &Store, task: &mut TaskRecord, response: web_sys::Respons
     }
     transfer::on_body_end(task)?;
     let ev = Event::DidWriteData { total_bytes_written: task.bytes_received, total_bytes_expected_to_write: task.expected_or_unknown() };
-    crate::web::daemon::journal(store, task, None, vec![ev]).await.map_err(|e| Failure::Write(js::message(&e)))
+    crate::web::daemon::journal_running(store, task, None, vec![ev]).await.map_err(|e| Failure::Write(js::message(&e)))
 }

@@ -63,6 +63,8 @@ struct Daemon {
     again: bool,
     timer: Option<(f64, gloo_timers::callback::Timeout)>,
     idle_waiters: Vec<js_sys::Function>,
+    /// Tasks a command is stopping right now: the scheduler leaves them alone.
+    stopping: std::collections::HashSet<Key>,
     /// Tasks whose Background Fetch this worker has started or re-attached to.
     bg_active: std::collections::HashSet<Key>,
     channel: Option<web_sys::BroadcastChannel>,
@@ -217,6 +219,7 @@ pub async fn daemon_handle_message(msg: JsValue) -> Result<JsValue, JsValue> {
             let session = js::get(&msg, "session").as_string().unwrap_or_default();
             let task_id = js::get(&msg, "taskId").as_f64().unwrap_or(-1.0) as u64;
             stop_active(&(session.clone(), task_id), Stop::Cancel);
+            let _stopping = Stopping::new((session.clone(), task_id));
             let Some(mut task) = store.get_task(&session, task_id).await? else {
                 return Ok(JsValue::NULL); // never resumed: nothing stored, nothing to resume
             };
@@ -247,6 +250,7 @@ pub async fn daemon_handle_message(msg: JsValue) -> Result<JsValue, JsValue> {
             };
             let stop = if op == "suspend" { Stop::Suspend } else { Stop::Cancel };
             stop_active(&(session.clone(), task_id), stop);
+            let _stopping = Stopping::new((session.clone(), task_id));
             if task.bg_fetch_id.is_some() {
                 bgfetch::abort(&task).await;
                 DAEMON.with(|d| d.borrow_mut().bg_active.remove(&(session.clone(), task_id)));
@@ -319,6 +323,22 @@ pub async fn daemon_handle_message(msg: JsValue) -> Result<JsValue, JsValue> {
     Ok(reply)
 }
 
+/// Marks a task as being stopped by a command until dropped.
+struct Stopping(Key);
+
+impl Stopping {
+    fn new(key: Key) -> Self {
+        DAEMON.with(|d| d.borrow_mut().stopping.insert(key.clone()));
+        Stopping(key)
+    }
+}
+
+impl Drop for Stopping {
+    fn drop(&mut self) {
+        DAEMON.with(|d| d.borrow_mut().stopping.remove(&self.0));
+    }
+}
+
 fn stop_active(key: &Key, why: Stop) {
     DAEMON.with(|d| {
         if let Some(a) = d.borrow().active.get(key) {
@@ -383,7 +403,10 @@ async fn schedule_loop() -> Result<(), JsValue> {
             let picked: Vec<TaskRecord> = {
                 let active = |t: &TaskRecord| {
                     let key = (t.session.clone(), t.task_id);
-                    DAEMON.with(|d| d.borrow().active.contains_key(&key) || d.borrow().bg_active.contains(&key))
+                    DAEMON.with(|d| {
+                        let d = d.borrow();
+                        d.active.contains_key(&key) || d.bg_active.contains(&key) || d.stopping.contains(&key)
+                    })
                 };
                 schedule::pick(list, active, max, now).into_iter().cloned().collect()
             };
@@ -524,6 +547,16 @@ pub async fn daemon_background_fetch_settled(kind: String, registration: JsValue
 /// Appends events for `task` (coalescing its progress) with the task's
 /// state, in one transaction; tells the pages.
 pub(crate) async fn journal(store: &Store, task: &TaskRecord, file: Option<&FileMeta>, events: Vec<Event>) -> Result<(), JsValue> {
+    append(store, task, file, events, false).await
+}
+
+/// [`journal`] for a transfer's own writes: only while the stored task is
+/// still running (see `Store::commit`).
+pub(crate) async fn journal_running(store: &Store, task: &TaskRecord, file: Option<&FileMeta>, events: Vec<Event>) -> Result<(), JsValue> {
+    append(store, task, file, events, true).await
+}
+
+async fn append(store: &Store, task: &TaskRecord, file: Option<&FileMeta>, events: Vec<Event>, only_if_running: bool) -> Result<(), JsValue> {
     let key = (task.session.clone(), task.task_id);
     let now = js::now();
     let mut appends = Vec::new();
@@ -535,7 +568,7 @@ pub(crate) async fn journal(store: &Store, task: &TaskRecord, file: Option<&File
         // Only the last of several appended at once can be coalesced later.
         DAEMON.with(|d| d.borrow_mut().last_progress.remove(&key));
     }
-    let written = store.commit(Some(task), file, appends).await?;
+    let written = store.commit(Some(task), file, appends, only_if_running).await?;
     if let Some(last) = written.last() {
         if matches!(last.event, Event::DidWriteData { .. } | Event::DidSendBodyData { .. }) {
             DAEMON.with(|d| d.borrow_mut().last_progress.insert(key.clone(), last.clone()));
@@ -559,6 +592,8 @@ async fn run(task: &mut TaskRecord, abort: &web_sys::AbortController, stop: &Rc<
     let config = store.session(&task.session).await.ok().flatten().unwrap_or(JsValue::UNDEFINED);
     let request_timeout_ms = js::get(&config, "timeoutIntervalForRequest").as_f64().unwrap_or(60.0) * 1000.0;
     let mut first_response = true;
+    // Stored bytes were found stale and dropped (told as didResumeAtOffset(0)).
+    let mut restarted = false;
     // In fast mode the next segment's request is sent before the current
     // one is stored, so the network and the store work at the same time.
     let mut prefetched: Option<(transfer::FetchPlan, js_sys::Promise)> = None;
@@ -588,11 +623,12 @@ async fn run(task: &mut TaskRecord, abort: &web_sys::AbortController, stop: &Rc<
             if let Some(at) = policy().on_server_error(task, &started.info, js::now(), js_sys::Math::random()) {
                 started.discard();
                 js::console_warn(&format!("bgsession: task {} got {}; retries at {}", task.task_id, started.info.status_code, at));
-                return store.put_task(task).await.map_err(persist);
+                return journal_running(&store, task, None, vec![]).await.map_err(persist);
             }
         }
         let stored_segments = task.segments.len();
         let old_blob = task.blob_id.clone();
+        let had_bytes = plan.offset > 0;
         let decision = transfer::on_response(task, &plan, started.info.clone());
         if task.segments.is_empty() && stored_segments > 0 {
             bytes.delete(&old_blob, stored_segments).await.map_err(persist)?;
@@ -600,12 +636,20 @@ async fn run(task: &mut TaskRecord, abort: &web_sys::AbortController, stop: &Rc<
         let mut events = Vec::new();
         match decision {
             ResponseDecision::Refetch { reason } => {
+                restarted |= had_bytes;
                 started.discard();
                 js::console_warn(&format!("bgsession: task {} restarts from zero: {reason}", task.task_id));
-                store.put_task(task).await.map_err(persist)?;
+                journal_running(&store, task, None, vec![]).await.map_err(persist)?;
                 continue;
             }
+            // Apple: "If the file's cached data is no longer valid, the offset is zero."
+            ResponseDecision::Restart if first_response && had_bytes => {
+                events.push(Event::DidResumeAtOffset { file_offset: 0, expected_total_bytes: task.expected_or_unknown() });
+            }
             ResponseDecision::Restart => {}
+            ResponseDecision::Write { offset: 0, .. } if first_response && restarted => {
+                events.push(Event::DidResumeAtOffset { file_offset: 0, expected_total_bytes: task.expected_or_unknown() });
+            }
             ResponseDecision::Write { offset, resumed } => {
                 if resumed && first_response {
                     events.push(Event::DidResumeAtOffset { file_offset: offset, expected_total_bytes: task.expected_or_unknown() });
@@ -613,7 +657,7 @@ async fn run(task: &mut TaskRecord, abort: &web_sys::AbortController, stop: &Rc<
             }
         }
         first_response = false;
-        journal(&store, task, None, events).await.map_err(persist)?;
+        journal_running(&store, task, None, events).await.map_err(persist)?;
 
         if plan.end.is_some() && started.info.status_code == 206 {
             // Fast mode: one bounded segment, read whole by the browser.
@@ -650,7 +694,7 @@ async fn run(task: &mut TaskRecord, abort: &web_sys::AbortController, stop: &Rc<
             }
             *task = next;
             let ev = Event::DidWriteData { total_bytes_written: task.bytes_received, total_bytes_expected_to_write: task.expected_or_unknown() };
-            journal(&store, task, None, vec![ev]).await.map_err(persist)?;
+            journal_running(&store, task, None, vec![ev]).await.map_err(persist)?;
             if complete {
                 transfer::on_body_end(task)?;
                 return finish(&store, task).await.map_err(persist);
@@ -688,7 +732,7 @@ async fn run(task: &mut TaskRecord, abort: &web_sys::AbortController, stop: &Rc<
                 }
                 if seg.written > 0 {
                     let ev = Event::DidWriteData { total_bytes_written: task.bytes_received, total_bytes_expected_to_write: task.expected_or_unknown() };
-                    journal(&store, task, None, vec![ev]).await.map_err(persist)?;
+                    journal_running(&store, task, None, vec![ev]).await.map_err(persist)?;
                 }
                 if let Some(err) = seg.broken.filter(|_| !switch_to_fast) {
                     return Err(transport::classify(&err));
@@ -709,7 +753,7 @@ async fn run(task: &mut TaskRecord, abort: &web_sys::AbortController, stop: &Rc<
             }
         }
         if switch_to_fast && !task.bytes_expected.is_some_and(|t| task.bytes_received >= t) {
-            store.put_task(task).await.map_err(persist)?;
+            journal_running(&store, task, None, vec![]).await.map_err(persist)?;
             continue;
         }
         transfer::on_body_end(task)?;
@@ -740,7 +784,7 @@ async fn finish(store: &Store, task: &mut TaskRecord) -> Result<(), JsValue> {
     let file = FileMeta::new(&location, task.blob_id.clone(), task.segments.clone(), js::now(), content_type);
     task.complete(None).map_err(|e| js::error("InvalidStateError", &e.to_string()))?;
     let events = vec![Event::DidFinishDownloadingTo { location: location.url() }, Event::DidCompleteWithError { error: None }];
-    journal(store, task, Some(&file), events).await
+    journal_running(store, task, Some(&file), events).await
 }
 
 async fn on_failure(task: &mut TaskRecord, failure: Failure) -> Result<(), JsValue> {
@@ -755,10 +799,10 @@ async fn on_failure(task: &mut TaskRecord, failure: Failure) -> Result<(), JsVal
     match policy().on_failure(task, failure, js::now(), jitter) {
         FailureDecision::RetryAt(at) => {
             js::console_warn(&format!("bgsession: task {} retries at {}", task.task_id, at));
-            store.put_task(task).await
+            journal_running(&store, task, None, vec![]).await
         }
-        FailureDecision::WaitForConnectivity { notify: true } => journal(&store, task, None, vec![Event::TaskIsWaitingForConnectivity]).await,
-        FailureDecision::WaitForConnectivity { notify: false } => store.put_task(task).await,
+        FailureDecision::WaitForConnectivity { notify: true } => journal_running(&store, task, None, vec![Event::TaskIsWaitingForConnectivity]).await,
+        FailureDecision::WaitForConnectivity { notify: false } => journal_running(&store, task, None, vec![]).await,
         FailureDecision::Fail(err) => fail_task(&store, task, err).await,
     }
 }

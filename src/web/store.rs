@@ -185,10 +185,23 @@ impl Store {
 
     /// One transaction: writes `task` and `file` if given and appends the
     /// entries as planned. Returns the entries with their `seq`.
-    pub async fn commit(&self, task: Option<&TaskRecord>, file: Option<&FileMeta>, appends: Vec<(JournalEntry, AppendPlan)>) -> Result<Vec<JournalEntry>> {
+    ///
+    /// With `only_if_running`, nothing is written unless the stored task is
+    /// still running: a transfer's writes never bring back a task that was
+    /// meanwhile suspended, cancelled or completed (error `TaskMovedOn`).
+    pub async fn commit(&self, task: Option<&TaskRecord>, file: Option<&FileMeta>, appends: Vec<(JournalEntry, AppendPlan)>, only_if_running: bool) -> Result<Vec<JournalEntry>> {
         let tx = self.tx(&[TASKS, FILES, EVENTS], TransactionMode::ReadWrite)?;
         if let Some(t) = task {
-            tx.object_store(TASKS).map_err(e)?.put(&to_js(t), None).map_err(e)?.await.map_err(e)?;
+            let tasks = tx.object_store(TASKS).map_err(e)?;
+            if only_if_running {
+                let stored = tasks.get(Query::Key(key2(&t.session, t.task_id))).map_err(e)?.await.map_err(e)?;
+                let state = stored.map(|v| js::get(&v, "state").as_string().unwrap_or_default());
+                if state.as_deref().is_some_and(|s| s != crate::core::task::TaskState::Running.as_str()) {
+                    let _ = tx.abort();
+                    return Err(js::error("TaskMovedOn", &format!("task {} is {} now", t.task_id, state.unwrap_or_default())));
+                }
+            }
+            tasks.put(&to_js(t), None).map_err(e)?.await.map_err(e)?;
         }
         if let Some(f) = file {
             tx.object_store(FILES).map_err(e)?.put(&to_js(f), None).map_err(e)?.await.map_err(e)?;

@@ -75,17 +75,17 @@ pub async fn journal_order_coalescing_and_ack() {
     let s = store::shared().await.unwrap();
     let session = unique("journal");
     // progress 10 for task 1, progress 5 for task 2, then task 1's 20 replaces its 10.
-    let a = s.commit(None, None, vec![(wd(&session, 1, 10), AppendPlan::Append)]).await.unwrap().remove(0);
-    s.commit(None, None, vec![(wd(&session, 2, 5), AppendPlan::Append)]).await.unwrap();
+    let a = s.commit(None, None, vec![(wd(&session, 1, 10), AppendPlan::Append)], false).await.unwrap().remove(0);
+    s.commit(None, None, vec![(wd(&session, 2, 5), AppendPlan::Append)], false).await.unwrap();
     let plan = plan_append(Some(&a), &wd(&session, 1, 20).event);
     assert!(matches!(plan, AppendPlan::ReplaceThenAppend(seq) if Some(seq) == a.seq));
-    s.commit(None, None, vec![(wd(&session, 1, 20), plan)]).await.unwrap();
+    s.commit(None, None, vec![(wd(&session, 1, 20), plan)], false).await.unwrap();
     // A temp file and its finish + completion events, in one transaction.
     let tmp = SandboxPath::parse(&format!("/tmp/{}.tmp", unique("f"))).unwrap();
     let file = FileMeta::new(&tmp, unique("blob"), vec![3], 0.0, None);
     let fin = JournalEntry { event: Event::DidFinishDownloadingTo { location: tmp.url() }, ..wd(&session, 1, 0) };
     let done = JournalEntry { event: Event::DidCompleteWithError { error: None }, ..wd(&session, 1, 0) };
-    s.commit(None, Some(&file), vec![(fin, AppendPlan::Append), (done, AppendPlan::Append)]).await.unwrap();
+    s.commit(None, Some(&file), vec![(fin, AppendPlan::Append), (done, AppendPlan::Append)], false).await.unwrap();
 
     let pending = s.pending_events(&session).await.unwrap();
     let kinds: Vec<(u64, &str)> = pending.iter().map(|e| (e.task_id, e.event.method())).collect();

@@ -41,7 +41,7 @@ function tone(m) {
     case "didFinishDownloadingTo":
       return "ok";
     case "didResumeAtOffset":
-      return "resume";
+      return m.restart ? "restart" : "resume";
     case "didWriteData":
       return m.restart ? "restart" : "plain";
     case "taskIsWaitingForConnectivity":
