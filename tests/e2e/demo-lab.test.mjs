@@ -8,60 +8,21 @@
 // - every "Make the server fail" option through what it provokes (a resume,
 //   a retry after the server's Retry-After, a restart from zero, a re-fetch);
 // - offline, then online: taskIsWaitingForConnectivity, then completion.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdir } from "node:fs/promises";
-import { fileURLToPath } from "node:url";
-import { startServer, newProfile, removeProfile, launch, watch, waitFor } from "./harness.mjs";
+import { waitFor } from "./harness.mjs";
+import { OUT, MiB, EP1, EP2, THROTTLE, demoServer, withDemo, openDemo as openDemoAt, row, waitPhase } from "./demo-helpers.mjs";
 
-const OUT = fileURLToPath(new URL("../out/", import.meta.url));
-const MiB = 1 << 20;
-const EP1 = { item: "ep01-welcome.mp3", title: "Ep. 1: Welcome to background transfers", size: 6 * MiB };
-const EP2 = { item: "ep02-inside-urlsession.mp3", title: "Ep. 2: Inside URLSession", size: 8 * MiB };
-const THROTTLE = { none: "0", "8MiB": String(8 * MiB), "2MiB": String(2 * MiB), "256KiB": String(256 * 1024) };
+const holder = demoServer();
+const openDemo = (context, errors, viewport) => openDemoAt(holder.server.url, context, errors, viewport);
 
-let server;
-before(async () => {
-  server = await startServer({ port: 0 });
-  await mkdir(OUT, { recursive: true });
-});
-after(async () => {
-  await server.close();
-});
+// ---- helpers ------------------------------------------------------------------
 
-// ---- helpers (the same in demo.test.mjs) ------------------------------------
 
-async function withDemo(body) {
-  const profile = await newProfile();
-  const context = await launch(profile);
-  const errors = [];
-  try {
-    await body({ context, errors });
-    assert.deepEqual(errors, [], "no console errors");
-  } finally {
-    await context.close();
-    await removeProfile(profile);
-  }
-}
 
-async function openDemo(context, errors, viewport = { width: 1280, height: 800 }) {
-  const page = watch(await context.newPage(), errors);
-  await page.setViewportSize(viewport);
-  await page.goto(`${server.url}/`);
-  await page.waitForFunction(() => document.body.dataset.ready === "1", null, { timeout: 30_000 });
-  return page;
-}
 
-const row = (page, ep) => page.locator(`[data-item="${ep.item}"]`);
 const rowButton = (page, ep, name) => row(page, ep).getByRole("button", { name, exact: true });
 
-async function waitPhase(page, ep, phase, timeout = 60_000) {
-  await page.waitForFunction(
-    ([item, phase]) => document.querySelector(`[data-item="${item}"]`).dataset.phase === phase,
-    [ep.item, phase],
-    { timeout },
-  );
-}
 
 // Stop commands (Pause, Cancel, Kill) are sent once the bar has passed 2 MiB,
 // as a person watching it would; the test at the end stops one at once.
@@ -102,7 +63,7 @@ const entry = (page, method, hasText) => {
   return hasText ? l.filter({ hasText }) : l;
 };
 
-const requests = (ep) => server.log.filter((e) => e.path === `/files/${ep.item}`);
+const requests = (ep) => holder.server.log.filter((e) => e.path === `/files/${ep.item}`);
 // The first byte a request asked for (0 without Range).
 const rangeStart = (e) => (e.range ? Number(/^bytes=(\d+)-/.exec(e.range)?.[1] ?? NaN) : 0);
 // A request that continued a transfer from byte n > 0.
@@ -112,7 +73,7 @@ const isResume = (e) => rangeStart(e) > 0 && /^bytes=\d+-$/.test(e.range);
 
 test("demo lab: throttle, pause/resume, cancel, cancel with resume data + resume from data across a relaunch, upload coming soon", async () => {
   await withDemo(async ({ context, errors }) => {
-    server.resetLog();
+    holder.server.resetLog();
     let page = await openDemo(context, errors);
 
     // Upload: a disabled control that explains itself.
@@ -172,7 +133,7 @@ test("demo lab: throttle, pause/resume, cancel, cancel with resume data + resume
     assert.equal(await rowButton(page, EP1, "Resume from data").count(), 0, "no resume data from a plain cancel");
 
     // Cancel, keep resume data: the row keeps the data and offers to resume from it.
-    server.resetLog();
+    holder.server.resetLog();
     await download(page, EP1, { throttle: "2MiB" });
     await waitProgress(page, EP1, PAST_PROBE);
     await rowButton(page, EP1, "Cancel, keep resume data").click();
@@ -204,7 +165,7 @@ test("demo lab: throttle, pause/resume, cancel, cancel with resume data + resume
     await waitFor(async () => /ep01-welcome\.mp3[\s\S]*6\.0 MiB/.test(await page.locator("#st-largest").innerText()), { what: "Ep. 1 in the inspector" });
 
     // Unthrottled and 256 KiB/s reach the server as asked.
-    server.resetLog();
+    holder.server.resetLog();
     await download(page, EP2, { throttle: "none" });
     await waitPhase(page, EP2, "done");
     assert.ok(requests(EP2).every((e) => e.query.rate === undefined), "unthrottled: no rate");
@@ -238,7 +199,7 @@ test("demo lab: throttle, pause/resume, cancel, cancel with resume data + resume
 
 test("demo lab: Kill the daemon; it comes back and resumes with Range", async () => {
   await withDemo(async ({ context, errors }) => {
-    server.resetLog();
+    holder.server.resetLog();
     const page = await openDemo(context, errors);
     await download(page, EP2, { throttle: "2MiB" });
     await waitProgress(page, EP2, PAST_PROBE);
@@ -270,7 +231,7 @@ test("demo lab: Kill the daemon; it comes back and resumes with Range", async ()
 
 test("demo lab: every server failure shows its callback (cut, 503 x2, ignore Range, ETag change, short body)", async () => {
   await withDemo(async ({ context, errors }) => {
-    server.resetLog();
+    holder.server.resetLog();
     const page = await openDemo(context, errors);
     const run = async (ep, fault, throttle = "8MiB") => {
       const from = await count(page);
@@ -336,7 +297,7 @@ test("demo lab: every server failure shows its callback (cut, 503 x2, ignore Ran
 
 test("demo lab: offline, then online: navigator.onLine shown, taskIsWaitingForConnectivity, then the download completes", async () => {
   await withDemo(async ({ context, errors }) => {
-    server.resetLog();
+    holder.server.resetLog();
     const page = await openDemo(context, errors);
     assert.match(await page.locator("#net-state").innerText(), /^online/);
     // Offline emulation stops new requests only: the connection is cut at
@@ -367,7 +328,7 @@ test("demo lab: offline, then online: navigator.onLine shown, taskIsWaitingForCo
 
 test("demo lab: Pause or Cancel pressed right after Download stops the transfer", async () => {
   await withDemo(async ({ context, errors }) => {
-    server.resetLog();
+    holder.server.resetLog();
     const page = await openDemo(context, errors);
     await download(page, EP2, { throttle: "2MiB" });
     await rowButton(page, EP2, "Pause").click(); // at once, while the probe runs

@@ -7,59 +7,20 @@
 //    delete, clear a folder, and the persistent-storage button.
 // Screenshots go to tests/out/ (demo-desktop.png, demo-timeline.png, demo-phone.png, demo-storage.png).
 // The failure lab and the task controls are in demo-lab.test.mjs.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdir } from "node:fs/promises";
-import { fileURLToPath } from "node:url";
-import { startServer, newProfile, removeProfile, launch, watch, waitFor } from "./harness.mjs";
+import { waitFor, watch } from "./harness.mjs";
+import { OUT, MiB, EP1, EP2, THROTTLE, demoServer, withDemo, openDemo as openDemoAt, row, waitPhase } from "./demo-helpers.mjs";
 
-const OUT = fileURLToPath(new URL("../out/", import.meta.url));
-const MiB = 1 << 20;
-const EP1 = { item: "ep01-welcome.mp3", title: "Ep. 1: Welcome to background transfers", size: 6 * MiB };
-const EP2 = { item: "ep02-inside-urlsession.mp3", title: "Ep. 2: Inside URLSession", size: 8 * MiB };
-const THROTTLE = { none: "0", "8MiB": String(8 * MiB), "2MiB": String(2 * MiB), "256KiB": String(256 * 1024) };
+const holder = demoServer();
+const openDemo = (context, errors, viewport) => openDemoAt(holder.server.url, context, errors, viewport);
 
-let server;
-before(async () => {
-  server = await startServer({ port: 0 });
-  await mkdir(OUT, { recursive: true });
-});
-after(async () => {
-  await server.close();
-});
+// ---- helpers ------------------------------------------------------------------
 
-// ---- helpers (the same in demo-lab.test.mjs) --------------------------------
 
-async function withDemo(body) {
-  const profile = await newProfile();
-  const context = await launch(profile);
-  const errors = [];
-  try {
-    await body({ context, errors });
-    assert.deepEqual(errors, [], "no console errors");
-  } finally {
-    await context.close();
-    await removeProfile(profile);
-  }
-}
 
-async function openDemo(context, errors, viewport = { width: 1280, height: 800 }) {
-  const page = watch(await context.newPage(), errors);
-  await page.setViewportSize(viewport);
-  await page.goto(`${server.url}/`);
-  await page.waitForFunction(() => document.body.dataset.ready === "1", null, { timeout: 30_000 });
-  return page;
-}
 
-const row = (page, ep) => page.locator(`[data-item="${ep.item}"]`);
 
-async function waitPhase(page, ep, phase, timeout = 60_000) {
-  await page.waitForFunction(
-    ([item, phase]) => document.querySelector(`[data-item="${item}"]`).dataset.phase === phase,
-    [ep.item, phase],
-    { timeout },
-  );
-}
 
 // Picks the throttle (and the server failure) like a person, then presses Download.
 async function download(page, ep, { throttle = "8MiB", fault = "none", saveTo } = {}) {
@@ -104,7 +65,7 @@ test("demo: downloads finish with the tab closed; the reopened page shows the cl
 
     // 2. With no demo page open, the daemon completes both tasks.
     const observer = watch(await context.newPage(), errors);
-    await observer.goto(`${server.url}/fixtures/observer.html`);
+    await observer.goto(`${holder.server.url}/fixtures/observer.html`);
     await waitFor(
       async () => {
         const tasks = await observer.evaluate(() => window.tasks());
@@ -114,7 +75,7 @@ test("demo: downloads finish with the tab closed; the reopened page shows the cl
     );
     await observer.close();
     for (const ep of [EP1, EP2]) {
-      assert.ok(server.log.some((e) => e.path === `/files/${ep.item}` && e.completed), `the server sent all of ${ep.item}`);
+      assert.ok(holder.server.log.some((e) => e.path === `/files/${ep.item}` && e.completed), `the server sent all of ${ep.item}`);
     }
 
     // 3. Reopen: relaunch, replayed callbacks, then urlSessionDidFinishEvents.
