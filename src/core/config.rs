@@ -87,7 +87,7 @@ impl ConfigData {
 
     /// Checks a connection count (at least 1).
     pub fn check_connections(n: f64) -> Result<u32, UsageError> {
-        if n.is_finite() && n >= 1.0 && n <= 1000.0 && n.fract() == 0.0 {
+        if n.is_finite() && (1.0..=1000.0).contains(&n) && n.fract() == 0.0 {
             Ok(n as u32)
         } else {
             Err(UsageError::InvalidArgument { what: format!("httpMaximumConnectionsPerHost must be a whole number from 1 to 1000, not {n}") })

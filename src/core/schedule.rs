@@ -8,12 +8,12 @@ use std::collections::BTreeMap;
 /// Picks tasks to start: runnable (`TaskRecord::is_runnable`), not already
 /// active, at most `max_per_host` transfers per host counting the active
 /// ones; higher `priority` first, then older.
-pub fn pick<'a>(
-    tasks: &'a [TaskRecord],
+pub fn pick(
+    tasks: &[TaskRecord],
     is_active: impl Fn(&TaskRecord) -> bool,
     max_per_host: usize,
     now: f64,
-) -> Vec<&'a TaskRecord> {
+) -> Vec<&TaskRecord> {
     let max = max_per_host.max(1);
     let mut per_host: BTreeMap<String, usize> = BTreeMap::new();
     for t in tasks.iter().filter(|t| is_active(t)) {

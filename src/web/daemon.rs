@@ -428,7 +428,7 @@ fn arm_timer(at: Option<f64>, now: f64) {
         match at {
             None => d.timer = None,
             Some(at) => {
-                if d.timer.as_ref().map_or(false, |(t, _)| *t == at) {
+                if d.timer.as_ref().is_some_and(|(t, _)| *t == at) {
                     return;
                 }
                 let delay = (at - now).max(0.0).min(i32::MAX as f64) as u32;

@@ -22,6 +22,9 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
 
+/// The daemon's BroadcastChannel and the listener that drains the journal.
+type JournalChannel = (web_sys::BroadcastChannel, Closure<dyn FnMut(web_sys::MessageEvent)>);
+
 /// Lock held by the one page that receives an identifier's events.
 pub(crate) fn lock_name(identifier: &str) -> String {
     format!("bgsession:events:{identifier}")
@@ -50,7 +53,7 @@ pub(crate) struct SessionInner {
     drain_again: Cell<bool>,
     delivered: RefCell<HashMap<u64, u64>>,
     release_lock: RefCell<Option<js_sys::Function>>,
-    channel: RefCell<Option<(web_sys::BroadcastChannel, Closure<dyn FnMut(web_sys::MessageEvent)>)>>,
+    channel: RefCell<Option<JournalChannel>>,
     heartbeat: RefCell<Option<gloo_timers::callback::Interval>>,
     /// Acknowledgements not yet committed.
     acks: Rc<AckWriter>,
@@ -248,9 +251,8 @@ impl UrlSession {
         *inner.worker.borrow_mut() = Some(worker);
         let opener = inner.clone();
         let opened = wasm_bindgen_futures::future_to_promise(async move {
-            opener.open().await.map(|_| JsValue::UNDEFINED).map_err(|e| {
-                js::console_error(&format!("bgsession: session \"{}\" could not open: {}", opener.config.identifier, js::message(&e)));
-                e
+            opener.open().await.map(|_| JsValue::UNDEFINED).inspect_err(|e| {
+                js::console_error(&format!("bgsession: session \"{}\" could not open: {}", opener.config.identifier, js::message(e)));
             })
         });
         quiet(&opened);
@@ -622,10 +624,7 @@ impl SessionInner {
     /// written only after the delegate method and its Promise returned).
     async fn deliver(self: &Rc<Self>, entry: &JournalEntry) -> Result<(), JsValue> {
         let store = store::shared().await?;
-        let task_obj = match self.tasks.borrow().get(&entry.task_id) {
-            Some((_, obj)) => Some(obj.clone()),
-            None => None,
-        };
+        let task_obj = self.tasks.borrow().get(&entry.task_id).map(|(_, obj)| obj.clone());
         let task_obj = match task_obj {
             Some(o) => o,
             None => match store.get_task(&self.config.identifier, entry.task_id).await? {
