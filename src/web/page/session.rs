@@ -57,7 +57,12 @@ pub(crate) struct SessionInner {
     heartbeat: RefCell<Option<gloo_timers::callback::Interval>>,
     /// Acknowledgements not yet committed.
     acks: Rc<AckWriter>,
+    /// When Background Sync was last asked for (ms since epoch).
+    sync_requested_at: Cell<f64>,
 }
+
+/// A page asks for a Background Sync wake-up at most this often.
+const SYNC_REREGISTER_MS: f64 = 10_000.0;
 
 /// Writes acknowledgements in batches, one transaction at a time, in order.
 #[derive(Default)]
@@ -242,6 +247,7 @@ impl UrlSession {
             channel: RefCell::new(None),
             heartbeat: RefCell::new(None),
             acks: Rc::new(AckWriter::default()),
+            sync_requested_at: Cell::new(f64::NEG_INFINITY),
         });
         LIVE.with(|l| l.borrow_mut().insert(config.identifier.clone(), Rc::downgrade(&inner)));
         let worker_url = resolve_url(&config.service_worker_url);
@@ -482,6 +488,13 @@ impl SessionInner {
     /// handler resumes unfinished transfers, and fails the event while work
     /// remains so that the browser tries again later.
     pub(crate) fn request_background_wake(&self) {
+        // One registration stands for every task started meanwhile: the
+        // event resumes them all.
+        let now = js::now();
+        if now - self.sync_requested_at.get() < SYNC_REREGISTER_MS {
+            return;
+        }
+        self.sync_requested_at.set(now);
         let p = js::register_sync("bgsession-wake");
         quiet(&p);
     }
