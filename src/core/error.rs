@@ -22,6 +22,8 @@ pub enum UrlErrorCode {
     NotConnectedToInternet,
     /// -1011: the server's answer made no sense (bad Content-Range, too long a body…).
     BadServerResponse,
+    /// -1100: an upload's `fromFile` does not exist in the sandbox.
+    FileDoesNotExist,
     /// -3000: the download's file could not be created.
     CannotCreateFile,
     /// -3003: the download's file could not be written (e.g. storage quota).
@@ -41,6 +43,7 @@ impl UrlErrorCode {
             Self::NetworkConnectionLost => -1005,
             Self::NotConnectedToInternet => -1009,
             Self::BadServerResponse => -1011,
+            Self::FileDoesNotExist => -1100,
             Self::CannotCreateFile => -3000,
             Self::CannotWriteToFile => -3003,
             Self::BackgroundSessionWasDisconnected => -997,
@@ -57,6 +60,7 @@ impl UrlErrorCode {
             Self::NetworkConnectionLost => "The network connection was lost.",
             Self::NotConnectedToInternet => "The Internet connection appears to be offline.",
             Self::BadServerResponse => "The server returned a bad response.",
+            Self::FileDoesNotExist => "The requested URL was not found on this server.",
             Self::CannotCreateFile => "The file could not be created.",
             Self::CannotWriteToFile => "The file could not be written.",
             Self::BackgroundSessionWasDisconnected => {
@@ -66,7 +70,7 @@ impl UrlErrorCode {
     }
 
     /// Every code, for tables and tests.
-    pub const ALL: [UrlErrorCode; 10] = [
+    pub const ALL: [UrlErrorCode; 11] = [
         Self::Cancelled,
         Self::TimedOut,
         Self::UnsupportedUrl,
@@ -74,6 +78,7 @@ impl UrlErrorCode {
         Self::NetworkConnectionLost,
         Self::NotConnectedToInternet,
         Self::BadServerResponse,
+        Self::FileDoesNotExist,
         Self::CannotCreateFile,
         Self::CannotWriteToFile,
         Self::BackgroundSessionWasDisconnected,
@@ -226,7 +231,7 @@ mod tests {
         let codes: Vec<i64> = UrlErrorCode::ALL.iter().map(|c| c.code()).collect();
         assert_eq!(
             codes,
-            vec![-999, -1001, -1002, -1004, -1005, -1009, -1011, -3000, -3003, -997]
+            vec![-999, -1001, -1002, -1004, -1005, -1009, -1011, -1100, -3000, -3003, -997]
         );
         for c in UrlErrorCode::ALL {
             assert_eq!(UrlErrorCode::from_code(c.code()), Some(c));

@@ -30,6 +30,10 @@ pub enum Event {
     /// unless the delegate moved it.
     #[serde(rename_all = "camelCase")]
     DidFinishDownloadingTo { location: String },
+    /// Part of an upload's response body (`urlSession(_:dataTask:didReceive:)`),
+    /// base64 in the journal, a `Uint8Array` for the delegate.
+    #[serde(rename_all = "camelCase")]
+    DidReceiveData { data: String },
     /// Offline; the task waits for connectivity (once per offline spell).
     TaskIsWaitingForConnectivity,
     #[serde(rename_all = "camelCase")]
@@ -44,6 +48,7 @@ impl Event {
             Event::DidResumeAtOffset { .. } => "didResumeAtOffset",
             Event::DidSendBodyData { .. } => "didSendBodyData",
             Event::DidFinishDownloadingTo { .. } => "didFinishDownloadingTo",
+            Event::DidReceiveData { .. } => "didReceiveData",
             Event::TaskIsWaitingForConnectivity => "taskIsWaitingForConnectivity",
             Event::DidCompleteWithError { .. } => "didCompleteWithError",
         }
@@ -97,6 +102,8 @@ pub enum CallArgs {
     None,
     Numbers(Vec<f64>),
     Location(String),
+    /// Response bytes (`didReceiveData`).
+    Bytes(Vec<u8>),
     Error(Option<NsError>),
 }
 
@@ -124,6 +131,7 @@ pub fn delegate_call(entry: &JournalEntry, last_delivered_total: u64) -> Delegat
             CallArgs::Numbers(vec![*file_offset as f64, *expected_total_bytes as f64])
         }
         Event::DidFinishDownloadingTo { location } => CallArgs::Location(location.clone()),
+        Event::DidReceiveData { data } => CallArgs::Bytes(crate::core::base64::decode(data).unwrap_or_default()),
         Event::TaskIsWaitingForConnectivity => CallArgs::None,
         Event::DidCompleteWithError { error } => CallArgs::Error(error.clone()),
     };
@@ -151,7 +159,7 @@ pub fn ack_for(entry: &JournalEntry) -> Option<Ack> {
         Event::DidSendBodyData { total_bytes_sent: t, .. } => ack.delivered_total = Some(*t),
         Event::DidResumeAtOffset { file_offset, .. } => ack.delivered_total = Some(*file_offset),
         Event::DidFinishDownloadingTo { location } => ack.remove_file = Some(location.clone()),
-        Event::TaskIsWaitingForConnectivity => {}
+        Event::TaskIsWaitingForConnectivity | Event::DidReceiveData { .. } => {}
         Event::DidCompleteWithError { .. } => ack.forget_task = true,
     }
     Some(ack)

@@ -3,6 +3,7 @@
 //! (and `now`, and randomness) and returning plain data. It builds and tests
 //! natively with `cargo test`.
 
+pub mod base64;
 pub mod config;
 pub mod error;
 pub mod files;
@@ -13,3 +14,4 @@ pub mod resume;
 pub mod schedule;
 pub mod task;
 pub mod transfer;
+pub mod upload;

@@ -40,6 +40,9 @@ impl ResumeData {
     /// Resume data for a task, if continuing it is possible: bytes stored and
     /// a validator to check them against (else iOS gives nil too).
     pub fn from_task(task: &TaskRecord) -> Option<Self> {
+        if task.kind != crate::core::task::TaskKind::Download {
+            return None; // an upload starts again from its file
+        }
         let validator = task.validator.clone()?;
         if task.bytes_received == 0 || task.segments.is_empty() {
             return None;

@@ -200,6 +200,17 @@ impl TaskRecord {
         }
     }
 
+    /// A new, suspended upload task of the sandbox file `from` (a
+    /// `file:///…` location). The daemon takes its own copy of the file when
+    /// the task is first resumed (into `blob_id`), so the app may move or
+    /// delete the file afterwards, as with nsurlsessiond.
+    pub fn new_upload(session: &str, task_id: u64, request: Request, from: &crate::core::path::SandboxPath, now: f64, blob_id: String) -> Self {
+        let mut t = Self::new_download(session, task_id, request, now, blob_id);
+        t.kind = TaskKind::Upload;
+        t.upload_from = Some(from.url());
+        t
+    }
+
     /// `resume()`.
     pub fn resume(&mut self) -> Result<Transition, TransitionError> {
         match self.state {

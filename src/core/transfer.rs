@@ -121,6 +121,11 @@ pub enum ResponseDecision {
 /// Applies a response's head to the task (response, validator, expected
 /// length, whether ranges work) and decides what its body is.
 pub fn on_response(task: &mut TaskRecord, plan: &FetchPlan, resp: ResponseInfo) -> ResponseDecision {
+    // Redirects were followed: `currentRequest` is the last request made (as
+    // on iOS), and later ranges go straight there.
+    if !resp.url.is_empty() && resp.url != task.current_request.url {
+        task.current_request.url = resp.url.clone();
+    }
     let status = resp.status_code;
     let new_validator = if (200..300).contains(&status) { Validator::from_response(&resp) } else { None };
     let asked_range = plan.offset > 0 || plan.end.is_some();
@@ -260,6 +265,9 @@ pub enum Failure {
     BadResponse(String),
     /// No data for `timeoutIntervalForRequest`.
     TimedOut(String),
+    /// The browser withheld the response (a cross-origin URL without CORS):
+    /// retrying cannot help.
+    NotAllowed(String),
 }
 
 /// What a settled Background Fetch means for its task.
@@ -413,6 +421,7 @@ impl RetryPolicy {
             Failure::Quota(d) => (UrlErrorCode::CannotWriteToFile, format!("storage quota exceeded: {d}"), false),
             Failure::Write(d) => (UrlErrorCode::CannotWriteToFile, d, false),
             Failure::BadResponse(d) => (UrlErrorCode::BadServerResponse, d, true),
+            Failure::NotAllowed(d) => (UrlErrorCode::BadServerResponse, d, false),
         };
         task.failures += 1;
         task.segment_len = (task.segment_len / 2).max(MIN_FAST_SEGMENT);
@@ -443,6 +452,19 @@ mod tests {
             status_code: status,
             headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>(),
         }
+    }
+
+    #[test]
+    fn a_redirect_moves_the_current_request_not_the_original() {
+        let mut t = task();
+        let plan = plan_fetch(&t);
+        let mut r = resp(206, &[("content-range", "bytes 0-1048575/2000000"), ("etag", "\"e\"")]);
+        r.url = "https://cdn/f".into();
+        on_response(&mut t, &plan, r);
+        assert_eq!(t.current_request.url, "https://cdn/f");
+        assert_eq!(t.original_request.url, "https://h/f");
+        assert_eq!(plan_fetch(&t).request.url, "https://cdn/f", "the next range goes to the final URL");
+        assert_eq!(t.response.as_ref().unwrap().url, "https://cdn/f");
     }
 
     #[test]
@@ -591,6 +613,11 @@ mod tests {
                 assert!(e.reason().unwrap().contains("quota"));
             }
             d => panic!("{d:?}"),
+        }
+        let mut t = task();
+        match p.on_failure(&mut t, Failure::NotAllowed("no CORS".into()), 0.0, 0.0) {
+            FailureDecision::Fail(e) => assert_eq!((e.code, e.reason()), (-1011, Some("no CORS"))),
+            d => panic!("CORS is not retried: {d:?}"),
         }
     }
 

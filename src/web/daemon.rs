@@ -10,7 +10,8 @@ use crate::core::files::FileMeta;
 use crate::core::journal::{plan_append, Event, JournalEntry};
 use crate::core::path::SandboxPath;
 use crate::core::schedule;
-use crate::core::task::{TaskRecord, TaskState, Transition};
+use crate::core::task::{TaskKind, TaskRecord, TaskState, Transition};
+use crate::core::upload;
 use crate::core::transfer::{self, Failure, FailureDecision, ResponseDecision, RetryPolicy, SegmentOutcome};
 use crate::core::config::Transport;
 use crate::web::bgfetch;
@@ -188,6 +189,17 @@ pub async fn daemon_handle_message(msg: JsValue) -> Result<JsValue, JsValue> {
             }
             let mut task = match store.get_task(&rec.session, rec.task_id).await? {
                 Some(existing) => existing,
+                None if rec.kind == TaskKind::Upload => {
+                    let mut fresh = rec;
+                    fresh.transport = Transport::Fetch;
+                    if let Some(err) = snapshot_upload(&store, &mut fresh).await? {
+                        // As on iOS, a missing file is the task's error, not a throw.
+                        let _ = fresh.resume();
+                        fail_task(&store, &mut fresh, err).await?;
+                        return Ok(to_js(&fresh));
+                    }
+                    fresh
+                }
                 None => {
                     let mut fresh = rec;
                     // A task made from resume data takes over the stored bytes,
@@ -199,7 +211,7 @@ pub async fn daemon_handle_message(msg: JsValue) -> Result<JsValue, JsValue> {
                     fresh
                 }
             };
-            if task.bytes_received == 0 && task.bg_fetch_id.is_none() {
+            if task.bytes_received == 0 && task.bg_fetch_id.is_none() && task.kind == TaskKind::Download {
                 if let Some(t) = js::get(&config, "transport").as_string() {
                     task.transport = Transport::parse(&t).map_err(|e| js::error(e.rule(), &e.to_string()))?;
                 }
@@ -586,6 +598,9 @@ async fn append(store: &Store, task: &TaskRecord, file: Option<&FileMeta>, event
 /// one is fetched as bounded segments that the browser reads whole (the fast
 /// path into the store). See `transfer::after_segment`.
 async fn run(task: &mut TaskRecord, abort: &web_sys::AbortController, stop: &Rc<Cell<Option<Stop>>>) -> Result<(), Failure> {
+    if task.kind == TaskKind::Upload {
+        return run_upload(task, abort, stop).await;
+    }
     let store = store::shared().await.map_err(|e| Failure::Write(js::message(&e)))?;
     let bytes = bytes::shared().await.map_err(|e| Failure::Write(js::message(&e)))?;
     let persist = |e: JsValue| Failure::Write(js::message(&e));
@@ -613,7 +628,7 @@ async fn run(task: &mut TaskRecord, abort: &web_sys::AbortController, stop: &Rc<
         let started = match transport::arrive(pending, abort, request_timeout_ms).await {
             Ok(s) => s,
             Err(StartError::Aborted) => return Ok(()),
-            Err(StartError::Failed(f)) => return Err(f),
+            Err(StartError::Failed(f)) => return Err(transport::diagnose(f, &plan.request.url).await),
         };
         if stop.get().is_some() {
             started.discard();
@@ -759,6 +774,77 @@ async fn run(task: &mut TaskRecord, abort: &web_sys::AbortController, stop: &Rc<
         transfer::on_body_end(task)?;
         return finish(&store, task).await.map_err(persist);
     }
+}
+
+/// Takes the daemon's own copy of an upload's file (so the app may move or
+/// delete it meanwhile). Returns the task's error when there is no file.
+async fn snapshot_upload(store: &Store, task: &mut TaskRecord) -> Result<Option<NsError>, JsValue> {
+    let from = task.upload_from.clone().unwrap_or_default();
+    let missing = || Some(NsError::url(UrlErrorCode::FileDoesNotExist, format!("uploadTask(fromFile:): there is no file at {from}")));
+    let Ok(path) = SandboxPath::parse(&from) else { return Ok(missing()) };
+    let Some(file) = store.get_file(&path).await? else { return Ok(missing()) };
+    if let Err(e) = bytes::shared().await?.copy(&file, &task.blob_id).await {
+        let f = transport::classify(&e);
+        return Ok(Some(NsError::url(UrlErrorCode::CannotCreateFile, format!("could not copy {from} for the upload: {f:?}"))));
+    }
+    task.segments = file.segments.clone();
+    task.bytes_expected_to_send = file.size;
+    Ok(None)
+}
+
+/// One attempt of an upload task: the request with the file as its body,
+/// then the whole response; see `core::upload` for what is reported.
+async fn run_upload(task: &mut TaskRecord, abort: &web_sys::AbortController, stop: &Rc<Cell<Option<Stop>>>) -> Result<(), Failure> {
+    let store = store::shared().await.map_err(|e| Failure::Write(js::message(&e)))?;
+    let bytes = bytes::shared().await.map_err(|e| Failure::Write(js::message(&e)))?;
+    let persist = |e: JsValue| Failure::Write(js::message(&e));
+    let config = store.session(&task.session).await.ok().flatten().unwrap_or(JsValue::UNDEFINED);
+    let request_timeout_ms = js::get(&config, "timeoutIntervalForRequest").as_f64().unwrap_or(60.0) * 1000.0;
+    let snapshot = FileMeta::new(&SandboxPath::parse("/tmp/upload").expect("a valid path"), task.blob_id.clone(), task.segments.clone(), 0.0, None);
+    let body = bytes.read(&snapshot).await.map_err(|e| Failure::Write(format!("the upload's copy of its file is unreadable: {}", js::message(&e))))?;
+    upload::restart(task);
+    let plan = transfer::FetchPlan { request: task.current_request.clone(), offset: 0, end: None };
+    let pending = match transport::begin_with_body(&plan, Some(&body), abort) {
+        Ok(p) => p,
+        Err(StartError::Aborted) => return Ok(()),
+        Err(StartError::Failed(f)) => return Err(f),
+    };
+    // No response until the server has read the body: allow for sending it
+    // at a modest 256 KiB/s on top of the request timeout.
+    let send_ms = task.bytes_expected_to_send as f64 / (256.0 * 1024.0) * 1000.0;
+    let started = match transport::arrive(pending, abort, request_timeout_ms + send_ms).await {
+        Ok(s) => s,
+        Err(StartError::Aborted) => return Ok(()),
+        Err(StartError::Failed(f)) => return Err(transport::diagnose(f, &plan.request.url).await),
+    };
+    if stop.get().is_some() {
+        started.discard();
+        return Ok(());
+    }
+    let events = upload::on_response(task, started.info.clone());
+    journal_running(&store, task, None, events).await.map_err(persist)?;
+    let blob = match transport::read_blob(&started.response, abort, request_timeout_ms).await {
+        Ok(b) => b,
+        Err(StartError::Aborted) => return Ok(()),
+        Err(StartError::Failed(f)) => return Err(f),
+    };
+    let data = match js::wait(blob.array_buffer()).await {
+        Ok(buf) => js_sys::Uint8Array::new(&buf).to_vec(),
+        Err(e) => return Err(transport::classify(&e)),
+    };
+    if stop.get().is_some() {
+        return Ok(());
+    }
+    let events = upload::on_body(task, &data);
+    let (blob_id, segments) = (task.blob_id.clone(), task.segments.len());
+    task.segments.clear();
+    task.complete(None).map_err(|e| Failure::Write(e.to_string()))?;
+    journal_running(&store, task, None, events).await.map_err(persist)?;
+    // The daemon's copy of the file is no longer needed.
+    if let Err(e) = bytes.delete(&blob_id, segments).await {
+        js::console_warn(&format!("bgsession: task {}: the upload's copy stays until the next sweep: {}", task.task_id, js::message(&e)));
+    }
+    Ok(())
 }
 
 /// A segment was stored but the task moved on (suspend, cancel, kill):

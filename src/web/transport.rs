@@ -92,7 +92,15 @@ pub fn classify(err: &JsValue) -> Failure {
 /// Sends `plan`'s request now (so it can travel while other work goes on);
 /// [`arrive`] waits for its head.
 pub fn begin(plan: &FetchPlan, abort: &web_sys::AbortController) -> Result<js_sys::Promise, StartError> {
+    begin_with_body(plan, None, abort)
+}
+
+/// [`begin`] with a request body (an upload's file).
+pub fn begin_with_body(plan: &FetchPlan, body: Option<&web_sys::Blob>, abort: &web_sys::AbortController) -> Result<js_sys::Promise, StartError> {
     let init = web_sys::RequestInit::new();
+    if let Some(body) = body {
+        init.set_body(body);
+    }
     init.set_method(&plan.request.method);
     let headers = web_sys::Headers::new().map_err(|e| StartError::Failed(Failure::Connect(js::message(&e))))?;
     for (k, v) in &plan.request.headers {
@@ -140,6 +148,33 @@ pub async fn arrive(pending: js_sys::Promise, abort: &web_sys::AbortController, 
     };
     let info = head_of(&resp);
     Ok(Started { info, response: resp })
+}
+
+/// Explains a `fetch` that failed before any response. The browser gives
+/// the same bare `TypeError` for an unreachable host and for a cross-origin
+/// answer without CORS headers (whose body script may not read); an opaque
+/// `no-cors` request to the same URL tells them apart: if the server answers
+/// it, the failure was CORS, which no retry will fix.
+pub async fn diagnose(failure: Failure, url: &str) -> Failure {
+    let Failure::Connect(detail) = failure else { return failure };
+    let own = js::get(&js::get(&js::global(), "location"), "origin").as_string().unwrap_or_default();
+    let origin = web_sys::Url::new(url).map(|u| u.origin()).unwrap_or_default();
+    if origin.is_empty() || origin == own {
+        return Failure::Connect(detail);
+    }
+    let init = web_sys::RequestInit::new();
+    init.set_mode(web_sys::RequestMode::NoCors);
+    init.set_method("HEAD");
+    init.set_cache(web_sys::RequestCache::NoStore);
+    let fetch: js_sys::Function = js::get(&js::global(), "fetch").unchecked_into();
+    let Ok(p) = fetch.call2(&js::global(), &JsValue::from_str(url), &init) else { return Failure::Connect(detail) };
+    match js::wait(p.unchecked_into()).await {
+        Ok(_) => Failure::NotAllowed(format!(
+            "{origin} answered, but without CORS headers allowing {own} to read the response \
+             (Access-Control-Allow-Origin): the browser withholds it. Serve the file with CORS, or from {own}"
+        )),
+        Err(_) => Failure::Connect(detail),
+    }
 }
 
 /// A response's head as plain data (header names lower-cased).

@@ -20,7 +20,10 @@
 //   ANY      /redirect/<n>?to=<path-and-query>[&status=301|302|303|307|308]
 //                                 n >= 1 hops: n > 1 -> <status> (default 302) to /redirect/<n-1>?<same query>,
 //                                 n = 1 -> <status> to `to` (URL-encode it; any printable-ASCII URL). Logged.
-//   PUT|POST /upload/<name>       reads the whole body -> {"size": N, "sha256": "<hex>"}
+//   PUT|POST /upload/<name>[?delayMs=T&drop=K&status=NNN]
+//                                 reads the whole body -> {"size", "sha256", "method", "contentType"}, after T ms;
+//                                 the first K requests of the fault key (path + query) are cut (socket destroyed)
+//                                 once their body is read (log: cutAt = bytes received); `status` sets the answer's.
 //   GET      /__log               -> {"entries": [...], "maxConcurrent": n, "active": n}
 //   POST     /__log/reset         clears the log, maxConcurrent and all fault counters -> {"ok": true}
 //
@@ -628,22 +631,41 @@ export async function startServer({
   }
 
   // ---- /upload/<name> -----------------------------------------------------
-  function handleUpload(req, res, pathname, query) {
+  function handleUpload(req, res, pathname, query, rawQuery) {
     const entry = track(req, res, pathname, query, () => entry.bytesSent);
     entry.bytesReceived = 0;
     if (req.method !== 'PUT' && req.method !== 'POST') {
       req.resume();
       return sendText(res, 405, 'method not allowed', { Allow: 'PUT, POST, OPTIONS' });
     }
+    const delayMs = parseSize(query.get('delayMs'), 0);
+    const drop = parseSize(query.get('drop'), 0);
+    const forced = parseSize(query.get('status'), 200);
+    if (Number.isNaN(delayMs) || Number.isNaN(drop) || Number.isNaN(forced) || forced < 200 || forced > 599) {
+      req.resume();
+      return sendText(res, 400, 'bad delayMs, drop or status');
+    }
+    const faultKey = rawQuery ? `${pathname}?${rawQuery}` : pathname;
+    entry.faultKey = faultKey;
+    const requestNo = ++faultStateFor(faultKey).requests;
     const hash = crypto.createHash('sha256');
     req.on('data', (chunk) => {
       hash.update(chunk);
       entry.bytesReceived += chunk.length;
     });
     req.on('end', () => {
-      const body = JSON.stringify({ size: entry.bytesReceived, sha256: hash.digest('hex') });
-      entry.bytesSent = Buffer.byteLength(body);
-      sendJson(res, 200, JSON.parse(body));
+      if (requestNo <= drop) {
+        entry.cutAt = entry.bytesReceived;
+        return res.socket.destroy();
+      }
+      const body = JSON.stringify({ size: entry.bytesReceived, sha256: hash.digest('hex'), method: req.method, contentType: req.headers['content-type'] ?? null });
+      const answer = () => {
+        if (res.destroyed) return;
+        entry.bytesSent = Buffer.byteLength(body);
+        sendJson(res, forced, JSON.parse(body));
+      };
+      if (delayMs) setTimeout(answer, delayMs);
+      else answer();
     });
   }
 
@@ -748,7 +770,7 @@ export async function startServer({
     if (rawPath.startsWith('/redirect/')) return handleRedirect(req, res, rawPath, query);
     if (rawPath === '/sha256') return handleSha256(req, res, query);
     if (rawPath.startsWith('/status/')) return handleStatus(req, res, rawPath, query);
-    if (rawPath.startsWith('/upload/')) return handleUpload(req, res, rawPath, query);
+    if (rawPath.startsWith('/upload/')) return handleUpload(req, res, rawPath, query, rawQuery);
     return handleStatic(req, res, rawPath);
   }
 

@@ -921,14 +921,30 @@ describe('/upload/<name>', () => {
     for (const method of ['PUT', 'POST']) {
       const r = await request(port, '/upload/u.bin', { method, body: data });
       assert.equal(r.status, 200, method);
-      assert.deepEqual(JSON.parse(r.body), { size: data.length, sha256: sha256(data) });
+      assert.deepEqual(JSON.parse(r.body), { size: data.length, sha256: sha256(data), method, contentType: null });
     }
     const e = srv.log.filter((x) => x.path === '/upload/u.bin');
     assert.equal(e.length, 2);
     assert.deepEqual(e.map((x) => x.method), ['PUT', 'POST']);
     assert.ok(e.every((x) => x.status === 200 && x.completed && x.bytesReceived === data.length));
     const empty = await request(port, '/upload/empty', { method: 'POST' });
-    assert.deepEqual(JSON.parse(empty.body), { size: 0, sha256: sha256(Buffer.alloc(0)) });
+    assert.deepEqual(JSON.parse(empty.body), { size: 0, sha256: sha256(Buffer.alloc(0)), method: 'POST', contentType: null });
+  });
+
+  test('drop=K cuts the first K requests after their body; delayMs and status shape the answer', async () => {
+    srv.resetLog();
+    const data = crypto.randomBytes(1000);
+    const path = '/upload/d.bin?drop=1&delayMs=300&status=201';
+    await assert.rejects(request(port, path, { method: 'PUT', body: data }), /socket hang up|ECONNRESET/);
+    const t0 = Date.now();
+    const r = await request(port, path, { method: 'PUT', body: data, headers: { 'content-type': 'text/plain' } });
+    assert.ok(Date.now() - t0 >= 290, 'answered after delayMs');
+    assert.equal(r.status, 201);
+    assert.deepEqual(JSON.parse(r.body), { size: 1000, sha256: sha256(data), method: 'PUT', contentType: 'text/plain' });
+    const e = srv.log.filter((x) => x.path === '/upload/d.bin');
+    assert.deepEqual(e.map((x) => x.cutAt), [1000, null]);
+    const bad = await request(port, '/upload/x?status=99', { method: 'PUT', body: data });
+    assert.equal(bad.status, 400);
   });
 });
 

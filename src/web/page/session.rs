@@ -4,6 +4,7 @@
 use crate::core::config::ConfigData;
 use crate::core::error::UsageError;
 use crate::core::journal::{ack_for, delegate_call, CallArgs, Event, JournalEntry, ReplayTracker};
+use crate::core::path::SandboxPath;
 use crate::core::request::Request;
 use crate::core::resume::ResumeData;
 use crate::web::daemon::RESUME_DATA_KEY;
@@ -336,16 +337,29 @@ impl UrlSession {
 
     /// `uploadTask(request, fromFile)`: `fromFile` is a `file:///…` sandbox
     /// location; uploading from memory (`fromData`) throws, as on iOS.
-    #[wasm_bindgen(js_name = uploadTask)]
+    #[wasm_bindgen(js_name = uploadTask, unchecked_return_type = "URLSessionTask")]
     pub fn upload_task(&self, request: JsValue, from_file: JsValue, completion_handler: Option<JsValue>) -> Result<JsValue, JsValue> {
         reject_completion_handler("uploadTask", &[completion_handler.as_ref().unwrap_or(&JsValue::UNDEFINED)])?;
         self.inner.check_live()?;
-        let is_location = from_file.as_string().is_some() || from_file.is_instance_of::<web_sys::Url>();
-        if !is_location {
+        let location = if let Some(s) = from_file.as_string() {
+            s
+        } else if from_file.is_instance_of::<web_sys::Url>() {
+            from_file.unchecked_ref::<web_sys::Url>().href()
+        } else {
             return Err(usage(UsageError::UploadFromData));
+        };
+        let from = SandboxPath::parse(&location)
+            .map_err(|e| usage(UsageError::InvalidArgument { what: format!("uploadTask fromFile: {e}") }))?;
+        // A bare URL means POST (an upload has a body); a request names its method.
+        let named_method = request.is_object() && !request.is_instance_of::<web_sys::Url>() && js::get(&request, "method").is_string();
+        let mut req = parse_request(&request, &self.inner.config)?;
+        if !named_method {
+            req.method = crate::core::upload::DEFAULT_METHOD.into();
         }
-        let _ = parse_request(&request, &self.inner.config)?;
-        Err(js::error("NotSupportedError", "bgsession: upload tasks are not implemented yet in this version (downloads only)"))
+        crate::core::upload::check_request(&req).map_err(usage)?;
+        let id = next_task_id(&self.inner.config.identifier);
+        let record = TaskRecord::new_upload(&self.inner.config.identifier, id, req, &from, js::now(), format!("up-{}", js::random_id()));
+        Ok(self.inner.adopt(record, false))
     }
 
     /// Tasks of this session that have not completed (after a reload too).
@@ -669,6 +683,9 @@ impl SessionInner {
             }),
             CallArgs::Location(l) => {
                 args.push(&JsValue::from_str(l));
+            }
+            CallArgs::Bytes(b) => {
+                args.push(&js_sys::Uint8Array::from(b.as_slice()).into());
             }
             CallArgs::Error(e) => {
                 args.push(&e.as_ref().map(error_for_delegate).unwrap_or(JsValue::NULL));

@@ -26,8 +26,12 @@ impl TaskInner {
     /// Applies a journalled event to the view before the delegate sees it.
     pub(crate) fn apply(&self, entry: &JournalEntry) {
         let mut r = self.record.borrow_mut();
-        if entry.response.is_some() {
-            r.response = entry.response.clone();
+        if let Some(resp) = &entry.response {
+            // Redirects were followed: the current request is the last one.
+            if !resp.url.is_empty() && resp.url != r.current_request.url {
+                r.current_request.url = resp.url.clone();
+            }
+            r.response = Some(resp.clone());
         }
         match &entry.event {
             Event::DidWriteData { total_bytes_written, total_bytes_expected_to_write } => {
@@ -41,6 +45,11 @@ impl TaskInner {
             Event::DidSendBodyData { total_bytes_sent, total_bytes_expected_to_send } => {
                 r.bytes_sent = *total_bytes_sent;
                 r.bytes_expected_to_send = u64::try_from(*total_bytes_expected_to_send).unwrap_or(0);
+            }
+            Event::DidReceiveData { data } => {
+                // Counts what the delegate has been given so far.
+                let n = crate::core::base64::decode(data).map_or(0, |b| b.len() as u64);
+                r.bytes_received += n;
             }
             Event::DidFinishDownloadingTo { .. } | Event::TaskIsWaitingForConnectivity => {}
             Event::DidCompleteWithError { error } => {
@@ -202,7 +211,12 @@ impl UrlSessionTask {
             ("config", to_js(&session.config)),
         ]);
         let stored = session.ask(msg).await?;
-        let stored: TaskRecord = js::from_js(stored, "daemon reply")?;
+        let mut stored: TaskRecord = js::from_js(stored, "daemon reply")?;
+        if stored.state == TaskState::Completed {
+            // Failed at once (an upload's missing file): the delegate hears
+            // it from the journal; until then the task shows as running.
+            stored.state = TaskState::Running;
+        }
         self.inner.update_from(stored);
         self.inner.persisted.set(true);
         session.start_background_fetch(&self.inner).await;
