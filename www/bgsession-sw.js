@@ -82,3 +82,21 @@ for (const kind of ["success", "fail", "abort"]) {
 self.addEventListener("backgroundfetchclick", (event) => {
   event.waitUntil(self.clients.openWindow(self.registration.scope));
 });
+
+// sessionSendsLaunchEvents: the daemon shows a notification when a session
+// needs its app and no page of it is open; a click "relaunches" the app
+// (focuses it if a window is open, else opens its page), where
+// handleEventsForBackgroundURLSession then delivers the queued events.
+self.addEventListener("notificationclick", (event) => {
+  const data = event.notification.data;
+  if (!data || !data.bgsession) return;
+  event.notification.close();
+  event.waitUntil(
+    (async () => {
+      const url = new URL(data.url || "./", self.registration.scope).href;
+      const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+      const open = windows.find((c) => c.url === url);
+      return open ? open.focus() : self.clients.openWindow(url);
+    })(),
+  );
+});

@@ -60,6 +60,10 @@ pub struct ConfigData {
     /// bgsession's addition: which transport runs this session's downloads.
     #[serde(default)]
     pub transport: Transport,
+    /// bgsession's addition: the page a launch notification opens
+    /// (`sessionSendsLaunchEvents`); default: the page that made the session.
+    #[serde(default, rename = "launchURL")]
+    pub launch_url: Option<String>,
 }
 
 impl ConfigData {
@@ -82,7 +86,18 @@ impl ConfigData {
             waits_for_connectivity: true,
             service_worker_url: DEFAULT_SERVICE_WORKER_URL.to_string(),
             transport: Transport::Fetch,
+            launch_url: None,
         })
+    }
+
+    /// The network rules its tasks follow.
+    pub fn network_policy(&self) -> crate::core::network::NetworkPolicy {
+        crate::core::network::NetworkPolicy {
+            is_discretionary: self.is_discretionary,
+            allows_cellular_access: self.allows_cellular_access,
+            allows_expensive_network_access: self.allows_expensive_network_access,
+            allows_constrained_network_access: self.allows_constrained_network_access,
+        }
     }
 
     /// Checks a connection count (at least 1).

@@ -36,6 +36,9 @@ pub enum Event {
     DidReceiveData { data: String },
     /// Offline; the task waits for connectivity (once per offline spell).
     TaskIsWaitingForConnectivity,
+    /// A delayed task's date has come: may it start (see `core::delayed`)?
+    #[serde(rename_all = "camelCase")]
+    WillBeginDelayedRequest { request: crate::core::request::Request },
     #[serde(rename_all = "camelCase")]
     DidCompleteWithError { error: Option<NsError> },
 }
@@ -50,6 +53,7 @@ impl Event {
             Event::DidFinishDownloadingTo { .. } => "didFinishDownloadingTo",
             Event::DidReceiveData { .. } => "didReceiveData",
             Event::TaskIsWaitingForConnectivity => "taskIsWaitingForConnectivity",
+            Event::WillBeginDelayedRequest { .. } => "willBeginDelayedRequest",
             Event::DidCompleteWithError { .. } => "didCompleteWithError",
         }
     }
@@ -104,6 +108,8 @@ pub enum CallArgs {
     Location(String),
     /// Response bytes (`didReceiveData`).
     Bytes(Vec<u8>),
+    /// The request a delayed task is about to make (`willBeginDelayedRequest`).
+    Request(crate::core::request::Request),
     Error(Option<NsError>),
 }
 
@@ -133,6 +139,7 @@ pub fn delegate_call(entry: &JournalEntry, last_delivered_total: u64) -> Delegat
         Event::DidFinishDownloadingTo { location } => CallArgs::Location(location.clone()),
         Event::DidReceiveData { data } => CallArgs::Bytes(crate::core::base64::decode(data).unwrap_or_default()),
         Event::TaskIsWaitingForConnectivity => CallArgs::None,
+        Event::WillBeginDelayedRequest { request } => CallArgs::Request(request.clone()),
         Event::DidCompleteWithError { error } => CallArgs::Error(error.clone()),
     };
     DelegateCall { method: entry.event.method(), args }
@@ -159,7 +166,7 @@ pub fn ack_for(entry: &JournalEntry) -> Option<Ack> {
         Event::DidSendBodyData { total_bytes_sent: t, .. } => ack.delivered_total = Some(*t),
         Event::DidResumeAtOffset { file_offset, .. } => ack.delivered_total = Some(*file_offset),
         Event::DidFinishDownloadingTo { location } => ack.remove_file = Some(location.clone()),
-        Event::TaskIsWaitingForConnectivity | Event::DidReceiveData { .. } => {}
+        Event::TaskIsWaitingForConnectivity | Event::DidReceiveData { .. } | Event::WillBeginDelayedRequest { .. } => {}
         Event::DidCompleteWithError { .. } => ack.forget_task = true,
     }
     Some(ack)

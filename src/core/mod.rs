@@ -5,9 +5,11 @@
 
 pub mod base64;
 pub mod config;
+pub mod delayed;
 pub mod error;
 pub mod files;
 pub mod journal;
+pub mod network;
 pub mod path;
 pub mod request;
 pub mod resume;

@@ -132,6 +132,16 @@ pub struct TaskRecord {
     pub bytes_sent: u64,
     #[serde(default)]
     pub bytes_expected_to_send: u64,
+    /// Which links it may use (from the session's configuration).
+    #[serde(default)]
+    pub policy: crate::core::network::NetworkPolicy,
+    /// The delegate implements `willBeginDelayedRequest` and the task has
+    /// an `earliestBeginDate`: ask before starting (see `core::delayed`).
+    #[serde(default)]
+    pub asks_before_delayed_start: bool,
+    /// The question is in the journal; the task waits for the app's answer.
+    #[serde(default)]
+    pub awaiting_delayed_decision: bool,
 }
 
 fn default_priority() -> f64 {
@@ -197,6 +207,9 @@ impl TaskRecord {
             upload_from: None,
             bytes_sent: 0,
             bytes_expected_to_send: 0,
+            policy: Default::default(),
+            asks_before_delayed_start: false,
+            awaiting_delayed_decision: false,
         }
     }
 
@@ -267,6 +280,8 @@ impl TaskRecord {
     /// May the scheduler start a transfer now?
     pub fn is_runnable(&self, now: f64) -> bool {
         self.state == TaskState::Running
+            && !self.asks_before_delayed_start
+            && !self.awaiting_delayed_decision
             && self.earliest_begin_date.map_or(true, |t| t <= now)
             && self.retry_at.map_or(true, |t| t <= now)
     }

@@ -7,7 +7,9 @@
 use crate::core::error::{NsError, UrlErrorCode};
 use crate::core::resume::ResumeData;
 use crate::core::files::FileMeta;
+use crate::core::delayed;
 use crate::core::journal::{plan_append, Event, JournalEntry};
+use crate::core::network::{self, NetworkInfo};
 use crate::core::path::SandboxPath;
 use crate::core::schedule;
 use crate::core::task::{TaskKind, TaskRecord, TaskState, Transition};
@@ -35,6 +37,8 @@ pub const SEGMENT_MS: f64 = 1000.0;
 pub const CHANNEL: &str = "bgsession";
 /// Default `httpMaximumConnectionsPerHost` (iOS's default on Wi-Fi is 6).
 pub const DEFAULT_MAX_PER_HOST: usize = 6;
+/// While tasks are held back by the network policy, look again this often.
+pub const NETWORK_POLL_MS: f64 = 2000.0;
 
 type Key = (String, u64);
 
@@ -69,6 +73,9 @@ struct Daemon {
     /// Tasks whose Background Fetch this worker has started or re-attached to.
     bg_active: std::collections::HashSet<Key>,
     channel: Option<web_sys::BroadcastChannel>,
+    /// `simulateNetworkConditions`: the link as a page says it is (until
+    /// cleared, or this worker's life ends).
+    network_override: Option<NetworkInfo>,
 }
 
 thread_local! {
@@ -288,6 +295,34 @@ pub async fn daemon_handle_message(msg: JsValue) -> Result<JsValue, JsValue> {
                 }
             }
         }
+        "delayedRequest" => {
+            let session = js::get(&msg, "session").as_string().unwrap_or_default();
+            let task_id = js::get(&msg, "taskId").as_f64().unwrap_or(-1.0) as u64;
+            let decision = match js::get(&msg, "decision").as_string().as_deref() {
+                Some("continue") => delayed::Decision::Continue,
+                Some("cancel") => delayed::Decision::Cancel,
+                Some("request") => delayed::Decision::UseNewRequest(from_js(js::get(&msg, "request"), "request")?),
+                other => return Err(js::error("TypeError", &format!("unknown willBeginDelayedRequest decision {other:?}"))),
+            };
+            let Some(mut task) = store.get_task(&session, task_id).await? else { return Ok(JsValue::FALSE) };
+            match delayed::decide(&mut task, decision) {
+                None => JsValue::FALSE,
+                Some(Transition::Complete(err)) => {
+                    fail_task(&store, &mut task, err).await?;
+                    JsValue::TRUE
+                }
+                Some(_) => {
+                    store.put_task(&task).await?;
+                    JsValue::TRUE
+                }
+            }
+        }
+        "simulateNetwork" => {
+            let given = js::get(&msg, "conditions");
+            let net: Option<NetworkInfo> = if given.is_object() { Some(from_js(given, "conditions {type, effectiveType, saveData}")?) } else { None };
+            DAEMON.with(|d| d.borrow_mut().network_override = net);
+            to_js(&network_now())
+        }
         "wake" | "ping" => JsValue::TRUE,
         "status" => js::object(&[
             ("transfers", JsValue::from_f64(DAEMON.with(|d| d.borrow().active.len()) as f64)),
@@ -367,6 +402,23 @@ fn announce_start() {
     }
 }
 
+/// The link as the browser reports it (`navigator.connection`), or as
+/// `simulateNetworkConditions` set it.
+fn network_now() -> NetworkInfo {
+    if let Some(n) = DAEMON.with(|d| d.borrow().network_override.clone()) {
+        return n;
+    }
+    let conn = js::get(&js::get(&js::global(), "navigator"), "connection");
+    if !conn.is_object() {
+        return NetworkInfo::default();
+    }
+    NetworkInfo {
+        kind: js::get(&conn, "type").as_string(),
+        effective_type: js::get(&conn, "effectiveType").as_string(),
+        save_data: js::get(&conn, "saveData").as_bool().unwrap_or(false),
+    }
+}
+
 /// Starts what may start now and arms a timer for what waits.
 async fn schedule_now() -> Result<(), JsValue> {
     let busy = DAEMON.with(|d| {
@@ -403,31 +455,48 @@ async fn schedule_loop() -> Result<(), JsValue> {
                 fail_task(&store, t, err).await?;
             }
         }
-        let mut by_session: HashMap<&str, Vec<TaskRecord>> = HashMap::new();
-        for t in tasks.iter().filter(|t| t.state == TaskState::Running) {
-            by_session.entry(t.session.as_str()).or_default().push(t.clone());
+        // Delayed tasks whose date has come: ask the app first.
+        for t in tasks.iter_mut().filter(|t| delayed::due(t, now)) {
+            let question = delayed::ask(t);
+            journal(&store, t, None, vec![question]).await?;
+            launch_app_if_closed(&store, &t.session, "needs the app to answer willBeginDelayedRequest").await;
+        }
+        let active = |t: &TaskRecord| {
+            let key = (t.session.clone(), t.task_id);
+            DAEMON.with(|d| {
+                let d = d.borrow();
+                d.active.contains_key(&key) || d.bg_active.contains(&key) || d.stopping.contains(&key)
+            })
+        };
+        let running: Vec<TaskRecord> = tasks.iter().filter(|t| t.state == TaskState::Running).cloned().collect();
+        // The network's say: policies (cellular, expensive, constrained, discretionary).
+        let admission = network::admit(&running, &network_now(), active, now);
+        for t in admission.newly_waiting {
+            let mut t = t.clone();
+            t.waiting_for_connectivity = true;
+            journal(&store, &t, None, vec![Event::TaskIsWaitingForConnectivity]).await?;
+        }
+        let mut by_session: HashMap<String, Vec<TaskRecord>> = HashMap::new();
+        for t in admission.admitted {
+            by_session.entry(t.session.clone()).or_default().push(t);
         }
         for (session, list) in &by_session {
             let max = match store.session(session).await? {
                 Some(cfg) => js::get(&cfg, "httpMaximumConnectionsPerHost").as_f64().map(|n| n as usize).unwrap_or(DEFAULT_MAX_PER_HOST),
                 None => DEFAULT_MAX_PER_HOST,
             };
-            let picked: Vec<TaskRecord> = {
-                let active = |t: &TaskRecord| {
-                    let key = (t.session.clone(), t.task_id);
-                    DAEMON.with(|d| {
-                        let d = d.borrow();
-                        d.active.contains_key(&key) || d.bg_active.contains(&key) || d.stopping.contains(&key)
-                    })
-                };
-                schedule::pick(list, active, max, now).into_iter().cloned().collect()
-            };
+            let picked: Vec<TaskRecord> = schedule::pick(list, active, max, now).into_iter().cloned().collect();
             for t in picked {
                 start(t);
             }
         }
-        let running: Vec<TaskRecord> = tasks.into_iter().filter(|t| t.state == TaskState::Running).collect();
-        arm_timer(schedule::next_wake(&running, now), now);
+        let mut wake = schedule::next_wake(&running, now);
+        if admission.held > 0 {
+            // Held back by the network: look again soon (the link may change).
+            let poll = now + NETWORK_POLL_MS;
+            wake = Some(wake.map_or(poll, |w| w.min(poll)));
+        }
+        arm_timer(wake, now);
         if !DAEMON.with(|d| d.borrow().again) {
             return Ok(());
         }
@@ -590,6 +659,9 @@ async fn append(store: &Store, task: &TaskRecord, file: Option<&FileMeta>, event
         DAEMON.with(|d| d.borrow_mut().last_progress.remove(&key));
     }
     broadcast(&task.session);
+    if written.iter().any(|e| matches!(e.event, Event::DidCompleteWithError { .. })) {
+        launch_app_if_finished(store, &task.session).await;
+    }
     Ok(())
 }
 
@@ -773,6 +845,46 @@ async fn run(task: &mut TaskRecord, abort: &web_sys::AbortController, stop: &Rc<
         }
         transfer::on_body_end(task)?;
         return finish(&store, task).await.map_err(persist);
+    }
+}
+
+/// `sessionSendsLaunchEvents`: with no page of the app holding this
+/// session's events, shows a notification whose click opens the app — the
+/// browser's twin of iOS relaunching the app in the background. Quietly does
+/// nothing without notification permission.
+async fn launch_app_if_closed(store: &Store, session: &str, why: &str) {
+    launch_app_when(store, session, why, || async { true }).await
+}
+
+/// [`launch_app_if_closed`] once the session's last running task is over.
+async fn launch_app_if_finished(store: &Store, session: &str) {
+    launch_app_when(store, session, "has finished its transfers", || async {
+        store.tasks(Some(session)).await.is_ok_and(|ts| !ts.iter().any(|t| t.state == TaskState::Running))
+    })
+    .await
+}
+
+async fn launch_app_when<F: std::future::Future<Output = bool>>(store: &Store, session: &str, why: &str, also: impl FnOnce() -> F) {
+    let permission = js::get(&js::get(&js::global(), "Notification"), "permission").as_string();
+    if permission.as_deref() != Some("granted") {
+        return; // skip quietly without permission
+    }
+    let Ok(Some(config)) = store.session(session).await else { return };
+    if js::get(&config, "sessionSendsLaunchEvents").as_bool() == Some(false) {
+        return;
+    }
+    let held = js::wait(js::held_locks()).await.ok().map(|v| js_sys::Array::from(&v).iter().filter_map(|n| n.as_string()).collect::<Vec<_>>()).unwrap_or_default();
+    if held.iter().any(|n| *n == crate::web::page::session_lock_name(session)) {
+        return; // a page is open: it receives the events
+    }
+    if !also().await {
+        return;
+    }
+    let pending = store.count_pending(session).await.unwrap_or(0);
+    let url = js::get(&config, "launchURL").as_string().unwrap_or_else(|| "./".into());
+    let description = js::get(&config, "sessionDescription").as_string().filter(|s| !s.is_empty()).unwrap_or_else(|| session.to_string());
+    if let Err(e) = js::wait(js::show_launch_notification(session, &description, why, pending as f64, &url)).await {
+        js::console_warn(&format!("bgsession: no launch notification for \"{session}\": {}", js::message(&e)));
     }
 }
 

@@ -129,6 +129,29 @@ export async function callDelegate(delegate, method, args) {
   return true;
 }
 
+// Calls delegate[method](...args) and resolves with { exists, value } (a
+// returned thenable awaited).
+export async function callDelegateForValue(delegate, method, args) {
+  const f = delegate && delegate[method];
+  if (typeof f !== "function") return { exists: false, value: undefined };
+  return { exists: true, value: await f.apply(delegate, args) };
+}
+
+// sessionSendsLaunchEvents, in the Service Worker: a notification whose click
+// opens the app page (see bgsession-sw.js). Resolves false, quietly, where
+// notifications are not permitted.
+export async function showLaunchNotification(session, description, why, pending, url) {
+  if (typeof Notification === "undefined" || Notification.permission !== "granted" || !self.registration) return false;
+  const events = pending === 1 ? "1 event" : `${pending} events`;
+  await self.registration.showNotification(`${description}: background transfers`, {
+    body: `The session ${why} (${events} waiting). Open the app to receive them.`,
+    tag: `bgsession:${session}`,
+    renotify: false,
+    data: { bgsession: true, session, url, why },
+  });
+  return true;
+}
+
 // Sends `msg` to the active service worker of `registration` and resolves
 // with its reply (or rejects with the error it reports).
 export function askWorker(worker, msg) {

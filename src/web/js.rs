@@ -23,6 +23,10 @@ extern "C" {
     pub fn ask_worker(worker: &JsValue, msg: &JsValue) -> Promise;
     #[wasm_bindgen(js_name = randomId)]
     pub fn random_id() -> String;
+    #[wasm_bindgen(js_name = callDelegateForValue)]
+    pub fn call_delegate_for_value(delegate: &JsValue, method: &str, args: &js_sys::Array) -> Promise;
+    #[wasm_bindgen(js_name = showLaunchNotification)]
+    pub fn show_launch_notification(session: &str, description: &str, why: &str, pending: f64, url: &str) -> Promise;
 }
 
 /// Rust value → plain JS object (maps as objects, u64 as numbers).

@@ -156,6 +156,18 @@ impl UrlSessionConfiguration {
         Ok(())
     }
 
+    /// bgsession's addition: the page that a launch notification opens
+    /// (`sessionSendsLaunchEvents`); null (default): the page that created
+    /// the session.
+    #[wasm_bindgen(getter = launchURL)]
+    pub fn launch_url(&self) -> Option<String> {
+        self.data.borrow().launch_url.clone()
+    }
+    #[wasm_bindgen(setter = launchURL)]
+    pub fn set_launch_url(&self, v: Option<String>) {
+        self.data.borrow_mut().launch_url = v.filter(|s| !s.is_empty());
+    }
+
     /// The daemon's script (default `./bgsession-sw.js`, relative to the page).
     #[wasm_bindgen(getter = serviceWorkerURL)]
     pub fn service_worker_url(&self) -> String {

@@ -11,6 +11,7 @@ pub use config::UrlSessionConfiguration;
 pub use file_manager::FileManager;
 pub use session::UrlSession;
 pub use task::UrlSessionTask;
+pub(crate) use session::lock_name as session_lock_name;
 
 use crate::core::error::{NsError, UsageError};
 use crate::web::js;

@@ -41,8 +41,8 @@ enum Life {
 
 pub(crate) struct SessionInner {
     pub(crate) config: ConfigData,
-    delegate: JsValue,
-    description: RefCell<String>,
+    pub(crate) delegate: JsValue,
+    pub(crate) description: RefCell<String>,
     tasks: RefCell<BTreeMap<u64, (Rc<TaskInner>, JsValue)>>,
     /// The object passed as `session` to delegate methods.
     js_self: RefCell<Option<JsValue>>,
@@ -224,7 +224,10 @@ impl UrlSession {
     /// takes this identifier's event lock, and starts delivering its journal.
     #[wasm_bindgen(constructor)]
     pub fn new(configuration: &UrlSessionConfiguration, delegate: JsValue) -> Result<UrlSession, JsValue> {
-        let config = configuration.snapshot();
+        let mut config = configuration.snapshot();
+        if config.launch_url.is_none() {
+            config.launch_url = js::get(&js::get(&js::global(), "location"), "href").as_string();
+        }
         if is_live(&config.identifier) {
             return Err(usage(UsageError::DuplicateSession { identifier: config.identifier }));
         }
@@ -393,6 +396,27 @@ impl UrlSession {
         self.inner.ask(js::object(&[("op", "simulateKill".into())])).await
     }
 
+    /// bgsession addition, for teaching and tests: makes the daemon judge the
+    /// network as `{type, effectiveType, saveData}` (as `navigator.connection`
+    /// reports them: e.g. `{type: "cellular"}`) instead of what the browser
+    /// says, until called with null or the worker restarts. This is how to
+    /// see `allowsCellularAccess`, `allowsExpensiveNetworkAccess`,
+    /// `allowsConstrainedNetworkAccess` and `isDiscretionary` at work on a
+    /// desktop browser, which reports no connection type. Resolves with the
+    /// conditions the daemon now uses.
+    #[wasm_bindgen(js_name = simulateNetworkConditions)]
+    pub async fn simulate_network_conditions(&self, conditions: JsValue) -> Result<JsValue, JsValue> {
+        if !(conditions.is_object() || conditions.is_null() || conditions.is_undefined()) {
+            return Err(usage(UsageError::InvalidArgument { what: "simulateNetworkConditions takes {type, effectiveType, saveData} or null".into() }));
+        }
+        if conditions.is_object() {
+            let _: crate::core::network::NetworkInfo = js::from_js(conditions.clone(), "simulateNetworkConditions({type, effectiveType, saveData})")?;
+        }
+        let reply = self.inner.ask(js::object(&[("op", "simulateNetwork".into()), ("conditions", conditions)])).await?;
+        self.inner.wake();
+        Ok(reply)
+    }
+
     /// No new tasks; the session becomes invalid once its tasks have completed
     /// (`didBecomeInvalidWithError(session, null)`).
     #[wasm_bindgen(js_name = finishTasksAndInvalidate)]
@@ -513,7 +537,7 @@ impl SessionInner {
         quiet(&p);
     }
 
-    fn wake(self: &Rc<Self>) {
+    pub(crate) fn wake(self: &Rc<Self>) {
         let me = self.clone();
         spawn_local(async move {
             if let Err(e) = me.ask(js::object(&[("op", "wake".into())])).await {
@@ -687,11 +711,15 @@ impl SessionInner {
             CallArgs::Bytes(b) => {
                 args.push(&js_sys::Uint8Array::from(b.as_slice()).into());
             }
+            CallArgs::Request(_) => {} // see below
             CallArgs::Error(e) => {
                 args.push(&e.as_ref().map(error_for_delegate).unwrap_or(JsValue::NULL));
             }
         }
-        if let Err(e) = js::wait(js::call_delegate(&self.delegate, call.method, &args)).await {
+        if let CallArgs::Request(r) = &call.args {
+            args.push(&js::to_js(r));
+            self.answer_delayed_request(entry.task_id, &args).await?;
+        } else if let Err(e) = js::wait(js::call_delegate(&self.delegate, call.method, &args)).await {
             // As an uncaught exception in a delegate method: reported, and the
             // event counts as delivered (it would only throw again).
             js::console_error(&format!("bgsession: delegate {} threw: {}", call.method, js::message(&e)));
@@ -716,6 +744,51 @@ impl SessionInner {
         if matches!(entry.event, Event::DidCompleteWithError { .. }) && self.life.get() == Life::Finishing {
             self.maybe_invalidate().await;
         }
+        Ok(())
+    }
+
+    /// `willBeginDelayedRequest(session, task, request)`: the delegate returns
+    /// (or resolves to) "continue", "cancel" or a new request; the daemon is
+    /// told before the event is acknowledged, so a page closing meanwhile
+    /// asks again on the next open.
+    async fn answer_delayed_request(self: &Rc<Self>, task_id: u64, args: &js_sys::Array) -> Result<(), JsValue> {
+        let method = "willBeginDelayedRequest";
+        let (decision, request) = match js::wait(js::call_delegate_for_value(&self.delegate, method, args)).await {
+            Err(e) => {
+                js::console_error(&format!("bgsession: delegate {method} threw: {}; the task continues", js::message(&e)));
+                ("continue", JsValue::UNDEFINED)
+            }
+            Ok(r) if js::get(&r, "exists").as_bool() != Some(true) => ("continue", JsValue::UNDEFINED),
+            Ok(r) => {
+                let value = js::get(&r, "value");
+                match value.as_string().as_deref() {
+                    Some("continue") | Some("continueLoading") => ("continue", JsValue::UNDEFINED),
+                    Some("cancel") => ("cancel", JsValue::UNDEFINED),
+                    _ if value.is_object() => match parse_request(&value, &self.config) {
+                        Ok(req) => ("request", js::to_js(&req)),
+                        Err(e) => {
+                            js::console_error(&format!("bgsession: {method} returned a bad request ({}); the task continues with its own", js::message(&e)));
+                            ("continue", JsValue::UNDEFINED)
+                        }
+                    },
+                    _ => {
+                        js::console_error(&format!(
+                            "bgsession: {method} must return \"continue\", \"cancel\" or a new request {{url, method, headers}}, not {}; the task continues",
+                            js::message(&value)
+                        ));
+                        ("continue", JsValue::UNDEFINED)
+                    }
+                }
+            }
+        };
+        let msg = js::object(&[
+            ("op", "delayedRequest".into()),
+            ("session", self.config.identifier.clone().into()),
+            ("taskId", JsValue::from_f64(task_id as f64)),
+            ("decision", decision.into()),
+            ("request", request),
+        ]);
+        self.ask(msg).await?;
         Ok(())
     }
 

@@ -51,7 +51,7 @@ impl TaskInner {
                 let n = crate::core::base64::decode(data).map_or(0, |b| b.len() as u64);
                 r.bytes_received += n;
             }
-            Event::DidFinishDownloadingTo { .. } | Event::TaskIsWaitingForConnectivity => {}
+            Event::DidFinishDownloadingTo { .. } | Event::TaskIsWaitingForConnectivity | Event::WillBeginDelayedRequest { .. } => {}
             Event::DidCompleteWithError { error } => {
                 r.state = TaskState::Completed;
                 r.error = error.clone();
@@ -204,12 +204,15 @@ impl UrlSessionTask {
     /// Hands the task to the daemon; resolves once the daemon has stored it.
     pub async fn resume(&self) -> Result<(), JsValue> {
         let session = self.session()?;
-        let record = self.inner.record.borrow().clone();
-        let msg = js::object(&[
-            ("op", "resume".into()),
-            ("task", to_js(&record)),
-            ("config", to_js(&session.config)),
-        ]);
+        let mut record = self.inner.record.borrow().clone();
+        if !self.inner.persisted.get() {
+            record.policy = session.config.network_policy();
+            let asks = js::get(&session.delegate, "willBeginDelayedRequest").is_function();
+            record.asks_before_delayed_start = record.earliest_begin_date.is_some() && asks;
+        }
+        let config = to_js(&session.config);
+        js::set(&config, "sessionDescription", &JsValue::from_str(&session.description.borrow()));
+        let msg = js::object(&[("op", "resume".into()), ("task", to_js(&record)), ("config", config)]);
         let stored = session.ask(msg).await?;
         let mut stored: TaskRecord = js::from_js(stored, "daemon reply")?;
         if stored.state == TaskState::Completed {
