@@ -25,7 +25,7 @@ pub fn due(task: &TaskRecord, now: f64) -> bool {
     task.state == TaskState::Running
         && task.asks_before_delayed_start
         && !task.awaiting_delayed_decision
-        && task.earliest_begin_date.is_none_or(|t| t <= now)
+        && task.earliest_begin_date.map_or(true, |t| t <= now)
 }
 
 /// Marks the question asked; the event to journal.

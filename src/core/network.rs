@@ -50,7 +50,7 @@ impl NetworkInfo {
     }
     /// Good enough for discretionary work.
     pub fn is_good(&self) -> bool {
-        !self.is_expensive() && !self.is_constrained() && self.effective_type.as_deref().is_none_or(|t| t == "4g")
+        !self.is_expensive() && !self.is_constrained() && self.effective_type.as_deref().map_or(true, |t| t == "4g")
     }
 }
 
