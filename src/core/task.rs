@@ -142,6 +142,11 @@ pub struct TaskRecord {
     /// The question is in the journal; the task waits for the app's answer.
     #[serde(default)]
     pub awaiting_delayed_decision: bool,
+    /// Random, set when the page creates the task: tells a second `resume()`
+    /// of the same new task from another tab's task that drew the same
+    /// `taskIdentifier` (see `Store::insert_task`).
+    #[serde(default)]
+    pub nonce: String,
 }
 
 fn default_priority() -> f64 {
@@ -210,6 +215,7 @@ impl TaskRecord {
             policy: Default::default(),
             asks_before_delayed_start: false,
             awaiting_delayed_decision: false,
+            nonce: String::new(),
         }
     }
 

@@ -190,11 +190,16 @@ pub async fn daemon_handle_message(msg: JsValue) -> Result<JsValue, JsValue> {
     let reply = match op.as_str() {
         "resume" => {
             let rec: TaskRecord = from_js(js::get(&msg, "task"), "task")?;
+            // The page has not stored this task yet (its first resume()).
+            let fresh = js::get(&msg, "fresh").as_bool().unwrap_or(false);
+            let floor = js::get(&msg, "idFloor").as_f64().unwrap_or(0.0) as u64;
             let config = js::get(&msg, "config");
             if config.is_object() {
                 store.put_session(&config).await?;
             }
-            let mut task = match store.get_task(&rec.session, rec.task_id).await? {
+            let existing = store.get_task(&rec.session, rec.task_id).await?.filter(|e| !fresh || e.nonce == rec.nonce);
+            let is_new = existing.is_none();
+            let mut task = match existing {
                 Some(existing) => existing,
                 None if rec.kind == TaskKind::Upload => {
                     let mut fresh = rec;
@@ -202,6 +207,7 @@ pub async fn daemon_handle_message(msg: JsValue) -> Result<JsValue, JsValue> {
                     if let Some(err) = snapshot_upload(&store, &mut fresh).await? {
                         // As on iOS, a missing file is the task's error, not a throw.
                         let _ = fresh.resume();
+                        store.insert_task(&mut fresh, floor).await?;
                         fail_task(&store, &mut fresh, err).await?;
                         return Ok(to_js(&fresh));
                     }
@@ -231,7 +237,11 @@ pub async fn daemon_handle_message(msg: JsValue) -> Result<JsValue, JsValue> {
                 let seconds = js::get(&config, "timeoutIntervalForResource").as_f64().unwrap_or(7.0 * 86400.0);
                 task.resource_deadline = Some(js::now() + seconds * 1000.0);
             }
-            store.put_task(&task).await?;
+            if is_new {
+                store.insert_task(&mut task, floor).await?;
+            } else {
+                store.put_task(&task).await?;
+            }
             to_js(&task)
         }
         "cancelByProducingResumeData" => {

@@ -129,6 +129,36 @@ impl Store {
         Self::finish(tx).await
     }
 
+    /// Stores a task the page has just created. Its `taskIdentifier` comes
+    /// from a per-origin counter that two tabs may read at the same instant;
+    /// if another task (another `nonce`) holds the number, this one gets the
+    /// session's next free number, in the same transaction. Returns whether
+    /// it was renumbered. The new number is at least `floor` (the numbers
+    /// below it may be handed out in the page already).
+    pub async fn insert_task(&self, t: &mut TaskRecord, floor: u64) -> Result<bool> {
+        let tx = self.tx(&[TASKS], TransactionMode::ReadWrite)?;
+        let store = tx.object_store(TASKS).map_err(e)?;
+        let held = store.get(Query::Key(key2(&t.session, t.task_id))).map_err(e)?.await.map_err(e)?;
+        let clash = match held {
+            Some(v) => from_js::<TaskRecord>(v, "stored task")?.nonce != t.nonce,
+            None => false,
+        };
+        if clash {
+            let keys = store
+                .index("by_session")
+                .map_err(e)?
+                .get_all_keys(Some(Query::Key(JsValue::from_str(&t.session))), None)
+                .map_err(e)?
+                .await
+                .map_err(e)?;
+            let max = keys.iter().filter_map(|k| js_sys::Reflect::get_u32(k, 1).ok().and_then(|v| v.as_f64())).fold(0.0, f64::max);
+            t.task_id = (max as u64 + 1).max(floor);
+        }
+        store.put(&to_js(t), None).map_err(e)?.await.map_err(e)?;
+        Self::finish(tx).await?;
+        Ok(clash)
+    }
+
     pub async fn get_task(&self, session: &str, task_id: u64) -> Result<Option<TaskRecord>> {
         let tx = self.tx(&[TASKS], TransactionMode::ReadOnly)?;
         let v = tx.object_store(TASKS).map_err(e)?.get(Query::Key(key2(session, task_id))).map_err(e)?.await.map_err(e)?;

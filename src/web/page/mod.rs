@@ -3,7 +3,7 @@
 mod application;
 mod config;
 mod file_manager;
-mod session;
+pub(crate) mod session;
 mod task;
 
 pub use application::UiApplication;

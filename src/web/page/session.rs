@@ -142,6 +142,16 @@ fn next_task_id(identifier: &str) -> u64 {
     n
 }
 
+/// The next number `next_task_id` would hand out (without taking it).
+pub(crate) fn peek_task_id(identifier: &str) -> u64 {
+    let key = format!("bgsession.nextTaskIdentifier.{identifier}");
+    web_sys::window()
+        .and_then(|w| w.local_storage().ok().flatten())
+        .and_then(|s| s.get_item(&key).ok().flatten())
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or(1)
+}
+
 fn bump_task_id(identifier: &str, at_least: u64) {
     let key = format!("bgsession.nextTaskIdentifier.{identifier}");
     if let Some(storage) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {
@@ -458,7 +468,10 @@ impl SessionInner {
     }
 
     /// The JS object for a record (one per task, so identity holds).
-    fn adopt(self: &Rc<Self>, record: TaskRecord, persisted: bool) -> JsValue {
+    fn adopt(self: &Rc<Self>, mut record: TaskRecord, persisted: bool) -> JsValue {
+        if !persisted && record.nonce.is_empty() {
+            record.nonce = js::random_id();
+        }
         let id = record.task_id;
         if let Some((t, obj)) = self.tasks.borrow().get(&id) {
             if persisted {
@@ -471,6 +484,18 @@ impl SessionInner {
         let obj: JsValue = UrlSessionTask { inner: inner.clone() }.into();
         self.tasks.borrow_mut().insert(id, (inner, obj.clone()));
         obj
+    }
+
+    /// The daemon gave a new task another number (another tab's task had
+    /// drawn the same one at the same instant): file it under that number.
+    pub(crate) fn renumber(&self, task: &Rc<TaskInner>, old: u64, new: u64) {
+        bump_task_id(&self.config.identifier, new + 1);
+        let mut tasks = self.tasks.borrow_mut();
+        if tasks.get(&old).is_some_and(|(t, _)| Rc::ptr_eq(t, task)) {
+            let entry = tasks.remove(&old).expect("present");
+            // `new` is at least this page's next number: no task of ours has it.
+            tasks.insert(new, entry);
+        }
     }
 
     fn session_js(self: &Rc<Self>) -> JsValue {

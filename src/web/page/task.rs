@@ -212,9 +212,14 @@ impl UrlSessionTask {
         }
         let config = to_js(&session.config);
         js::set(&config, "sessionDescription", &JsValue::from_str(&session.description.borrow()));
-        let msg = js::object(&[("op", "resume".into()), ("task", to_js(&record)), ("config", config)]);
+        let fresh = JsValue::from_bool(!self.inner.persisted.get());
+        let floor = JsValue::from_f64(crate::web::page::session::peek_task_id(&session.config.identifier) as f64);
+        let msg = js::object(&[("op", "resume".into()), ("task", to_js(&record)), ("config", config), ("fresh", fresh), ("idFloor", floor)]);
         let stored = session.ask(msg).await?;
         let mut stored: TaskRecord = js::from_js(stored, "daemon reply")?;
+        if stored.task_id != record.task_id {
+            session.renumber(&self.inner, record.task_id, stored.task_id);
+        }
         if stored.state == TaskState::Completed {
             // Failed at once (an upload's missing file): the delegate hears
             // it from the journal; until then the task shows as running.
