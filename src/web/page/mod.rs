@@ -5,12 +5,14 @@ mod config;
 mod file_manager;
 mod session;
 mod task;
+mod typescript;
 
 pub use application::UiApplication;
 pub use config::UrlSessionConfiguration;
 pub use file_manager::FileManager;
 pub use session::UrlSession;
 pub use task::UrlSessionTask;
+pub use typescript::UrlError;
 
 use crate::core::error::{NsError, UsageError};
 use crate::web::js;
