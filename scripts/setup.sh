@@ -43,10 +43,16 @@ if ! command -v wasm-bindgen >/dev/null || ! wasm-bindgen --version | grep -q "$
   pids+=($!)
 fi
 
-# 5. node packages for the e2e tests and test server (playwright-core only; never downloads a browser)
+# 5. node packages, pinned in package-lock.json: playwright-core for the e2e tests and test
+#    server (never downloads a browser), typescript for the API contract test (tests/api)
 if [ ! -d node_modules/playwright-core ]; then
-  log "npm ci (playwright-core)"
+  log "npm ci (playwright-core, typescript)"
   ( npm ci --no-audit --no-fund --silent || npm install --no-audit --no-fund --silent ) &
+  pids+=($!)
+elif [ ! -x node_modules/.bin/tsc ]; then
+  # Only adds what is missing (npm ci would first delete node_modules, which a running test may be using).
+  log "npm install (typescript, as pinned in package-lock.json)"
+  npm install --no-audit --no-fund --silent &
   pids+=($!)
 fi
 

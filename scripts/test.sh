@@ -2,8 +2,10 @@
 # Runs every test of bgsession on a fresh machine (installs what is missing):
 #   1. native unit tests of the pure core          (cargo test)
 #   2. the local test server's own tests           (node --test tests/server)
-#   3. wasm suites in a page and in a Service Worker, headless Chromium (wasm-pack test)
-#   4. end-to-end tests: real tabs, real daemon, real IndexedDB (node --test tests/e2e)
+#   3. the API contract against the built package: tsc on tests/api/sample.ts
+#      (uses every name of API.md) and the names test (node --test tests/api)
+#   4. wasm suites in a page and in a Service Worker, headless Chromium (wasm-pack test)
+#   5. end-to-end tests: real tabs, real daemon, real IndexedDB (node --test tests/e2e)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -11,19 +13,23 @@ export PATH="$HOME/.cargo/bin:$PATH"
 step() { printf '\n=== %s\n' "$*"; }
 t0=$(date +%s)
 
-step "1/4 native core tests (cargo test)"
+step "1/5 native core tests (cargo test)"
 cargo test --quiet
 
-step "2/4 test server (node --test tests/server)"
+step "2/5 test server (node --test tests/server)"
 node --test tests/server/
 
 step "build www/pkg"
 ./scripts/build.sh
 
-step "3/4 wasm-pack test --headless --chrome (page + Service Worker suites)"
+step "3/5 API contract (tsc --noEmit --strict tests/api/sample.ts; node --test tests/api)"
+node_modules/.bin/tsc -p tests/api/tsconfig.json --noEmit --strict
+node --disable-warning=MODULE_TYPELESS_PACKAGE_JSON --test tests/api/
+
+step "4/5 wasm-pack test --headless --chrome (page + Service Worker suites)"
 CHROMEDRIVER="$(command -v chromedriver)" WASM_BINDGEN_TEST_TIMEOUT=120 wasm-pack --log-level warn test --headless --chrome
 
-step "4/4 end-to-end tests in headless Chromium (node --test tests/e2e)"
+step "5/5 end-to-end tests in headless Chromium (node --test tests/e2e)"
 mkdir -p tests/out
 node --test --test-concurrency=1 tests/e2e/
 

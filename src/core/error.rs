@@ -34,7 +34,7 @@ pub enum UrlErrorCode {
 
 impl UrlErrorCode {
     /// Apple's numeric code.
-    pub fn code(self) -> i64 {
+    pub const fn code(self) -> i64 {
         match self {
             Self::Cancelled => -999,
             Self::TimedOut => -1001,

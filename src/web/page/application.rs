@@ -37,7 +37,7 @@ impl UiApplication {
         UiApplication { _private: () }
     }
 
-    #[wasm_bindgen(getter)]
+    #[wasm_bindgen(getter, unchecked_return_type = "UIApplicationDelegate | null | undefined")]
     pub fn delegate(&self) -> JsValue {
         APP.with(|a| a.borrow().delegate.clone())
     }
@@ -46,7 +46,7 @@ impl UiApplication {
     /// with queued events (and no other page receiving them) is handed to
     /// `delegate.handleEventsForBackgroundURLSession(identifier, completionHandler)`.
     #[wasm_bindgen(setter)]
-    pub fn set_delegate(&self, delegate: JsValue) {
+    pub fn set_delegate(&self, #[wasm_bindgen(unchecked_param_type = "UIApplicationDelegate | null | undefined")] delegate: JsValue) {
         APP.with(|a| a.borrow_mut().delegate = delegate);
         let launched = wasm_bindgen_futures::future_to_promise(async {
             match launch().await {
@@ -63,13 +63,13 @@ impl UiApplication {
     /// Resolves with the identifiers handed to
     /// `handleEventsForBackgroundURLSession` by the last delegate assignment
     /// (a bgsession addition: lets a page or a test know the launch check ran).
-    #[wasm_bindgen(getter)]
+    #[wasm_bindgen(getter, unchecked_return_type = "Promise<string[]>")]
     pub fn launched(&self) -> js_sys::Promise {
         APP.with(|a| a.borrow().launched.clone()).unwrap_or_else(|| js_sys::Promise::resolve(&JsValue::from(js_sys::Array::new())))
     }
 
     /// Identifiers whose completion handler the app has called.
-    #[wasm_bindgen(getter = completedBackgroundSessions)]
+    #[wasm_bindgen(getter = completedBackgroundSessions, unchecked_return_type = "string[]")]
     pub fn completed_background_sessions(&self) -> js_sys::Array {
         APP.with(|a| a.borrow().completed.iter().map(|s| JsValue::from_str(s)).collect())
     }

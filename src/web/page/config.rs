@@ -29,7 +29,7 @@ impl UrlSessionConfiguration {
 impl UrlSessionConfiguration {
     /// `URLSessionConfiguration.background(identifier)`: the identifier is how
     /// a relaunched page finds its session again. Throws on an empty one.
-    pub fn background(identifier: JsValue) -> Result<UrlSessionConfiguration, JsValue> {
+    pub fn background(#[wasm_bindgen(unchecked_param_type = "string")] identifier: JsValue) -> Result<UrlSessionConfiguration, JsValue> {
         let Some(id) = identifier.as_string() else {
             return Err(usage(crate::core::error::UsageError::InvalidArgument {
                 what: "URLSessionConfiguration.background(identifier) needs a string identifier".into(),
@@ -119,12 +119,12 @@ impl UrlSessionConfiguration {
     }
 
     /// Headers added to every request of the session (a plain object).
-    #[wasm_bindgen(getter = httpAdditionalHeaders)]
+    #[wasm_bindgen(getter = httpAdditionalHeaders, unchecked_return_type = "Record<string, string>")]
     pub fn http_additional_headers(&self) -> JsValue {
         js::to_js(&self.data.borrow().http_additional_headers)
     }
     #[wasm_bindgen(setter = httpAdditionalHeaders)]
-    pub fn set_http_additional_headers(&self, v: JsValue) -> Result<(), JsValue> {
+    pub fn set_http_additional_headers(&self, #[wasm_bindgen(unchecked_param_type = "Record<string, string> | null")] v: JsValue) -> Result<(), JsValue> {
         let map: BTreeMap<String, String> = if v.is_null() || v.is_undefined() {
             BTreeMap::new()
         } else {
@@ -146,12 +146,12 @@ impl UrlSessionConfiguration {
     /// bgsession's addition: `"fetch"` (default: fastest; resumes with Range
     /// when the worker wakes again) or `"backgroundFetch"` (the browser's
     /// download service: goes on with no worker alive; Chromium only).
-    #[wasm_bindgen(getter)]
+    #[wasm_bindgen(getter, unchecked_return_type = "URLSessionTransport")]
     pub fn transport(&self) -> String {
         self.data.borrow().transport.as_str().to_string()
     }
     #[wasm_bindgen(setter)]
-    pub fn set_transport(&self, v: String) -> Result<(), JsValue> {
+    pub fn set_transport(&self, #[wasm_bindgen(unchecked_param_type = "URLSessionTransport")] v: String) -> Result<(), JsValue> {
         self.data.borrow_mut().transport = crate::core::config::Transport::parse(&v).map_err(usage)?;
         Ok(())
     }

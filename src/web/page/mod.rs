@@ -5,6 +5,7 @@ mod config;
 mod file_manager;
 pub(crate) mod session;
 mod task;
+mod typescript;
 
 pub use application::UiApplication;
 pub use config::UrlSessionConfiguration;
@@ -12,6 +13,7 @@ pub use file_manager::FileManager;
 pub use session::UrlSession;
 pub use task::UrlSessionTask;
 pub(crate) use session::lock_name as session_lock_name;
+pub use typescript::UrlError;
 
 use crate::core::error::{NsError, UsageError};
 use crate::web::js;

@@ -212,7 +212,7 @@ fn quiet(p: &js_sys::Promise) {
 }
 
 /// An NSError for the delegate; resume data in `userInfo` becomes bytes.
-fn error_for_delegate(e: &crate::core::error::NsError) -> JsValue {
+pub(crate) fn error_for_delegate(e: &crate::core::error::NsError) -> JsValue {
     let v = ns_error(e);
     let info = js::get(&v, "userInfo");
     if let Some(text) = js::get(&info, RESUME_DATA_KEY).as_string() {
@@ -233,7 +233,7 @@ impl UrlSession {
     /// `new URLSession(configuration, delegate)`: registers the daemon worker,
     /// takes this identifier's event lock, and starts delivering its journal.
     #[wasm_bindgen(constructor)]
-    pub fn new(configuration: &UrlSessionConfiguration, delegate: JsValue) -> Result<UrlSession, JsValue> {
+    pub fn new(configuration: &UrlSessionConfiguration, #[wasm_bindgen(unchecked_optional_param_type = "URLSessionDelegate | null")] delegate: JsValue) -> Result<UrlSession, JsValue> {
         let mut config = configuration.snapshot();
         if config.launch_url.is_none() {
             config.launch_url = js::get(&js::get(&js::global(), "location"), "href").as_string();
@@ -296,21 +296,21 @@ impl UrlSession {
     }
 
     /// The delegate given to the constructor.
-    #[wasm_bindgen(getter)]
+    #[wasm_bindgen(getter, unchecked_return_type = "URLSessionDelegate | null | undefined")]
     pub fn delegate(&self) -> JsValue {
         self.inner.delegate.clone()
     }
 
     /// Resolves once the session holds its identifier's event lock and has
     /// started replaying queued events (a bgsession addition, for tests).
-    #[wasm_bindgen(getter)]
+    #[wasm_bindgen(getter, unchecked_return_type = "Promise<void>")]
     pub fn ready(&self) -> js_sys::Promise {
         self.inner.opened.borrow().clone().unwrap_or_else(|| js_sys::Promise::resolve(&JsValue::UNDEFINED))
     }
 
     /// `downloadTask(with: url | request)`: a suspended task; call `resume()`.
     #[wasm_bindgen(js_name = downloadTask, unchecked_return_type = "URLSessionTask")]
-    pub fn download_task(&self, url_or_request: JsValue, completion_handler: Option<JsValue>) -> Result<JsValue, JsValue> {
+    pub fn download_task(&self, #[wasm_bindgen(js_name = urlOrRequest, unchecked_param_type = "string | URL | URLRequestInit")] url_or_request: JsValue, #[wasm_bindgen(js_name = completionHandler, unchecked_optional_param_type = "never")] completion_handler: Option<JsValue>) -> Result<JsValue, JsValue> {
         reject_completion_handler("downloadTask", &[completion_handler.as_ref().unwrap_or(&JsValue::UNDEFINED)])?;
         self.inner.check_live()?;
         let request = parse_request(&url_or_request, &self.inner.config)?;
@@ -323,7 +323,7 @@ impl UrlSession {
     /// A download task that continues from `resumeData` (from
     /// `cancelByProducingResumeData()` or `error.userInfo.NSURLSessionDownloadTaskResumeData`).
     #[wasm_bindgen(js_name = downloadTaskWithResumeData, unchecked_return_type = "URLSessionTask")]
-    pub fn download_task_with_resume_data(&self, resume_data: JsValue, completion_handler: Option<JsValue>) -> Result<JsValue, JsValue> {
+    pub fn download_task_with_resume_data(&self, #[wasm_bindgen(js_name = resumeData, unchecked_param_type = "Uint8Array | ArrayBuffer")] resume_data: JsValue, #[wasm_bindgen(js_name = completionHandler, unchecked_optional_param_type = "never")] completion_handler: Option<JsValue>) -> Result<JsValue, JsValue> {
         reject_completion_handler("downloadTaskWithResumeData", &[completion_handler.as_ref().unwrap_or(&JsValue::UNDEFINED)])?;
         self.inner.check_live()?;
         let bytes: Vec<u8> = if resume_data.is_instance_of::<js_sys::Uint8Array>() {
@@ -343,15 +343,15 @@ impl UrlSession {
     }
 
     /// Background sessions have no data tasks: always throws, as iOS does.
-    #[wasm_bindgen(js_name = dataTask)]
-    pub fn data_task(&self, _url_or_request: JsValue, _completion_handler: JsValue) -> Result<JsValue, JsValue> {
+    #[wasm_bindgen(js_name = dataTask, unchecked_return_type = "never")]
+    pub fn data_task(&self, #[wasm_bindgen(js_name = urlOrRequest, unchecked_param_type = "unknown")] _url_or_request: JsValue, #[wasm_bindgen(js_name = completionHandler, unchecked_param_type = "unknown")] _completion_handler: JsValue) -> Result<JsValue, JsValue> {
         Err(usage(UsageError::DataTaskInBackgroundSession))
     }
 
     /// `uploadTask(request, fromFile)`: `fromFile` is a `file:///…` sandbox
     /// location; uploading from memory (`fromData`) throws, as on iOS.
     #[wasm_bindgen(js_name = uploadTask, unchecked_return_type = "URLSessionTask")]
-    pub fn upload_task(&self, request: JsValue, from_file: JsValue, completion_handler: Option<JsValue>) -> Result<JsValue, JsValue> {
+    pub fn upload_task(&self, #[wasm_bindgen(unchecked_param_type = "string | URL | URLRequestInit")] request: JsValue, #[wasm_bindgen(js_name = fromFile, unchecked_param_type = "FileLocation")] from_file: JsValue, #[wasm_bindgen(js_name = completionHandler, unchecked_optional_param_type = "never")] completion_handler: Option<JsValue>) -> Result<JsValue, JsValue> {
         reject_completion_handler("uploadTask", &[completion_handler.as_ref().unwrap_or(&JsValue::UNDEFINED)])?;
         self.inner.check_live()?;
         let location = if let Some(s) = from_file.as_string() {
@@ -376,7 +376,7 @@ impl UrlSession {
     }
 
     /// Tasks of this session that have not completed (after a reload too).
-    #[wasm_bindgen(js_name = getAllTasks)]
+    #[wasm_bindgen(js_name = getAllTasks, unchecked_return_type = "URLSessionTask[]")]
     pub async fn get_all_tasks(&self) -> Result<js_sys::Array, JsValue> {
         self.inner.load_tasks().await?;
         let out = js_sys::Array::new();
@@ -392,7 +392,7 @@ impl UrlSession {
     /// now, `{transfers, backgroundFetches}`. (Its life events are posted on
     /// the BroadcastChannel "bgsession" as `{type: "daemon", event, transfers, at}`
     /// with event "started", "busy", "idle" or "killed".)
-    #[wasm_bindgen(js_name = daemonStatus)]
+    #[wasm_bindgen(js_name = daemonStatus, unchecked_return_type = "DaemonStatus")]
     pub async fn daemon_status(&self) -> Result<JsValue, JsValue> {
         self.inner.ask(js::object(&[("op", "status".into())])).await
     }
@@ -401,7 +401,7 @@ impl UrlSession {
     /// if the browser had killed its worker (transfers stop, bytes in flight
     /// are lost, stored segments stay) until something wakes it — an open
     /// page does within 2 s. Resolves with the number of transfers stopped.
-    #[wasm_bindgen(js_name = simulateDaemonKill)]
+    #[wasm_bindgen(js_name = simulateDaemonKill, unchecked_return_type = "number")]
     pub async fn simulate_daemon_kill(&self) -> Result<JsValue, JsValue> {
         self.inner.ask(js::object(&[("op", "simulateKill".into())])).await
     }
@@ -414,8 +414,8 @@ impl UrlSession {
     /// `allowsConstrainedNetworkAccess` and `isDiscretionary` at work on a
     /// desktop browser, which reports no connection type. Resolves with the
     /// conditions the daemon now uses.
-    #[wasm_bindgen(js_name = simulateNetworkConditions)]
-    pub async fn simulate_network_conditions(&self, conditions: JsValue) -> Result<JsValue, JsValue> {
+    #[wasm_bindgen(js_name = simulateNetworkConditions, unchecked_return_type = "NetworkConditions")]
+    pub async fn simulate_network_conditions(&self, #[wasm_bindgen(unchecked_param_type = "NetworkConditions | null")] conditions: JsValue) -> Result<JsValue, JsValue> {
         if !(conditions.is_object() || conditions.is_null() || conditions.is_undefined()) {
             return Err(usage(UsageError::InvalidArgument { what: "simulateNetworkConditions takes {type, effectiveType, saveData} or null".into() }));
         }

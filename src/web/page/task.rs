@@ -5,7 +5,6 @@ use crate::core::journal::Event;
 use crate::core::journal::JournalEntry;
 use crate::core::task::{TaskRecord, TaskState};
 use crate::web::js::{self, to_js};
-use crate::web::page::ns_error;
 use crate::web::page::session::SessionInner;
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
@@ -89,7 +88,7 @@ impl UrlSessionTask {
     }
 
     /// "download" or "upload".
-    #[wasm_bindgen(getter)]
+    #[wasm_bindgen(getter, unchecked_return_type = "\"download\" | \"upload\"")]
     pub fn kind(&self) -> String {
         match self.inner.record.borrow().kind {
             crate::core::task::TaskKind::Download => "download".into(),
@@ -107,23 +106,23 @@ impl UrlSessionTask {
     }
 
     /// "running" | "suspended" | "canceling" | "completed".
-    #[wasm_bindgen(getter)]
+    #[wasm_bindgen(getter, unchecked_return_type = "URLSessionTaskState")]
     pub fn state(&self) -> String {
         self.inner.record.borrow().state.as_str().to_string()
     }
 
-    #[wasm_bindgen(getter = originalRequest)]
+    #[wasm_bindgen(getter = originalRequest, unchecked_return_type = "URLRequest")]
     pub fn original_request(&self) -> JsValue {
         request_js(&self.inner.record.borrow().original_request)
     }
 
-    #[wasm_bindgen(getter = currentRequest)]
+    #[wasm_bindgen(getter = currentRequest, unchecked_return_type = "URLRequest")]
     pub fn current_request(&self) -> JsValue {
         request_js(&self.inner.record.borrow().current_request)
     }
 
     /// `{url, statusCode, headers}` once the server answered, else null.
-    #[wasm_bindgen(getter)]
+    #[wasm_bindgen(getter, unchecked_return_type = "HTTPURLResponse | null")]
     pub fn response(&self) -> JsValue {
         match &self.inner.record.borrow().response {
             Some(r) => to_js(r),
@@ -131,11 +130,12 @@ impl UrlSessionTask {
         }
     }
 
-    /// The error the task completed with, else null.
-    #[wasm_bindgen(getter)]
+    /// The error the task completed with, else null (resume data in
+    /// `userInfo` as a `Uint8Array`, as the delegate got it).
+    #[wasm_bindgen(getter, unchecked_return_type = "NSError | null")]
     pub fn error(&self) -> JsValue {
         match &self.inner.record.borrow().error {
-            Some(e) => ns_error(e),
+            Some(e) => crate::web::page::session::error_for_delegate(e),
             None => JsValue::NULL,
         }
     }
@@ -162,7 +162,7 @@ impl UrlSessionTask {
     }
 
     /// A `Date`, or null.
-    #[wasm_bindgen(getter = earliestBeginDate)]
+    #[wasm_bindgen(getter = earliestBeginDate, unchecked_return_type = "Date | null")]
     pub fn earliest_begin_date(&self) -> JsValue {
         match self.inner.record.borrow().earliest_begin_date {
             Some(ms) => js_sys::Date::new(&JsValue::from_f64(ms)).into(),
@@ -170,7 +170,7 @@ impl UrlSessionTask {
         }
     }
     #[wasm_bindgen(setter = earliestBeginDate)]
-    pub fn set_earliest_begin_date(&self, v: JsValue) -> Result<(), JsValue> {
+    pub fn set_earliest_begin_date(&self, #[wasm_bindgen(unchecked_param_type = "Date | number | null")] v: JsValue) -> Result<(), JsValue> {
         let ms = if v.is_null() || v.is_undefined() {
             None
         } else if let Some(n) = v.as_f64() {
@@ -246,7 +246,7 @@ impl UrlSessionTask {
     /// `session.downloadTaskWithResumeData(data)`, or null when the transfer
     /// cannot be continued (nothing stored yet, or a server without ETag /
     /// Last-Modified). The delegate gets `didCompleteWithError` with -999.
-    #[wasm_bindgen(js_name = cancelByProducingResumeData, unchecked_return_type = "Promise<Uint8Array | null>")]
+    #[wasm_bindgen(js_name = cancelByProducingResumeData, unchecked_return_type = "Uint8Array | null")]
     pub async fn cancel_by_producing_resume_data(&self) -> Result<JsValue, JsValue> {
         if !self.inner.persisted.get() {
             self.command("cancel", TaskState::Canceling).await?;
