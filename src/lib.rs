@@ -15,6 +15,11 @@
 
 pub mod core;
 
+// The plain data the Rust API hands out, at the crate root.
+pub use crate::core::error::{NsError, UrlErrorCode, UsageError};
+pub use crate::core::request::{Request, ResponseInfo};
+pub use crate::core::task::{TaskKind, TaskState};
+
 #[cfg(target_arch = "wasm32")]
 mod web;
 

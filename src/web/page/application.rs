@@ -45,8 +45,9 @@ impl UiApplication {
     /// Setting the delegate is the page's "launch": every session identifier
     /// with queued events (and no other page receiving them) is handed to
     /// `delegate.handleEventsForBackgroundURLSession(identifier, completionHandler)`.
-    #[wasm_bindgen(setter)]
-    pub fn set_delegate(&self, #[wasm_bindgen(unchecked_param_type = "UIApplicationDelegate | null | undefined")] delegate: JsValue) {
+    #[doc(hidden)]
+    #[wasm_bindgen(setter = delegate)]
+    pub fn js_set_delegate(&self, #[wasm_bindgen(unchecked_param_type = "UIApplicationDelegate | null | undefined")] delegate: JsValue) {
         APP.with(|a| a.borrow_mut().delegate = delegate);
         let launched = wasm_bindgen_futures::future_to_promise(async {
             match launch().await {

@@ -29,7 +29,9 @@ impl UrlSessionConfiguration {
 impl UrlSessionConfiguration {
     /// `URLSessionConfiguration.background(identifier)`: the identifier is how
     /// a relaunched page finds its session again. Throws on an empty one.
-    pub fn background(#[wasm_bindgen(unchecked_param_type = "string")] identifier: JsValue) -> Result<UrlSessionConfiguration, JsValue> {
+    #[doc(hidden)]
+    #[wasm_bindgen(js_name = background)]
+    pub fn js_background(#[wasm_bindgen(unchecked_param_type = "string")] identifier: JsValue) -> Result<UrlSessionConfiguration, JsValue> {
         let Some(id) = identifier.as_string() else {
             return Err(usage(crate::core::error::UsageError::InvalidArgument {
                 what: "URLSessionConfiguration.background(identifier) needs a string identifier".into(),

@@ -49,8 +49,9 @@ impl FileManager {
 
     /// Moves a file (metadata relabel; no bytes are copied). Fails if the
     /// source is missing (code 4) or the destination exists (code 516).
+    #[doc(hidden)]
     #[wasm_bindgen(js_name = moveItem)]
-    pub async fn move_item(&self, #[wasm_bindgen(unchecked_param_type = "FileLocation")] at: JsValue, #[wasm_bindgen(unchecked_param_type = "FileLocation")] to: JsValue) -> Result<(), JsValue> {
+    pub async fn js_move_item(&self, #[wasm_bindgen(unchecked_param_type = "FileLocation")] at: JsValue, #[wasm_bindgen(unchecked_param_type = "FileLocation")] to: JsValue) -> Result<(), JsValue> {
         let from = location(&at, "moveItem(at:)")?;
         let to = location(&to, "moveItem(to:)")?;
         let store = store::shared().await?;
@@ -59,8 +60,9 @@ impl FileManager {
     }
 
     /// Copies a file (its stored segments are duplicated in the browser's store).
+    #[doc(hidden)]
     #[wasm_bindgen(js_name = copyItem)]
-    pub async fn copy_item(&self, #[wasm_bindgen(unchecked_param_type = "FileLocation")] at: JsValue, #[wasm_bindgen(unchecked_param_type = "FileLocation")] to: JsValue) -> Result<(), JsValue> {
+    pub async fn js_copy_item(&self, #[wasm_bindgen(unchecked_param_type = "FileLocation")] at: JsValue, #[wasm_bindgen(unchecked_param_type = "FileLocation")] to: JsValue) -> Result<(), JsValue> {
         let from = location(&at, "copyItem(at:)")?;
         let to = location(&to, "copyItem(to:)")?;
         let store = store::shared().await?;
@@ -78,8 +80,9 @@ impl FileManager {
     }
 
     /// Removes a file, or every file under a directory.
+    #[doc(hidden)]
     #[wasm_bindgen(js_name = removeItem)]
-    pub async fn remove_item(&self, #[wasm_bindgen(unchecked_param_type = "FileLocation")] at: JsValue) -> Result<(), JsValue> {
+    pub async fn js_remove_item(&self, #[wasm_bindgen(unchecked_param_type = "FileLocation")] at: JsValue) -> Result<(), JsValue> {
         let path = location(&at, "removeItem(at:)")?;
         let store = store::shared().await?;
         let bytes = bytes::shared().await?;
@@ -102,8 +105,9 @@ impl FileManager {
     }
 
     /// Resolves true if a file (or a directory holding files, or a root) is there.
+    #[doc(hidden)]
     #[wasm_bindgen(js_name = fileExists)]
-    pub async fn file_exists(&self, #[wasm_bindgen(unchecked_param_type = "FileLocation")] at: JsValue) -> Result<bool, JsValue> {
+    pub async fn js_file_exists(&self, #[wasm_bindgen(unchecked_param_type = "FileLocation")] at: JsValue) -> Result<bool, JsValue> {
         let path = location(&at, "fileExists(atPath:)")?;
         if path.is_root() {
             return Ok(true);
@@ -117,7 +121,9 @@ impl FileManager {
     }
 
     /// The file's bytes as a Blob.
-    pub async fn contents(&self, #[wasm_bindgen(unchecked_param_type = "FileLocation")] at: JsValue) -> Result<web_sys::Blob, JsValue> {
+    #[doc(hidden)]
+    #[wasm_bindgen(js_name = contents)]
+    pub async fn js_contents(&self, #[wasm_bindgen(unchecked_param_type = "FileLocation")] at: JsValue) -> Result<web_sys::Blob, JsValue> {
         let path = location(&at, "contents(atPath:)")?;
         let store = store::shared().await?;
         let meta = store.get_file(&path).await?.ok_or_else(|| file_error(FileError::NoSuchFile(path.url())))?;
@@ -125,8 +131,9 @@ impl FileManager {
     }
 
     /// Locations (`file:///…`) directly inside a directory; subdirectories end in `/`.
+    #[doc(hidden)]
     #[wasm_bindgen(js_name = contentsOfDirectory, unchecked_return_type = "string[]")]
-    pub async fn contents_of_directory(&self, #[wasm_bindgen(unchecked_param_type = "FileLocation")] at: JsValue) -> Result<js_sys::Array, JsValue> {
+    pub async fn js_contents_of_directory(&self, #[wasm_bindgen(unchecked_param_type = "FileLocation")] at: JsValue) -> Result<js_sys::Array, JsValue> {
         let dir = location(&at, "contentsOfDirectory(at:)")?;
         let all = store::shared().await?.files().await?;
         let (direct, dirs) = files::list_directory(&dir, &all);
@@ -145,8 +152,9 @@ impl FileManager {
     }
 
     /// `{size, modificationDate}`.
+    #[doc(hidden)]
     #[wasm_bindgen(js_name = attributesOfItem, unchecked_return_type = "FileAttributes")]
-    pub async fn attributes_of_item(&self, #[wasm_bindgen(unchecked_param_type = "FileLocation")] at: JsValue) -> Result<JsValue, JsValue> {
+    pub async fn js_attributes_of_item(&self, #[wasm_bindgen(unchecked_param_type = "FileLocation")] at: JsValue) -> Result<JsValue, JsValue> {
         let path = location(&at, "attributesOfItem(atPath:)")?;
         let meta = store::shared().await?.get_file(&path).await?.ok_or_else(|| file_error(FileError::NoSuchFile(path.url())))?;
         Ok(js::object(&[
@@ -157,8 +165,9 @@ impl FileManager {
 
     /// Space used, as a storage cleaner shows it: `{tmp, documents, caches,
     /// total, quota}` in bytes (`quota` from `navigator.storage.estimate()`).
-    #[wasm_bindgen(unchecked_return_type = "StorageUsage")]
-    pub async fn usage(&self) -> Result<JsValue, JsValue> {
+    #[doc(hidden)]
+    #[wasm_bindgen(js_name = usage, unchecked_return_type = "StorageUsage")]
+    pub async fn js_usage(&self) -> Result<JsValue, JsValue> {
         let all = store::shared().await?.files().await?;
         let u = files::usage(&all);
         let quota = estimate_quota().await.unwrap_or(-1.0);
@@ -173,8 +182,9 @@ impl FileManager {
     }
 
     /// The `limit` largest files (default 10), largest first: `[{url, size, modificationDate}]`.
+    #[doc(hidden)]
     #[wasm_bindgen(js_name = largestFiles, unchecked_return_type = "FileEntry[]")]
-    pub async fn largest_files(&self, limit: Option<u32>) -> Result<js_sys::Array, JsValue> {
+    pub async fn js_largest_files(&self, limit: Option<u32>) -> Result<js_sys::Array, JsValue> {
         let all = store::shared().await?.files().await?;
         Ok(files::largest(&all, limit.unwrap_or(10) as usize).into_iter().map(meta_js).collect())
     }

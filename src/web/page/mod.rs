@@ -2,15 +2,19 @@
 
 mod application;
 mod config;
+mod delegate;
 mod file_manager;
 pub(crate) mod session;
+mod rust_api;
 mod task;
 mod typescript;
 
 pub use application::UiApplication;
 pub use config::UrlSessionConfiguration;
+pub use delegate::{DelayedRequestDisposition, Error, UrlSessionDelegate};
 pub use file_manager::FileManager;
 pub use session::UrlSession;
+pub use rust_api::{ApplicationDelegate, CompletionHandler, FileAttributes, FileEntry, StorageUsage, TaskRequest};
 pub use task::UrlSessionTask;
 pub(crate) use session::lock_name as session_lock_name;
 pub use typescript::UrlError;

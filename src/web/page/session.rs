@@ -13,6 +13,7 @@ use crate::web::bytes;
 use crate::web::daemon::CHANNEL;
 use crate::web::js;
 use crate::web::page::config::UrlSessionConfiguration;
+use crate::web::page::delegate::{DelayedRequestDisposition, ErasedDelegate};
 use crate::web::page::task::{TaskInner, UrlSessionTask};
 use crate::web::page::{ns_error, usage};
 use crate::web::store;
@@ -25,6 +26,23 @@ use wasm_bindgen_futures::spawn_local;
 
 /// The daemon's BroadcastChannel and the listener that drains the journal.
 type JournalChannel = (web_sys::BroadcastChannel, Closure<dyn FnMut(web_sys::MessageEvent)>);
+
+/// Who receives a session's events: a JS object with Apple's method names,
+/// or a Rust [`UrlSessionDelegate`](crate::UrlSessionDelegate).
+pub(crate) enum DelegateTarget {
+    Js(JsValue),
+    Rust(Rc<dyn ErasedDelegate>),
+}
+
+impl DelegateTarget {
+    /// Does the delegate answer `willBeginDelayedRequest`?
+    pub(crate) fn asks_before_delayed_requests(&self) -> bool {
+        match self {
+            DelegateTarget::Js(d) => js::get(d, "willBeginDelayedRequest").is_function(),
+            DelegateTarget::Rust(d) => d.asks(),
+        }
+    }
+}
 
 /// Lock held by the one page that receives an identifier's events.
 pub(crate) fn lock_name(identifier: &str) -> String {
@@ -41,7 +59,7 @@ enum Life {
 
 pub(crate) struct SessionInner {
     pub(crate) config: ConfigData,
-    pub(crate) delegate: JsValue,
+    pub(crate) delegate: DelegateTarget,
     pub(crate) description: RefCell<String>,
     tasks: RefCell<BTreeMap<u64, (Rc<TaskInner>, JsValue)>>,
     /// The object passed as `session` to delegate methods.
@@ -234,15 +252,26 @@ impl UrlSession {
     /// takes this identifier's event lock, and starts delivering its journal.
     #[wasm_bindgen(constructor)]
     pub fn new(configuration: &UrlSessionConfiguration, #[wasm_bindgen(unchecked_optional_param_type = "URLSessionDelegate | null")] delegate: JsValue) -> Result<UrlSession, JsValue> {
+        if delegate.is_function() {
+            return Err(usage(UsageError::CompletionHandlerInBackgroundSession { method: "URLSession(configuration, delegate)" }));
+        }
+        Self::create(configuration, DelegateTarget::Js(delegate)).map_err(usage)
+    }
+}
+
+impl UrlSession {
+    /// The task object of this session with this identifier, if it knows it.
+    pub(crate) fn task_with_identifier(&self, id: u64) -> Option<UrlSessionTask> {
+        self.inner.tasks.borrow().get(&id).map(|(t, _)| UrlSessionTask { inner: t.clone() })
+    }
+
+    pub(crate) fn create(configuration: &UrlSessionConfiguration, delegate: DelegateTarget) -> Result<UrlSession, UsageError> {
         let mut config = configuration.snapshot();
         if config.launch_url.is_none() {
             config.launch_url = js::get(&js::get(&js::global(), "location"), "href").as_string();
         }
         if is_live(&config.identifier) {
-            return Err(usage(UsageError::DuplicateSession { identifier: config.identifier }));
-        }
-        if delegate.is_function() {
-            return Err(usage(UsageError::CompletionHandlerInBackgroundSession { method: "URLSession(configuration, delegate)" }));
+            return Err(UsageError::DuplicateSession { identifier: config.identifier });
         }
         let inner = Rc::new(SessionInner {
             config: config.clone(),
@@ -279,6 +308,10 @@ impl UrlSession {
         *inner.opened.borrow_mut() = Some(opened);
         Ok(UrlSession { inner })
     }
+}
+
+#[wasm_bindgen(js_class = URLSession)]
+impl UrlSession {
 
     /// A copy of the session's configuration.
     #[wasm_bindgen(getter)]
@@ -298,7 +331,10 @@ impl UrlSession {
     /// The delegate given to the constructor.
     #[wasm_bindgen(getter, unchecked_return_type = "URLSessionDelegate | null | undefined")]
     pub fn delegate(&self) -> JsValue {
-        self.inner.delegate.clone()
+        match &self.inner.delegate {
+            DelegateTarget::Js(d) => d.clone(),
+            DelegateTarget::Rust(_) => JsValue::UNDEFINED, // a Rust delegate has no JS face
+        }
     }
 
     /// Resolves once the session holds its identifier's event lock and has
@@ -309,8 +345,9 @@ impl UrlSession {
     }
 
     /// `downloadTask(with: url | request)`: a suspended task; call `resume()`.
+    #[doc(hidden)]
     #[wasm_bindgen(js_name = downloadTask, unchecked_return_type = "URLSessionTask")]
-    pub fn download_task(&self, #[wasm_bindgen(js_name = urlOrRequest, unchecked_param_type = "string | URL | URLRequestInit")] url_or_request: JsValue, #[wasm_bindgen(js_name = completionHandler, unchecked_optional_param_type = "never")] completion_handler: Option<JsValue>) -> Result<JsValue, JsValue> {
+    pub fn js_download_task(&self, #[wasm_bindgen(js_name = urlOrRequest, unchecked_param_type = "string | URL | URLRequestInit")] url_or_request: JsValue, #[wasm_bindgen(js_name = completionHandler, unchecked_optional_param_type = "never")] completion_handler: Option<JsValue>) -> Result<JsValue, JsValue> {
         reject_completion_handler("downloadTask", &[completion_handler.as_ref().unwrap_or(&JsValue::UNDEFINED)])?;
         self.inner.check_live()?;
         let request = parse_request(&url_or_request, &self.inner.config)?;
@@ -322,8 +359,9 @@ impl UrlSession {
 
     /// A download task that continues from `resumeData` (from
     /// `cancelByProducingResumeData()` or `error.userInfo.NSURLSessionDownloadTaskResumeData`).
+    #[doc(hidden)]
     #[wasm_bindgen(js_name = downloadTaskWithResumeData, unchecked_return_type = "URLSessionTask")]
-    pub fn download_task_with_resume_data(&self, #[wasm_bindgen(js_name = resumeData, unchecked_param_type = "Uint8Array | ArrayBuffer")] resume_data: JsValue, #[wasm_bindgen(js_name = completionHandler, unchecked_optional_param_type = "never")] completion_handler: Option<JsValue>) -> Result<JsValue, JsValue> {
+    pub fn js_download_task_with_resume_data(&self, #[wasm_bindgen(js_name = resumeData, unchecked_param_type = "Uint8Array | ArrayBuffer")] resume_data: JsValue, #[wasm_bindgen(js_name = completionHandler, unchecked_optional_param_type = "never")] completion_handler: Option<JsValue>) -> Result<JsValue, JsValue> {
         reject_completion_handler("downloadTaskWithResumeData", &[completion_handler.as_ref().unwrap_or(&JsValue::UNDEFINED)])?;
         self.inner.check_live()?;
         let bytes: Vec<u8> = if resume_data.is_instance_of::<js_sys::Uint8Array>() {
@@ -350,8 +388,9 @@ impl UrlSession {
 
     /// `uploadTask(request, fromFile)`: `fromFile` is a `file:///…` sandbox
     /// location; uploading from memory (`fromData`) throws, as on iOS.
+    #[doc(hidden)]
     #[wasm_bindgen(js_name = uploadTask, unchecked_return_type = "URLSessionTask")]
-    pub fn upload_task(&self, #[wasm_bindgen(unchecked_param_type = "string | URL | URLRequestInit")] request: JsValue, #[wasm_bindgen(js_name = fromFile, unchecked_param_type = "FileLocation")] from_file: JsValue, #[wasm_bindgen(js_name = completionHandler, unchecked_optional_param_type = "never")] completion_handler: Option<JsValue>) -> Result<JsValue, JsValue> {
+    pub fn js_upload_task(&self, #[wasm_bindgen(unchecked_param_type = "string | URL | URLRequestInit")] request: JsValue, #[wasm_bindgen(js_name = fromFile, unchecked_param_type = "FileLocation")] from_file: JsValue, #[wasm_bindgen(js_name = completionHandler, unchecked_optional_param_type = "never")] completion_handler: Option<JsValue>) -> Result<JsValue, JsValue> {
         reject_completion_handler("uploadTask", &[completion_handler.as_ref().unwrap_or(&JsValue::UNDEFINED)])?;
         self.inner.check_live()?;
         let location = if let Some(s) = from_file.as_string() {
@@ -376,8 +415,9 @@ impl UrlSession {
     }
 
     /// Tasks of this session that have not completed (after a reload too).
+    #[doc(hidden)]
     #[wasm_bindgen(js_name = getAllTasks, unchecked_return_type = "URLSessionTask[]")]
-    pub async fn get_all_tasks(&self) -> Result<js_sys::Array, JsValue> {
+    pub async fn js_get_all_tasks(&self) -> Result<js_sys::Array, JsValue> {
         self.inner.load_tasks().await?;
         let out = js_sys::Array::new();
         for (_, (t, obj)) in self.inner.tasks.borrow().iter() {
@@ -686,9 +726,14 @@ impl SessionInner {
         }
         self.draining.set(false);
         if self.life.get() != Life::Invalidated && self.replay.borrow_mut().drained() {
-            let args = js_sys::Array::of1(&self.session_js());
-            if let Err(e) = js::wait(js::call_delegate(&self.delegate, "urlSessionDidFinishEvents", &args)).await {
-                js::console_error(&format!("bgsession: urlSessionDidFinishEvents threw: {}", js::message(&e)));
+            match &self.delegate {
+                DelegateTarget::Js(d) => {
+                    let args = js_sys::Array::of1(&self.session_js());
+                    if let Err(e) = js::wait(js::call_delegate(d, "urlSessionDidFinishEvents", &args)).await {
+                        js::console_error(&format!("bgsession: urlSessionDidFinishEvents threw: {}", js::message(&e)));
+                    }
+                }
+                DelegateTarget::Rust(d) => d.finished_events(&UrlSession { inner: self.clone() }).await,
             }
         }
         if self.life.get() == Life::Finishing {
@@ -743,11 +788,20 @@ impl SessionInner {
         }
         if let CallArgs::Request(r) = &call.args {
             args.push(&js::to_js(r));
-            self.answer_delayed_request(entry.task_id, &args).await?;
-        } else if let Err(e) = js::wait(js::call_delegate(&self.delegate, call.method, &args)).await {
-            // As an uncaught exception in a delegate method: reported, and the
-            // event counts as delivered (it would only throw again).
-            js::console_error(&format!("bgsession: delegate {} threw: {}", call.method, js::message(&e)));
+            self.answer_delayed_request(entry.task_id, &inner, r, &args).await?;
+        } else {
+            match &self.delegate {
+                DelegateTarget::Js(d) => {
+                    if let Err(e) = js::wait(js::call_delegate(d, call.method, &args)).await {
+                        // As an uncaught exception in a delegate method: reported, and the
+                        // event counts as delivered (it would only throw again).
+                        js::console_error(&format!("bgsession: delegate {} threw: {}", call.method, js::message(&e)));
+                    }
+                }
+                DelegateTarget::Rust(d) => {
+                    d.task_event(&UrlSession { inner: self.clone() }, &UrlSessionTask { inner: inner.clone() }, &call).await;
+                }
+            }
         }
         if let Some(ack) = ack_for(entry) {
             if let Some(total) = ack.delivered_total {
@@ -776,9 +830,23 @@ impl SessionInner {
     /// (or resolves to) "continue", "cancel" or a new request; the daemon is
     /// told before the event is acknowledged, so a page closing meanwhile
     /// asks again on the next open.
-    async fn answer_delayed_request(self: &Rc<Self>, task_id: u64, args: &js_sys::Array) -> Result<(), JsValue> {
+    async fn answer_delayed_request(self: &Rc<Self>, task_id: u64, task: &Rc<TaskInner>, request: &Request, args: &js_sys::Array) -> Result<(), JsValue> {
         let method = "willBeginDelayedRequest";
-        let (decision, request) = match js::wait(js::call_delegate_for_value(&self.delegate, method, args)).await {
+        let (decision, request) = match &self.delegate {
+            DelegateTarget::Rust(d) => {
+                match d.delayed(&UrlSession { inner: self.clone() }, &UrlSessionTask { inner: task.clone() }, request).await {
+                    DelayedRequestDisposition::ContinueLoading => ("continue", JsValue::UNDEFINED),
+                    DelayedRequestDisposition::Cancel => ("cancel", JsValue::UNDEFINED),
+                    DelayedRequestDisposition::UseNewRequest(r) => match r.validated() {
+                        Ok(r) => ("request", js::to_js(&r)),
+                        Err(e) => {
+                            js::console_error(&format!("bgsession: {method} returned a bad request ({e}); the task continues with its own"));
+                            ("continue", JsValue::UNDEFINED)
+                        }
+                    },
+                }
+            }
+            DelegateTarget::Js(delegate) => match js::wait(js::call_delegate_for_value(delegate, method, args)).await {
             Err(e) => {
                 js::console_error(&format!("bgsession: delegate {method} threw: {}; the task continues", js::message(&e)));
                 ("continue", JsValue::UNDEFINED)
@@ -805,6 +873,7 @@ impl SessionInner {
                     }
                 }
             }
+            },
         };
         let msg = js::object(&[
             ("op", "delayedRequest".into()),
@@ -864,9 +933,14 @@ impl SessionInner {
                 l.remove(&self.config.identifier);
             }
         });
-        let args = js_sys::Array::of2(&self.session_js(), &JsValue::NULL);
-        if let Err(e) = js::wait(js::call_delegate(&self.delegate, "didBecomeInvalidWithError", &args)).await {
-            js::console_error(&format!("bgsession: didBecomeInvalidWithError threw: {}", js::message(&e)));
+        match &self.delegate {
+            DelegateTarget::Js(d) => {
+                let args = js_sys::Array::of2(&self.session_js(), &JsValue::NULL);
+                if let Err(e) = js::wait(js::call_delegate(d, "didBecomeInvalidWithError", &args)).await {
+                    js::console_error(&format!("bgsession: didBecomeInvalidWithError threw: {}", js::message(&e)));
+                }
+            }
+            DelegateTarget::Rust(d) => d.invalid(&UrlSession { inner: self.clone() }, None).await,
         }
         // Break the cycle session → wrapper → session.
         self.js_self.borrow_mut().take();

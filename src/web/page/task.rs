@@ -82,14 +82,16 @@ fn request_js(r: &crate::core::request::Request) -> JsValue {
 #[wasm_bindgen(js_class = URLSessionTask)]
 impl UrlSessionTask {
     /// Unique in its session, stable across reloads.
+    #[doc(hidden)]
     #[wasm_bindgen(getter = taskIdentifier)]
-    pub fn task_identifier(&self) -> f64 {
+    pub fn js_task_identifier(&self) -> f64 {
         self.inner.record.borrow().task_id as f64
     }
 
     /// "download" or "upload".
-    #[wasm_bindgen(getter, unchecked_return_type = "\"download\" | \"upload\"")]
-    pub fn kind(&self) -> String {
+    #[doc(hidden)]
+    #[wasm_bindgen(getter = kind, unchecked_return_type = "\"download\" | \"upload\"")]
+    pub fn js_kind(&self) -> String {
         match self.inner.record.borrow().kind {
             crate::core::task::TaskKind::Download => "download".into(),
             crate::core::task::TaskKind::Upload => "upload".into(),
@@ -106,24 +108,28 @@ impl UrlSessionTask {
     }
 
     /// "running" | "suspended" | "canceling" | "completed".
-    #[wasm_bindgen(getter, unchecked_return_type = "URLSessionTaskState")]
-    pub fn state(&self) -> String {
+    #[doc(hidden)]
+    #[wasm_bindgen(getter = state, unchecked_return_type = "URLSessionTaskState")]
+    pub fn js_state(&self) -> String {
         self.inner.record.borrow().state.as_str().to_string()
     }
 
+    #[doc(hidden)]
     #[wasm_bindgen(getter = originalRequest, unchecked_return_type = "URLRequest")]
-    pub fn original_request(&self) -> JsValue {
+    pub fn js_original_request(&self) -> JsValue {
         request_js(&self.inner.record.borrow().original_request)
     }
 
+    #[doc(hidden)]
     #[wasm_bindgen(getter = currentRequest, unchecked_return_type = "URLRequest")]
-    pub fn current_request(&self) -> JsValue {
+    pub fn js_current_request(&self) -> JsValue {
         request_js(&self.inner.record.borrow().current_request)
     }
 
     /// `{url, statusCode, headers}` once the server answered, else null.
-    #[wasm_bindgen(getter, unchecked_return_type = "HTTPURLResponse | null")]
-    pub fn response(&self) -> JsValue {
+    #[doc(hidden)]
+    #[wasm_bindgen(getter = response, unchecked_return_type = "HTTPURLResponse | null")]
+    pub fn js_response(&self) -> JsValue {
         match &self.inner.record.borrow().response {
             Some(r) => to_js(r),
             None => JsValue::NULL,
@@ -132,45 +138,52 @@ impl UrlSessionTask {
 
     /// The error the task completed with, else null (resume data in
     /// `userInfo` as a `Uint8Array`, as the delegate got it).
-    #[wasm_bindgen(getter, unchecked_return_type = "NSError | null")]
-    pub fn error(&self) -> JsValue {
+    #[doc(hidden)]
+    #[wasm_bindgen(getter = error, unchecked_return_type = "NSError | null")]
+    pub fn js_error(&self) -> JsValue {
         match &self.inner.record.borrow().error {
             Some(e) => crate::web::page::session::error_for_delegate(e),
             None => JsValue::NULL,
         }
     }
 
+    #[doc(hidden)]
     #[wasm_bindgen(getter = countOfBytesReceived)]
-    pub fn count_of_bytes_received(&self) -> f64 {
+    pub fn js_count_of_bytes_received(&self) -> f64 {
         self.inner.record.borrow().bytes_received as f64
     }
 
     /// -1 while unknown (`NSURLSessionTransferSizeUnknown`).
+    #[doc(hidden)]
     #[wasm_bindgen(getter = countOfBytesExpectedToReceive)]
-    pub fn count_of_bytes_expected_to_receive(&self) -> f64 {
+    pub fn js_count_of_bytes_expected_to_receive(&self) -> f64 {
         self.inner.record.borrow().expected_or_unknown() as f64
     }
 
+    #[doc(hidden)]
     #[wasm_bindgen(getter = countOfBytesSent)]
-    pub fn count_of_bytes_sent(&self) -> f64 {
+    pub fn js_count_of_bytes_sent(&self) -> f64 {
         self.inner.record.borrow().bytes_sent as f64
     }
 
+    #[doc(hidden)]
     #[wasm_bindgen(getter = countOfBytesExpectedToSend)]
-    pub fn count_of_bytes_expected_to_send(&self) -> f64 {
+    pub fn js_count_of_bytes_expected_to_send(&self) -> f64 {
         self.inner.record.borrow().bytes_expected_to_send as f64
     }
 
     /// A `Date`, or null.
+    #[doc(hidden)]
     #[wasm_bindgen(getter = earliestBeginDate, unchecked_return_type = "Date | null")]
-    pub fn earliest_begin_date(&self) -> JsValue {
+    pub fn js_earliest_begin_date(&self) -> JsValue {
         match self.inner.record.borrow().earliest_begin_date {
             Some(ms) => js_sys::Date::new(&JsValue::from_f64(ms)).into(),
             None => JsValue::NULL,
         }
     }
+    #[doc(hidden)]
     #[wasm_bindgen(setter = earliestBeginDate)]
-    pub fn set_earliest_begin_date(&self, #[wasm_bindgen(unchecked_param_type = "Date | number | null")] v: JsValue) -> Result<(), JsValue> {
+    pub fn js_set_earliest_begin_date(&self, #[wasm_bindgen(unchecked_param_type = "Date | number | null")] v: JsValue) -> Result<(), JsValue> {
         let ms = if v.is_null() || v.is_undefined() {
             None
         } else if let Some(n) = v.as_f64() {
@@ -207,7 +220,7 @@ impl UrlSessionTask {
         let mut record = self.inner.record.borrow().clone();
         if !self.inner.persisted.get() {
             record.policy = session.config.network_policy();
-            let asks = js::get(&session.delegate, "willBeginDelayedRequest").is_function();
+            let asks = session.delegate.asks_before_delayed_requests();
             record.asks_before_delayed_start = record.earliest_begin_date.is_some() && asks;
         }
         let config = to_js(&session.config);
@@ -246,8 +259,9 @@ impl UrlSessionTask {
     /// `session.downloadTaskWithResumeData(data)`, or null when the transfer
     /// cannot be continued (nothing stored yet, or a server without ETag /
     /// Last-Modified). The delegate gets `didCompleteWithError` with -999.
+    #[doc(hidden)]
     #[wasm_bindgen(js_name = cancelByProducingResumeData, unchecked_return_type = "Uint8Array | null")]
-    pub async fn cancel_by_producing_resume_data(&self) -> Result<JsValue, JsValue> {
+    pub async fn js_cancel_by_producing_resume_data(&self) -> Result<JsValue, JsValue> {
         if !self.inner.persisted.get() {
             self.command("cancel", TaskState::Canceling).await?;
             return Ok(JsValue::NULL);
