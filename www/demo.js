@@ -3,10 +3,13 @@
 // the daemon, a failure lab and a storage inspector. Read top to bottom: the
 // catalogue and its controls, the session delegate (the iOS callbacks), the
 // app delegate (the relaunch), the lab, then the start-up sequence at the end.
+// Uploads of downloaded files (uploadTask(request, fromFile)) have their
+// cards in demo/upload.js; their callbacks are drawn here with the others.
 import init, { UIApplication, URLSessionConfiguration, URLSession, FileManager } from "./pkg/bgsession.js";
 import { $, el, MiB, formatBytes, formatRate, formatDuration, describeError, showError, safeName, toBase64, fromBase64, readJSON, writeJSON } from "./demo/util.js";
 import { Timeline } from "./demo/timeline.js";
 import { StorageInspector } from "./demo/storage.js";
+import { Uploads, folderOf } from "./demo/upload.js";
 
 const SESSION_ID = "com.example.bgsession.demo";
 const RESUME_KEY = "bgsession-demo.resumeData.v1";
@@ -58,6 +61,11 @@ const FAULTS = [
 const fm = () => FileManager.default;
 const timeline = new Timeline();
 const storage = new StorageInspector(fm, { onChange: () => refreshSavedFromSandbox() });
+const uploads = new Uploads({
+  session: () => session,
+  fm,
+  mark: (text, taskLabel) => timeline.mark({ lane: "app", kind: "action", action: text, task: taskLabel, text: `You pressed “${text}”.` }),
+});
 
 window.addEventListener("error", (ev) => showError("Unexpected error", ev.error || ev.message));
 window.addEventListener("unhandledrejection", (ev) => showError("Unexpected error", ev.reason));
@@ -105,6 +113,7 @@ function buildCatalogue() {
       cancel: button("Cancel", "cancel secondary", () => cancelDownload(row), titleId),
       cancelData: button("Cancel, keep resume data", "cancel-data secondary", () => cancelWithResumeData(row), titleId),
       fromData: button("Resume from data", "from-data", () => resumeFromData(row), titleId),
+      upload: button("Upload", "upload secondary", () => row.savedAt && uploads.start(row.savedAt), titleId),
     };
     if (stored[item.name]) {
       try {
@@ -169,6 +178,8 @@ function setPhase(row, phase, stateText) {
   b.cancelData.hidden = b.cancel.hidden;
   b.fromData.hidden = !(idle && row.resumeData);
   b.fromData.disabled = !session;
+  b.upload.hidden = !(idle && row.savedAt);
+  b.upload.disabled = !session;
   for (const k of ["pause", "resume", "cancel", "cancelData"]) b[k].disabled = false;
   if (phase !== "running" && phase !== "waiting") {
     row.rate = 0;
@@ -225,16 +236,34 @@ function renderTotal() {
 
 // The rows' "saved" state follows the sandbox (refreshed with the storage inspector).
 async function refreshSavedFromSandbox() {
-  let names = new Set();
+  const where = new Map(); // file name -> its location
+  const files = [];
   try {
     const docs = await fm().contentsOfDirectory("file:///Documents");
     const caches = await fm().contentsOfDirectory("file:///Library/Caches");
-    names = new Set([...docs, ...caches].map((u) => decodeURIComponent(String(u).split("/").pop())));
+    for (const u of [...docs, ...caches].map(String)) {
+      if (u.endsWith("/")) continue;
+      const name = decodeURIComponent(u.split("/").pop());
+      where.set(name, u);
+      let size = null;
+      try {
+        size = (await fm().attributesOfItem(u)).size;
+      } catch {
+        continue; // gone meanwhile
+      }
+      files.push({ url: u, name, folder: folderOf(u), size });
+    }
   } catch {
     return;
   }
+  uploads.setFiles(files);
   for (const row of rows.values()) {
-    const saved = names.has(row.item.name);
+    const saved = where.has(row.item.name);
+    const savedAt = where.get(row.item.name) || null;
+    if (savedAt !== row.savedAt) {
+      row.savedAt = savedAt;
+      setPhase(row, row.phase); // the Upload button follows the file
+    }
     if (saved === row.saved) continue;
     row.saved = saved;
     if (!ACTIVE.has(row.phase)) {
@@ -386,6 +415,26 @@ function callback(kind, task, text, extra = {}) {
   });
 }
 
+function completeUpload(task, error) {
+  let text;
+  const status = task.response ? task.response.statusCode : null;
+  if (!error) {
+    text = status != null && status >= 400
+      ? `The upload is over with no error (nil), though the server answered HTTP ${status}: for URLSession an HTTP error is an answer, not a task error.`
+      : `The upload is over, with no error: the server answered HTTP ${status ?? "?"}. Every task ends with this call.`;
+  } else if (error.code === -999) {
+    text = "The upload is over: it was cancelled (NSURLErrorCancelled, -999).";
+  } else if (error.code === -1100) {
+    text = `The upload failed: the file was not there when the task resumed (NSURLErrorFileDoesNotExist, -1100). ${describeError(error)}.`;
+  } else {
+    text = `The upload failed: ${describeError(error)}.`;
+  }
+  const entry = callback("didCompleteWithError", task, text, { code: error ? error.code : null });
+  const verdict = uploads.completed(task, error, replaying);
+  if (verdict) entry.note(`The app compared the answer with the file it noted before the upload. ${verdict.text}`);
+  endedTasks.add(task.taskIdentifier);
+}
+
 const sessionDelegate = {
   didWriteData(session, task, bytesWritten, totalBytesWritten, totalBytesExpectedToWrite) {
     const row = rowFor(task);
@@ -464,8 +513,24 @@ const sessionDelegate = {
     }
   },
 
+  // ---- upload tasks (URLSessionTaskDelegate, URLSessionDataDelegate) ----
+
+  didSendBodyData(session, task, bytesSent, totalBytesSent, totalBytesExpectedToSend) {
+    callback("didSendBodyData", task, `The daemon sent the file: ${formatBytes(totalBytesSent)} of ${formatBytes(totalBytesExpectedToSend)}. On iOS this comes again and again as the bytes go out; a browser reports no upload progress, so here it comes once, with the whole size, when the server answers.`);
+    uploads.sent(task, totalBytesSent, totalBytesExpectedToSend);
+  },
+
+  didReceiveData(session, task, data) {
+    const { answer, text } = uploads.received(task, data);
+    const what = answer
+      ? `it received ${answer.size.toLocaleString("en-US")} bytes, SHA-256 ${answer.sha256.slice(0, 12)}…`
+      : `“${text.length > 80 ? `${text.slice(0, 80)}…` : text}”.`;
+    callback("didReceiveData", task, `The server's answer (the response body), ${data.length.toLocaleString("en-US")} bytes: ${what} An upload task hands the body to the app in pieces, as a data task does.`);
+  },
+
   taskIsWaitingForConnectivity(session, task) {
     callback("taskIsWaitingForConnectivity", task, "No network. The daemon waits (background sessions always do) and continues when the network is back.");
+    if (task.kind === "upload") return uploads.waiting(task);
     const row = rowFor(task);
     if (row && row.phase !== "suspended") setPhase(row, "waiting", "Waiting for the network…");
   },
@@ -476,6 +541,7 @@ const sessionDelegate = {
   },
 
   didCompleteWithError(session, task, error) {
+    if (task.kind === "upload") return completeUpload(task, error);
     const row = rowFor(task);
     let text;
     const resumeData = error && error.userInfo && error.userInfo.NSURLSessionDownloadTaskResumeData;
@@ -657,9 +723,6 @@ function buildLab() {
     ));
   }
 
-  const upload = $("upload");
-  upload.addEventListener("click", (ev) => ev.preventDefault()); // aria-disabled: does nothing
-
   $("clear-timeline").addEventListener("click", () => timeline.clear());
 }
 
@@ -671,6 +734,10 @@ async function adoptRunningTasks() {
   const tasks = await session.getAllTasks(); // live task objects, also after a reload
   let running = 0;
   for (const task of tasks) {
+    if (task.kind === "upload") {
+      if (task.state !== "completed") uploads.adopt(task);
+      continue;
+    }
     const row = rowFor(task);
     if (!row || task.state === "completed") continue;
     running++;
@@ -686,6 +753,7 @@ async function main() {
   const boot = $("boot");
   buildCatalogue();
   buildLab();
+  uploads.build();
   const back = timeline.open();
   listenToDaemon();
   try {

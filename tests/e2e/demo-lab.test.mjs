@@ -3,14 +3,18 @@
 // rows) and what the test server saw:
 // - task controls: throttle (rate, ETA, session total), Pause/Resume,
 //   Cancel (-999), "Cancel, keep resume data" + "Resume from data" across a
-//   "Reload as a relaunch", the disabled Upload control;
+//   "Reload as a relaunch";
+// - Upload a downloaded file: the upload's callbacks on the timeline, the
+//   server's answer next to the file's size and SHA-256, "hang up once" (sent
+//   again), uploading from memory refused; and a slow upload that outlives
+//   its tab, whose callbacks the reopened page gets replayed;
 // - Kill the daemon: it comes back and resumes with Range (didResumeAtOffset);
 // - every "Make the server fail" option through what it provokes (a resume,
 //   a retry after the server's Retry-After, a restart from zero, a re-fetch);
 // - offline, then online: taskIsWaitingForConnectivity, then completion.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { waitFor } from "./harness.mjs";
+import { waitFor, watch } from "./harness.mjs";
 import { OUT, MiB, EP1, EP2, THROTTLE, demoServer, withDemo, openDemo as openDemoAt, row, waitPhase } from "./demo-helpers.mjs";
 
 const holder = demoServer();
@@ -71,22 +75,10 @@ const isResume = (e) => rangeStart(e) > 0 && /^bytes=\d+-$/.test(e.range);
 
 // ---- task controls ---------------------------------------------------------
 
-test("demo lab: throttle, pause/resume, cancel, cancel with resume data + resume from data across a relaunch, upload coming soon", async () => {
+test("demo lab: throttle, pause/resume, cancel, cancel with resume data + resume from data across a relaunch", async () => {
   await withDemo(async ({ context, errors }) => {
     holder.server.resetLog();
     let page = await openDemo(context, errors);
-
-    // Upload: a disabled control that explains itself.
-    const upload = page.locator("#upload");
-    assert.equal(await upload.getAttribute("aria-disabled"), "true");
-    assert.match(await upload.innerText(), /Upload \(coming soon\)/);
-    await upload.hover();
-    await page.locator("#upload-tip").waitFor({ state: "visible" });
-    assert.match(await page.locator("#upload-tip").innerText(), /not implemented in bgsession yet/);
-    const before = await count(page);
-    await upload.click({ force: true }); // a person can press it: aria-disabled, nothing happens
-    await page.waitForTimeout(200);
-    assert.equal(await count(page), before, "pressing Upload does nothing");
 
     // Throttle 2 MiB/s: the server is asked for that rate; the row shows rate and ETA.
     await download(page, EP2, { throttle: "2MiB" });
@@ -344,5 +336,240 @@ test("demo lab: Pause or Cancel pressed right after Download stops the transfer"
     await page.waitForTimeout(4000);
     assert.equal(await entry(page, "didCompleteWithError", EP1.title).count(), 1, "one didCompleteWithError per task");
     await page.close();
+  });
+});
+
+// ---- upload a downloaded file -------------------------------------------------
+
+const uploadCard = (page, ep) => page.locator(`#uploads > li[data-upload="${ep.item}"]`);
+const uploadRequests = (ep) => holder.server.log.filter((e) => e.path === `/upload/${ep.item}`);
+// What the test server generated for an episode (computed on its side).
+const generated = async (ep) => (await fetch(`${holder.server.url}/sha256?size=${ep.size}&name=${ep.item}`)).json();
+// Apple's selector as a pattern (the page lets it wrap after "(" and ":").
+const apple = (name) => new RegExp(name.replace(/[()]/g, "\\$&").replace(/([(:])/g, "$1\\s*"));
+const SENT = apple("urlSession(_:task:didSendBodyData:totalBytesSent:totalBytesExpectedToSend:)");
+const RECEIVED = apple("urlSession(_:dataTask:didReceive:)");
+const COMPLETED = apple("urlSession(_:task:didCompleteWithError:)");
+
+async function waitUpload(page, ep, phase, timeout = 60_000) {
+  await waitFor(async () => (await uploadCard(page, ep).first().getAttribute("data-phase")) === phase, { timeout, what: `the upload of ${ep.item} to be ${phase}` });
+}
+
+// The card's two sides, as visible text.
+async function checkVerified(card, want) {
+  assert.equal(await card.locator(".up-device .up-hash").innerText(), want.sha256, "the file's SHA-256 on the device");
+  assert.equal(await card.locator(".up-server .up-hash").innerText(), want.sha256, "the SHA-256 the server received");
+  const size = `${want.size.toLocaleString("en-US")} bytes`;
+  assert.ok((await card.locator(".up-device .up-size").innerText()).startsWith(size));
+  assert.ok((await card.locator(".up-server .up-size").innerText()).startsWith(size));
+  assert.equal(await card.locator(".up-verdict").innerText(), "✓ Same size, same SHA-256: the bytes arrived intact.");
+}
+
+test("demo lab: upload a downloaded file: its callbacks on the timeline, the server's answer next to the file's SHA-256; hang up once; cancel; from memory is refused", async () => {
+  await withDemo(async ({ context, errors }) => {
+    holder.server.resetLog();
+    const page = await openDemo(context, errors);
+    const label = `Upload of ${EP1.item}`;
+
+    // Before any download: nothing to upload, and the page says what iOS does.
+    const upload = page.locator("#upload");
+    assert.equal(await upload.getAttribute("aria-disabled"), null, "a real control now");
+    assert.equal(await upload.innerText(), "Upload a file");
+    assert.match(await page.locator("#upload-file").innerText(), /No downloaded files yet/);
+    assert.equal(await page.locator("#upload-start").isDisabled(), true);
+    assert.equal(await rowButton(page, EP1, "Upload").count(), 0, "no Upload on a row without a file");
+    assert.match(await page.locator("#upload-panel .ios").innerText(), /uploads only from a file[\s\S]*nsurlsessiond reads the file itself and keeps sending while the app is suspended, or after the system has terminated it[\s\S]*Uploads from memory[\s\S]*not allowed in a background session/);
+    assert.match(await page.locator("#uploads-empty").innerText(), /No uploads yet/);
+
+    // Download Ep. 1: its row offers Upload, the chooser lists the file.
+    await download(page, EP1);
+    await waitPhase(page, EP1, "done");
+    await rowButton(page, EP1, "Upload").waitFor();
+    await waitFor(async () => /ep01-welcome\.mp3 \(Documents, 6\.0 MiB\)/.test(await page.locator("#upload-file").innerText()), { what: "the file in the chooser" });
+    assert.equal(await page.locator("#upload-start").isDisabled(), false);
+    await upload.click(); // the header control leads to the chooser
+    await waitFor(() => page.evaluate(() => document.activeElement && document.activeElement.id === "upload-file"), { what: "the chooser to get the focus" });
+
+    // Upload from the row (normal server).
+    holder.server.resetLog();
+    let from = await count(page);
+    await rowButton(page, EP1, "Upload").click();
+    await waitUpload(page, EP1, "done");
+    const want = await generated(EP1);
+    let card = uploadCard(page, EP1).first();
+    await checkVerified(card, want);
+    assert.equal(await card.locator(".state").innerText(), "Uploaded: the server answered HTTP 200.");
+    assert.equal(await card.locator(".up-sent").innerText(), "Sent 6.0 MiB of 6.0 MiB (countOfBytesSent), reported once, when the server answered.");
+    assert.match(await card.innerText(), /On this device\s+file:\/\/\/Documents\/ep01-welcome\.mp3[\s\S]*The server received\s+PUT \/upload\/ep01-welcome\.mp3[\s\S]*PUT, Content-Type audio\/mpeg/);
+    assert.match(await card.locator(".up-call").innerText(), /^session\.uploadTask\(\{ url: "http:\/\/[^"]+\/upload\/ep01-welcome\.mp3", method: "PUT", headers: \{ "Content-Type": "audio\/mpeg" \} \}, "file:\/\/\/Documents\/ep01-welcome\.mp3"\)$/);
+    let reqs = uploadRequests(EP1);
+    assert.equal(reqs.length, 1, "one request");
+    assert.equal(reqs[0].method, "PUT");
+    assert.equal(reqs[0].bytesReceived, EP1.size);
+
+    // The callbacks, in Apple's order, with Apple's names and what they mean.
+    let list = (await entries(page, from)).filter((e) => e.text.includes(label));
+    assert.deepEqual(list.map((e) => e.method), ["action", "didSendBodyData", "didReceiveData", "didCompleteWithError"]);
+    assert.match(list[0].text, /You pressed “Upload”/);
+    assert.match(list[1].text, SENT);
+    assert.match(list[1].text, /The daemon sent the file: 6\.0 MiB of 6\.0 MiB\. .*a browser reports no upload progress, so here it comes once, with the whole size, when the server answers\./);
+    assert.match(list[2].text, RECEIVED);
+    assert.match(list[2].text, new RegExp(`The server's answer \\(the response body\\), \\d+ bytes: it received 6,291,456 bytes, SHA-256 ${want.sha256.slice(0, 12)}… An upload task hands the body to the app in pieces`));
+    assert.match(list[3].text, COMPLETED);
+    assert.match(list[3].text, /The upload is over, with no error: the server answered HTTP 200\./);
+    assert.match(list[3].text, /The app compared the answer with the file it noted before the upload\. Same size, same SHA-256: the bytes arrived intact\./);
+    assert.ok(list.every((e) => !e.replayed), "delivered live");
+
+    // On the timeline: two upload marks; the tooltip names them.
+    const svg = page.locator("#tl-svg");
+    assert.equal(await svg.locator("g.mk-data").count(), 2, "didSendBodyData and didReceiveData marks");
+    const xs = await svg.locator("g.mk-data").evaluateAll((gs) => gs.map((g) => Number(g.dataset.x)).sort((a, b) => a - b));
+    assert.ok(xs[1] - xs[0] >= 15, `the two marks are drawn apart: ${xs}`);
+    await svg.locator("g.mk-data").first().hover();
+    const tip = page.locator("#tl-tip");
+    await tip.waitFor({ state: "visible" });
+    assert.match(await tip.innerText(), /urlSession\(_:task:didSendBodyData:totalBytesSent:totalBytesExpectedToSend:\)[\s\S]*Upload of ep01-welcome\.mp3[\s\S]*no upload progress/);
+    await page.mouse.move(0, 0);
+
+    // "Hang up once": the server cuts the connection after reading the body;
+    // the daemon sends the file again, and the app sees one upload.
+    holder.server.resetLog();
+    from = await count(page);
+    await page.locator("#upload-mode-drop").check();
+    await page.selectOption("#upload-file", "file:///Documents/ep01-welcome.mp3");
+    await page.locator("#upload-start").click();
+    await waitFor(async () => (await uploadCard(page, EP1).count()) === 2, { what: "a second upload card" });
+    assert.ok(await page.locator("#upload-mode-normal").isChecked(), "the fault is for one upload only");
+    await waitUpload(page, EP1, "done");
+    card = uploadCard(page, EP1).first();
+    await checkVerified(card, want);
+    assert.match(await card.locator(".item-meta").innerText(), /PUT · Hang up once \(drop=1\)/);
+    reqs = uploadRequests(EP1);
+    assert.deepEqual(reqs.map((e) => [e.cutAt !== null, e.bytesReceived]), [[true, EP1.size], [false, EP1.size]], "cut once after the whole body, then sent again whole");
+    const all = await entries(page, from);
+    list = all.filter((e) => e.text.includes(label));
+    assert.deepEqual(list.map((e) => e.method), ["action", "didSendBodyData", "didReceiveData", "didCompleteWithError"], "one upload for the app");
+    // The attempts are the server's business; the card quotes its log.
+    await waitFor(async () => (await card.locator(".up-log").count()) === 1, { what: "the server's log on the card" });
+    assert.match(await card.locator(".up-log").innerText(), /^The test server's log shows 2 requests for this upload \(the app never sees the attempts\): #1: read 6\.0 MiB, then hung up without answering; #2: read 6\.0 MiB, answered HTTP 200 [\d.]+ s after the request began\.$/);
+
+    // Cancel an upload the slow server is sitting on: -999, nothing sent.
+    holder.server.resetLog();
+    from = await count(page);
+    await page.locator("#upload-mode-slow").check();
+    await rowButton(page, EP1, "Upload").click();
+    await waitUpload(page, EP1, "uploading");
+    await waitFor(() => uploadRequests(EP1).some((e) => e.query.delayMs === "15000"), { what: "the slow upload to reach the server" });
+    card = uploadCard(page, EP1).first();
+    await card.getByRole("button", { name: "Cancel" }).click();
+    await waitUpload(page, EP1, "cancelled");
+    assert.equal(await card.locator(".state").innerText(), "Cancelled (-999).");
+    assert.match(await card.locator(".up-server").innerText(), /no answer/);
+    list = (await entries(page, from)).filter((e) => e.text.includes(label));
+    assert.deepEqual(list.map((e) => e.method), ["action", "action", "didCompleteWithError"], "Upload, Cancel, then the completion only");
+    assert.match(list[1].text, /You pressed “Cancel”/);
+    assert.match(list[2].text, /The upload is over: it was cancelled \(NSURLErrorCancelled, -999\)\./);
+
+    // Uploading from memory: refused, as on iOS.
+    await page.locator(".up-memory summary").click();
+    await page.getByRole("button", { name: "Try it" }).click();
+    await waitFor(async () => (await page.locator("#upload-memory-result").innerText()).length > 0, { what: "the answer to an upload from memory" });
+    assert.match(await page.locator("#upload-memory-result").innerText(), /^It throws, as on iOS: UploadFromDataInBackgroundSession: .*write the body to a file/);
+
+    // Screenshots: desktop, then phone width (no sideways scrolling).
+    await page.evaluate(() => document.activeElement && document.activeElement.blur());
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: `${OUT}demo-upload.png`, fullPage: true });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(300);
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 390, `no horizontal scrolling at 390px (scrollWidth ${width})`);
+    await page.locator("#upload-panel").screenshot({ path: `${OUT}demo-upload-phone.png` });
+    await page.close();
+  });
+});
+
+test("demo lab: an upload to a slow server outlives its tab; the reopened page gets its callbacks replayed and the verified answer", async () => {
+  await withDemo(async ({ context, errors }) => {
+    holder.server.resetLog();
+    const page1 = await openDemo(context, errors);
+    const label = `Upload of ${EP1.item}`;
+    await download(page1, EP1);
+    await waitPhase(page1, EP1, "done");
+
+    // Slow server: it reads the file, then answers 15 s later.
+    holder.server.resetLog();
+    await page1.locator("#upload-mode-slow").check();
+    await rowButton(page1, EP1, "Upload").click();
+    await waitUpload(page1, EP1, "uploading");
+    const card1 = uploadCard(page1, EP1).first();
+    assert.equal(await card1.locator(".state").innerText(), "Uploading in the daemon. The server answers 15 s after the last byte. You can close this tab now.");
+    assert.equal(await card1.locator(".up-sent").innerText(), "Sent: unknown until the server answers. The browser reports no upload progress.");
+    assert.equal(await card1.locator("progress").evaluate((p) => p.hasAttribute("value")), false, "an indeterminate bar");
+    assert.match(await card1.locator(".up-server").innerText(), /waiting for the answer…/);
+    const want = await generated(EP1);
+    assert.equal(await card1.locator(".up-device .up-hash").innerText(), want.sha256, "the app noted the file's SHA-256 before handing it over");
+    await waitFor(() => uploadRequests(EP1).some((e) => e.query.delayMs === "15000"), { what: "the upload to reach the server" });
+    await page1.waitForTimeout(450); // the timeline is saved within 0.4 s of a change
+    await page1.close(); // close the app mid-upload
+    const closedAt = Date.now();
+
+    // With no demo page open, the daemon gets the answer and completes the task.
+    const observer = watch(await context.newPage(), errors);
+    await observer.goto(`${holder.server.url}/fixtures/observer.html`);
+    await waitFor(
+      async () => (await observer.evaluate(() => window.tasks())).some((t) => t.kind === "upload" && t.state === "completed"),
+      { timeout: 60_000, interval: 250, what: "the upload to complete with the tab closed" },
+    );
+    await observer.close();
+    const reqs = uploadRequests(EP1);
+    assert.equal(reqs.length, 1, "sent once");
+    assert.ok(reqs[0].completed && reqs[0].end > closedAt, "the server answered after the tab was closed");
+
+    // Reopen: relaunch, the upload's callbacks replayed, then all delivered.
+    const page2 = await openDemo(context, errors);
+    await entry(page2, "urlSessionDidFinishEvents").last().waitFor({ timeout: 30_000 });
+    const list = await entries(page2);
+    const lives = list.flatMap((e, i) => (e.method === "life" ? [i] : []));
+    assert.equal(lives.length, 2, "two page lives in the list");
+    const before = list.slice(0, lives[1]);
+    assert.ok(before.some((e) => e.method === "action" && e.text.includes(label) && /You pressed “Upload”/.test(e.text)), "the Upload press before the close");
+    assert.ok(!before.some((e) => e.method === "didSendBodyData"), "nothing was reported sent before the close (the server had not answered)");
+    const after = list.slice(lives[1]);
+    const at = (method) => after.findIndex((e) => e.method === method && (method.startsWith("urlSession") || method.startsWith("handle") || e.text.includes(label)));
+    const handle = at("handleEventsForBackgroundURLSession");
+    const done = at("urlSessionDidFinishEvents");
+    const mine = after.filter((e) => e.text.includes(label));
+    assert.deepEqual(mine.map((e) => e.method), ["didSendBodyData", "didReceiveData", "didCompleteWithError"], `the upload's callbacks: ${after.map((e) => e.method).join(", ")}`);
+    assert.ok(handle >= 0 && handle < at("didSendBodyData") && at("didCompleteWithError") < done, `relaunch, upload callbacks, all delivered: ${after.map((e) => e.method).join(", ")}`);
+    for (const e of mine) {
+      assert.ok(e.replayed, `${e.method} marked replayed`);
+      assert.match(e.text, /REPLAYED/i);
+    }
+    assert.match(mine[0].text, SENT);
+    assert.match(mine[0].text, /6\.0 MiB of 6\.0 MiB[\s\S]*no upload progress/);
+    assert.match(mine[1].text, RECEIVED);
+    assert.match(mine[1].text, new RegExp(`it received 6,291,456 bytes, SHA-256 ${want.sha256.slice(0, 12)}…`));
+    assert.match(mine[2].text, COMPLETED);
+    assert.match(mine[2].text, /with no error: the server answered HTTP 200[\s\S]*Same size, same SHA-256: the bytes arrived intact/);
+
+    // The card: the answer next to the hash noted before the close.
+    await waitUpload(page2, EP1, "done");
+    const card = uploadCard(page2, EP1).first();
+    await checkVerified(card, want);
+    assert.equal(await card.locator(".state").innerText(), "Uploaded while this page was closed: the server answered HTTP 200, and the callbacks were replayed at the relaunch.");
+    assert.match(await card.locator(".item-meta").innerText(), /Slow server[\s\S]*replayed/i);
+    await waitFor(async () => (await card.locator(".up-log").count()) === 1, { what: "the server's log on the card" });
+    const waited = Number(/1 request for this upload \(the app never sees the attempts\): read 6\.0 MiB, answered HTTP 200 ([\d.]+) s after the request began\./.exec(await card.locator(".up-log").innerText())?.[1]);
+    assert.ok(waited >= 15, `the server answered 15 s late: ${waited}`);
+
+    // The timeline: replayed upload marks after the closed gap.
+    const svg = page2.locator("#tl-svg");
+    assert.equal(await svg.locator("g.mk-data.mk-replayed").count(), 2, "replayed didSendBodyData and didReceiveData marks");
+    assert.ok(await svg.locator("g.mk-ok.mk-replayed").count() >= 1, "the replayed completion");
+    assert.ok(await svg.locator("rect.tl-closed").count() >= 1, "the closed gap");
+    await page2.evaluate(() => window.scrollTo(0, 0));
+    await page2.locator(".timeline-panel").screenshot({ path: `${OUT}demo-upload-relaunch.png` });
+    await page2.close();
   });
 });

@@ -44,6 +44,9 @@ function tone(m) {
       return m.restart ? "restart" : "resume";
     case "didWriteData":
       return m.restart ? "restart" : "plain";
+    case "didSendBodyData":
+    case "didReceiveData":
+      return "data";
     case "taskIsWaitingForConnectivity":
       return "wait";
     case "launch":
@@ -224,7 +227,11 @@ export class Timeline {
 
   // {lane, kind, task, taskKey, text, replayed, code, action, transfers}
   mark(props) {
-    const m = { id: uid(), at: Date.now(), life: this.life.id, notes: [], ...props };
+    // Callbacks delivered in the same millisecond (an upload's didSendBodyData
+    // and didReceiveData) get distinct times, so the scale spreads them apart.
+    const at = Math.max(Date.now(), (this.lastAt || 0) + 1);
+    if (props.at == null) this.lastAt = at;
+    const m = { id: uid(), at, life: this.life.id, notes: [], ...props };
     this.marks.push(m);
     this.listAppend(m, true);
     this.scheduleSave(m.kind !== "didWriteData");

@@ -86,6 +86,8 @@ export const APPLE = {
   didWriteData: "urlSession(_:downloadTask:didWriteData:totalBytesWritten:totalBytesExpectedToWrite:)",
   didResumeAtOffset: "urlSession(_:downloadTask:didResumeAtOffset:expectedTotalBytes:)",
   didFinishDownloadingTo: "urlSession(_:downloadTask:didFinishDownloadingTo:)",
+  didSendBodyData: "urlSession(_:task:didSendBodyData:totalBytesSent:totalBytesExpectedToSend:)",
+  didReceiveData: "urlSession(_:dataTask:didReceive:)",
   taskIsWaitingForConnectivity: "urlSession(_:taskIsWaitingForConnectivity:)",
   willBeginDelayedRequest: "urlSession(_:task:willBeginDelayedRequest:completionHandler:)",
   didCompleteWithError: "urlSession(_:task:didCompleteWithError:)",
@@ -100,6 +102,8 @@ export const SHORT = {
   didWriteData: "progress",
   didResumeAtOffset: "resumed",
   didFinishDownloadingTo: "finished",
+  didSendBodyData: "sent",
+  didReceiveData: "answer",
   taskIsWaitingForConnectivity: "waiting",
   willBeginDelayedRequest: "delayed start",
   didCompleteWithError: "complete",
@@ -119,6 +123,12 @@ export function appleName(name) {
   for (const part of name.split(/(?<=[(:])/)) code.append(part, el("wbr"));
   code.lastChild.remove();
   return code;
+}
+
+// The SHA-256 of a Blob, as lowercase hex (what the test server answers).
+export async function sha256Hex(blob) {
+  const digest = await crypto.subtle.digest("SHA-256", await blob.arrayBuffer());
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 export const safeName = (s) => String(s).replace(/[^A-Za-z0-9._-]+/g, "-").replace(/^[-.]+/, "").slice(0, 80) || "download";
