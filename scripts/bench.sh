@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
-./scripts/build.sh
+BGSESSION_SKIP_RUST_APP=1 ./scripts/build.sh
 exec node tests/bench/bench.mjs

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
-./scripts/build.sh
+BGSESSION_SKIP_RUST_APP=1 ./scripts/build.sh
 export PORT="${PORT:-8080}"
 echo "[demo] open http://127.0.0.1:${PORT}/ (Ctrl-C stops the server)"
 exec node tests/server/server.mjs --port "$PORT"

@@ -140,6 +140,7 @@ pub(crate) fn is_live(identifier: &str) -> bool {
 
 /// A background `URLSession`.
 #[wasm_bindgen(js_name = URLSession)]
+#[derive(Clone)]
 pub struct UrlSession {
     inner: Rc<SessionInner>,
 }

@@ -71,6 +71,7 @@ impl TaskInner {
 
 /// A download (or upload) task of a background session.
 #[wasm_bindgen(js_name = URLSessionTask)]
+#[derive(Clone)]
 pub struct UrlSessionTask {
     pub(crate) inner: Rc<TaskInner>,
 }
