@@ -106,7 +106,8 @@ pub fn judge(policy: &NetworkPolicy, net: &NetworkInfo, busy: bool) -> Verdict {
 /// The tasks of one origin that the network lets start now, and those that
 /// just began waiting for another link (to be told once).
 pub struct Admission<'a> {
-    pub admitted: Vec<TaskRecord>,
+    /// (session, task id) of the tasks the network lets start.
+    pub admitted: std::collections::HashSet<(String, u64)>,
     pub newly_waiting: Vec<&'a TaskRecord>,
     /// Tasks held back (look again later).
     pub held: usize,
@@ -118,10 +119,12 @@ pub fn admit<'a>(tasks: &'a [TaskRecord], net: &NetworkInfo, is_active: impl Fn(
     let busy = tasks
         .iter()
         .any(|t| t.state == TaskState::Running && !t.policy.is_discretionary && (is_active(t) || t.is_runnable(now)));
-    let mut out = Admission { admitted: Vec::new(), newly_waiting: Vec::new(), held: 0 };
+    let mut out = Admission { admitted: Default::default(), newly_waiting: Vec::new(), held: 0 };
     for t in tasks.iter().filter(|t| !is_active(t) && t.is_runnable(now)) {
         match judge(&t.policy, net, busy) {
-            Verdict::Go => out.admitted.push(t.clone()),
+            Verdict::Go => {
+                out.admitted.insert((t.session.clone(), t.task_id));
+            }
             Verdict::WaitForNetwork(_) => {
                 out.held += 1;
                 if !t.waiting_for_connectivity {
@@ -181,12 +184,13 @@ mod tests {
     fn admission_tells_waiting_once_and_holds_discretionary_while_busy() {
         let tasks = vec![task(1, false, true), task(2, true, true), task(3, false, false)];
         let a = admit(&tasks, &NetworkInfo::default(), |_| false, 0.0);
-        let ids: Vec<u64> = a.admitted.iter().map(|t| t.task_id).collect();
+        let mut ids: Vec<u64> = a.admitted.iter().map(|k| k.1).collect();
+        ids.sort();
         assert_eq!(ids, vec![1, 3], "the discretionary task waits for the others");
         assert_eq!(a.held, 1);
         let cell = net(Some("cellular"), Some("4g"), false);
         let a = admit(&tasks, &cell, |_| false, 0.0);
-        assert_eq!(a.admitted.iter().map(|t| t.task_id).collect::<Vec<_>>(), vec![1]);
+        assert_eq!(a.admitted.iter().map(|k| k.1).collect::<Vec<_>>(), vec![1]);
         assert_eq!(a.newly_waiting.iter().map(|t| t.task_id).collect::<Vec<_>>(), vec![3]);
         let mut told = tasks.clone();
         told[2].waiting_for_connectivity = true;

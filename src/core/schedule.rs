@@ -14,13 +14,25 @@ pub fn pick(
     max_per_host: usize,
     now: f64,
 ) -> Vec<&TaskRecord> {
+    pick_among(tasks, is_active, |_| true, max_per_host, now)
+}
+
+/// [`pick`], starting only tasks `may_start` allows (the network's say);
+/// every active task of `tasks` still counts against the cap.
+pub fn pick_among(
+    tasks: &[TaskRecord],
+    is_active: impl Fn(&TaskRecord) -> bool,
+    may_start: impl Fn(&TaskRecord) -> bool,
+    max_per_host: usize,
+    now: f64,
+) -> Vec<&TaskRecord> {
     let max = max_per_host.max(1);
     let mut per_host: BTreeMap<String, usize> = BTreeMap::new();
     for t in tasks.iter().filter(|t| is_active(t)) {
         *per_host.entry(host_key(&t.current_request.url)).or_default() += 1;
     }
     let mut candidates: Vec<&TaskRecord> =
-        tasks.iter().filter(|t| !is_active(t) && t.is_runnable(now)).collect();
+        tasks.iter().filter(|t| !is_active(t) && t.is_runnable(now) && may_start(t)).collect();
     candidates.sort_by(|a, b| {
         b.priority
             .partial_cmp(&a.priority)
@@ -76,6 +88,15 @@ mod tests {
         assert_eq!(picked, vec![3, 1, 4]);
         let picked: Vec<u64> = pick(&tasks, |t| t.task_id == 3, 2, 0.0).iter().map(|t| t.task_id).collect();
         assert_eq!(picked, vec![1, 4], "active ones count against the cap");
+    }
+
+    #[test]
+    fn the_network_filter_does_not_hide_active_tasks_from_the_cap() {
+        let tasks = vec![t(1, "https://a/1", 0.5), t(2, "https://a/2", 0.5), t(3, "https://a/3", 0.5), t(4, "https://a/4", 0.5)];
+        let active = |t: &TaskRecord| t.task_id <= 2;
+        let picked = pick_among(&tasks, active, |t| t.task_id != 4, 3, 0.0);
+        assert_eq!(picked.iter().map(|t| t.task_id).collect::<Vec<_>>(), vec![3], "2 active + 1 new = the cap of 3; task 4 held by the network");
+        assert!(pick_among(&tasks, active, |_| true, 2, 0.0).is_empty(), "the cap is full with the active ones");
     }
 
     #[test]

@@ -486,16 +486,20 @@ async fn schedule_loop() -> Result<(), JsValue> {
             t.waiting_for_connectivity = true;
             journal(&store, &t, None, vec![Event::TaskIsWaitingForConnectivity]).await?;
         }
+        // Every running task of a session (active ones count against its
+        // cap); only admitted ones may start.
         let mut by_session: HashMap<String, Vec<TaskRecord>> = HashMap::new();
-        for t in admission.admitted {
-            by_session.entry(t.session.clone()).or_default().push(t);
+        for t in running.iter().filter(|t| admission.admitted.contains(&(t.session.clone(), t.task_id)) || active(t)) {
+            by_session.entry(t.session.clone()).or_default().push(t.clone());
         }
+        let admitted = admission.admitted;
         for (session, list) in &by_session {
             let max = match store.session(session).await? {
                 Some(cfg) => js::get(&cfg, "httpMaximumConnectionsPerHost").as_f64().map(|n| n as usize).unwrap_or(DEFAULT_MAX_PER_HOST),
                 None => DEFAULT_MAX_PER_HOST,
             };
-            let picked: Vec<TaskRecord> = schedule::pick(list, active, max, now).into_iter().cloned().collect();
+            let may_start = |t: &TaskRecord| admitted.contains(&(t.session.clone(), t.task_id));
+            let picked: Vec<TaskRecord> = schedule::pick_among(list, active, may_start, max, now).into_iter().cloned().collect();
             for t in picked {
                 start(t);
             }

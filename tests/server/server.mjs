@@ -59,7 +59,7 @@
 // the first cut/short that fires, and only that fault is used up. Bad values -> 400.
 //
 // Log entries (/files/, /nocors/, /status/, /upload/, /redirect/): {id, method, path, query,
-// headers: {range, ifRange}, range, ifRange, faultKey, flipped, cutAt, shortAt, stalledAt, status,
+// headers: {range, ifRange}, requestHeaders (all, lower-cased names), range, ifRange, faultKey, flipped, cutAt, shortAt, stalledAt, status,
 // bytesSent, completed, aborted, start, end} — faultKey is null and flipped false outside /files/ and
 // /nocors/; cutAt/shortAt/stalledAt are null unless that fault fired; /upload/ adds bytesReceived.
 //
@@ -404,6 +404,7 @@ export async function startServer({
       path: pathname,
       query: Object.fromEntries(query),
       headers: { range: req.headers.range ?? null, ifRange: req.headers['if-range'] ?? null },
+      requestHeaders: { ...req.headers },
       range: req.headers.range ?? null,
       ifRange: req.headers['if-range'] ?? null,
       faultKey: null,

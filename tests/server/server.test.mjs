@@ -857,8 +857,10 @@ describe('request log', () => {
     assert.equal(s.range, null);
     assert.deepEqual(Object.keys(f).sort(), [
       'aborted', 'bytesSent', 'completed', 'cutAt', 'end', 'faultKey', 'flipped', 'headers', 'id', 'ifRange',
-      'method', 'path', 'query', 'range', 'shortAt', 'stalledAt', 'start', 'status',
+      'method', 'path', 'query', 'range', 'requestHeaders', 'shortAt', 'stalledAt', 'start', 'status',
     ]);
+    assert.equal(f.requestHeaders['if-range'], '"x"', 'every request header, names lower-cased');
+    assert.equal(f.requestHeaders.host, `127.0.0.1:${port}`);
 
     srv.resetLog();
     assert.equal((await getLog(port)).entries.length, 0);

@@ -217,10 +217,12 @@ fn parse_request(v: &JsValue, config: &ConfigData) -> Result<Request, JsValue> {
     } else {
         return Err(usage(UsageError::InvalidArgument { what: "expected a URL string or a request {url, method, headers}".into() }));
     };
+    // Header names are compared lower-cased: the request's own header wins.
+    let mut req = req.validated().map_err(usage)?;
     for (k, val) in &config.http_additional_headers {
-        req.headers.entry(k.clone()).or_insert_with(|| val.clone());
+        req.headers.entry(k.to_ascii_lowercase()).or_insert_with(|| val.clone());
     }
-    req.validated().map_err(usage)
+    Ok(req)
 }
 
 /// Marks a promise's rejection as handled (it is reported where it is used).
