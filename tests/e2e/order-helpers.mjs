@@ -15,6 +15,7 @@ export const TASK_METHODS = new Set([
   "didWriteData",
   "didResumeAtOffset",
   "didSendBodyData",
+  "didReceiveData",
   "didFinishDownloadingTo",
   "taskIsWaitingForConnectivity",
   "willBeginDelayedRequest",

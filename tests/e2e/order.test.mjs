@@ -12,6 +12,7 @@
 //   resume data:         cancelByProducingResumeData → didCompleteWithError(-999);
 //                        downloadTaskWithResumeData → didResumeAtOffset(offset > 0)
 //                        → didWriteData* → didFinishDownloadingTo → didCompleteWithError(null)
+//   upload:              didSendBodyData → didReceiveData* → didCompleteWithError, live or replayed
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startServer, openApp, waitFor, watch } from "./harness.mjs";
@@ -286,13 +287,39 @@ test("cancelByProducingResumeData → didCompleteWithError(-999); downloadTaskWi
   });
 });
 
-// ---------------------------------------------------------------------------
-// UPLOAD ORDER — to be added by the main developer when upload tasks land.
-// API.md's rule for an upload (uploadTask(request, fromFile)):
-//   didSendBodyData* → didCompleteWithError(null | error)
-// (no didFinishDownloadingTo; totals of didSendBodyData strictly increase,
-// bytesSent deltas add up to countOfBytesExpectedToSend). A pattern for the
-// checker: const UPLOAD = "didSendBodyData* didCompleteWithError";
-// and the server's PUT|POST /upload/<name> answers {size, sha256} to check
-// the bytes that arrived.
-// ---------------------------------------------------------------------------
+test("an upload, live and replayed: didSendBodyData → didReceiveData* → didCompleteWithError, from the journal", async () => {
+  const UPLOAD = "didSendBodyData didReceiveData* didCompleteWithError";
+  await withApp(server, async ({ page, context, errors }) => {
+    const session = "com.example.order.upload";
+    const size = 2 * MiB;
+    const name = "up-order.bin";
+    const dl = await startDownload(page, { session, url: `${server.url}/files/${name}?size=${size}`, name });
+    await waitCompleted(page, dl);
+    // The server answers 2 s after it has the body: the tab is closed by then.
+    const id = await page.evaluate(async ({ session, base, name }) => {
+      const t = window.openSession(session).uploadTask({ url: `${base}/upload/${name}?delayMs=2000`, method: "PUT" }, `file:///Documents/${name}`);
+      await t.resume();
+      return t.taskIdentifier;
+    }, { session, base: server.url, name });
+    await waitFor(() => server.log.some((e) => e.path === `/upload/${name}` && e.method === "PUT"), { what: "the upload request" });
+    await page.close();
+    const observer = watch(await context.newPage(), errors);
+    await observer.goto(`${server.url}/fixtures/observer.html`);
+    await waitFor(async () => (await observer.evaluate(() => window.tasks())).some((t) => t.taskId === id && t.state === "completed"), { timeout: 30_000, what: "the upload to complete with no page" });
+    const journal = (await readJournal(observer)).filter((e) => e.taskId === id);
+    assert.deepEqual(journal.map((e) => e.event.type), ["didSendBodyData", "didReceiveData", "didCompleteWithError"], "journal order");
+    assert.deepEqual([journal[0].event.totalBytesSent, journal[0].event.totalBytesExpectedToSend], [size, size]);
+    assert.equal(journal[2].event.error, null);
+    await observer.close();
+    const page2 = await openApp(context, server.url, errors);
+    const log = await waitLog(page2, (e) => e[0] === "urlSessionDidFinishEvents", "urlSessionDidFinishEvents");
+    const calls = assertTaskOrder(log, id, UPLOAD, "replayed upload");
+    assert.deepEqual(calls[0].slice(2), [size, size, size]);
+    const answer = JSON.parse(calls[1][2]);
+    const want = await (await fetch(`${server.url}/sha256?size=${size}&name=${name}`)).json();
+    assert.equal(answer.sha256, want.sha256, "the bytes that arrived");
+    assert.deepEqual(calls.at(-1), ["didCompleteWithError", id, null, "completed"]);
+    assert.equal(log[0][0], "handleEventsForBackgroundURLSession");
+    return page2;
+  });
+});

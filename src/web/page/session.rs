@@ -191,7 +191,7 @@ fn resolve_url(url: &str) -> String {
 
 /// Accepts a URL string, a `URL`, or a Request-like `{url, method, headers}`.
 fn parse_request(v: &JsValue, config: &ConfigData) -> Result<Request, JsValue> {
-    let mut req = if let Some(s) = v.as_string() {
+    let req = if let Some(s) = v.as_string() {
         Request { url: resolve_url(&s), method: "GET".into(), headers: BTreeMap::new() }
     } else if v.is_instance_of::<web_sys::Url>() {
         Request { url: v.unchecked_ref::<web_sys::Url>().href(), method: "GET".into(), headers: BTreeMap::new() }
