@@ -129,6 +129,16 @@ export async function callDelegate(delegate, method, args) {
   return true;
 }
 
+// Calls delegate[method](...args) synchronously; returns a thenable it
+// returned (to be awaited), else undefined. Throws what the method throws.
+// The replay's fast path: no Promise per event unless the delegate makes one.
+export function callDelegateNow(delegate, method, args) {
+  const f = delegate && delegate[method];
+  if (typeof f !== "function") return undefined;
+  const v = f.apply(delegate, args);
+  return v !== null && (typeof v === "object" || typeof v === "function") && typeof v.then === "function" ? v : undefined;
+}
+
 // Calls delegate[method](...args) and resolves with { exists, value } (a
 // returned thenable awaited).
 export async function callDelegateForValue(delegate, method, args) {

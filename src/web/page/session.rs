@@ -747,11 +747,10 @@ impl SessionInner {
     /// Delivers one entry, then acknowledges it (exactly once: the ack is
     /// written only after the delegate method and its Promise returned).
     async fn deliver(self: &Rc<Self>, entry: &JournalEntry) -> Result<(), JsValue> {
-        let store = store::shared().await?;
         let task_obj = self.tasks.borrow().get(&entry.task_id).map(|(_, obj)| obj.clone());
         let task_obj = match task_obj {
             Some(o) => o,
-            None => match store.get_task(&self.config.identifier, entry.task_id).await? {
+            None => match store::shared().await?.get_task(&self.config.identifier, entry.task_id).await? {
                 Some(r) => self.adopt(r, true),
                 None => {
                     let mut r = TaskRecord::new_download(&self.config.identifier, entry.task_id, Request::get("http://unknown.invalid/").unwrap(), entry.at, String::new());
@@ -766,7 +765,7 @@ impl SessionInner {
         let known = self.delivered.borrow().get(&entry.task_id).copied();
         let last = match known {
             Some(n) => n,
-            None if progress => store.delivered_total(&self.config.identifier, entry.task_id).await?,
+            None if progress => store::shared().await?.delivered_total(&self.config.identifier, entry.task_id).await?,
             None => 0,
         };
         let call = delegate_call(entry, last);
@@ -795,7 +794,13 @@ impl SessionInner {
         } else {
             match &self.delegate {
                 DelegateTarget::Js(d) => {
-                    if let Err(e) = js::wait(js::call_delegate(d, call.method, &args)).await {
+                    // Awaited only if the method returned a Promise.
+                    let outcome = match js::call_delegate_now(d, call.method, &args) {
+                        Ok(p) if !p.is_undefined() => js::wait(js_sys::Promise::resolve(&p)).await.map(|_| ()),
+                        Ok(_) => Ok(()),
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = outcome {
                         // As an uncaught exception in a delegate method: reported, and the
                         // event counts as delivered (it would only throw again).
                         js::console_error(&format!("bgsession: delegate {} threw: {}", call.method, js::message(&e)));
