@@ -112,6 +112,13 @@ export function holdLock(name) {
   });
 }
 
+// Resolves once the exclusive Web Lock `name` is free (taken and released
+// at once).
+export function lockFreed(name) {
+  if (!globalThis.navigator || !navigator.locks) return Promise.resolve();
+  return navigator.locks.request(name, () => undefined);
+}
+
 // Names of Web Locks held anywhere in this origin.
 export async function heldLocks() {
   if (!globalThis.navigator || !navigator.locks) return [];

@@ -15,6 +15,8 @@ extern "C" {
     pub fn copy_segments(cache: &JsValue, from: &JsValue, to: &JsValue) -> Promise;
     #[wasm_bindgen(js_name = holdLock)]
     pub fn hold_lock(name: &str) -> Promise;
+    #[wasm_bindgen(js_name = lockFreed)]
+    pub fn lock_freed(name: &str) -> Promise;
     #[wasm_bindgen(js_name = heldLocks)]
     pub fn held_locks() -> Promise;
     #[wasm_bindgen(js_name = callDelegate)]

@@ -15,7 +15,7 @@
 //   upload:              didSendBodyData → didReceiveData* → didCompleteWithError, live or replayed
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, openApp, waitFor, watch } from "./harness.mjs";
+import { startServer, openApp, waitFor, watch, newProfile, removeProfile, launch } from "./harness.mjs";
 import {
   MiB,
   compileOrder,
@@ -322,4 +322,58 @@ test("an upload, live and replayed: didSendBodyData → didReceiveData* → didC
     assert.equal(log[0][0], "handleEventsForBackgroundURLSession");
     return page2;
   });
+});
+
+test("a tab closed in the middle of replaying 2,000 queued events: each is delivered once across the two pages", async () => {
+  const profile = await newProfile();
+  const context = await launch(profile);
+  const errors = [];
+  try {
+    const setup = await openApp(context, server.url, errors);
+    await setup.evaluate(() => window.openSession("com.example.order.warm").ready);
+    // Queue 2,000 completions straight into the journal, as a daemon would.
+    await setup.evaluate(async () => {
+      const db = await new Promise((res, rej) => { const r = indexedDB.open("bgsession"); r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error); });
+      const tx = db.transaction(["tasks", "events"], "readwrite");
+      const now = Date.now();
+      for (let i = 1; i <= 2000; i++) {
+        const req = { url: `https://example.test/${i}`, method: "GET", headers: {} };
+        tx.objectStore("tasks").put({ session: "com.example.order.many", taskId: i, kind: "download", originalRequest: req, currentRequest: req, state: "completed", createdAt: now, blobId: `m-${i}`, segments: [] });
+        tx.objectStore("events").add({ session: "com.example.order.many", taskId: i, event: { type: "didCompleteWithError", error: null }, response: null, at: now });
+      }
+      await new Promise((res, rej) => { tx.oncomplete = res; tx.onerror = () => rej(tx.error); });
+      db.close();
+    });
+    await setup.close();
+    // Page 1 reports each delivery on the console as it happens, and is closed mid-replay.
+    const seen1 = [];
+    const page1 = await context.newPage();
+    page1.on("console", (m) => m.text().startsWith("DELIVERED ") && seen1.push(Number(m.text().slice(10))));
+    await page1.addInitScript(() => {
+      Object.defineProperty(window, "log", { configurable: true, get() { return this.__log; }, set(v) {
+        const push = v.push.bind(v);
+        v.push = (e) => { if (e[0] === "didCompleteWithError") console.log(`DELIVERED ${e[1]}`); return push(e); };
+        this.__log = v;
+      } });
+    });
+    await page1.goto(`${server.url}/fixtures/app.html`);
+    await page1.waitForFunction(() => window.log && window.log.filter((e) => e[0] === "didCompleteWithError").length >= 500, null, { polling: 1, timeout: 30_000 });
+    await page1.close();
+    await new Promise((r) => setTimeout(r, 500)); // the last console messages
+    const page2 = await openApp(context, server.url, errors);
+    const log2 = await waitLog(page2, (e) => e[0] === "urlSessionDidFinishEvents" && e[1] === "com.example.order.many", "the rest replayed");
+    const seen2 = log2.filter((e) => e[0] === "didCompleteWithError").map((e) => e[1]);
+    console.log(`# page 1 delivered ${seen1.length}, page 2 ${seen2.length}`);
+    assert.ok(seen1.length >= 500 && seen1.length < 2000, "the first page was closed mid-replay");
+    const both = seen2.filter((id) => seen1.includes(id));
+    assert.deepEqual(both, [], "no event delivered by both pages");
+    assert.equal(new Set([...seen1, ...seen2]).size, 2000, "none lost");
+    assert.deepEqual(seen2, [...seen2].sort((a, b) => a - b), "page 2 continues in journal order");
+    assert.equal(Math.min(...seen2), Math.max(...seen1) + 1, "page 2 starts right after the last one page 1 delivered");
+    assert.deepEqual(await readJournal(page2), []);
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+    await removeProfile(profile);
+  }
 });

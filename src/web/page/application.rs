@@ -84,8 +84,19 @@ async fn launch() -> Result<JsValue, JsValue> {
     let out = js_sys::Array::new();
     for id in ids {
         let already = APP.with(|a| a.borrow().handled.contains(&id));
-        // Another page holds this identifier's events: it is not ours to handle.
+        // Another page holds this identifier's events: it is not ours to
+        // handle — unless that page goes away (closed, or closing while this
+        // one opened): then this page is the app, and is launched for them.
         let elsewhere = held.contains(&lock_name(&id)) && !is_live(&id);
+        if elsewhere && !already {
+            let id = id.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                let _ = js::wait(js::lock_freed(&lock_name(&id))).await;
+                if let Err(e) = launch().await {
+                    js::console_error(&format!("bgsession: launch check failed: {}", js::message(&e)));
+                }
+            });
+        }
         if already || elsewhere {
             continue;
         }
