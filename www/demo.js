@@ -163,6 +163,7 @@ function rowFor(task) {
 const ACTIVE = new Set(["starting", "running", "suspended", "waiting", "saving", "busy"]);
 
 function setPhase(row, phase, stateText) {
+  if (phase !== row.phase) row.phaseChangedAt = performance.now();
   row.phase = phase;
   row.li.dataset.phase = phase;
   if (stateText != null) row.state.textContent = stateText;
@@ -236,6 +237,9 @@ function renderTotal() {
 
 // The rows' "saved" state follows the sandbox (refreshed with the storage inspector).
 async function refreshSavedFromSandbox() {
+  // The listing below takes a while; a row whose phase changes meanwhile
+  // (a callback moved its file) keeps what the callback said.
+  const startedAt = performance.now();
   const where = new Map(); // file name -> its location
   const files = [];
   try {
@@ -258,6 +262,7 @@ async function refreshSavedFromSandbox() {
   }
   uploads.setFiles(files);
   for (const row of rows.values()) {
+    if ((row.phaseChangedAt || 0) > startedAt) continue;
     const saved = where.has(row.item.name);
     const savedAt = where.get(row.item.name) || null;
     if (savedAt !== row.savedAt) {
