@@ -12,6 +12,57 @@
 //!   natively with `cargo test`;
 //! - the browser adapters (`cfg(target_arch = "wasm32")`): IndexedDB store,
 //!   segmented byte store, fetch transport, the daemon host and the page API.
+//!
+//! The page API has the same shape for JS (Apple's names, built with
+//! `wasm-pack build --target web`) and for Rust apps compiled to wasm32:
+//! `UrlSessionConfiguration`, `UrlSession`, `UrlSessionTask`,
+//! `UrlSessionDelegate` (a trait whose methods all default to doing
+//! nothing), `UiApplication` and `FileManager`, with Rust names and types
+//! (`&str`, `u64`, [`Request`], enums, `Error`) and `async` methods where JS
+//! returns a Promise. Those types exist on `wasm32` only; the methods that
+//! take and return `JsValue`s for JS are hidden from these docs.
+//!
+//! # Examples
+//!
+//! A Rust app (wasm32; the same flow as `tests/rust-app`):
+//!
+//! ```ignore
+//! use bgsession::{CompletionHandler, UiApplication, UrlSession, UrlSessionConfiguration, UrlSessionDelegate};
+//!
+//! struct App;
+//! impl UrlSessionDelegate for App {}
+//!
+//! # async fn run() -> Result<(), bgsession::Error> {
+//! // A relaunch first: sessions with queued events are handed over.
+//! UiApplication::shared().set_delegate(|identifier: &str, done: CompletionHandler| {
+//!     // recreate the session `identifier`; call `done.call()` from
+//!     // `url_session_did_finish_events`
+//! });
+//! let config = UrlSessionConfiguration::background("com.example.maps")?;
+//! config.set_http_maximum_connections_per_host(4.0)?;
+//! let session = UrlSession::with_delegate(&config, App)?;
+//! let task = session.download_task("https://example.test/tiles/europe.pack")?;
+//! task.resume().await?;
+//! for t in session.get_all_tasks().await? {
+//!     let line = format!("{} {:?} {}/{}", t.task_identifier(), t.state(), t.count_of_bytes_received(), t.count_of_bytes_expected_to_receive());
+//!     web_sys::console::log_1(&line.into());
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! The pure core runs anywhere:
+//!
+//! ```
+//! use bgsession::core::request::Request;
+//! use bgsession::core::task::{TaskRecord, Transition};
+//! use bgsession::TaskState;
+//!
+//! let mut task = TaskRecord::new_download("com.example.maps", 1, Request::get("https://example.test/a").unwrap(), 0.0, "blob-1".into());
+//! assert_eq!(task.resume(), Ok(Transition::Schedule));
+//! assert_eq!(task.state, TaskState::Running);
+//! ```
+
+#![warn(missing_docs)]
 
 pub mod core;
 

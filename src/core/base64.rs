@@ -1,8 +1,23 @@
 //! Standard base64 (RFC 4648, with padding): how response bytes of an upload
 //! (`didReceiveData`) travel inside a JSON journal entry.
+//!
+//! # Examples
+//!
+//! ```
+//! use bgsession::core::base64;
+//!
+//! assert_eq!(base64::encode(b"foobar"), "Zm9vYmFy");
+//! assert_eq!(base64::encode(b"foob"), "Zm9vYg==");
+//! assert_eq!(base64::decode("Zm9vYg==").as_deref(), Some(&b"foob"[..]));
+//! // Only what `encode` makes is accepted: wrong length, alphabet or padding.
+//! assert_eq!(base64::decode("Zg="), None);
+//! assert_eq!(base64::decode("Zg==Zm9v"), None);
+//! ```
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+/// Encodes `bytes` as standard base64 (alphabet `A–Z a–z 0–9 + /`), padded
+/// with `=` to a multiple of 4 characters; the empty slice gives `""`.
 pub fn encode(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {

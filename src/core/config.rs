@@ -1,5 +1,21 @@
 //! `URLSessionConfiguration` as plain data (stored with the session so the
 //! daemon applies it), with iOS's defaults.
+//!
+//! # Examples
+//!
+//! ```
+//! use bgsession::core::config::{ConfigData, Transport};
+//!
+//! let mut config = ConfigData::background("com.example.maps").unwrap();
+//! config.transport = Transport::parse("backgroundFetch").unwrap();
+//! assert_eq!(config.transport.as_str(), "backgroundFetch");
+//! assert!(Transport::parse("carrier-pigeon").is_err());
+//!
+//! // Stored as camelCase JSON, the names JS uses.
+//! let json = serde_json::to_value(&config).unwrap();
+//! assert_eq!(json["httpMaximumConnectionsPerHost"], 6);
+//! assert_eq!(json["transport"], "backgroundFetch");
+//! ```
 
 use crate::core::error::UsageError;
 use serde::{Deserialize, Serialize};
@@ -24,6 +40,8 @@ pub enum Transport {
 }
 
 impl Transport {
+    /// Parses the JS spelling, `"fetch"` or `"backgroundFetch"`; anything else is
+    /// [`UsageError::InvalidArgument`] naming the bad value.
     pub fn parse(s: &str) -> Result<Self, UsageError> {
         match s {
             "fetch" => Ok(Transport::Fetch),
@@ -32,6 +50,7 @@ impl Transport {
         }
     }
 
+    /// The JS spelling, as [`parse`](Self::parse) accepts it.
     pub fn as_str(self) -> &'static str {
         match self {
             Transport::Fetch => "fetch",
@@ -40,22 +59,70 @@ impl Transport {
     }
 }
 
+/// A background `URLSessionConfiguration` as plain data: what the page's
+/// `URLSessionConfiguration` holds, and what is stored with the session (IndexedDB
+/// `sessions`, camelCase JSON) so the daemon applies it. Made by
+/// [`ConfigData::background`] with iOS's defaults.
+///
+/// # Examples
+///
+/// ```
+/// use bgsession::core::config::{ConfigData, Transport};
+///
+/// let c = ConfigData::background("com.example.podcasts").unwrap();
+/// assert_eq!(c.http_maximum_connections_per_host, 6);
+/// assert_eq!(c.timeout_interval_for_request, 60.0); // seconds
+/// assert_eq!(c.timeout_interval_for_resource, 7.0 * 24.0 * 3600.0); // one week
+/// assert!(c.session_sends_launch_events && !c.is_discretionary);
+/// assert_eq!(c.transport, Transport::Fetch);
+///
+/// // The JS setters check their numbers the same way.
+/// assert_eq!(ConfigData::check_connections(4.0), Ok(4));
+/// assert!(ConfigData::check_connections(0.0).is_err());
+/// assert!(ConfigData::check_timeout("timeoutIntervalForRequest", -1.0).is_err());
+///
+/// // An empty identifier is refused, as iOS does.
+/// assert!(ConfigData::background("").is_err());
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConfigData {
+    /// `identifier`: the name under which a relaunched app finds its session
+    /// (and its queued events) again. Never empty.
     pub identifier: String,
+    /// `isDiscretionary` (default false): tasks wait, silently, for a fast
+    /// unmetered link and an otherwise idle network (see [`crate::core::network`]).
     pub is_discretionary: bool,
+    /// `sessionSendsLaunchEvents` (default true): with no page of the session
+    /// open, the daemon shows a notification that opens the app (`launch_url`)
+    /// once the session's last running task is over, or when a delayed task
+    /// needs the app's answer. Needs notification permission.
     pub session_sends_launch_events: bool,
+    /// `allowsCellularAccess` (default true): false makes tasks wait while the
+    /// link is cellular.
     pub allows_cellular_access: bool,
+    /// `allowsExpensiveNetworkAccess` (default true): false makes tasks wait on
+    /// cellular, WiMAX or Bluetooth-tethered links.
     pub allows_expensive_network_access: bool,
+    /// `allowsConstrainedNetworkAccess` (default true): false makes tasks wait
+    /// while Save-Data (the browser's Low Data Mode) is on.
     pub allows_constrained_network_access: bool,
+    /// `httpMaximumConnectionsPerHost` (default 6, 1 to 1000): transfers at once
+    /// per `scheme://host:port`, counted over this session's tasks.
     pub http_maximum_connections_per_host: u32,
     /// Seconds.
     pub timeout_interval_for_request: f64,
     /// Seconds.
     pub timeout_interval_for_resource: f64,
+    /// `httpAdditionalHeaders`: headers added to every request of the session
+    /// (names lower-cased); a request's own header of the same name wins.
     pub http_additional_headers: BTreeMap<String, String>,
+    /// `waitsForConnectivity` (default true). Kept for the API only: background
+    /// sessions always wait for connectivity, as on iOS.
     pub waits_for_connectivity: bool,
+    /// bgsession's addition: the daemon's script the page registers
+    /// (`serviceWorkerURL`, default [`DEFAULT_SERVICE_WORKER_URL`], resolved
+    /// against the page).
     pub service_worker_url: String,
     /// bgsession's addition: which transport runs this session's downloads.
     #[serde(default)]

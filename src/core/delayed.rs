@@ -3,6 +3,33 @@
 //! daemon journals the question, the app answers (continue, cancel, or a
 //! new request), and only then does the task start. As on iOS, where the
 //! system launches the app to ask, the task waits for an app page to answer.
+//!
+//! # Examples
+//!
+//! ```
+//! use bgsession::core::delayed::{self, Decision};
+//! use bgsession::core::journal::Event;
+//! use bgsession::core::request::Request;
+//! use bgsession::core::task::{TaskRecord, Transition};
+//!
+//! let mut task = TaskRecord::new_download("s", 1, Request::get("https://h/a").unwrap(), 0.0, "b".into());
+//! task.earliest_begin_date = Some(60_000.0); // ms since epoch
+//! task.asks_before_delayed_start = true; // the delegate has willBeginDelayedRequest
+//! task.resume().unwrap();
+//!
+//! assert!(!delayed::due(&task, 59_999.0));
+//! assert!(delayed::due(&task, 60_000.0));
+//! assert!(matches!(delayed::ask(&mut task), Event::WillBeginDelayedRequest { .. }));
+//! assert!(!task.is_runnable(60_000.0)); // waits for the answer
+//!
+//! // The app answers with a new request: the task starts with it.
+//! let newer = Request::get("https://h/b").unwrap();
+//! assert_eq!(delayed::decide(&mut task, Decision::UseNewRequest(newer)), Some(Transition::Schedule));
+//! assert_eq!(task.current_request.url, "https://h/b");
+//! assert!(task.is_runnable(60_000.0));
+//! // A second answer changes nothing.
+//! assert_eq!(delayed::decide(&mut task, Decision::Cancel), None);
+//! ```
 
 use crate::core::error::{NsError, UrlErrorCode};
 use crate::core::journal::Event;

@@ -1,5 +1,22 @@
 //! Errors as Apple reports them: `NSURLErrorDomain` codes, and the usage
 //! rules a background session enforces (thrown, never queued).
+//!
+//! # Examples
+//!
+//! ```
+//! use bgsession::{NsError, UrlErrorCode, UsageError};
+//!
+//! let e = NsError::url(UrlErrorCode::TimedOut, "no data for 60 s");
+//! assert_eq!((e.domain.as_str(), e.code), ("NSURLErrorDomain", -1001));
+//! assert_eq!(e.localized_description, "The request timed out.");
+//! assert_eq!(e.reason(), Some("no data for 60 s"));
+//! assert_eq!(UrlErrorCode::from_code(-999), Some(UrlErrorCode::Cancelled));
+//!
+//! // A broken rule names itself (the JS error's `name`) and says what to do.
+//! let rule = UsageError::DataTaskInBackgroundSession;
+//! assert_eq!(rule.rule(), "DataTaskInBackgroundSession");
+//! assert!(rule.to_string().contains("use downloadTask"));
+//! ```
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -91,12 +108,33 @@ impl UrlErrorCode {
 }
 
 /// An `NSError` as the delegate receives it.
+///
+/// # Examples
+///
+/// ```
+/// use bgsession::{NsError, UrlErrorCode};
+///
+/// let e = NsError::url(UrlErrorCode::NetworkConnectionLost, "the body ended after 10 of the 20 bytes");
+/// assert_eq!(e.to_string(), "NSURLErrorDomain -1005: The network connection was lost. (the body ended after 10 of the 20 bytes)");
+///
+/// // JS sees it as {domain, code, localizedDescription, userInfo}.
+/// let js = serde_json::to_value(&e).unwrap();
+/// assert_eq!(js["code"], -1005);
+/// assert_eq!(js["userInfo"]["NSLocalizedFailureReason"], "the body ended after 10 of the 20 bytes");
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NsError {
+    /// `NSError.domain`: `"NSURLErrorDomain"` for every task error bgsession
+    /// makes.
     pub domain: String,
+    /// `NSError.code`: one of [`UrlErrorCode`]'s values (negative, Apple's).
     pub code: i64,
+    /// `NSError.localizedDescription`: Apple's wording for the code.
     pub localized_description: String,
+    /// `NSError.userInfo`: `NSLocalizedFailureReason` (what happened this
+    /// time) and, for a resumable failed download,
+    /// `NSURLSessionDownloadTaskResumeData`.
     #[serde(default)]
     pub user_info: BTreeMap<String, serde_json::Value>,
 }
@@ -147,17 +185,32 @@ pub enum UsageError {
     /// `session.dataTask(...)`.
     DataTaskInBackgroundSession,
     /// A completion handler passed to a task method.
-    CompletionHandlerInBackgroundSession { method: &'static str },
+    CompletionHandlerInBackgroundSession {
+        /// The JS method that was given a handler, e.g. `"downloadTask"`.
+        method: &'static str,
+    },
     /// `uploadTask(request, fromData)`.
     UploadFromData,
     /// A second live `URLSession` with the same identifier in one page.
-    DuplicateSession { identifier: String },
+    DuplicateSession {
+        /// The session identifier already in use.
+        identifier: String,
+    },
     /// A URL whose scheme is not http or https (or that is not a URL).
-    UnsupportedUrl { url: String },
+    UnsupportedUrl {
+        /// The URL as given.
+        url: String,
+    },
     /// A bad argument, named.
-    InvalidArgument { what: String },
+    InvalidArgument {
+        /// Which argument, and what it should have been.
+        what: String,
+    },
     /// A method called on an invalidated session.
-    SessionInvalidated { identifier: String },
+    SessionInvalidated {
+        /// The invalidated session's identifier.
+        identifier: String,
+    },
 }
 
 impl UsageError {

@@ -1,6 +1,27 @@
 //! File metadata of the emulated sandbox and the rules on it: a file is a
 //! label (its path) on a run of stored byte segments, so moving a file
 //! relabels it and never copies bytes. Storage accounting is computed here.
+//!
+//! # Examples
+//!
+//! ```
+//! use bgsession::core::files::{self, FileMeta, Usage};
+//! use bgsession::core::path::SandboxPath;
+//!
+//! let tmp = SandboxPath::parse("file:///tmp/CFNetworkDownload_1.tmp").unwrap();
+//! let file = FileMeta::new(&tmp, "blob-1".into(), vec![1000, 500], 0.0, None);
+//! assert_eq!(file.size, 1500);
+//!
+//! // moveItem(at:to:) relabels: same bytes (blob), new path.
+//! let dest = SandboxPath::parse("file:///Documents/ep1.mp3").unwrap();
+//! let moved = files::plan_move(Some(&file), false, &tmp, &dest).unwrap();
+//! assert_eq!((moved.path.as_str(), moved.blob_id.as_str()), ("/Documents/ep1.mp3", "blob-1"));
+//!
+//! // The destination exists: Apple's NSFileWriteFileExistsError (516).
+//! assert_eq!(files::plan_move(Some(&file), true, &tmp, &dest).unwrap_err().code(), 516);
+//!
+//! assert_eq!(files::usage([&moved]), Usage { tmp: 0, documents: 1500, caches: 0, total: 1500 });
+//! ```
 
 use crate::core::path::{Root, SandboxPath};
 use serde::{Deserialize, Serialize};
@@ -15,14 +36,20 @@ pub struct FileMeta {
     pub blob_id: String,
     /// Length of each stored segment, in order.
     pub segments: Vec<u64>,
+    /// Bytes: the sum of `segments`.
     pub size: u64,
     /// Milliseconds since the epoch.
     pub modification_date: f64,
+    /// The `Content-Type` the bytes came with (a download's response), given to
+    /// the Blob that `FileManager.contents` returns; `None` when unknown.
     #[serde(default)]
     pub content_type: Option<String>,
 }
 
 impl FileMeta {
+    /// The metadata of a file at `path` made of the stored segments `segments`
+    /// (their lengths, in order) of `blob_id`; `size` is their sum and `now` (ms
+    /// since the epoch) its modification date.
     pub fn new(path: &SandboxPath, blob_id: String, segments: Vec<u64>, now: f64, content_type: Option<String>) -> Self {
         FileMeta {
             path: path.key(),
@@ -34,6 +61,8 @@ impl FileMeta {
         }
     }
 
+    /// The parsed [`path`](Self::path); `None` if the stored key is not a sandbox
+    /// path (never, for metadata made by [`FileMeta::new`]).
     pub fn sandbox_path(&self) -> Option<SandboxPath> {
         SandboxPath::parse(&self.path).ok()
     }
@@ -53,6 +82,7 @@ pub enum FileError {
 }
 
 impl FileError {
+    /// Apple's `NSCocoaErrorDomain` code: 4, 516 or 513.
     pub fn code(&self) -> i64 {
         match self {
             FileError::NoSuchFile(_) | FileError::BadLocation(_) => 4,
@@ -91,12 +121,19 @@ pub fn plan_move(src: Option<&FileMeta>, dst_exists: bool, from: &SandboxPath, t
 /// Space used per top-level directory, in bytes.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Usage {
+    /// Under `file:///tmp/` (downloads not yet moved, temp files).
     pub tmp: u64,
+    /// Under `file:///Documents/`.
     pub documents: u64,
+    /// Under `file:///Library/Caches/`.
     pub caches: u64,
+    /// Every file.
     pub total: u64,
 }
 
+/// Adds up file sizes per top-level directory (`FileManager.usage()` without
+/// the quota); `total` also counts files outside the three roots (none in
+/// practice).
 pub fn usage<'a>(files: impl IntoIterator<Item = &'a FileMeta>) -> Usage {
     let mut u = Usage::default();
     for f in files {

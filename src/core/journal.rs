@@ -8,6 +8,36 @@
 //! after the delegate method (and its Promise) returned. An entry whose
 //! delivery was cut short by a closing page is therefore delivered again on
 //! the next open, and never twice after it returned.
+//!
+//! # Examples
+//!
+//! Progress is coalesced on append, and the delegate still gets the right
+//! `bytesWritten` on replay:
+//!
+//! ```
+//! use bgsession::core::journal::{self, AppendPlan, CallArgs, Event, JournalEntry};
+//!
+//! let progress = |total| Event::DidWriteData { total_bytes_written: total, total_bytes_expected_to_write: 100 };
+//! let entry = |seq, event| JournalEntry { seq: Some(seq), session: "s".into(), task_id: 1, event, response: None, at: 0.0 };
+//!
+//! // Nothing journalled yet for the task: append.
+//! assert_eq!(journal::plan_append(None, &progress(10)), AppendPlan::Append);
+//! // Entry 7 (progress 10) is still there: progress 30 replaces it.
+//! let previous = entry(7, progress(10));
+//! assert_eq!(journal::plan_append(Some(&previous), &progress(30)), AppendPlan::ReplaceThenAppend(7));
+//! // Any other event is appended as it is.
+//! let finished = Event::DidFinishDownloadingTo { location: "file:///tmp/CFNetworkDownload_1.tmp".into() };
+//! assert_eq!(journal::plan_append(Some(&previous), &finished), AppendPlan::Append);
+//!
+//! // The page last delivered 10 bytes; the coalesced entry says 30 of 100.
+//! let call = journal::delegate_call(&entry(8, progress(30)), 10);
+//! assert_eq!(call.method, "didWriteData");
+//! assert_eq!(call.args, CallArgs::Numbers(vec![20.0, 30.0, 100.0])); // bytesWritten, total, expected
+//!
+//! // Acknowledging it records 30 as delivered, for the next delta.
+//! let ack = journal::ack_for(&entry(8, progress(30))).unwrap();
+//! assert_eq!((ack.seq, ack.delivered_total), (8, Some(30)));
+//! ```
 
 use crate::core::error::NsError;
 use crate::core::request::ResponseInfo;
@@ -19,28 +49,68 @@ use std::collections::BTreeMap;
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum Event {
     /// Progress: totals only; the per-call `bytesWritten` is computed at
-    /// delivery from what the page last delivered, so coalescing loses nothing.
+    /// delivery from what the page last delivered, so coalescing loses nothing
+    /// (`urlSession(_:downloadTask:didWriteData:totalBytesWritten:totalBytesExpectedToWrite:)`).
     #[serde(rename_all = "camelCase")]
-    DidWriteData { total_bytes_written: u64, total_bytes_expected_to_write: i64 },
+    DidWriteData {
+        /// Bytes of the body stored so far.
+        total_bytes_written: u64,
+        /// The body's length, -1 when unknown (`NSURLSessionTransferSizeUnknown`).
+        total_bytes_expected_to_write: i64,
+    },
+    /// A download continues from stored bytes
+    /// (`urlSession(_:downloadTask:didResumeAtOffset:expectedTotalBytes:)`).
     #[serde(rename_all = "camelCase")]
-    DidResumeAtOffset { file_offset: u64, expected_total_bytes: i64 },
+    DidResumeAtOffset {
+        /// Bytes already stored, kept: the transfer goes on from here.
+        file_offset: u64,
+        /// The body's length, -1 when unknown.
+        expected_total_bytes: i64,
+    },
+    /// Upload progress, totals only as for `DidWriteData`
+    /// (`urlSession(_:task:didSendBodyData:totalBytesSent:totalBytesExpectedToSend:)`).
     #[serde(rename_all = "camelCase")]
-    DidSendBodyData { total_bytes_sent: u64, total_bytes_expected_to_send: i64 },
+    DidSendBodyData {
+        /// Bytes of the file sent (bgsession reports it once: the whole
+        /// size, when the server has answered).
+        total_bytes_sent: u64,
+        /// The file's size in bytes.
+        total_bytes_expected_to_send: i64,
+    },
     /// `location` is a `file:///tmp/…` sandbox URL, removed after delivery
-    /// unless the delegate moved it.
+    /// unless the delegate moved it
+    /// (`urlSession(_:downloadTask:didFinishDownloadingTo:)`).
     #[serde(rename_all = "camelCase")]
-    DidFinishDownloadingTo { location: String },
+    DidFinishDownloadingTo {
+        /// The temporary file, e.g. `file:///tmp/CFNetworkDownload_….tmp`.
+        location: String,
+    },
     /// Part of an upload's response body (`urlSession(_:dataTask:didReceive:)`),
     /// base64 in the journal, a `Uint8Array` for the delegate.
     #[serde(rename_all = "camelCase")]
-    DidReceiveData { data: String },
-    /// Offline; the task waits for connectivity (once per offline spell).
+    DidReceiveData {
+        /// The bytes, standard base64 ([`crate::core::base64`]).
+        data: String,
+    },
+    /// Offline, or on a link the task may not use ([`crate::core::network`]):
+    /// the task waits for connectivity; told once per spell
+    /// (`urlSession(_:taskIsWaitingForConnectivity:)`).
     TaskIsWaitingForConnectivity,
-    /// A delayed task's date has come: may it start (see `core::delayed`)?
+    /// A delayed task's date has come: may it start?
+    /// (`urlSession(_:task:willBeginDelayedRequest:completionHandler:)`; see
+    /// [`crate::core::delayed`]).
     #[serde(rename_all = "camelCase")]
-    WillBeginDelayedRequest { request: crate::core::request::Request },
+    WillBeginDelayedRequest {
+        /// The request the task would make (its current request).
+        request: crate::core::request::Request,
+    },
+    /// The task is over (`urlSession(_:task:didCompleteWithError:)`); always
+    /// its last event.
     #[serde(rename_all = "camelCase")]
-    DidCompleteWithError { error: Option<NsError> },
+    DidCompleteWithError {
+        /// `None` on success (an HTTP error status is a success, as on iOS).
+        error: Option<NsError>,
+    },
 }
 
 impl Event {
@@ -70,8 +140,11 @@ pub struct JournalEntry {
     /// Assigned by the store on append.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seq: Option<u64>,
+    /// The session's identifier.
     pub session: String,
+    /// The task's `taskIdentifier`.
     pub task_id: u64,
+    /// What happened.
     pub event: Event,
     /// The task's response when the event was made, so a replayed task shows it.
     #[serde(default)]
@@ -84,12 +157,17 @@ pub struct JournalEntry {
 /// the same task (which may since have been delivered and deleted).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AppendPlan {
+    /// Append the event as a new entry.
     Append,
     /// Delete entry `seq` (a no-op if the page already consumed it), then append:
     /// progress is coalesced so a replay gives the latest, not every chunk.
     ReplaceThenAppend(u64),
 }
 
+/// Decides how to journal `new` for a task, given `previous_of_task`, the
+/// newest entry this daemon appended for it (`None`: none yet). Only
+/// progress (`didWriteData`, `didSendBodyData`) replaces an entry, and only
+/// one of the same method; an entry without a `seq` is never replaced.
 pub fn plan_append(previous_of_task: Option<&JournalEntry>, new: &Event) -> AppendPlan {
     match previous_of_task {
         Some(prev) if new.is_progress() && prev.event.method() == new.method() => match prev.seq {
@@ -103,20 +181,29 @@ pub fn plan_append(previous_of_task: Option<&JournalEntry>, new: &Event) -> Appe
 /// The arguments after `(session, task)` of a delegate call.
 #[derive(Clone, Debug, PartialEq)]
 pub enum CallArgs {
+    /// Nothing more (`taskIsWaitingForConnectivity`).
     None,
+    /// Byte counts, in Apple's argument order: `didWriteData` and
+    /// `didSendBodyData` get `[bytes, totalBytes, totalBytesExpected]`,
+    /// `didResumeAtOffset` `[fileOffset, expectedTotalBytes]`; an expected
+    /// length is -1 when unknown.
     Numbers(Vec<f64>),
+    /// The `file:///tmp/…` location (`didFinishDownloadingTo`).
     Location(String),
     /// Response bytes (`didReceiveData`).
     Bytes(Vec<u8>),
     /// The request a delayed task is about to make (`willBeginDelayedRequest`).
     Request(crate::core::request::Request),
+    /// The error, `None` on success (`didCompleteWithError`).
     Error(Option<NsError>),
 }
 
 /// A delegate call to make for an entry.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DelegateCall {
+    /// The delegate method's JS name, e.g. `"didWriteData"` (see [`Event::method`]).
     pub method: &'static str,
+    /// Its arguments after `(session, task)`.
     pub args: CallArgs,
 }
 
@@ -148,6 +235,7 @@ pub fn delegate_call(entry: &JournalEntry, last_delivered_total: u64) -> Delegat
 /// What acknowledging a delivered entry changes, in one transaction.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Ack {
+    /// The delivered entry, to delete.
     pub seq: u64,
     /// New "last delivered progress total" of the task, if it changes.
     pub delivered_total: Option<u64>,
@@ -158,6 +246,8 @@ pub struct Ack {
     pub forget_task: bool,
 }
 
+/// What acknowledging a delivered `entry` changes; `None` if it has no `seq`
+/// (it was never stored, so there is nothing to delete).
 pub fn ack_for(entry: &JournalEntry) -> Option<Ack> {
     let seq = entry.seq?;
     let mut ack = Ack { seq, delivered_total: None, remove_file: None, forget_task: false };
@@ -188,6 +278,7 @@ impl ReplayTracker {
         }
     }
 
+    /// Did the session find events waiting when it opened (a "relaunch")?
     pub fn was_relaunch(&self) -> bool {
         self.queued_at_open == Some(true)
     }

@@ -19,6 +19,27 @@
 //!
 //! Where the browser does not say (desktop Chromium has no `type`), nothing
 //! is held back.
+//!
+//! # Examples
+//!
+//! ```
+//! use bgsession::core::network::{judge, NetworkInfo, NetworkPolicy, Verdict};
+//!
+//! let cellular = NetworkInfo { kind: Some("cellular".into()), effective_type: Some("4g".into()), save_data: false };
+//! let wifi = NetworkInfo { kind: Some("wifi".into()), ..Default::default() };
+//!
+//! // allowsCellularAccess = false: wait for another link (and tell the delegate).
+//! let no_cellular = NetworkPolicy { allows_cellular_access: false, ..Default::default() };
+//! assert!(matches!(judge(&no_cellular, &cellular, false), Verdict::WaitForNetwork(_)));
+//! assert_eq!(judge(&no_cellular, &wifi, false), Verdict::Go);
+//! // An unknown link (desktop Chromium): nothing is held back.
+//! assert_eq!(judge(&no_cellular, &NetworkInfo::default(), false), Verdict::Go);
+//!
+//! // isDiscretionary: wait quietly while other transfers run (`busy`).
+//! let discretionary = NetworkPolicy { is_discretionary: true, ..Default::default() };
+//! assert!(matches!(judge(&discretionary, &wifi, true), Verdict::Defer(_)));
+//! assert_eq!(judge(&discretionary, &wifi, false), Verdict::Go);
+//! ```
 
 use crate::core::task::{TaskRecord, TaskState};
 use serde::{Deserialize, Serialize};
@@ -39,28 +60,38 @@ pub struct NetworkInfo {
 }
 
 impl NetworkInfo {
+    /// `type` is `"cellular"`.
     pub fn is_cellular(&self) -> bool {
         self.kind.as_deref() == Some("cellular")
     }
+    /// iOS's "expensive": `type` is `"cellular"`, `"wimax"` or `"bluetooth"`
+    /// (tethering).
     pub fn is_expensive(&self) -> bool {
         matches!(self.kind.as_deref(), Some("cellular" | "wimax" | "bluetooth"))
     }
+    /// iOS's "constrained" (Low Data Mode): `saveData` is on.
     pub fn is_constrained(&self) -> bool {
         self.save_data
     }
-    /// Good enough for discretionary work.
+    /// Good enough for discretionary work: neither expensive nor constrained,
+    /// and `effectiveType` `"4g"` or unknown.
     pub fn is_good(&self) -> bool {
         !self.is_expensive() && !self.is_constrained() && self.effective_type.as_deref().map_or(true, |t| t == "4g")
     }
 }
 
-/// A task's network rules (copied from its session's configuration).
+/// A task's network rules (copied from its session's configuration). The
+/// default allows every link and is not discretionary, as iOS's defaults.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct NetworkPolicy {
+    /// `isDiscretionary`: wait for a good, idle link ([`Verdict::Defer`]).
     pub is_discretionary: bool,
+    /// `allowsCellularAccess`: false holds the task off cellular links.
     pub allows_cellular_access: bool,
+    /// `allowsExpensiveNetworkAccess`: false holds it off expensive links.
     pub allows_expensive_network_access: bool,
+    /// `allowsConstrainedNetworkAccess`: false holds it off while Save-Data is on.
     pub allows_constrained_network_access: bool,
 }
 
@@ -73,6 +104,7 @@ impl Default for NetworkPolicy {
 /// May a task use the link now?
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
+    /// The task may start on this link.
     Go,
     /// Not on this link: wait for another, telling the delegate
     /// (`taskIsWaitingForConnectivity`); the reason is for logs and teaching.
@@ -108,6 +140,9 @@ pub fn judge(policy: &NetworkPolicy, net: &NetworkInfo, busy: bool) -> Verdict {
 pub struct Admission<'a> {
     /// (session, task id) of the tasks the network lets start.
     pub admitted: std::collections::HashSet<(String, u64)>,
+    /// Tasks held off this link that have not yet been told so
+    /// (`waiting_for_connectivity` false): journal
+    /// `taskIsWaitingForConnectivity` for each, once.
     pub newly_waiting: Vec<&'a TaskRecord>,
     /// Tasks held back (look again later).
     pub held: usize,

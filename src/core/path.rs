@@ -1,19 +1,43 @@
 //! Locations in the emulated app sandbox: `file:///tmp/…`,
 //! `file:///Documents/…`, `file:///Library/Caches/…`.
+//!
+//! # Examples
+//!
+//! ```
+//! use bgsession::core::path::{Root, SandboxPath};
+//!
+//! let p = SandboxPath::parse("file:///Documents/ep%201.mp3").unwrap();
+//! assert_eq!(p.root(), Root::Documents);
+//! assert_eq!(p.key(), "/Documents/ep 1.mp3"); // percent-escapes decoded
+//! assert_eq!(p.url(), "file:///Documents/ep%201.mp3");
+//! assert_eq!(p.name(), "ep 1.mp3");
+//!
+//! // Absolute paths work too; `.` and `..` are resolved.
+//! assert_eq!(SandboxPath::parse("/tmp/a/../b").unwrap().key(), "/tmp/b");
+//!
+//! // Outside the sandbox: refused, with the reason.
+//! let err = SandboxPath::parse("file:///etc/passwd").unwrap_err();
+//! assert!(err.to_string().contains("outside /tmp, /Documents and /Library/Caches"));
+//! ```
 
 use std::fmt;
 
 /// The sandbox's top-level directories.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Root {
+    /// `file:///tmp/`: where finished downloads land (`NSTemporaryDirectory()`).
     Tmp,
+    /// `file:///Documents/`: the app's documents (`.documentDirectory`).
     Documents,
+    /// `file:///Library/Caches/`: the app's caches (`.cachesDirectory`).
     Caches,
 }
 
 impl Root {
+    /// The three roots, in this order: tmp, Documents, Caches.
     pub const ALL: [Root; 3] = [Root::Tmp, Root::Documents, Root::Caches];
 
+    /// The root's path: `/tmp`, `/Documents` or `/Library/Caches`.
     pub fn prefix(self) -> &'static str {
         match self {
             Root::Tmp => "/tmp",
@@ -34,6 +58,19 @@ impl Root {
 
 /// A normalised sandbox path such as `/Documents/ep1.mp3` (a directory is the
 /// same with no name after its root, e.g. `/tmp`).
+///
+/// # Examples
+///
+/// ```
+/// use bgsession::core::path::SandboxPath;
+///
+/// let docs = SandboxPath::parse("file:///Documents").unwrap();
+/// assert!(docs.is_root());
+/// let file = docs.join("Season 1/ep1.mp3").unwrap();
+/// assert_eq!(file.key(), "/Documents/Season 1/ep1.mp3");
+/// assert_eq!(file.to_string(), "file:///Documents/Season%201/ep1.mp3");
+/// assert!(docs.join("../../etc").is_err()); // never above the sandbox
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SandboxPath {
     root: Root,
@@ -44,7 +81,9 @@ pub struct SandboxPath {
 /// A location that is not in the sandbox, or not a location.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PathError {
+    /// The location as given.
     pub input: String,
+    /// What is wrong with it.
     pub why: &'static str,
 }
 
@@ -98,6 +137,7 @@ impl SandboxPath {
         Ok(SandboxPath { root, parts: parts[skip..].to_vec() })
     }
 
+    /// Which top-level directory it is in.
     pub fn root(&self) -> Root {
         self.root
     }

@@ -1,15 +1,50 @@
 //! Requests and responses as plain data, URL rules, and the HTTP range
 //! arithmetic used to resume a transfer.
+//!
+//! # Examples
+//!
+//! ```
+//! use bgsession::core::request::{check_url, host_key, ContentRange, Request};
+//!
+//! let r = Request::get("https://example.test/ep1.mp3").unwrap();
+//! assert_eq!(r.method, "GET");
+//! // Background sessions transfer http(s) only.
+//! assert_eq!(check_url("ftp://example.test/x").unwrap_err().rule(), "UnsupportedURL");
+//! assert_eq!(host_key("https://Example.test:8443/a?b"), "https://example.test:8443");
+//!
+//! let range = ContentRange::parse("bytes 100-199/1000").unwrap();
+//! assert_eq!((range.first, range.last, range.total, range.len()), (100, 199, Some(1000), 100));
+//! assert_eq!(ContentRange::parse("bytes 0-9/*").unwrap().total, None);
+//! assert_eq!(ContentRange::parse("bytes 9-0/10"), None);
+//! ```
 
 use crate::core::error::UsageError;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// `URLRequest`: what a task asks for.
+///
+/// # Examples
+///
+/// ```
+/// use bgsession::Request;
+///
+/// let r = Request {
+///     url: "https://example.test/upload".into(),
+///     method: " put ".into(),
+///     headers: [("X-Token".to_string(), "1".to_string())].into(),
+/// }
+/// .validated()
+/// .unwrap();
+/// assert_eq!(r.method, "PUT");
+/// assert_eq!(r.headers["x-token"], "1");
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Request {
+    /// `URLRequest.url`: an absolute http(s) URL.
     pub url: String,
+    /// `URLRequest.httpMethod`, upper-cased; `"GET"` when absent from JSON.
     #[serde(default = "default_method")]
     pub method: String,
     /// Header names lower-cased.
@@ -54,13 +89,16 @@ impl Request {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ResponseInfo {
+    /// `URLResponse.url`: the URL that answered (the last one, after redirects).
     pub url: String,
+    /// `HTTPURLResponse.statusCode`. Any status is an answer, not a task error.
     pub status_code: u16,
     /// Header names lower-cased.
     pub headers: BTreeMap<String, String>,
 }
 
 impl ResponseInfo {
+    /// `value(forHTTPHeaderField:)`: a header's value, `name` in any case.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(&name.to_ascii_lowercase()).map(|s| s.as_str())
     }
@@ -99,13 +137,18 @@ pub fn host_key(url: &str) -> String {
 /// A parsed `Content-Range: bytes first-last/total`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ContentRange {
+    /// Offset of the first byte sent.
     pub first: u64,
+    /// Offset of the last byte sent (inclusive; never less than `first`).
     pub last: u64,
     /// `None` for `*`.
     pub total: Option<u64>,
 }
 
 impl ContentRange {
+    /// Parses a `Content-Range` header value; `None` unless it is a
+    /// satisfiable byte range (`first <= last`, and `last < total` when the
+    /// total is known). `bytes */total` (a 416's) is `None` too.
     pub fn parse(value: &str) -> Option<Self> {
         let rest = value.trim().strip_prefix("bytes")?.trim_start();
         let (range, total) = rest.split_once('/')?;
@@ -128,10 +171,12 @@ impl ContentRange {
         Some(ContentRange { first, last, total })
     }
 
+    /// Bytes in the range: `last - first + 1`.
     pub fn len(&self) -> u64 {
         self.last - self.first + 1
     }
 
+    /// Always false: a parsed range holds at least one byte.
     pub fn is_empty(&self) -> bool {
         false
     }

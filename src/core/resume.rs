@@ -2,6 +2,33 @@
 //! `NSURLSessionDownloadTaskResumeData`, `downloadTaskWithResumeData`): an
 //! opaque blob to the app, here versioned JSON naming the stored bytes and
 //! the validator that makes continuing them safe.
+//!
+//! # Examples
+//!
+//! ```
+//! use bgsession::core::request::Request;
+//! use bgsession::core::resume::ResumeData;
+//! use bgsession::core::task::{TaskRecord, Validator};
+//!
+//! // A download that stored 30 of 100 bytes from a server that sent an ETag.
+//! let mut task = TaskRecord::new_download("s", 3, Request::get("https://h/f").unwrap(), 0.0, "blob-3".into());
+//! task.segments = vec![10, 20];
+//! task.bytes_received = 30;
+//! task.bytes_expected = Some(100);
+//! task.validator = Some(Validator::ETag("\"v1\"".into()));
+//!
+//! // cancelByProducingResumeData: the bytes the app holds…
+//! let bytes = ResumeData::from_task(&task).unwrap().to_bytes();
+//! // …and downloadTaskWithResumeData: a new task that goes on from byte 30.
+//! let resumed = ResumeData::from_bytes(&bytes).unwrap().into_task("s", 9, 0.0);
+//! assert_eq!((resumed.task_id, resumed.bytes_received, resumed.blob_id.as_str()), (9, 30, "blob-3"));
+//!
+//! // Anything else is refused with a reason.
+//! assert!(ResumeData::from_bytes(b"hello").is_err());
+//! // Without a validator continuing is not safe: no resume data (iOS gives nil too).
+//! task.validator = None;
+//! assert!(ResumeData::from_task(&task).is_none());
+//! ```
 
 use crate::core::request::{Request, ResponseInfo};
 use crate::core::task::{TaskRecord, Validator};
@@ -10,19 +37,34 @@ use serde::{Deserialize, Serialize};
 const MAGIC: &str = "bgsession-resume-data";
 const VERSION: u32 = 1;
 
+/// The contents of a resume data blob (the `Data` of
+/// `NSURLSessionDownloadTaskResumeData`): what a new task needs to continue
+/// a download from its stored bytes. Made by [`ResumeData::from_task`],
+/// carried as [`to_bytes`](ResumeData::to_bytes), read back by
+/// [`from_bytes`](ResumeData::from_bytes).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ResumeData {
     magic: String,
     version: u32,
+    /// Identifier of the session whose task produced it.
     pub session: String,
+    /// The task's `originalRequest`.
     pub original_request: Request,
+    /// The task's `currentRequest` (after redirects): where ranges go.
     pub current_request: Request,
+    /// The stored bytes the new task takes over.
     pub blob_id: String,
+    /// Length of each stored segment, in order.
     pub segments: Vec<u64>,
+    /// Bytes stored: the sum of `segments` (checked on reading).
     pub bytes_received: u64,
+    /// The body's length, if the server said.
     pub bytes_expected: Option<u64>,
+    /// What `If-Range` sends, so the server only continues the same
+    /// representation.
     pub validator: Validator,
+    /// The response the bytes came with.
     pub response: Option<ResponseInfo>,
 }
 
@@ -62,10 +104,14 @@ impl ResumeData {
         })
     }
 
+    /// The blob handed to the app (versioned JSON; opaque to it).
     pub fn to_bytes(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("resume data serialises")
     }
 
+    /// Reads a blob made by [`to_bytes`](Self::to_bytes); refuses anything
+    /// else, another version, or segment lengths that do not add up to
+    /// `bytes_received`.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, BadResumeData> {
         let data: ResumeData = serde_json::from_slice(bytes).map_err(|e| BadResumeData(format!("not bgsession resume data ({e})")))?;
         if data.magic != MAGIC {

@@ -1,5 +1,30 @@
 //! Which tasks to start now, under the per-host connection cap, and when to
 //! look again.
+//!
+//! # Examples
+//!
+//! ```
+//! use bgsession::core::request::Request;
+//! use bgsession::core::schedule::{next_wake, pick};
+//! use bgsession::core::task::TaskRecord;
+//!
+//! let task = |id: u64, url: &str, priority: f64| {
+//!     let mut t = TaskRecord::new_download("s", id, Request::get(url).unwrap(), id as f64, format!("b{id}"));
+//!     t.priority = priority;
+//!     t.resume().unwrap();
+//!     t
+//! };
+//! let mut tasks = vec![task(1, "https://a/1", 0.5), task(2, "https://a/2", 0.5), task(3, "https://a/3", 1.0), task(4, "https://b/1", 0.5)];
+//!
+//! // At most 2 per host: host a gets task 3 (highest priority) and task 1 (older); host b gets task 4.
+//! let ids: Vec<u64> = pick(&tasks, |_| false, 2, 0.0).iter().map(|t| t.task_id).collect();
+//! assert_eq!(ids, vec![3, 1, 4]);
+//!
+//! // A task with a later earliestBeginDate is not picked; the daemon wakes for it.
+//! tasks[3].earliest_begin_date = Some(5_000.0);
+//! assert!(pick(&tasks[3..], |_| false, 2, 0.0).is_empty());
+//! assert_eq!(next_wake(&tasks, 0.0), Some(5_000.0));
+//! ```
 
 use crate::core::request::host_key;
 use crate::core::task::TaskRecord;

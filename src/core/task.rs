@@ -1,4 +1,27 @@
 //! A task's persistent record and its state machine (`URLSessionTask.State`).
+//!
+//! # Examples
+//!
+//! ```
+//! use bgsession::core::request::Request;
+//! use bgsession::core::task::{TaskRecord, TaskState, Transition};
+//!
+//! let request = Request::get("https://example.test/ep1.mp3").unwrap();
+//! let mut task = TaskRecord::new_download("com.example.podcasts", 1, request, 0.0, "blob-1".into());
+//! assert_eq!(task.state, TaskState::Suspended); // tasks start suspended, as on iOS
+//!
+//! assert_eq!(task.resume(), Ok(Transition::Schedule));
+//! assert_eq!(task.resume(), Ok(Transition::Unchanged)); // resuming a running task does nothing
+//! assert!(task.is_runnable(0.0));
+//! assert_eq!(task.expected_or_unknown(), -1); // NSURLSessionTransferSizeUnknown
+//!
+//! assert_eq!(task.suspend(), Ok(Transition::StopTransfer)); // the bytes stay
+//! match task.cancel().unwrap() {
+//!     Transition::Complete(error) => assert_eq!(error.code, -999),
+//!     other => panic!("{other:?}"),
+//! }
+//! assert_eq!(task.state, TaskState::Canceling);
+//! ```
 
 use crate::core::error::{NsError, UrlErrorCode};
 use crate::core::request::{Request, ResponseInfo};
@@ -8,13 +31,18 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TaskState {
+    /// `.running`: resumed; the daemon transfers it when it may.
     Running,
+    /// `.suspended`: new, or suspended; no transfer, stored bytes kept.
     Suspended,
+    /// `.canceling`: cancelled; `didCompleteWithError` (-999) is on its way.
     Canceling,
+    /// `.completed`: over, with or without an error.
     Completed,
 }
 
 impl TaskState {
+    /// The JS name: `"running"`, `"suspended"`, `"canceling"` or `"completed"`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Running => "running",
@@ -29,7 +57,9 @@ impl TaskState {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TaskKind {
+    /// `URLSessionDownloadTask`: the body goes to a file.
     Download,
+    /// `URLSessionUploadTask`: a sandbox file is the request body.
     Upload,
 }
 
@@ -37,7 +67,9 @@ pub enum TaskKind {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Validator {
+    /// A strong `ETag`, quotes included (weak `W/` ones cannot be used).
     ETag(String),
+    /// The `Last-Modified` date, as the server wrote it.
     LastModified(String),
 }
 
@@ -54,6 +86,7 @@ impl Validator {
             .map(|lm| Validator::LastModified(lm.trim().to_string()))
     }
 
+    /// The `If-Range` header value: the ETag or the date itself.
     pub fn if_range_value(&self) -> &str {
         match self {
             Validator::ETag(v) | Validator::LastModified(v) => v,
@@ -62,23 +95,56 @@ impl Validator {
 }
 
 /// Everything the daemon keeps about one task (IndexedDB `tasks` store).
+///
+/// # Examples
+///
+/// ```
+/// use bgsession::core::request::Request;
+/// use bgsession::core::task::TaskRecord;
+///
+/// let mut task = TaskRecord::new_download("s", 1, Request::get("https://h/f").unwrap(), 0.0, "b1".into());
+/// task.earliest_begin_date = Some(1_000.0); // ms since epoch
+/// task.resume().unwrap();
+/// assert!(!task.is_runnable(999.0)); // not before its date
+/// assert!(task.is_runnable(1_000.0));
+/// task.retry_at = Some(5_000.0); // a backoff after a failure
+/// assert!(!task.is_runnable(4_999.0));
+///
+/// // Stored as camelCase JSON.
+/// let json = serde_json::to_value(&task).unwrap();
+/// assert_eq!((json["taskId"].as_u64(), json["state"].as_str()), (Some(1), Some("running")));
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskRecord {
+    /// Identifier of the task's session (`configuration.identifier`).
     pub session: String,
+    /// `taskIdentifier`: unique in its session, stable across reloads.
     pub task_id: u64,
+    /// Download or upload, fixed when the task is made.
     pub kind: TaskKind,
+    /// `originalRequest`: the request the task was made with.
     pub original_request: Request,
+    /// `currentRequest`: the request now made (after redirects, or the one
+    /// `willBeginDelayedRequest` substituted).
     pub current_request: Request,
+    /// `taskDescription`: the app's own label; empty by default.
     #[serde(default)]
     pub task_description: String,
+    /// `state`: changed by [`resume`](Self::resume), [`suspend`](Self::suspend),
+    /// [`cancel`](Self::cancel) and [`complete`](Self::complete).
     pub state: TaskState,
+    /// `priority`, 0.0 to 1.0 (default 0.5): higher ones start first.
     #[serde(default = "default_priority")]
     pub priority: f64,
     /// Milliseconds since the epoch; `None`: start now.
     #[serde(default)]
     pub earliest_begin_date: Option<f64>,
+    /// When the page made the task (ms since epoch); older ones start first
+    /// at equal priority.
     pub created_at: f64,
+    /// `response`: the server's answer, once there is one (as the app sees
+    /// it: the whole representation's, even when bgsession asked for ranges).
     #[serde(default)]
     pub response: Option<ResponseInfo>,
     /// Bytes persisted so far (the sum of `segments`).
@@ -87,6 +153,8 @@ pub struct TaskRecord {
     /// Total expected, when the server said.
     #[serde(default)]
     pub bytes_expected: Option<u64>,
+    /// What proves stored bytes still match the server's representation;
+    /// `None`: they cannot be continued (a restart fetches from zero).
     #[serde(default)]
     pub validator: Option<Validator>,
     /// Key of the byte store holding this task's segments.
@@ -94,6 +162,7 @@ pub struct TaskRecord {
     /// Length of each persisted segment, in order.
     #[serde(default)]
     pub segments: Vec<u64>,
+    /// `error`: what the task completed with; `None` while running and on success.
     #[serde(default)]
     pub error: Option<NsError>,
     /// Transfer attempts that failed in a row (reset by progress).
@@ -128,8 +197,11 @@ pub struct TaskRecord {
     /// For upload tasks: the sandbox path of the body.
     #[serde(default)]
     pub upload_from: Option<String>,
+    /// `countOfBytesSent` (uploads): 0 until the server answers, then the
+    /// file's size.
     #[serde(default)]
     pub bytes_sent: u64,
+    /// `countOfBytesExpectedToSend` (uploads): the file's size in bytes.
     #[serde(default)]
     pub bytes_expected_to_send: u64,
     /// Which links it may use (from the session's configuration).
@@ -156,7 +228,9 @@ fn default_priority() -> f64 {
 /// A state change asked of a task that its state does not allow.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TransitionError {
+    /// The state the task was in.
     pub from: TaskState,
+    /// What was asked, e.g. `"complete"`.
     pub action: &'static str,
 }
 

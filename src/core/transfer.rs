@@ -2,6 +2,57 @@
 //! send (a `Range` when bytes are already stored), what a response means for
 //! the stored bytes, when the body is complete, and whether a failure is
 //! retried. Time and randomness are passed in.
+//!
+//! # Examples
+//!
+//! A fresh download asks for a 1 MiB probe; one with stored bytes and a
+//! validator asks for the rest with `Range` and `If-Range`:
+//!
+//! ```
+//! use bgsession::core::request::Request;
+//! use bgsession::core::task::{TaskRecord, Validator};
+//! use bgsession::core::transfer::{plan_fetch, PROBE_SEGMENT};
+//!
+//! let mut task = TaskRecord::new_download("s", 1, Request::get("https://h/f").unwrap(), 0.0, "b".into());
+//! let plan = plan_fetch(&task);
+//! assert_eq!((plan.offset, plan.end), (0, Some(PROBE_SEGMENT - 1)));
+//! assert_eq!(plan.request.headers["range"], "bytes=0-1048575");
+//!
+//! // 30 bytes stored from a server that sent an ETag, and no fast mode: stream the rest.
+//! task.segments = vec![30];
+//! task.bytes_received = 30;
+//! task.validator = Some(Validator::ETag("\"v1\"".into()));
+//! let plan = plan_fetch(&task);
+//! assert_eq!((plan.offset, plan.end), (30, None));
+//! assert_eq!(plan.request.headers["range"], "bytes=30-");
+//! assert_eq!(plan.request.headers["if-range"], "\"v1\"");
+//! ```
+//!
+//! A failed attempt is retried with backoff, or ends the task:
+//!
+//! ```
+//! use bgsession::core::request::Request;
+//! use bgsession::core::task::TaskRecord;
+//! use bgsession::core::transfer::{Failure, FailureDecision, RetryPolicy};
+//!
+//! let policy = RetryPolicy { max_failures: 2, base_ms: 1000.0, cap_ms: 60_000.0 };
+//! let mut task = TaskRecord::new_download("s", 1, Request::get("https://h/f").unwrap(), 0.0, "b".into());
+//! task.resume().unwrap();
+//!
+//! // First failure: retry after 500–1000 ms (jitter 0 gives the shortest).
+//! let now = 10_000.0;
+//! let first = policy.on_failure(&mut task, Failure::Lost("reset".into()), now, 0.0);
+//! assert_eq!(first, FailureDecision::RetryAt(now + 500.0));
+//! // Second: the retries are spent; -1005 (networkConnectionLost).
+//! match policy.on_failure(&mut task, Failure::Lost("reset".into()), now, 0.0) {
+//!     FailureDecision::Fail(error) => assert_eq!(error.code, -1005),
+//!     other => panic!("{other:?}"),
+//! }
+//! // Offline is not a failure: wait for connectivity, telling the delegate once.
+//! let mut task = TaskRecord::new_download("s", 2, Request::get("https://h/g").unwrap(), 0.0, "c".into());
+//! assert_eq!(policy.on_failure(&mut task, Failure::Offline, now, 0.0), FailureDecision::WaitForConnectivity { notify: true });
+//! assert_eq!(policy.on_failure(&mut task, Failure::Offline, now, 0.0), FailureDecision::WaitForConnectivity { notify: false });
+//! ```
 
 use crate::core::error::{NsError, UrlErrorCode};
 use crate::core::request::{ContentRange, Request, ResponseInfo};
@@ -10,6 +61,8 @@ use crate::core::task::{TaskRecord, Validator};
 /// The request to send for the next attempt.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FetchPlan {
+    /// The task's current request, with `Range` / `If-Range` set as planned
+    /// (and any of the app's own removed, unless the app asked for a range).
     pub request: Request,
     /// Bytes already stored, asked for from here on (0: the whole body).
     pub offset: u64,
@@ -20,11 +73,13 @@ pub struct FetchPlan {
 
 /// Bounded segments (fast mode) are sized to take about this long.
 pub const SEGMENT_TARGET_MS: f64 = 1000.0;
+/// The smallest bounded segment in fast mode: 1 MiB.
 pub const MIN_FAST_SEGMENT: u64 = 1 << 20;
 /// A fresh download starts with one small bounded segment read whole: it
 /// measures the link (and whether ranges work) at once, and on a fast link
 /// the body never goes through the slow streamed path.
 pub const PROBE_SEGMENT: u64 = 1 << 20;
+/// The largest bounded segment in fast mode: 128 MiB.
 pub const MAX_FAST_SEGMENT: u64 = 128 << 20;
 /// At or above this rate (bytes/s) a streamed body switches to fast mode: the
 /// browser's own reading of a whole segment beats streaming it through script
@@ -73,6 +128,7 @@ pub fn plan_fetch(task: &TaskRecord) -> FetchPlan {
 /// How a stored segment changes the plan.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SegmentOutcome {
+    /// Go on as before.
     Continue,
     /// The link is fast: stop streaming this body and fetch the rest as
     /// bounded segments.
@@ -109,13 +165,21 @@ pub fn after_segment(task: &mut TaskRecord, len: u64, elapsed_ms: f64, streamed:
 pub enum ResponseDecision {
     /// Append the body after `offset` stored bytes; `resumed`: tell the
     /// delegate (`didResumeAtOffset`).
-    Write { offset: u64, resumed: bool },
+    Write {
+        /// Bytes already stored before this body (0: the body starts the file).
+        offset: u64,
+        /// `offset > 0`: journal `didResumeAtOffset` first.
+        resumed: bool,
+    },
     /// The stored bytes were discarded (server sent the whole body again, or
     /// a different representation): write this body from zero.
     Restart,
     /// This response cannot be used (a range that does not continue ours):
     /// drop it, discard the stored bytes, fetch again from zero.
-    Refetch { reason: String },
+    Refetch {
+        /// What was wrong with the response, for logs.
+        reason: String,
+    },
 }
 
 /// Applies a response's head to the task (response, validator, expected
@@ -308,8 +372,11 @@ pub fn resource_timed_out(task: &TaskRecord, now: f64) -> Option<NsError> {
 /// Retry policy: exponential backoff with full jitter, capped.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RetryPolicy {
+    /// Failures in a row after which the task fails (default 6).
     pub max_failures: u32,
+    /// The first retry's delay ceiling in ms, doubled per failure (default 1000).
     pub base_ms: f64,
+    /// The largest delay ceiling in ms (default 60 000).
     pub cap_ms: f64,
 }
 
@@ -327,7 +394,11 @@ pub enum FailureDecision {
     /// Offline: wait for connectivity (background sessions always wait, as
     /// on iOS); `notify`: tell the delegate (`taskIsWaitingForConnectivity`),
     /// once per offline spell.
-    WaitForConnectivity { notify: bool },
+    WaitForConnectivity {
+        /// Journal `taskIsWaitingForConnectivity`: the first offline
+        /// failure of the spell.
+        notify: bool,
+    },
     /// The task ends with this error.
     Fail(NsError),
 }

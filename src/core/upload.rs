@@ -7,6 +7,35 @@
 //! the whole size once the server has answered, which it does after reading
 //! the body. An upload that breaks is sent again from its first byte
 //! (browsers have no resumable uploads yet).
+//!
+//! # Examples
+//!
+//! ```
+//! use bgsession::core::journal::Event;
+//! use bgsession::core::path::SandboxPath;
+//! use bgsession::core::request::{Request, ResponseInfo};
+//! use bgsession::core::task::TaskRecord;
+//! use bgsession::core::upload;
+//!
+//! let mut request = Request::get("https://h/up").unwrap();
+//! assert!(upload::check_request(&request).is_err()); // a GET carries no body
+//! request.method = "PUT".into();
+//! assert!(upload::check_request(&request).is_ok());
+//!
+//! let from = SandboxPath::parse("file:///Documents/photo.jpg").unwrap();
+//! let mut task = TaskRecord::new_upload("s", 1, request, &from, 0.0, "up-1".into());
+//! task.bytes_expected_to_send = 2048; // the file's size
+//!
+//! // The server answered (even with a 500: an answer, not a task error).
+//! let answer = ResponseInfo { url: "https://h/up".into(), status_code: 500, headers: Default::default() };
+//! let events = upload::on_response(&mut task, answer);
+//! assert_eq!(events, vec![Event::DidSendBodyData { total_bytes_sent: 2048, total_bytes_expected_to_send: 2048 }]);
+//!
+//! // Its body: didReceiveData per chunk, then didCompleteWithError(nil).
+//! let events = upload::on_body(&mut task, b"oops");
+//! assert_eq!(events.last(), Some(&Event::DidCompleteWithError { error: None }));
+//! assert!(matches!(&events[0], Event::DidReceiveData { data } if data == "b29wcw=="));
+//! ```
 
 use crate::core::base64;
 use crate::core::error::UsageError;

@@ -10,10 +10,12 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
+/// Name of the Cache API cache that holds every segment of the origin.
 pub const CACHE_NAME: &str = "bgsession-bytes-v1";
 
 /// A segment whose bytes have all been handed to the store.
 pub struct Segment {
+    /// Bytes handed to the store in this segment.
     pub written: u64,
     /// The body ended with it.
     pub done: bool,
@@ -55,6 +57,7 @@ thread_local! {
     static SHARED: std::cell::RefCell<Option<Rc<Bytes>>> = const { std::cell::RefCell::new(None) };
 }
 
+/// The segment store of this page or worker, opened once.
 pub async fn shared() -> Result<Rc<Bytes>> {
     if let Some(b) = SHARED.with(|s| s.borrow().clone()) {
         return Ok(b);

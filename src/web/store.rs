@@ -14,12 +14,22 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
+/// Name of the origin's IndexedDB database.
 pub const DB_NAME: &str = "bgsession";
 const DB_VERSION: u32 = 1;
+/// Object store of [`TaskRecord`]s, keyed by `[session, taskId]`, indexed
+/// `by_session`.
 pub const TASKS: &str = "tasks";
+/// Object store of the journal's [`JournalEntry`]s, keyed by an
+/// auto-incremented `seq`, indexed `by_session`.
 pub const EVENTS: &str = "events";
+/// Object store of `{session, taskId, total}`: the progress total last
+/// delivered to the delegate per task (the base of the next `bytesWritten`).
 pub const DELIVERED: &str = "delivered";
+/// Object store of sandbox [`FileMeta`]s, keyed by `path`.
 pub const FILES: &str = "files";
+/// Object store of session configurations (the JSON of
+/// [`ConfigData`](crate::core::config::ConfigData)), keyed by `identifier`.
 pub const SESSIONS: &str = "sessions";
 
 type Result<T> = std::result::Result<T, JsValue>;
@@ -123,6 +133,7 @@ impl Store {
 
     // ---- tasks -------------------------------------------------------------
 
+    /// Writes a task record (insert or replace), in its own transaction.
     pub async fn put_task(&self, t: &TaskRecord) -> Result<()> {
         let tx = self.tx(&[TASKS], TransactionMode::ReadWrite)?;
         tx.object_store(TASKS).map_err(e)?.put(&to_js(t), None).map_err(e)?.await.map_err(e)?;
@@ -159,6 +170,7 @@ impl Store {
         Ok(clash)
     }
 
+    /// The stored record of task `task_id` of `session`, if any.
     pub async fn get_task(&self, session: &str, task_id: u64) -> Result<Option<TaskRecord>> {
         let tx = self.tx(&[TASKS], TransactionMode::ReadOnly)?;
         let v = tx.object_store(TASKS).map_err(e)?.get(Query::Key(key2(session, task_id))).map_err(e)?.await.map_err(e)?;
@@ -206,6 +218,7 @@ impl Store {
         Self::finish(tx).await
     }
 
+    /// The stored configuration of session `identifier` (a JS object), if any.
     pub async fn session(&self, identifier: &str) -> Result<Option<JsValue>> {
         let tx = self.tx(&[SESSIONS], TransactionMode::ReadOnly)?;
         tx.object_store(SESSIONS).map_err(e)?.get(Query::Key(JsValue::from_str(identifier))).map_err(e)?.await.map_err(e)
@@ -294,6 +307,7 @@ impl Store {
         Ok(index.count(Some(Query::Key(JsValue::from_str(session)))).map_err(e)?.await.map_err(e)? as usize)
     }
 
+    /// The progress total last delivered for a task; 0 if none.
     pub async fn delivered_total(&self, session: &str, task_id: u64) -> Result<u64> {
         let tx = self.tx(&[DELIVERED], TransactionMode::ReadOnly)?;
         let v = tx.object_store(DELIVERED).map_err(e)?.get(Query::Key(key2(session, task_id))).map_err(e)?.await.map_err(e)?;
@@ -341,18 +355,21 @@ impl Store {
 
     // ---- files -------------------------------------------------------------
 
+    /// Writes a file's metadata (insert or replace), in its own transaction.
     pub async fn put_file(&self, f: &FileMeta) -> Result<()> {
         let tx = self.tx(&[FILES], TransactionMode::ReadWrite)?;
         tx.object_store(FILES).map_err(e)?.put(&to_js(f), None).map_err(e)?.await.map_err(e)?;
         Self::finish(tx).await
     }
 
+    /// The metadata of the file at `path`, if there is one.
     pub async fn get_file(&self, path: &SandboxPath) -> Result<Option<FileMeta>> {
         let tx = self.tx(&[FILES], TransactionMode::ReadOnly)?;
         let v = tx.object_store(FILES).map_err(e)?.get(Query::Key(JsValue::from_str(&path.key()))).map_err(e)?.await.map_err(e)?;
         v.map(|v| from_js(v, "file metadata")).transpose()
     }
 
+    /// Every file's metadata, in path order.
     pub async fn files(&self) -> Result<Vec<FileMeta>> {
         let tx = self.tx(&[FILES], TransactionMode::ReadOnly)?;
         let all = tx.object_store(FILES).map_err(e)?.get_all(None, None).map_err(e)?.await.map_err(e)?;

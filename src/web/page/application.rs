@@ -23,7 +23,45 @@ thread_local! {
     static APP: RefCell<AppState> = RefCell::new(AppState::default());
 }
 
-/// The application object (`UIApplication.shared`).
+/// The application object (`UIApplication.shared`). Setting its delegate is
+/// the page's "launch": each session identifier with queued events (and no
+/// other page receiving them) is handed to
+/// `application(_:handleEventsForBackgroundURLSession:completionHandler:)`.
+///
+/// # Examples
+///
+/// ```ignore
+/// use bgsession::{CompletionHandler, UiApplication, UrlSession, UrlSessionConfiguration, UrlSessionDelegate};
+/// use std::cell::RefCell;
+/// use std::collections::HashMap;
+///
+/// thread_local! {
+///     static SESSIONS: RefCell<HashMap<String, UrlSession>> = RefCell::new(HashMap::new());
+///     static HANDLERS: RefCell<HashMap<String, CompletionHandler>> = RefCell::new(HashMap::new());
+/// }
+///
+/// struct App;
+/// impl UrlSessionDelegate for App {
+///     async fn url_session_did_finish_events(&self, session: &UrlSession) {
+///         // Every queued event was delivered: call the saved handler.
+///         let id = session.configuration().identifier();
+///         if let Some(done) = HANDLERS.with(|h| h.borrow_mut().remove(&id)) {
+///             done.call();
+///         }
+///     }
+/// }
+///
+/// UiApplication::shared().set_delegate(|identifier: &str, done: CompletionHandler| {
+///     HANDLERS.with(|h| h.borrow_mut().insert(identifier.to_string(), done));
+///     if SESSIONS.with(|s| s.borrow().contains_key(identifier)) {
+///         return; // already open: it is receiving the events
+///     }
+///     // Recreate the session, and keep it: its delegate receives the queued events.
+///     let config = UrlSessionConfiguration::background(identifier).expect("a non-empty identifier");
+///     let session = UrlSession::with_delegate(&config, App).expect("the only session with this identifier");
+///     SESSIONS.with(|s| s.borrow_mut().insert(identifier.to_string(), session));
+/// });
+/// ```
 #[wasm_bindgen(js_name = UIApplication)]
 pub struct UiApplication {
     _private: (),
@@ -37,6 +75,8 @@ impl UiApplication {
         UiApplication { _private: () }
     }
 
+    /// `delegate`: the app delegate last set (from JS, or the JS object that
+    /// wraps a Rust [`ApplicationDelegate`](crate::ApplicationDelegate)).
     #[wasm_bindgen(getter, unchecked_return_type = "UIApplicationDelegate | null | undefined")]
     pub fn delegate(&self) -> JsValue {
         APP.with(|a| a.borrow().delegate.clone())

@@ -3,31 +3,6 @@
 //! are all optional. Methods are `async`: the session awaits each one before
 //! it delivers the session's next event (a JS delegate does the same with a
 //! returned Promise), so `did_finish_downloading_to` can move the file first.
-//!
-//! ```ignore
-//! use bgsession::{FileManager, UrlSession, UrlSessionConfiguration, UrlSessionDelegate, UrlSessionTask};
-//!
-//! struct Podcasts;
-//!
-//! impl UrlSessionDelegate for Podcasts {
-//!     async fn did_finish_downloading_to(&self, _session: &UrlSession, task: &UrlSessionTask, location: &str) {
-//!         // Move it now: the temp file is deleted when this returns.
-//!         let dest = format!("file:///Documents/{}", task.task_description());
-//!         FileManager::default_manager().move_item(location, &dest).await.expect("moved");
-//!     }
-//!     async fn did_complete_with_error(&self, _session: &UrlSession, task: &UrlSessionTask, error: Option<&bgsession::NsError>) {
-//!         web_sys::console::log_1(&format!("task {} done: {:?}", task.identifier(), error).into());
-//!     }
-//! }
-//!
-//! # async fn run() -> Result<(), bgsession::Error> {
-//! let config = UrlSessionConfiguration::background("com.example.podcasts")?;
-//! let session = UrlSession::with_delegate(&config, Podcasts)?;
-//! let task = session.download_task("https://example.test/ep1.mp3")?;
-//! task.set_task_description("ep1.mp3".into());
-//! task.resume().await?;
-//! # Ok(()) }
-//! ```
 
 use crate::core::error::{NsError, UsageError};
 use crate::core::journal::{CallArgs, DelegateCall};
@@ -101,8 +76,39 @@ pub enum DelayedRequestDisposition {
 }
 
 /// A background session's delegate, for Rust apps (JS apps pass a plain
-/// object with Apple's method names). Every method is optional; the
-/// arguments are Apple's, in Rust types. See the module docs for an example.
+/// object with Apple's method names). Every method is optional (its default
+/// does nothing); the arguments are Apple's, in Rust types. Methods are
+/// `async`: the session awaits each one before it delivers the session's
+/// next event, so `did_finish_downloading_to` can move the file first.
+///
+/// # Examples
+///
+/// ```ignore
+/// use bgsession::{FileManager, UrlSession, UrlSessionConfiguration, UrlSessionDelegate, UrlSessionTask};
+///
+/// struct Podcasts;
+///
+/// impl UrlSessionDelegate for Podcasts {
+///     async fn did_finish_downloading_to(&self, _session: &UrlSession, task: &UrlSessionTask, location: &str) {
+///         // Move it now: the temp file is deleted when this returns.
+///         let dest = format!("file:///Documents/{}", task.task_description());
+///         if let Err(e) = FileManager::default_manager().move_item(location, &dest).await {
+///             web_sys::console::error_1(&format!("not moved: {e}").into());
+///         }
+///     }
+///     async fn did_complete_with_error(&self, _session: &UrlSession, task: &UrlSessionTask, error: Option<&bgsession::NsError>) {
+///         web_sys::console::log_1(&format!("task {} done: {:?}", task.task_identifier(), error).into());
+///     }
+/// }
+///
+/// # async fn run() -> Result<(), bgsession::Error> {
+/// let config = UrlSessionConfiguration::background("com.example.podcasts")?;
+/// let session = UrlSession::with_delegate(&config, Podcasts)?;
+/// let task = session.download_task("https://example.test/ep1.mp3")?;
+/// task.set_task_description("ep1.mp3".into());
+/// task.resume().await?;
+/// # Ok(()) }
+/// ```
 #[allow(async_fn_in_trait, unused_variables)]
 pub trait UrlSessionDelegate: 'static {
     /// `urlSession(_:downloadTask:didWriteData:totalBytesWritten:totalBytesExpectedToWrite:)`;

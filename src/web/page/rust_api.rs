@@ -3,29 +3,6 @@
 //! where JS returns a Promise, and a [`UrlSessionDelegate`] trait instead of
 //! a JS object. The JS-facing methods of the same types are hidden from these
 //! docs (they take and return `JsValue`s).
-//!
-//! ```ignore
-//! use bgsession::{UiApplication, UrlSession, UrlSessionConfiguration, UrlSessionDelegate};
-//!
-//! struct App;
-//! impl UrlSessionDelegate for App {}
-//!
-//! # async fn run() -> Result<(), bgsession::Error> {
-//! // A relaunch first: sessions with queued events are handed over.
-//! UiApplication::shared().set_delegate(|identifier: &str, done: bgsession::CompletionHandler| {
-//!     // recreate the session `identifier`; call `done.call()` from
-//!     // `url_session_did_finish_events`
-//! });
-//! let config = UrlSessionConfiguration::background("com.example.maps")?;
-//! config.set_http_maximum_connections_per_host(4.0)?;
-//! let session = UrlSession::with_delegate(&config, App)?;
-//! let task = session.download_task("https://example.test/tiles/europe.pack")?;
-//! task.resume().await?;
-//! for t in session.get_all_tasks().await? {
-//!     println!("{} {:?} {}/{}", t.task_identifier(), t.state(), t.count_of_bytes_received(), t.count_of_bytes_expected_to_receive());
-//! }
-//! # Ok(()) }
-//! ```
 
 use crate::core::error::{NsError, UsageError};
 use crate::core::request::{Request, ResponseInfo};
@@ -40,7 +17,10 @@ use wasm_bindgen::JsCast;
 
 /// What a task is asked to fetch: a URL (`&str`, `String`) or a [`Request`].
 pub enum TaskRequest {
+    /// An absolute URL, or one relative to the page (resolved against its
+    /// location): a GET for downloads, a POST for uploads.
     Url(String),
+    /// A full request: URL, method, headers.
     Request(Request),
 }
 
@@ -134,6 +114,7 @@ impl UrlSessionTask {
         self.inner.record.borrow().state
     }
 
+    /// `originalRequest`: the request the task was made with.
     pub fn original_request(&self) -> Request {
         self.inner.record.borrow().original_request.clone()
     }
@@ -153,6 +134,8 @@ impl UrlSessionTask {
         self.inner.record.borrow().error.clone()
     }
 
+    /// `countOfBytesReceived`: body bytes stored so far (as of the last
+    /// event delivered to this page). For an upload: response bytes delivered.
     pub fn count_of_bytes_received(&self) -> u64 {
         self.inner.record.borrow().bytes_received
     }
@@ -162,10 +145,13 @@ impl UrlSessionTask {
         self.inner.record.borrow().expected_or_unknown()
     }
 
+    /// `countOfBytesSent` (uploads): 0 until the server has answered, then
+    /// the file's size (browsers report no finer upload progress).
     pub fn count_of_bytes_sent(&self) -> u64 {
         self.inner.record.borrow().bytes_sent
     }
 
+    /// `countOfBytesExpectedToSend` (uploads): the file's size in bytes.
     pub fn count_of_bytes_expected_to_send(&self) -> u64 {
         self.inner.record.borrow().bytes_expected_to_send
     }
@@ -194,8 +180,9 @@ impl UrlSessionTask {
 /// `FileManager.default.attributesOfItem(atPath:)`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FileAttributes {
+    /// `.size`, in bytes.
     pub size: u64,
-    /// Milliseconds since the epoch.
+    /// `.modificationDate`, in milliseconds since the epoch.
     pub modification_date: f64,
 }
 
@@ -204,16 +191,22 @@ pub struct FileAttributes {
 pub struct FileEntry {
     /// `file:///…` location.
     pub url: String,
+    /// Bytes.
     pub size: u64,
+    /// Milliseconds since the epoch.
     pub modification_date: f64,
 }
 
 /// [`FileManager::usage`], in bytes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StorageUsage {
+    /// Under `file:///tmp/`.
     pub tmp: u64,
+    /// Under `file:///Documents/`.
     pub documents: u64,
+    /// Under `file:///Library/Caches/`.
     pub caches: u64,
+    /// Every file of the sandbox.
     pub total: u64,
     /// The origin's quota (`navigator.storage.estimate()`), -1 when unknown.
     pub quota: f64,
@@ -229,6 +222,8 @@ impl FileManager {
         Ok(self.js_move_item(at.into(), to.into()).await?)
     }
 
+    /// `copyItem(at:to:)`: copies a file's bytes to a new location; fails if
+    /// `at` is missing (code 4) or `to` exists (code 516).
     pub async fn copy_item(&self, at: &str, to: &str) -> Result<(), Error> {
         Ok(self.js_copy_item(at.into(), to.into()).await?)
     }
@@ -238,6 +233,8 @@ impl FileManager {
         Ok(self.js_remove_item(at.into()).await?)
     }
 
+    /// `fileExists(atPath:)`: true for a file, a directory holding files, or a
+    /// sandbox root.
     pub async fn file_exists(&self, at: &str) -> Result<bool, Error> {
         Ok(self.js_file_exists(at.into()).await?)
     }
@@ -252,6 +249,7 @@ impl FileManager {
         Ok(self.js_contents_of_directory(at.into()).await?.iter().filter_map(|v| v.as_string()).collect())
     }
 
+    /// `attributesOfItem(atPath:)`: size and modification date of a file.
     pub async fn attributes_of_item(&self, at: &str) -> Result<FileAttributes, Error> {
         let v = self.js_attributes_of_item(at.into()).await?;
         Ok(FileAttributes { size: js::get(&v, "size").as_f64().unwrap_or(0.0) as u64, modification_date: date_ms(&js::get(&v, "modificationDate")) })
@@ -284,6 +282,9 @@ impl FileManager {
 pub struct CompletionHandler(js_sys::Function);
 
 impl CompletionHandler {
+    /// Calls the handler, as an iOS app does once it has handled the
+    /// session's events; the identifier then shows in
+    /// `UIApplication.shared.completedBackgroundSessions`. Consumes it: one call.
     pub fn call(self) {
         let _ = self.0.call0(&JsValue::UNDEFINED);
     }
@@ -293,6 +294,10 @@ impl CompletionHandler {
 /// `application(_:handleEventsForBackgroundURLSession:completionHandler:)`.
 /// Any `Fn(&str, CompletionHandler)` closure is one.
 pub trait ApplicationDelegate: 'static {
+    /// `application(_:handleEventsForBackgroundURLSession:completionHandler:)`:
+    /// the session `identifier` has queued events. Recreate it (its delegate
+    /// then receives them) and keep `completion_handler` to call from
+    /// [`UrlSessionDelegate::url_session_did_finish_events`].
     fn handle_events_for_background_url_session(&self, identifier: &str, completion_handler: CompletionHandler);
 }
 

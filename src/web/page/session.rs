@@ -138,7 +138,43 @@ pub(crate) fn is_live(identifier: &str) -> bool {
     LIVE.with(|l| l.borrow().get(identifier).and_then(|w| w.upgrade()).is_some_and(|s| s.life.get() != Life::Invalidated))
 }
 
-/// A background `URLSession`.
+/// A background `URLSession`: the page's handle on one session identifier.
+/// Creating it registers the daemon (a Service Worker), takes the
+/// identifier's event lock (one page at a time receives its events) and
+/// delivers the identifier's journal to the delegate, in order, starting
+/// with the events queued while no page had it. JS
+/// creates it with `new URLSession(configuration, delegate)`; Rust with
+/// [`UrlSession::with_delegate`] and a [`UrlSessionDelegate`](crate::UrlSessionDelegate).
+///
+/// # Examples
+///
+/// ```ignore
+/// use bgsession::{UrlSession, UrlSessionConfiguration, UrlSessionDelegate};
+///
+/// struct App;
+/// impl UrlSessionDelegate for App {}
+///
+/// # async fn run() -> Result<(), bgsession::Error> {
+/// let config = UrlSessionConfiguration::background("com.example.podcasts")?;
+/// let session = UrlSession::with_delegate(&config, App)?;
+/// session.set_session_description("Podcasts".into());
+///
+/// let task = session.download_task("https://example.test/ep1.mp3")?; // suspended
+/// task.resume().await?; // the daemon has stored it
+///
+/// // Uploads send a sandbox file; a bare URL uploads with POST.
+/// let upload = session.upload_task("https://example.test/upload", "file:///Documents/notes.txt")?;
+/// upload.resume().await?;
+///
+/// // Tasks not yet completed, including those made before a reload.
+/// for t in session.get_all_tasks().await? {
+///     let _ = (t.task_identifier(), t.state(), t.count_of_bytes_received());
+/// }
+///
+/// // Identifiers are one session per page: a second one is refused.
+/// assert!(UrlSession::with_delegate(&config, App).is_err());
+/// # Ok(()) }
+/// ```
 #[wasm_bindgen(js_name = URLSession)]
 #[derive(Clone)]
 pub struct UrlSession {
@@ -322,10 +358,13 @@ impl UrlSession {
         UrlSessionConfiguration::from_data(self.inner.config.clone())
     }
 
+    /// `sessionDescription`: the app's own label for the session (empty by
+    /// default); the launch notification shows it.
     #[wasm_bindgen(getter = sessionDescription)]
     pub fn session_description(&self) -> String {
         self.inner.description.borrow().clone()
     }
+    /// Sets `sessionDescription`.
     #[wasm_bindgen(setter = sessionDescription)]
     pub fn set_session_description(&self, v: String) {
         *self.inner.description.borrow_mut() = v;

@@ -69,7 +69,34 @@ impl TaskInner {
     }
 }
 
-/// A download (or upload) task of a background session.
+/// A download (or upload) task of a background session (`URLSessionTask`):
+/// a view of the daemon's record, updated as the session delivers events.
+/// Made suspended by [`UrlSession::download_task`](crate::UrlSession::download_task),
+/// [`download_task_with_resume_data`](crate::UrlSession::download_task_with_resume_data)
+/// or [`upload_task`](crate::UrlSession::upload_task); one object per task, so
+/// the delegate receives the same one the app made.
+///
+/// # Examples
+///
+/// ```ignore
+/// use bgsession::{TaskState, UrlSession};
+///
+/// # async fn run(session: &UrlSession) -> Result<(), bgsession::Error> {
+/// let task = session.download_task("https://example.test/ep1.mp3")?;
+/// task.set_task_description("ep1.mp3".into());
+/// task.set_priority(0.8)?;
+/// // Not before a minute from now (ms since the epoch); set before resume().
+/// task.set_earliest_begin_date(Some(js_sys::Date::now() + 60_000.0))?;
+/// task.resume().await?;
+/// assert_eq!(task.state(), TaskState::Running);
+///
+/// // Later: stop it, keeping what can be continued.
+/// if let Some(resume_data) = task.cancel_by_producing_resume_data().await? {
+///     let again = session.download_task_with_resume_data(&resume_data)?;
+///     again.resume().await?;
+/// }
+/// # Ok(()) }
+/// ```
 #[wasm_bindgen(js_name = URLSessionTask)]
 #[derive(Clone)]
 pub struct UrlSessionTask {
@@ -99,10 +126,13 @@ impl UrlSessionTask {
         }
     }
 
+    /// `taskDescription`: the app's own label for the task (empty by default);
+    /// kept by the page, e.g. to name the file in `didFinishDownloadingTo`.
     #[wasm_bindgen(getter = taskDescription)]
     pub fn task_description(&self) -> String {
         self.inner.record.borrow().task_description.clone()
     }
+    /// Sets `taskDescription`.
     #[wasm_bindgen(setter = taskDescription)]
     pub fn set_task_description(&self, v: String) {
         self.inner.record.borrow_mut().task_description = v;
@@ -115,12 +145,14 @@ impl UrlSessionTask {
         self.inner.record.borrow().state.as_str().to_string()
     }
 
+    /// JS `originalRequest`: `{url, method, headers}`.
     #[doc(hidden)]
     #[wasm_bindgen(getter = originalRequest, unchecked_return_type = "URLRequest")]
     pub fn js_original_request(&self) -> JsValue {
         request_js(&self.inner.record.borrow().original_request)
     }
 
+    /// JS `currentRequest`: `{url, method, headers}`, after redirects.
     #[doc(hidden)]
     #[wasm_bindgen(getter = currentRequest, unchecked_return_type = "URLRequest")]
     pub fn js_current_request(&self) -> JsValue {
@@ -148,6 +180,7 @@ impl UrlSessionTask {
         }
     }
 
+    /// JS `countOfBytesReceived`.
     #[doc(hidden)]
     #[wasm_bindgen(getter = countOfBytesReceived)]
     pub fn js_count_of_bytes_received(&self) -> f64 {
@@ -161,12 +194,14 @@ impl UrlSessionTask {
         self.inner.record.borrow().expected_or_unknown() as f64
     }
 
+    /// JS `countOfBytesSent`.
     #[doc(hidden)]
     #[wasm_bindgen(getter = countOfBytesSent)]
     pub fn js_count_of_bytes_sent(&self) -> f64 {
         self.inner.record.borrow().bytes_sent as f64
     }
 
+    /// JS `countOfBytesExpectedToSend`.
     #[doc(hidden)]
     #[wasm_bindgen(getter = countOfBytesExpectedToSend)]
     pub fn js_count_of_bytes_expected_to_send(&self) -> f64 {
@@ -182,6 +217,7 @@ impl UrlSessionTask {
             None => JsValue::NULL,
         }
     }
+    /// JS `earliestBeginDate = Date | ms since epoch | null`.
     #[doc(hidden)]
     #[wasm_bindgen(setter = earliestBeginDate)]
     pub fn js_set_earliest_begin_date(&self, #[wasm_bindgen(unchecked_param_type = "Date | number | null")] v: JsValue) -> Result<(), JsValue> {
@@ -201,11 +237,14 @@ impl UrlSessionTask {
         Ok(())
     }
 
-    /// 0.0 …1.0 (default 0.5).
+    /// `priority`: 0.0 to 1.0 (default 0.5); among a session's runnable tasks
+    /// the higher start first.
     #[wasm_bindgen(getter)]
     pub fn priority(&self) -> f64 {
         self.inner.record.borrow().priority
     }
+    /// Sets `priority`: 0.0 to 1.0, else an `InvalidArgument` error. The
+    /// daemon learns it from `resume()`.
     #[wasm_bindgen(setter)]
     pub fn set_priority(&self, v: f64) -> Result<(), JsValue> {
         if !(0.0..=1.0).contains(&v) {

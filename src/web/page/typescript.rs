@@ -166,16 +166,31 @@ export type URLSessionTransport = "fetch" | "backgroundFetch";
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[allow(non_camel_case_types)] // Apple's (Swift) names, as JS sees them
 pub enum UrlError {
+    /// -999 (`NSURLErrorCancelled`): the task was cancelled.
     cancelled = -999,
+    /// -1001 (`NSURLErrorTimedOut`): `timeoutIntervalForRequest` or
+    /// `timeoutIntervalForResource` ran out.
     timedOut = -1001,
+    /// -1002 (`NSURLErrorUnsupportedURL`): not an http(s) URL.
     unsupportedURL = -1002,
+    /// -1004 (`NSURLErrorCannotConnectToHost`): no response from the host.
     cannotConnectToHost = -1004,
+    /// -1005 (`NSURLErrorNetworkConnectionLost`): the transfer broke, or the
+    /// body ended short.
     networkConnectionLost = -1005,
+    /// -1009 (`NSURLErrorNotConnectedToInternet`): the browser is offline.
     notConnectedToInternet = -1009,
+    /// -1011 (`NSURLErrorBadServerResponse`): the server's answer made no
+    /// sense, or the browser withheld it (no CORS).
     badServerResponse = -1011,
+    /// -1100 (`NSURLErrorFileDoesNotExist`): an upload's `fromFile` is missing.
     fileDoesNotExist = -1100,
+    /// -3000 (`NSURLErrorCannotCreateFile`): the download's file could not be made.
     cannotCreateFile = -3000,
+    /// -3003 (`NSURLErrorCannotWriteToFile`): storing bytes failed (e.g. the
+    /// storage quota).
     cannotWriteToFile = -3003,
+    /// -997 (`NSURLErrorBackgroundSessionWasDisconnected`): the daemon went away.
     backgroundSessionWasDisconnected = -997,
 }
 
