@@ -27,41 +27,42 @@ thread_local! {
 /// the page's "launch": each session identifier with queued events (and no
 /// other page receiving them) is handed to
 /// `application(_:handleEventsForBackgroundURLSession:completionHandler:)`.
-///
-/// # Examples
-///
-/// ```ignore
-/// use bgsession::{CompletionHandler, UiApplication, UrlSession, UrlSessionConfiguration, UrlSessionDelegate};
-/// use std::cell::RefCell;
-/// use std::collections::HashMap;
-///
-/// thread_local! {
-///     static SESSIONS: RefCell<HashMap<String, UrlSession>> = RefCell::new(HashMap::new());
-///     static HANDLERS: RefCell<HashMap<String, CompletionHandler>> = RefCell::new(HashMap::new());
-/// }
-///
-/// struct App;
-/// impl UrlSessionDelegate for App {
-///     async fn url_session_did_finish_events(&self, session: &UrlSession) {
-///         // Every queued event was delivered: call the saved handler.
-///         let id = session.configuration().identifier();
-///         if let Some(done) = HANDLERS.with(|h| h.borrow_mut().remove(&id)) {
-///             done.call();
-///         }
-///     }
-/// }
-///
-/// UiApplication::shared().set_delegate(|identifier: &str, done: CompletionHandler| {
-///     HANDLERS.with(|h| h.borrow_mut().insert(identifier.to_string(), done));
-///     if SESSIONS.with(|s| s.borrow().contains_key(identifier)) {
-///         return; // already open: it is receiving the events
-///     }
-///     // Recreate the session, and keep it: its delegate receives the queued events.
-///     let config = UrlSessionConfiguration::background(identifier).expect("a non-empty identifier");
-///     let session = UrlSession::with_delegate(&config, App).expect("the only session with this identifier");
-///     SESSIONS.with(|s| s.borrow_mut().insert(identifier.to_string(), session));
-/// });
-/// ```
+// The example is for rustdoc only: wasm-bindgen copies doc comments
+// into bgsession.d.ts, where JS readers would see Rust code.
+#[cfg_attr(doc, doc = r#"# Examples
+
+```ignore
+use bgsession::{CompletionHandler, UiApplication, UrlSession, UrlSessionConfiguration, UrlSessionDelegate};
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+thread_local! {
+    static SESSIONS: RefCell<HashMap<String, UrlSession>> = RefCell::new(HashMap::new());
+    static HANDLERS: RefCell<HashMap<String, CompletionHandler>> = RefCell::new(HashMap::new());
+}
+
+struct App;
+impl UrlSessionDelegate for App {
+    async fn url_session_did_finish_events(&self, session: &UrlSession) {
+        // Every queued event was delivered: call the saved handler.
+        let id = session.configuration().identifier();
+        if let Some(done) = HANDLERS.with(|h| h.borrow_mut().remove(&id)) {
+            done.call();
+        }
+    }
+}
+
+UiApplication::shared().set_delegate(|identifier: &str, done: CompletionHandler| {
+    HANDLERS.with(|h| h.borrow_mut().insert(identifier.to_string(), done));
+    if SESSIONS.with(|s| s.borrow().contains_key(identifier)) {
+        return; // already open: it is receiving the events
+    }
+    // Recreate the session, and keep it: its delegate receives the queued events.
+    let config = UrlSessionConfiguration::background(identifier).expect("a non-empty identifier");
+    let session = UrlSession::with_delegate(&config, App).expect("the only session with this identifier");
+    SESSIONS.with(|s| s.borrow_mut().insert(identifier.to_string(), session));
+});
+```"#)]
 #[wasm_bindgen(js_name = UIApplication)]
 pub struct UiApplication {
     _private: (),

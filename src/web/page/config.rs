@@ -11,30 +11,31 @@ use wasm_bindgen::prelude::*;
 /// A background session's configuration (`URLSessionConfiguration.background(withIdentifier:)`),
 /// with iOS's defaults. A session copies it when created: later changes do
 /// not reach an existing session.
-///
-/// # Examples
-///
-/// ```ignore
-/// use bgsession::{UrlSession, UrlSessionConfiguration, UrlSessionDelegate};
-///
-/// struct App;
-/// impl UrlSessionDelegate for App {}
-///
-/// # fn run() -> Result<(), bgsession::Error> {
-/// let config = UrlSessionConfiguration::background("com.example.maps")?;
-/// assert_eq!(config.http_maximum_connections_per_host(), 6);
-/// config.set_http_maximum_connections_per_host(4.0)?;
-/// config.set_timeout_interval_for_request(30.0)?; // seconds
-/// config.set_allows_cellular_access(false); // wait for Wi-Fi (when the browser tells)
-/// config.set_service_worker_url("/bgsession-sw.js".into()); // where the daemon's script is served
-/// let session = UrlSession::with_delegate(&config, App)?;
-/// assert_eq!(session.configuration().identifier(), "com.example.maps");
-///
-/// // Rules are errors, as iOS's exceptions.
-/// assert_eq!(UrlSessionConfiguration::background("").err().unwrap().name(), "EmptyIdentifier");
-/// assert!(config.set_http_maximum_connections_per_host(0.0).is_err());
-/// # Ok(()) }
-/// ```
+// The example is for rustdoc only: wasm-bindgen copies doc comments
+// into bgsession.d.ts, where JS readers would see Rust code.
+#[cfg_attr(doc, doc = r#"# Examples
+
+```ignore
+use bgsession::{UrlSession, UrlSessionConfiguration, UrlSessionDelegate};
+
+struct App;
+impl UrlSessionDelegate for App {}
+
+# fn run() -> Result<(), bgsession::Error> {
+let config = UrlSessionConfiguration::background("com.example.maps")?;
+assert_eq!(config.http_maximum_connections_per_host(), 6);
+config.set_http_maximum_connections_per_host(4.0)?;
+config.set_timeout_interval_for_request(30.0)?; // seconds
+config.set_allows_cellular_access(false); // wait for Wi-Fi (when the browser tells)
+config.set_service_worker_url("/bgsession-sw.js".into()); // where the daemon's script is served
+let session = UrlSession::with_delegate(&config, App)?;
+assert_eq!(session.configuration().identifier(), "com.example.maps");
+
+// Rules are errors, as iOS's exceptions.
+assert_eq!(UrlSessionConfiguration::background("").err().unwrap().name(), "EmptyIdentifier");
+assert!(config.set_http_maximum_connections_per_host(0.0).is_err());
+# Ok(()) }
+```"#)]
 #[wasm_bindgen(js_name = URLSessionConfiguration)]
 #[derive(Clone)]
 pub struct UrlSessionConfiguration {

@@ -37,30 +37,31 @@ fn meta_js(f: &FileMeta) -> JsValue {
 /// `file:///tmp/…`, `file:///Documents/…` or `file:///Library/Caches/…`
 /// strings; a failure is an error with Apple's `NSCocoaErrorDomain` code (4:
 /// no such file, 516: the destination exists, 513: not permitted).
-///
-/// # Examples
-///
-/// ```ignore
-/// use bgsession::FileManager;
-///
-/// # async fn run(location: &str) -> Result<(), bgsession::Error> {
-/// // In did_finish_downloading_to: keep the file before the method returns.
-/// let fm = FileManager::default_manager();
-/// fm.move_item(location, "file:///Documents/ep1.mp3").await?; // no bytes copied
-/// assert!(fm.file_exists("file:///Documents/ep1.mp3").await?);
-/// let size = fm.attributes_of_item("file:///Documents/ep1.mp3").await?.size; // bytes
-///
-/// let blob = fm.contents("file:///Documents/ep1.mp3").await?; // a web_sys::Blob
-/// let names = fm.contents_of_directory("file:///Documents").await?;
-///
-/// let usage = fm.usage().await?; // bytes per directory, and the origin's quota
-/// for f in fm.largest_files(5).await? {
-///     let _ = (f.url, f.size);
-/// }
-/// fm.remove_item("file:///Documents/ep1.mp3").await?;
-/// # let _ = (size, blob, names, usage);
-/// # Ok(()) }
-/// ```
+// The example is for rustdoc only: wasm-bindgen copies doc comments
+// into bgsession.d.ts, where JS readers would see Rust code.
+#[cfg_attr(doc, doc = r#"# Examples
+
+```ignore
+use bgsession::FileManager;
+
+# async fn run(location: &str) -> Result<(), bgsession::Error> {
+// In did_finish_downloading_to: keep the file before the method returns.
+let fm = FileManager::default_manager();
+fm.move_item(location, "file:///Documents/ep1.mp3").await?; // no bytes copied
+assert!(fm.file_exists("file:///Documents/ep1.mp3").await?);
+let size = fm.attributes_of_item("file:///Documents/ep1.mp3").await?.size; // bytes
+
+let blob = fm.contents("file:///Documents/ep1.mp3").await?; // a web_sys::Blob
+let names = fm.contents_of_directory("file:///Documents").await?;
+
+let usage = fm.usage().await?; // bytes per directory, and the origin's quota
+for f in fm.largest_files(5).await? {
+    let _ = (f.url, f.size);
+}
+fm.remove_item("file:///Documents/ep1.mp3").await?;
+# let _ = (size, blob, names, usage);
+# Ok(()) }
+```"#)]
 #[wasm_bindgen(js_name = FileManager)]
 pub struct FileManager {
     _private: (),

@@ -145,36 +145,37 @@ pub(crate) fn is_live(identifier: &str) -> bool {
 /// with the events queued while no page had it. JS
 /// creates it with `new URLSession(configuration, delegate)`; Rust with
 /// [`UrlSession::with_delegate`] and a [`UrlSessionDelegate`](crate::UrlSessionDelegate).
-///
-/// # Examples
-///
-/// ```ignore
-/// use bgsession::{UrlSession, UrlSessionConfiguration, UrlSessionDelegate};
-///
-/// struct App;
-/// impl UrlSessionDelegate for App {}
-///
-/// # async fn run() -> Result<(), bgsession::Error> {
-/// let config = UrlSessionConfiguration::background("com.example.podcasts")?;
-/// let session = UrlSession::with_delegate(&config, App)?;
-/// session.set_session_description("Podcasts".into());
-///
-/// let task = session.download_task("https://example.test/ep1.mp3")?; // suspended
-/// task.resume().await?; // the daemon has stored it
-///
-/// // Uploads send a sandbox file; a bare URL uploads with POST.
-/// let upload = session.upload_task("https://example.test/upload", "file:///Documents/notes.txt")?;
-/// upload.resume().await?;
-///
-/// // Tasks not yet completed, including those made before a reload.
-/// for t in session.get_all_tasks().await? {
-///     let _ = (t.task_identifier(), t.state(), t.count_of_bytes_received());
-/// }
-///
-/// // Identifiers are one session per page: a second one is refused.
-/// assert!(UrlSession::with_delegate(&config, App).is_err());
-/// # Ok(()) }
-/// ```
+// The example is for rustdoc only: wasm-bindgen copies doc comments
+// into bgsession.d.ts, where JS readers would see Rust code.
+#[cfg_attr(doc, doc = r#"# Examples
+
+```ignore
+use bgsession::{UrlSession, UrlSessionConfiguration, UrlSessionDelegate};
+
+struct App;
+impl UrlSessionDelegate for App {}
+
+# async fn run() -> Result<(), bgsession::Error> {
+let config = UrlSessionConfiguration::background("com.example.podcasts")?;
+let session = UrlSession::with_delegate(&config, App)?;
+session.set_session_description("Podcasts".into());
+
+let task = session.download_task("https://example.test/ep1.mp3")?; // suspended
+task.resume().await?; // the daemon has stored it
+
+// Uploads send a sandbox file; a bare URL uploads with POST.
+let upload = session.upload_task("https://example.test/upload", "file:///Documents/notes.txt")?;
+upload.resume().await?;
+
+// Tasks not yet completed, including those made before a reload.
+for t in session.get_all_tasks().await? {
+    let _ = (t.task_identifier(), t.state(), t.count_of_bytes_received());
+}
+
+// Identifiers are one session per page: a second one is refused.
+assert!(UrlSession::with_delegate(&config, App).is_err());
+# Ok(()) }
+```"#)]
 #[wasm_bindgen(js_name = URLSession)]
 #[derive(Clone)]
 pub struct UrlSession {

@@ -75,28 +75,29 @@ impl TaskInner {
 /// [`download_task_with_resume_data`](crate::UrlSession::download_task_with_resume_data)
 /// or [`upload_task`](crate::UrlSession::upload_task); one object per task, so
 /// the delegate receives the same one the app made.
-///
-/// # Examples
-///
-/// ```ignore
-/// use bgsession::{TaskState, UrlSession};
-///
-/// # async fn run(session: &UrlSession) -> Result<(), bgsession::Error> {
-/// let task = session.download_task("https://example.test/ep1.mp3")?;
-/// task.set_task_description("ep1.mp3".into());
-/// task.set_priority(0.8)?;
-/// // Not before a minute from now (ms since the epoch); set before resume().
-/// task.set_earliest_begin_date(Some(js_sys::Date::now() + 60_000.0))?;
-/// task.resume().await?;
-/// assert_eq!(task.state(), TaskState::Running);
-///
-/// // Later: stop it, keeping what can be continued.
-/// if let Some(resume_data) = task.cancel_by_producing_resume_data().await? {
-///     let again = session.download_task_with_resume_data(&resume_data)?;
-///     again.resume().await?;
-/// }
-/// # Ok(()) }
-/// ```
+// The example is for rustdoc only: wasm-bindgen copies doc comments
+// into bgsession.d.ts, where JS readers would see Rust code.
+#[cfg_attr(doc, doc = r#"# Examples
+
+```ignore
+use bgsession::{TaskState, UrlSession};
+
+# async fn run(session: &UrlSession) -> Result<(), bgsession::Error> {
+let task = session.download_task("https://example.test/ep1.mp3")?;
+task.set_task_description("ep1.mp3".into());
+task.set_priority(0.8)?;
+// Not before a minute from now (ms since the epoch); set before resume().
+task.set_earliest_begin_date(Some(js_sys::Date::now() + 60_000.0))?;
+task.resume().await?;
+assert_eq!(task.state(), TaskState::Running);
+
+// Later: stop it, keeping what can be continued.
+if let Some(resume_data) = task.cancel_by_producing_resume_data().await? {
+    let again = session.download_task_with_resume_data(&resume_data)?;
+    again.resume().await?;
+}
+# Ok(()) }
+```"#)]
 #[wasm_bindgen(js_name = URLSessionTask)]
 #[derive(Clone)]
 pub struct UrlSessionTask {
