@@ -711,15 +711,7 @@ async fn run(task: &mut TaskRecord, abort: &web_sys::AbortController, stop: &Rc<
                 (plan, pending)
             }
         };
-        let started = match transport::arrive(pending, abort, request_timeout_ms).await {
-            Ok(s) => s,
-            Err(StartError::Aborted) => return Ok(()),
-            Err(StartError::Failed(f)) => return Err(transport::diagnose(f, &plan.request.url).await),
-        };
-        if stop.get().is_some() {
-            started.discard();
-            return Ok(());
-        }
+        let Some(started) = response_head(pending, abort, request_timeout_ms, &plan.request.url, stop).await? else { return Ok(()) };
         if transfer::is_transient_status(started.info.status_code) {
             if let Some(at) = policy().on_server_error(task, &started.info, js::now(), js_sys::Math::random()) {
                 started.discard();
@@ -938,15 +930,7 @@ async fn run_upload(task: &mut TaskRecord, abort: &web_sys::AbortController, sto
     // No response until the server has read the body: allow for sending it
     // at a modest 256 KiB/s on top of the request timeout.
     let send_ms = task.bytes_expected_to_send as f64 / (256.0 * 1024.0) * 1000.0;
-    let started = match transport::arrive(pending, abort, request_timeout_ms + send_ms).await {
-        Ok(s) => s,
-        Err(StartError::Aborted) => return Ok(()),
-        Err(StartError::Failed(f)) => return Err(transport::diagnose(f, &plan.request.url).await),
-    };
-    if stop.get().is_some() {
-        started.discard();
-        return Ok(());
-    }
+    let Some(started) = response_head(pending, abort, request_timeout_ms + send_ms, &plan.request.url, stop).await? else { return Ok(()) };
     let events = upload::on_response(task, started.info.clone());
     journal_running(&store, task, None, events).await.map_err(persist)?;
     let blob = match transport::read_blob(&started.response, abort, request_timeout_ms).await {
@@ -971,6 +955,22 @@ async fn run_upload(task: &mut TaskRecord, abort: &web_sys::AbortController, sto
         js::console_warn(&format!("bgsession: task {}: the upload's copy stays until the next sweep: {}", task.task_id, js::message(&e)));
     }
     Ok(())
+}
+
+/// Waits for the head of a response; `None` when the transfer was stopped
+/// meanwhile (suspend, cancel, kill). A failure before any response is
+/// explained (CORS or not, see `transport::diagnose`).
+async fn response_head(pending: js_sys::Promise, abort: &web_sys::AbortController, timeout_ms: f64, url: &str, stop: &Rc<Cell<Option<Stop>>>) -> Result<Option<transport::Started>, Failure> {
+    let started = match transport::arrive(pending, abort, timeout_ms).await {
+        Ok(s) => s,
+        Err(StartError::Aborted) => return Ok(None),
+        Err(StartError::Failed(f)) => return Err(transport::diagnose(f, url).await),
+    };
+    if stop.get().is_some() {
+        started.discard();
+        return Ok(None);
+    }
+    Ok(Some(started))
 }
 
 /// A segment was stored but the task moved on (suspend, cancel, kill):

@@ -2,6 +2,7 @@
 // Chromium with a persistent profile (so a test can close and relaunch the
 // browser with the same storage), and polling helpers.
 import { chromium } from "playwright-core";
+import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -61,4 +62,20 @@ export async function openApp(context, base, errors) {
   await page.waitForFunction(() => window.appReady === true);
   await page.evaluate(() => window.launched);
   return page;
+}
+
+// Runs `fn({context, errors})` in a fresh browser profile (optionally with
+// permissions for `origin`), then checks that no page logged a console error.
+export async function withBrowser(fn, { permissions = [], origin } = {}) {
+  const profile = await newProfile();
+  const context = await launch(profile);
+  if (permissions.length) await context.grantPermissions(permissions, origin ? { origin } : undefined);
+  const errors = [];
+  try {
+    await fn({ context, errors });
+    assert.deepEqual(errors, [], "no console errors");
+  } finally {
+    await context.close();
+    await removeProfile(profile);
+  }
 }

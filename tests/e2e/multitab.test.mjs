@@ -5,7 +5,7 @@
 // taskIdentifier is "unique in its session".
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, newProfile, removeProfile, launch, openApp, waitFor, watch } from "./harness.mjs";
+import { startServer, openApp, waitFor, watch, withBrowser } from "./harness.mjs";
 import { MiB, assertTaskOrder, assertProgress, readJournal, appLog, waitLog, assertFile } from "./order-helpers.mjs";
 
 let server;
@@ -19,18 +19,6 @@ after(async () => {
 const DOWNLOAD = "didWriteData* didFinishDownloadingTo didCompleteWithError";
 const lockName = (id) => `bgsession:events:${id}`;
 
-async function withBrowser(body) {
-  const profile = await newProfile();
-  const context = await launch(profile);
-  const errors = [];
-  try {
-    await body({ context, errors });
-    assert.deepEqual(errors, [], "no console errors");
-  } finally {
-    await context.close();
-    await removeProfile(profile);
-  }
-}
 
 // Opens the identifier's session in a tab and notes when it holds the
 // identifier's lock (`session.ready`).

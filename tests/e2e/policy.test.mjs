@@ -4,7 +4,7 @@
 // conditions, and sessionSendsLaunchEvents' notification.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, newProfile, removeProfile, launch, openApp, waitFor, watch } from "./harness.mjs";
+import { startServer, openApp, waitFor, watch, withBrowser as withBrowserIn } from "./harness.mjs";
 
 let server;
 before(async () => {
@@ -17,19 +17,8 @@ after(async () => {
 const methodsOf = (log, id) => log.filter((e) => e[1] === id).map((e) => e[0]);
 const requestsFor = (name) => server.log.filter((e) => e.path === `/files/${name}`);
 
-async function withBrowser(fn, { permissions = [] } = {}) {
-  const profile = await newProfile();
-  const context = await launch(profile);
-  if (permissions.length) await context.grantPermissions(permissions, { origin: server.url });
-  const errors = [];
-  try {
-    await fn(context, errors);
-    assert.deepEqual(errors, []);
-  } finally {
-    await context.close();
-    await removeProfile(profile);
-  }
-}
+const withBrowser = (fn, { permissions = [] } = {}) =>
+  withBrowserIn(({ context, errors }) => fn(context, errors), { permissions, origin: server.url });
 
 test("earliestBeginDate + willBeginDelayedRequest: asked at the date; continue, a new request, or cancel", async () => {
   await withBrowser(async (context, errors) => {

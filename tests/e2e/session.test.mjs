@@ -5,7 +5,7 @@
 // the site's own fetches alone.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, newProfile, removeProfile, launch, openApp } from "./harness.mjs";
+import { startServer, newProfile, removeProfile, launch, openApp, withBrowser } from "./harness.mjs";
 
 let server;
 before(async () => {
@@ -20,19 +20,8 @@ const done = (page, ids) =>
   page.waitForFunction((ids) => ids.every((id) => window.log.some((e) => e[0] === "didCompleteWithError" && e[1] === id)), ids, { timeout: 60_000 });
 const filesNamed = (prefix) => server.log.filter((e) => e.path.startsWith(`/files/${prefix}`));
 
-async function withApp(fn) {
-  const profile = await newProfile();
-  const context = await launch(profile);
-  const errors = [];
-  try {
-    const page = await openApp(context, server.url, errors);
-    await fn(page, context, errors);
-    assert.deepEqual(errors, [], "no console errors");
-  } finally {
-    await context.close();
-    await removeProfile(profile);
-  }
-}
+const withApp = (fn) =>
+  withBrowser(async ({ context, errors }) => fn(await openApp(context, server.url, errors), context, errors));
 
 test("httpMaximumConnectionsPerHost caps connections; a higher priority starts first", async () => {
   await withApp(async (page) => {
