@@ -2,10 +2,9 @@
 // the catalogue items, a fresh profile per test, opening the demo page and
 // reading its rows.
 import { before, after } from "node:test";
-import assert from "node:assert/strict";
 import { mkdir } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { startServer, newProfile, removeProfile, launch, watch } from "./harness.mjs";
+import { startServer, watch, withBrowser } from "./harness.mjs";
 
 export const OUT = fileURLToPath(new URL("../out/", import.meta.url));
 export const MiB = 1 << 20;
@@ -26,19 +25,8 @@ export function demoServer() {
   return holder;
 }
 
-// Runs `body` with a fresh profile; checks no console errors.
-export async function withDemo(body) {
-  const profile = await newProfile();
-  const context = await launch(profile);
-  const errors = [];
-  try {
-    await body({ context, errors });
-    assert.deepEqual(errors, [], "no console errors");
-  } finally {
-    await context.close();
-    await removeProfile(profile);
-  }
-}
+// Runs `body({context, errors})` with a fresh profile; checks no console errors.
+export const withDemo = (body) => withBrowser(body);
 
 export async function openDemo(base, context, errors, viewport = { width: 1280, height: 800 }) {
   const page = watch(await context.newPage(), errors);

@@ -6,6 +6,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { startServer, newProfile, removeProfile, launch, openApp, waitFor } from "./harness.mjs";
+import { startDownload } from "./order-helpers.mjs";
 
 let server;
 before(async () => {
@@ -41,17 +42,8 @@ async function withApp(body) {
   }
 }
 
-async function start(page, { session = "com.example.faults", path, name, options }) {
-  return page.evaluate(
-    async ({ session, url, name, options }) => {
-      const task = window.openSession(session, options).downloadTask(url);
-      task.taskDescription = name;
-      await task.resume();
-      return task.taskIdentifier;
-    },
-    { session, url: `${server.url}${path}`, name, options },
-  );
-}
+const start = (page, { session = "com.example.faults", path, name, options }) =>
+  startDownload(page, { session, url: `${server.url}${path}`, name, options });
 
 const log = (page) => page.evaluate(() => window.log);
 

@@ -4,7 +4,7 @@
 // error status is an answer, not a task error.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, newProfile, removeProfile, launch, openApp } from "./harness.mjs";
+import { startServer, newProfile, removeProfile, launch, openApp, withBrowser } from "./harness.mjs";
 
 let server;
 before(async () => {
@@ -27,33 +27,26 @@ async function download(page, id, url, description) {
 }
 
 test("redirects are followed: currentRequest and response.url show the last URL, originalRequest the first", async () => {
-  const profile = await newProfile();
-  const context = await launch(profile);
-  const errors = [];
-  try {
-    const page = await openApp(context, server.url, errors);
-    const size = 3 << 20;
-    const target = `/files/r.bin?size=${size}`;
-    const first = `${server.url}/redirect/2?to=${encodeURIComponent(target)}&status=301`;
-    const tid = await download(page, "com.example.http", first, "r.bin");
-    const view = await page.evaluate((tid) => {
-      const t = window.tasksById[tid];
-      return { original: t.originalRequest.url, current: t.currentRequest.url, response: t.response.url, status: t.response.statusCode, error: t.error };
-    }, tid);
-    assert.deepEqual(view, { original: first, current: `${server.url}${target}`, response: `${server.url}${target}`, status: 200, error: null });
-    const got = await page.evaluate(() => window.sha256Of("file:///Documents/r.bin"));
-    const want = await (await fetch(`${server.url}/sha256?size=${size}&name=r.bin`)).json();
-    assert.equal(got.sha256, want.sha256, "the redirected file is byte-exact");
-    // Only the first request went through the redirects; ranges went straight to the target.
-    const hops = server.log.filter((e) => e.path.startsWith("/redirect/"));
-    const files = server.log.filter((e) => e.path === "/files/r.bin");
-    assert.equal(hops.length, 2, "two hops, once");
-    assert.ok(files.length >= 2, "the body came in several ranged requests");
-    assert.deepEqual(errors, []);
-  } finally {
-    await context.close();
-    await removeProfile(profile);
-  }
+  await withBrowser(async ({ context, errors }) => {
+  const page = await openApp(context, server.url, errors);
+  const size = 3 << 20;
+  const target = `/files/r.bin?size=${size}`;
+  const first = `${server.url}/redirect/2?to=${encodeURIComponent(target)}&status=301`;
+  const tid = await download(page, "com.example.http", first, "r.bin");
+  const view = await page.evaluate((tid) => {
+    const t = window.tasksById[tid];
+    return { original: t.originalRequest.url, current: t.currentRequest.url, response: t.response.url, status: t.response.statusCode, error: t.error };
+  }, tid);
+  assert.deepEqual(view, { original: first, current: `${server.url}${target}`, response: `${server.url}${target}`, status: 200, error: null });
+  const got = await page.evaluate(() => window.sha256Of("file:///Documents/r.bin"));
+  const want = await (await fetch(`${server.url}/sha256?size=${size}&name=r.bin`)).json();
+  assert.equal(got.sha256, want.sha256, "the redirected file is byte-exact");
+  // Only the first request went through the redirects; ranges went straight to the target.
+  const hops = server.log.filter((e) => e.path.startsWith("/redirect/"));
+  const files = server.log.filter((e) => e.path === "/files/r.bin");
+  assert.equal(hops.length, 2, "two hops, once");
+  assert.ok(files.length >= 2, "the body came in several ranged requests");
+  });
 });
 
 test("a cross-origin URL without CORS fails at once with a clear error; a 404 finishes with its body", async () => {
