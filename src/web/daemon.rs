@@ -245,8 +245,7 @@ pub async fn daemon_handle_message(msg: JsValue) -> Result<JsValue, JsValue> {
             to_js(&task)
         }
         "cancelByProducingResumeData" => {
-            let session = js::get(&msg, "session").as_string().unwrap_or_default();
-            let task_id = js::get(&msg, "taskId").as_f64().unwrap_or(-1.0) as u64;
+            let (session, task_id) = task_key(&msg);
             stop_active(&(session.clone(), task_id), Stop::Cancel);
             let _stopping = Stopping::new((session.clone(), task_id));
             let Some(mut task) = store.get_task(&session, task_id).await? else {
@@ -269,8 +268,7 @@ pub async fn daemon_handle_message(msg: JsValue) -> Result<JsValue, JsValue> {
             }
         }
         "suspend" | "cancel" => {
-            let session = js::get(&msg, "session").as_string().unwrap_or_default();
-            let task_id = js::get(&msg, "taskId").as_f64().unwrap_or(-1.0) as u64;
+            let (session, task_id) = task_key(&msg);
             let given = js::get(&msg, "task");
             let mut task = match store.get_task(&session, task_id).await? {
                 Some(t) => t,
@@ -306,8 +304,7 @@ pub async fn daemon_handle_message(msg: JsValue) -> Result<JsValue, JsValue> {
             }
         }
         "delayedRequest" => {
-            let session = js::get(&msg, "session").as_string().unwrap_or_default();
-            let task_id = js::get(&msg, "taskId").as_f64().unwrap_or(-1.0) as u64;
+            let (session, task_id) = task_key(&msg);
             let decision = match js::get(&msg, "decision").as_string().as_deref() {
                 Some("continue") => delayed::Decision::Continue,
                 Some("cancel") => delayed::Decision::Cancel,
@@ -360,8 +357,7 @@ pub async fn daemon_handle_message(msg: JsValue) -> Result<JsValue, JsValue> {
         }
         "backgroundFetchUnavailable" => {
             // The page could not start the Background Fetch: run it with fetch.
-            let session = js::get(&msg, "session").as_string().unwrap_or_default();
-            let task_id = js::get(&msg, "taskId").as_f64().unwrap_or(-1.0) as u64;
+            let (session, task_id) = task_key(&msg);
             let reason = js::get(&msg, "reason").as_string().unwrap_or_default();
             if let Some(mut task) = store.get_task(&session, task_id).await? {
                 if task.state == TaskState::Running && task.transport == Transport::BackgroundFetch {
@@ -378,6 +374,11 @@ pub async fn daemon_handle_message(msg: JsValue) -> Result<JsValue, JsValue> {
     };
     schedule_now().await?;
     Ok(reply)
+}
+
+/// The `(session, taskId)` a command names.
+fn task_key(msg: &JsValue) -> Key {
+    (js::get(msg, "session").as_string().unwrap_or_default(), js::get(msg, "taskId").as_f64().unwrap_or(-1.0) as u64)
 }
 
 /// Marks a task as being stopped by a command until dropped.
@@ -494,6 +495,9 @@ async fn schedule_loop() -> Result<(), JsValue> {
         }
         let admitted = admission.admitted;
         for (session, list) in &by_session {
+            if !list.iter().any(|t| admitted.contains(&(t.session.clone(), t.task_id))) {
+                continue; // only active ones: nothing may start, no need for the cap
+            }
             let max = match store.session(session).await? {
                 Some(cfg) => js::get(&cfg, "httpMaximumConnectionsPerHost").as_f64().map(|n| n as usize).unwrap_or(DEFAULT_MAX_PER_HOST),
                 None => DEFAULT_MAX_PER_HOST,
@@ -655,13 +659,13 @@ async fn append(store: &Store, task: &TaskRecord, file: Option<&FileMeta>, event
     let key = (task.session.clone(), task.task_id);
     let now = js::now();
     let mut appends = Vec::new();
+    // Only the first event can coalesce with what was appended before, and
+    // only the last of several appended at once can be coalesced later.
+    let mut previous = if events.is_empty() { None } else { DAEMON.with(|d| d.borrow_mut().last_progress.remove(&key)) };
     for event in events {
-        let previous = DAEMON.with(|d| d.borrow().last_progress.get(&key).cloned());
-        let plan = plan_append(previous.as_ref(), &event);
+        let plan = plan_append(previous.take().as_ref(), &event);
         let entry = JournalEntry { seq: None, session: task.session.clone(), task_id: task.task_id, event, response: task.response.clone(), at: now };
         appends.push((entry, plan));
-        // Only the last of several appended at once can be coalesced later.
-        DAEMON.with(|d| d.borrow_mut().last_progress.remove(&key));
     }
     let written = store.commit(Some(task), file, appends, only_if_running).await?;
     if let Some(last) = written.last() {
@@ -879,7 +883,7 @@ async fn launch_app_when<F: std::future::Future<Output = bool>>(store: &Store, s
     if js::get(&config, "sessionSendsLaunchEvents").as_bool() == Some(false) {
         return;
     }
-    let held = js::wait(js::held_locks()).await.ok().map(|v| js_sys::Array::from(&v).iter().filter_map(|n| n.as_string()).collect::<Vec<_>>()).unwrap_or_default();
+    let held = js::held_lock_names().await.unwrap_or_default();
     if held.iter().any(|n| *n == crate::web::page::session_lock_name(session)) {
         return; // a page is open: it receives the events
     }

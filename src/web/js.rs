@@ -3,6 +3,7 @@
 use js_sys::{Object, Promise, Reflect};
 use serde::{de::DeserializeOwned, Serialize};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 #[wasm_bindgen(module = "/src/web/glue.js")]
@@ -31,6 +32,12 @@ extern "C" {
     pub fn call_delegate_for_value(delegate: &JsValue, method: &str, args: &js_sys::Array) -> Promise;
     #[wasm_bindgen(js_name = showLaunchNotification)]
     pub fn show_launch_notification(session: &str, description: &str, why: &str, pending: f64, url: &str) -> Promise;
+}
+
+/// Names of the Web Locks held anywhere in this origin.
+pub async fn held_lock_names() -> Result<Vec<String>, JsValue> {
+    let held: js_sys::Array = wait(held_locks()).await?.unchecked_into();
+    Ok(held.iter().filter_map(|v| v.as_string()).collect())
 }
 
 /// Rust value → plain JS object (maps as objects, u64 as numbers).

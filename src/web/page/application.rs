@@ -7,7 +7,6 @@ use crate::web::store;
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 
 #[derive(Default)]
 struct AppState {
@@ -120,8 +119,7 @@ impl UiApplication {
 async fn launch() -> Result<JsValue, JsValue> {
     let store = store::shared().await?;
     let ids = store.sessions_with_events().await?;
-    let held: js_sys::Array = js::wait(js::held_locks()).await?.unchecked_into();
-    let held: Vec<String> = held.iter().filter_map(|v| v.as_string()).collect();
+    let held = js::held_lock_names().await?;
     let out = js_sys::Array::new();
     for id in ids {
         let already = APP.with(|a| a.borrow().handled.contains(&id));
