@@ -154,7 +154,11 @@ test("connection cut at 20 random offsets: retried with Range, byte-exact", asyn
     const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
     const offsets = [...new Set(Array.from({ length: 20 }, () => Math.floor(1 + rand() * (size - 2))))].sort((a, b) => a - b);
     assert.equal(offsets.length, 20);
-    const id = await start(page, { path: `/files/${name}?size=${size}&rate=${24 * MiB}&cut=${offsets.join(",")}`, name });
+    // 8 MiB/s: well under the 50 MiB/s at which the 1 MiB probe switches to
+    // bounded segments, so this checks the streamed path (at 24 MiB/s a
+    // bursty probe was sometimes judged fast: a bounded segment cut loses
+    // its bytes, which is the fast path's documented trade-off).
+    const id = await start(page, { path: `/files/${name}?size=${size}&rate=${8 * MiB}&cut=${offsets.join(",")}`, name });
     const entries = await waitDone(page, id, 120_000);
     assertOrder(entries, id);
     const reqs = requestsFor(`/files/${name}`);
