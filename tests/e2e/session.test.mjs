@@ -130,11 +130,11 @@ test("finishTasksAndInvalidate lets tasks finish, invalidateAndCancel cancels th
     assert.equal(log.find((e) => e[0] === "didCompleteWithError" && e[1] === a.id)[2], null);
     assert.equal(log.find((e) => e[0] === "didBecomeInvalidWithError")[2], null, "error null");
 
-    // invalidateAndCancel: both running tasks end with -999, then invalid.
+    // invalidateAndCancel: the running tasks end with -999, then (not before) invalid.
     const b = await page.evaluate(async ({ base }) => {
       const s = window.openSession("com.example.cancelall");
       const ids = [];
-      for (const n of [1, 2]) {
+      for (const n of [1, 2, 3]) {
         const t = s.downloadTask(`${base}/files/all${n}.bin?size=${4 << 20}&rate=${256 << 10}`);
         await t.resume();
         ids.push(t.taskIdentifier);
@@ -146,7 +146,12 @@ test("finishTasksAndInvalidate lets tasks finish, invalidateAndCancel cancels th
     await page.waitForFunction(() => window.log.some((e) => e[0] === "didBecomeInvalidWithError" && e[1] === "com.example.cancelall"), null, { timeout: 30_000 });
     log = await page.evaluate(() => window.log);
     const since = log.slice(log.findIndex((e) => e[0] === "didBecomeInvalidWithError" && e[1] === "com.example.finish") + 1);
-    for (const id of b) assert.equal(since.find((e) => e[0] === "didCompleteWithError" && e[1] === id)?.[2], -999, `task ${id} cancelled`);
+    const invalidAt = since.findIndex((e) => e[0] === "didBecomeInvalidWithError" && e[1] === "com.example.cancelall");
+    for (const id of b) {
+      const completeAt = since.findIndex((e) => e[0] === "didCompleteWithError" && e[1] === id);
+      assert.equal(since[completeAt]?.[2], -999, `task ${id} cancelled`);
+      assert.ok(completeAt < invalidAt, `task ${id}'s didCompleteWithError comes before didBecomeInvalidWithError`);
+    }
 
     // Reusing an invalidated identifier: a new session works as a fresh one.
     // (The log names tasks, not sessions: look only at what comes next.)

@@ -521,7 +521,9 @@ impl UrlSession {
         }
     }
 
-    /// Cancels every task, then invalidates the session.
+    /// Cancels every task, then invalidates the session: as on iOS, the
+    /// delegate gets each task's `didCompleteWithError` (-999) first, then
+    /// `didBecomeInvalidWithError(session, null)`.
     #[wasm_bindgen(js_name = invalidateAndCancel)]
     pub async fn invalidate_and_cancel(&self) -> Result<(), JsValue> {
         if self.inner.life.get() == Life::Invalidated {
@@ -537,7 +539,10 @@ impl UrlSession {
                 task.cancel().await?;
             }
         }
-        self.inner.invalidate().await;
+        // Not invalidate(): that closes the channel, and completions still on
+        // their way from the daemon would wait for the next page. Invalid
+        // once the last one has been delivered (deliver() checks again).
+        self.inner.maybe_invalidate().await;
         Ok(())
     }
 }
