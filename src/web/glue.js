@@ -280,3 +280,110 @@ export async function bgFetchResponse(registration) {
   if (!records.length) return null;
   try { return await records[0].responseReady; } catch { return null; }
 }
+
+// Acknowledges delivered journal entries in one IndexedDB transaction (the
+// group commit of Store::ack). Each IndexedDB request is a round trip to the
+// browser process, so this makes few of them: one range delete for the
+// entries when nothing else lies between them, deletes of delivered totals
+// only for the tasks that have one, and temp files looked up by one key
+// listing (usually the delegate moved them: nothing more to do).
+// ops: Float64Array of [seq, taskId, kind, total] per entry, in delivery
+// order; kind 0 = nothing more, 1 = forget the task's delivered total,
+// 2 = set it to total. paths: file keys to remove if they still exist.
+// Resolves with the removed files' metadata.
+export function ackEntries(db, session, ops, paths) {
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction(["events", "delivered", "files"], "readwrite");
+    const events = tx.objectStore("events");
+    const delivered = tx.objectStore("delivered");
+    const files = tx.objectStore("files");
+    const removed = [];
+    const seqs = [];
+    let low = Infinity, high = -Infinity;
+    for (let i = 0; i < ops.length; i += 4) {
+      seqs.push(ops[i]);
+      low = Math.min(low, ops[i]);
+      high = Math.max(high, ops[i]);
+    }
+    if (seqs.length) {
+      const ours = new Set(seqs);
+      const range = IDBKeyRange.bound(low, high);
+      const keys = events.getAllKeys(range);
+      keys.onsuccess = () => {
+        if (keys.result.every((k) => ours.has(k))) events.delete(range);
+        else for (const seq of seqs) events.delete(seq);
+      };
+    }
+    const totals = ops.length ? delivered.getAllKeys(IDBKeyRange.bound([session, -Infinity], [session, Infinity])) : null;
+    if (totals) {
+      totals.onsuccess = () => {
+        const has = new Set(totals.result.map((k) => k[1]));
+        for (let i = 0; i < ops.length; i += 4) {
+          const id = ops[i + 1];
+          if (ops[i + 2] === 1 && has.has(id)) {
+            delivered.delete([session, id]);
+            has.delete(id);
+          } else if (ops[i + 2] === 2) {
+            delivered.put({ session, taskId: id, total: ops[i + 3] });
+            has.add(id);
+          }
+        }
+      };
+    }
+    if (paths.length) {
+      const wanted = new Set(paths);
+      const sorted = [...wanted].sort();
+      const present = files.getAllKeys(IDBKeyRange.bound(sorted[0], sorted[sorted.length - 1]));
+      present.onsuccess = () => {
+        const keys = present.result;
+        const found = keys.filter((k) => wanted.has(k));
+        if (!found.length) return;
+        // Keys come sorted: the found ones span [first, last]; read them in
+        // one request and, when nothing else lies between, delete them in one.
+        const span = IDBKeyRange.bound(found[0], found[found.length - 1]);
+        const metas = files.getAll(span);
+        metas.onsuccess = () => {
+          for (const m of metas.result) if (wanted.has(m.path)) removed.push(m);
+          if (found.length === keys.filter((k) => k >= found[0] && k <= found[found.length - 1]).length) files.delete(span);
+          else for (const k of found) files.delete(k);
+        };
+      };
+    }
+    tx.oncomplete = () => resolve(removed);
+    tx.onabort = () => reject(tx.error || new DOMException("IndexedDB transaction aborted", "AbortError"));
+  });
+}
+
+// Resolves with the result of an IndexedDB request.
+function done(request) {
+  return new Promise((resolve, reject) => {
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+}
+
+// Identifiers of sessions with undelivered journal entries: the unique keys
+// of the events' by_session index (entries themselves are not read).
+export function sessionsWithEvents(db) {
+  const cursor = db.transaction("events").objectStore("events").index("by_session").openKeyCursor(null, "nextunique");
+  return new Promise((resolve, reject) => {
+    const out = [];
+    cursor.onsuccess = () => {
+      const c = cursor.result;
+      if (!c) return resolve(out);
+      out.push(c.key);
+      c.continue();
+    };
+    cursor.onerror = () => reject(cursor.error);
+  });
+}
+
+// A session's task records (by primary-key range, no index) and its
+// journal entries, read in one transaction: [tasks, entries].
+export function sessionView(db, session) {
+  const tx = db.transaction(["tasks", "events"]);
+  return Promise.all([
+    done(tx.objectStore("tasks").getAll(IDBKeyRange.bound([session, -Infinity], [session, Infinity]))),
+    done(tx.objectStore("events").index("by_session").getAll(session)),
+  ]);
+}

@@ -35,9 +35,13 @@ extern "C" {
 }
 
 /// Names of the Web Locks held anywhere in this origin.
-pub async fn held_lock_names() -> Result<Vec<String>, JsValue> {
-    let held: js_sys::Array = wait(held_locks()).await?.unchecked_into();
-    Ok(held.iter().filter_map(|v| v.as_string()).collect())
+/// (The query is sent when this is called, before it is awaited.)
+pub fn held_lock_names() -> impl std::future::Future<Output = Result<Vec<String>, JsValue>> {
+    let query = held_locks();
+    async move {
+        let held: js_sys::Array = wait(query).await?.unchecked_into();
+        Ok(held.iter().filter_map(|v| v.as_string()).collect())
+    }
 }
 
 /// Rust value → plain JS object (maps as objects, u64 as numbers).
@@ -147,4 +151,10 @@ extern "C" {
     pub fn bg_fetch_response(registration: &JsValue) -> Promise;
     #[wasm_bindgen(js_name = tryLock)]
     pub fn try_lock(name: &str) -> Promise;
+    #[wasm_bindgen(js_name = sessionsWithEvents)]
+    pub fn sessions_with_events(db: &JsValue) -> Promise;
+    #[wasm_bindgen(js_name = sessionView)]
+    pub fn session_view(db: &JsValue, session: &str) -> Promise;
+    #[wasm_bindgen(js_name = ackEntries)]
+    pub fn ack_entries(db: &JsValue, session: &str, ops: &[f64], paths: &js_sys::Array) -> Promise;
 }

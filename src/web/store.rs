@@ -9,7 +9,7 @@ use crate::core::journal::{Ack, AppendPlan, JournalEntry};
 use crate::core::path::SandboxPath;
 use crate::core::task::TaskRecord;
 use crate::web::js::{self, from_js, to_js};
-use idb::{CursorDirection, Database, DatabaseEvent, Factory, KeyPath, ObjectStore, ObjectStoreParams, Query, Transaction, TransactionMode};
+use idb::{Database, DatabaseEvent, Factory, KeyPath, ObjectStore, ObjectStoreParams, Query, Transaction, TransactionMode};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -41,33 +41,58 @@ fn e(err: idb::Error) -> JsValue {
 /// The database of this origin.
 pub struct Store {
     db: Database,
+    /// The same connection as a plain `IDBDatabase`, for glue.js.
+    raw: JsValue,
 }
 
 thread_local! {
     static SHARED: RefCell<Option<Rc<Store>>> = const { RefCell::new(None) };
+    /// The open in progress, shared by every caller that comes meanwhile.
+    static OPENING: RefCell<Option<js_sys::Promise>> = const { RefCell::new(None) };
 }
 
-/// The store of this page or worker, opened once.
+/// The store of this page or worker, opened once (callers that come while
+/// it opens wait for that same open).
 pub async fn shared() -> Result<Rc<Store>> {
     if let Some(s) = SHARED.with(|s| s.borrow().clone()) {
         return Ok(s);
     }
-    let store = Rc::new(Store::open(DB_NAME).await?);
-    SHARED.with(|s| *s.borrow_mut() = Some(store.clone()));
-    Ok(store)
+    let opening = OPENING.with(|o| {
+        o.borrow_mut()
+            .get_or_insert_with(|| {
+                wasm_bindgen_futures::future_to_promise(async {
+                    let store = Rc::new(Store::open(DB_NAME).await?);
+                    SHARED.with(|s| *s.borrow_mut() = Some(store));
+                    Ok(JsValue::UNDEFINED)
+                })
+            })
+            .clone()
+    });
+    let opened = js::wait(opening).await;
+    OPENING.with(|o| o.borrow_mut().take()); // a failed open is tried again next time
+    opened?;
+    SHARED.with(|s| s.borrow().clone()).ok_or_else(|| js::error("BGSessionStoreError", "IndexedDB: the database is not open"))
 }
 
 /// Decodes many stored records at once: one `JSON.stringify` and
 /// `serde_json` is several times faster than decoding each object field by
 /// field through `serde_wasm_bindgen`.
 fn decode_all<T: serde::de::DeserializeOwned>(values: Vec<JsValue>, what: &str) -> Result<Vec<T>> {
-    if values.is_empty() {
+    decode_array(&values.into_iter().collect(), what)
+}
+
+/// [`decode_all`] of a JS array.
+fn decode_array<T: serde::de::DeserializeOwned>(array: &js_sys::Array, what: &str) -> Result<Vec<T>> {
+    if array.length() == 0 {
         return Ok(Vec::new());
     }
-    let array: js_sys::Array = values.into_iter().collect();
-    let text = js_sys::JSON::stringify(&array).map_err(|_| js::type_error(&format!("{what}: cannot be read")))?;
+    let text = js_sys::JSON::stringify(array).map_err(|_| js::type_error(&format!("{what}: cannot be read")))?;
     let text = text.as_string().unwrap_or_default();
     serde_json::from_str(&text).map_err(|err| js::type_error(&format!("{what}: {err}")))
+}
+
+fn read_error(what: &str, err: &JsValue) -> JsValue {
+    js::error("BGSessionStoreError", &format!("IndexedDB: reading {what} failed: {}", js::message(err)))
 }
 
 fn key2(session: &str, task_id: u64) -> JsValue {
@@ -108,14 +133,15 @@ impl Store {
                 create(SESSIONS, KeyPath::new_single("identifier"), false);
             }
         });
-        let mut db = req.await.map_err(e)?;
+        let raw: JsValue = req.await.map_err(e)?.into();
+        let mut db = Database::try_from(raw.clone()).map_err(e)?;
         // Let a newer version of the library upgrade the schema: close on request.
         db.on_version_change(|event| {
             if let Ok(db) = event.database() {
                 db.close();
             }
         });
-        Ok(Store { db })
+        Ok(Store { db, raw })
     }
 
     fn tx(&self, stores: &[&str], mode: TransactionMode) -> Result<Transaction> {
@@ -281,23 +307,23 @@ impl Store {
         Ok(v)
     }
 
+    /// A session's task records and its undelivered journal entries (in
+    /// order), read together in one transaction: what a page opening the
+    /// session needs first.
+    pub async fn session_view(&self, session: &str) -> Result<(Vec<TaskRecord>, Vec<JournalEntry>)> {
+        let both = js::wait(js::session_view(&self.raw, session)).await.map_err(|err| read_error("a session's tasks and journal", &err))?;
+        let both = js_sys::Array::from(&both);
+        let tasks: Vec<TaskRecord> = decode_array(&both.get(0).into(), "stored tasks")?;
+        let mut entries: Vec<JournalEntry> = decode_array(&both.get(1).into(), "journal entries")?;
+        entries.sort_by_key(|e| e.seq);
+        Ok((tasks, entries))
+    }
+
     /// Identifiers of sessions that have undelivered entries (walks the
     /// session index's unique keys only, not the entries).
     pub async fn sessions_with_events(&self) -> Result<Vec<String>> {
-        let tx = self.tx(&[EVENTS], TransactionMode::ReadOnly)?;
-        let index = tx.object_store(EVENTS).map_err(e)?.index("by_session").map_err(e)?;
-        let mut out: Vec<String> = Vec::new();
-        let Some(cursor) = index.open_key_cursor(None, Some(CursorDirection::NextUnique)).map_err(e)?.await.map_err(e)? else {
-            return Ok(out);
-        };
-        let mut cursor = cursor.into_managed();
-        while let Some(key) = cursor.key().map_err(e)? {
-            if let Some(s) = key.as_string() {
-                out.push(s);
-            }
-            cursor.next(None).await.map_err(e)?;
-        }
-        Ok(out)
+        let ids = js::wait(js::sessions_with_events(&self.raw)).await.map_err(|err| read_error("the journal's sessions", &err))?;
+        Ok(js_sys::Array::from(&ids).iter().filter_map(|v| v.as_string()).collect())
     }
 
     /// How many undelivered entries a session has.
@@ -319,38 +345,23 @@ impl Store {
     /// unmoved temp files. Returns the removed files' metadata, whose bytes
     /// the caller then deletes.
     pub async fn ack(&self, session: &str, acks: &[(u64, Ack)]) -> Result<Vec<FileMeta>> {
-        let tx = self.tx(&[EVENTS, DELIVERED, FILES], TransactionMode::ReadWrite)?;
-        let events = tx.object_store(EVENTS).map_err(e)?;
-        let delivered = tx.object_store(DELIVERED).map_err(e)?;
-        let files = tx.object_store(FILES).map_err(e)?;
-        let mut removed = Vec::new();
-        let mut lookups = Vec::new();
-        // Requests are queued without waiting for each: the commit waits for all.
+        let mut ops = Vec::with_capacity(acks.len() * 4);
+        let paths = js_sys::Array::new();
         for (task_id, ack) in acks {
-            let _ = events.delete(Query::Key(JsValue::from_f64(ack.seq as f64))).map_err(e)?;
-            if ack.forget_task {
-                let _ = delivered.delete(Query::Key(key2(session, *task_id))).map_err(e)?;
-            } else if let Some(total) = ack.delivered_total {
-                let rec = js::object(&[
-                    ("session", JsValue::from_str(session)),
-                    ("taskId", JsValue::from_f64(*task_id as f64)),
-                    ("total", JsValue::from_f64(total as f64)),
-                ]);
-                let _ = delivered.put(&rec, None).map_err(e)?;
-            }
+            let (kind, total) = match (ack.forget_task, ack.delivered_total) {
+                (true, _) => (1.0, 0.0),
+                (false, Some(t)) => (2.0, t as f64),
+                (false, None) => (0.0, 0.0),
+            };
+            ops.extend([ack.seq as f64, *task_id as f64, kind, total]);
             if let Some(path) = ack.remove_file.as_deref().and_then(|l| SandboxPath::parse(l).ok()) {
-                let key = Query::Key(JsValue::from_str(&path.key()));
-                lookups.push((key.clone(), files.get(key).map_err(e)?));
+                paths.push(&JsValue::from_str(&path.key()));
             }
         }
-        for (key, lookup) in lookups {
-            if let Some(v) = lookup.await.map_err(e)? {
-                removed.push(from_js::<FileMeta>(v, "file metadata")?);
-                let _ = files.delete(key).map_err(e)?;
-            }
-        }
-        Self::finish(tx).await?;
-        Ok(removed)
+        let removed = js::wait(js::ack_entries(&self.raw, session, &ops, &paths))
+            .await
+            .map_err(|err| js::error("BGSessionStoreError", &format!("IndexedDB: acknowledging events failed: {}", js::message(&err))))?;
+        decode_all(js_sys::Array::from(&removed).to_vec(), "file metadata")
     }
 
     // ---- files -------------------------------------------------------------

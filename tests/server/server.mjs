@@ -3,7 +3,7 @@
 // Endpoints (every response carries CORS headers except under /nocors/; OPTIONS on any path -> 204
 // preflight, without CORS headers under /nocors/):
 //   GET|HEAD /...                 static files from `root` (default <repo>/www), `/` -> index.html,
-//                                 directories without a trailing slash -> 301. Cache-Control: no-store;
+//                                 directories without a trailing slash -> 301. Cache-Control: no-cache + ETag (If-None-Match -> 304);
 //                                 .js/.mjs also get Service-Worker-Allowed: /. Traversal -> 403, missing -> 404.
 //   GET|HEAD /fixtures/...        static files from <repo>/tests/fixtures (any `extraRoots` prefix works the same)
 //   GET|HEAD /files/<name>?size=N&seed=S&rate=B&etag=V&status=NNN&retryAfter=SEC  [+ fault switches below]
@@ -710,13 +710,24 @@ export async function startServer({
     }
 
     const ext = path.extname(file).toLowerCase();
+    // Revalidated on every use (a rebuild is seen at once), but cacheable as
+    // a deployed site's files are: an unchanged file is a 304, and Chromium
+    // keeps the compiled wasm with its cache entry, so a relaunch does not
+    // compile it again.
+    const etag = `"${stat.size.toString(16)}-${Math.round(stat.mtimeMs * 1000).toString(16)}"`;
     const headers = {
       'Content-Type': MIME_TYPES[ext] ?? 'application/octet-stream',
       'Content-Length': stat.size,
-      'Cache-Control': 'no-store',
+      'Cache-Control': 'no-cache',
+      ETag: etag,
       'Last-Modified': stat.mtime.toUTCString(),
     };
     if (ext === '.js' || ext === '.mjs') headers['Service-Worker-Allowed'] = '/';
+    if (req.headers['if-none-match'] === etag) {
+      delete headers['Content-Length'];
+      res.writeHead(304, headers);
+      return res.end();
+    }
     if (req.method === 'HEAD') {
       res.writeHead(200, headers);
       return res.end();

@@ -192,12 +192,18 @@ describe('API', () => {
 });
 
 describe('static files', () => {
-  test('MIME types, no-store, Service-Worker-Allowed on scripts', async () => {
+  test('MIME types, no-cache with an ETag (304 when it matches), Service-Worker-Allowed on scripts', async () => {
     for (const [name, type] of Object.entries(TYPES)) {
       const r = await request(port, '/' + name);
       assert.equal(r.status, 200, name);
       assert.equal(r.headers['content-type'].split(';')[0], type, name);
-      assert.equal(r.headers['cache-control'], 'no-store', name);
+      assert.equal(r.headers['cache-control'], 'no-cache', name);
+      assert.match(r.headers.etag, /^"[0-9a-f]+-[0-9a-f]+"$/, name);
+      const again = await request(port, '/' + name, { headers: { 'If-None-Match': r.headers.etag } });
+      assert.equal(again.status, 304, `${name}: unchanged, not sent again`);
+      assert.equal(again.body.length, 0, name);
+      const other = await request(port, '/' + name, { headers: { 'If-None-Match': '"0-0"' } });
+      assert.equal(other.status, 200, `${name}: another ETag gets the file`);
       assert.deepEqual(r.body, Buffer.from(STATIC[name]), name);
       assert.equal(Number(r.headers['content-length']), r.body.length, name);
       const isScript = /\.m?js$/.test(name);

@@ -117,9 +117,10 @@ impl UiApplication {
 }
 
 async fn launch() -> Result<JsValue, JsValue> {
-    let store = store::shared().await?;
-    let ids = store.sessions_with_events().await?;
-    let held = js::held_lock_names().await?;
+    // The Web Locks query runs while the database opens and is read.
+    let held = js::held_lock_names();
+    let ids = store::shared().await?.sessions_with_events().await?;
+    let held = held.await?;
     let out = js_sys::Array::new();
     for id in ids {
         let already = APP.with(|a| a.borrow().handled.contains(&id));

@@ -70,6 +70,9 @@ pub(crate) struct SessionInner {
     replay: RefCell<ReplayTracker>,
     draining: Cell<bool>,
     drain_again: Cell<bool>,
+    /// The highest journal `seq` delivered by this page (delivery is in seq
+    /// order), so an entry read twice is not delivered twice.
+    delivered_up_to: Cell<u64>,
     delivered: RefCell<HashMap<u64, u64>>,
     release_lock: RefCell<Option<js_sys::Function>>,
     channel: RefCell<Option<JournalChannel>>,
@@ -106,7 +109,8 @@ impl AckWriter {
                     if batch.is_empty() {
                         return Ok::<(), JsValue>(());
                     }
-                    for file in store.ack(&session, &batch).await? {
+                    let removed = store.ack(&session, &batch).await?;
+                    for file in removed {
                         bytes::shared().await?.delete(&file.blob_id, file.segments.len()).await?;
                     }
                 }
@@ -128,6 +132,10 @@ const MAX_ACKS_IN_FLIGHT: usize = 256;
 /// command re-extends the worker's lifetime, and wakes (and so resumes) a
 /// daemon the browser has stopped.
 const HEARTBEAT_MS: u32 = 2_000;
+
+/// A page opening a session wakes the daemon once the queued events are
+/// delivered, or after this long if that takes longer.
+const WAKE_AFTER_MS: u32 = 500;
 
 thread_local! {
     static LIVE: RefCell<HashMap<String, Weak<SessionInner>>> = RefCell::new(HashMap::new());
@@ -325,6 +333,7 @@ impl UrlSession {
             replay: RefCell::new(ReplayTracker::default()),
             draining: Cell::new(false),
             drain_again: Cell::new(false),
+            delivered_up_to: Cell::new(0),
             delivered: RefCell::new(HashMap::new()),
             release_lock: RefCell::new(None),
             channel: RefCell::new(None),
@@ -660,8 +669,13 @@ impl SessionInner {
     }
 
     async fn load_tasks(self: &Rc<Self>) -> Result<(), JsValue> {
-        let store = store::shared().await?;
-        let records = store.tasks(Some(&self.config.identifier)).await?;
+        let records = store::shared().await?.tasks(Some(&self.config.identifier)).await?;
+        self.take_records(records);
+        Ok(())
+    }
+
+    /// Makes (or refreshes) the task objects of stored records.
+    fn take_records(self: &Rc<Self>, records: Vec<TaskRecord>) {
         let max = records.iter().map(|r| r.task_id).max().unwrap_or(0);
         bump_task_id(&self.config.identifier, max + 1);
         for r in records {
@@ -679,7 +693,6 @@ impl SessionInner {
                 self.adopt(r, true);
             }
         }
-        Ok(())
     }
 
     async fn open(self: &Rc<Self>) -> Result<(), JsValue> {
@@ -690,9 +703,9 @@ impl SessionInner {
         }
         *self.release_lock.borrow_mut() = Some(release.unchecked_into());
         let store = store::shared().await?;
-        self.load_tasks().await?;
-        let pending = store.count_pending(&self.config.identifier).await?;
-        self.replay.borrow_mut().opened(pending);
+        let (records, entries) = store.session_view(&self.config.identifier).await?;
+        self.take_records(records);
+        self.replay.borrow_mut().opened(entries.len());
         // Journal notifications from the daemon.
         let weak = Rc::downgrade(self);
         let identifier = self.config.identifier.clone();
@@ -700,7 +713,7 @@ impl SessionInner {
             let data = ev.data();
             if js::get(&data, "session").as_string().as_deref() == Some(identifier.as_str()) {
                 if let Some(s) = weak.upgrade() {
-                    spawn_local(async move { s.drain().await });
+                    spawn_local(async move { s.drain(Vec::new()).await });
                 }
             }
         });
@@ -714,7 +727,19 @@ impl SessionInner {
             self.start_background_fetch(&t).await;
         }
         // Wake the daemon: it resumes this origin's unfinished transfers.
-        self.wake();
+        // Not before the queued events are delivered (or WAKE_AFTER_MS has
+        // passed): its scheduling pass reads every task of the origin and
+        // would compete with the replay for IndexedDB.
+        let woke = Rc::new(Cell::new(false));
+        let (weak, w) = (Rc::downgrade(self), woke.clone());
+        gloo_timers::callback::Timeout::new(WAKE_AFTER_MS, move || {
+            if let Some(s) = weak.upgrade() {
+                if !w.replace(true) {
+                    s.wake();
+                }
+            }
+        })
+        .forget();
         let weak = Rc::downgrade(self);
         let beat = gloo_timers::callback::Interval::new(HEARTBEAT_MS, move || {
             if let Some(s) = weak.upgrade() {
@@ -726,12 +751,19 @@ impl SessionInner {
         });
         *self.heartbeat.borrow_mut() = Some(beat);
         let me = self.clone();
-        spawn_local(async move { me.drain().await });
+        spawn_local(async move {
+            me.drain(entries).await;
+            if !woke.replace(true) {
+                me.wake();
+            }
+        });
         Ok(())
     }
 
-    /// Delivers the journal until it is empty; one drain at a time.
-    async fn drain(self: &Rc<Self>) {
+    /// Delivers the journal until it is empty; one drain at a time. `first`:
+    /// entries already read (the session's opening read), delivered before
+    /// the journal is read again.
+    async fn drain(self: &Rc<Self>, first: Vec<JournalEntry>) {
         if self.release_lock.borrow().is_none() {
             return; // not the page that holds this identifier's events
         }
@@ -740,19 +772,27 @@ impl SessionInner {
             return;
         }
         self.draining.set(true);
+        let mut first = Some(first).filter(|v| !v.is_empty());
         loop {
             self.drain_again.set(false);
-            let entries = match store::shared().await {
-                Ok(s) => s.pending_events(&self.config.identifier).await,
-                Err(e) => Err(e),
+            let entries = match first.take() {
+                Some(v) => Ok(v),
+                None => match store::shared().await {
+                    Ok(s) => s.pending_events(&self.config.identifier).await,
+                    Err(e) => Err(e),
+                },
             };
-            let entries = match entries {
+            let mut entries = match entries {
                 Ok(v) => v,
                 Err(e) => {
                     js::console_error(&format!("bgsession: reading the journal failed: {}", js::message(&e)));
                     break;
                 }
             };
+            // Journal order is seq order: an entry at or below the last one
+            // delivered here was delivered already (read before its ack).
+            let up_to = self.delivered_up_to.get();
+            entries.retain(|e| e.seq.is_none_or(|s| s > up_to));
             if entries.is_empty() && !self.drain_again.get() {
                 break;
             }
@@ -855,6 +895,9 @@ impl SessionInner {
                     d.task_event(&UrlSession { inner: self.clone() }, &UrlSessionTask { inner: inner.clone() }, &call).await;
                 }
             }
+        }
+        if let Some(seq) = entry.seq {
+            self.delivered_up_to.set(self.delivered_up_to.get().max(seq));
         }
         if let Some(ack) = ack_for(entry) {
             if let Some(total) = ack.delivered_total {
