@@ -61,7 +61,7 @@ pub async fn abort(task: &TaskRecord) {
 /// What a settled Background Fetch means for its task, once decided: the
 /// daemon applies it.
 pub enum Settled {
-    /// Not ours, or the task moved on (cancelled, already done).
+    /// Not ours, or the task moved on (suspended, cancelled, already done).
     Stale,
     Finished(TaskRecord),
     Failed(TaskRecord, Failure),
@@ -75,7 +75,7 @@ pub async fn settled(kind: &str, registration: &JsValue) -> Result<Settled, JsVa
     let Some(mut task) = store.tasks(None).await?.into_iter().find(|t| t.bg_fetch_id.as_deref() == Some(id.as_str())) else {
         return Ok(Settled::Stale);
     };
-    if task.state != TaskState::Running {
+    if task.state != TaskState::Running || crate::web::daemon::is_stopping(&task.session, task.task_id) {
         return Ok(Settled::Stale);
     }
     let reason = js::get(registration, "failureReason").as_string().unwrap_or_default();

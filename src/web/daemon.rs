@@ -278,7 +278,8 @@ pub async fn daemon_handle_message(msg: JsValue) -> Result<JsValue, JsValue> {
             let stop = if op == "suspend" { Stop::Suspend } else { Stop::Cancel };
             stop_active(&(session.clone(), task_id), stop);
             let _stopping = Stopping::new((session.clone(), task_id));
-            if task.bg_fetch_id.is_some() {
+            let was_bg_fetch = task.bg_fetch_id.is_some();
+            if was_bg_fetch {
                 bgfetch::abort(&task).await;
                 DAEMON.with(|d| d.borrow_mut().bg_active.remove(&(session.clone(), task_id)));
                 // A suspended Background Fetch starts again from zero.
@@ -298,6 +299,11 @@ pub async fn daemon_handle_message(msg: JsValue) -> Result<JsValue, JsValue> {
                 _ => {
                     let mut latest = store.get_task(&session, task_id).await?.unwrap_or(task.clone());
                     latest.state = task.state;
+                    if was_bg_fetch {
+                        // Stored too, or a resume would wait on the aborted registration.
+                        latest.bg_fetch_id = None;
+                        latest.discard_bytes();
+                    }
                     store.put_task(&latest).await?;
                     to_js(&latest)
                 }
@@ -383,6 +389,12 @@ fn task_key(msg: &JsValue) -> Key {
 
 /// Marks a task as being stopped by a command until dropped.
 struct Stopping(Key);
+
+/// Is a command stopping this task right now (suspend, cancel)? Its own
+/// abort of a Background Fetch then settles nothing.
+pub(crate) fn is_stopping(session: &str, task_id: u64) -> bool {
+    DAEMON.with(|d| d.borrow().stopping.contains(&(session.to_string(), task_id)))
+}
 
 impl Stopping {
     fn new(key: Key) -> Self {

@@ -139,3 +139,54 @@ test("Background Fetch: browser killed and restarted: the browser's download ser
     await removeProfile(profile);
   }
 });
+
+test("Background Fetch: suspend aborts the browser's download and forgets it; resume starts a new one and finishes byte-exact", async () => {
+  const profile = await newProfile();
+  const context = await launch(profile);
+  const errors = [];
+  try {
+    const size = 8 * MiB;
+    const name = "bgf-suspend.bin";
+    const page = await openApp(context, server.url, errors);
+    const id = await start(page, `/files/${name}?size=${size}&rate=${2 * MiB}`, name);
+    await waitFor(() => server.log.some((e) => e.path === `/files/${name}` && e.bytesSent >= MiB), { timeout: 30_000, what: "1 MiB sent" });
+    await page.evaluate(async ({ session, id }) => {
+      const tasks = await window.openSession(session).getAllTasks();
+      await tasks.find((t) => t.taskIdentifier === id).suspend();
+    }, { session: SESSION, id });
+    // The stored record, read straight from IndexedDB.
+    const stored = () => page.evaluate(({ session, id }) => new Promise((resolve, reject) => {
+      const req = indexedDB.open("bgsession");
+      req.onerror = () => reject(req.error);
+      req.onsuccess = () => {
+        const r = req.result.transaction("tasks").objectStore("tasks").get([session, id]);
+        r.onsuccess = () => { req.result.close(); resolve(r.result); };
+        r.onerror = () => reject(r.error);
+      };
+    }), { session: SESSION, id });
+    const suspended = await stored();
+    assert.equal(suspended.state, "suspended");
+    assert.equal(suspended.bgFetchId ?? null, null, "the aborted registration is forgotten");
+    const regs = await page.evaluate(async () => (await (await navigator.serviceWorker.ready).backgroundFetch.getIds()));
+    assert.deepEqual(regs, [], "no Background Fetch left running");
+
+    await page.evaluate(async ({ session, id }) => {
+      const tasks = await window.openSession(session).getAllTasks();
+      await tasks.find((t) => t.taskIdentifier === id).resume();
+    }, { session: SESSION, id });
+    await page.waitForFunction((id) => window.log.some((e) => e[0] === "didCompleteWithError" && e[1] === id), id, { timeout: 60_000 });
+    const log = await page.evaluate(() => window.log);
+    assert.equal(log.find((e) => e[0] === "didCompleteWithError" && e[1] === id)[2], null);
+    const got = await page.evaluate((n) => window.sha256Of(`file:///Documents/${n}`), name);
+    const want = await (await fetch(`${server.url}/sha256?size=${size}&name=${name}`)).json();
+    assert.equal(got.sha256, want.sha256, "byte-exact");
+    const reqs = server.log.filter((e) => e.path === `/files/${name}`);
+    assert.equal(reqs.length, 2, "the suspended download, then a new one from zero");
+    assert.equal(reqs[1].range ?? null, null);
+    assert.ok(reqs[1].completed);
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+    await removeProfile(profile);
+  }
+});
