@@ -177,6 +177,14 @@ pub fn list_directory<'a>(dir: &SandboxPath, files: &'a [FileMeta]) -> (Vec<&'a 
     (direct, dirs)
 }
 
+/// The temp file the daemon stores a finished download in, named as iOS
+/// names it: `/tmp/CFNetworkDownload_<id>.tmp`.
+pub fn download_temp_path(id: &str) -> SandboxPath {
+    SandboxPath::parse(&format!("/tmp/{DOWNLOAD_TEMP_PREFIX}{id}.tmp")).expect("a valid temp path")
+}
+
+const DOWNLOAD_TEMP_PREFIX: &str = "CFNetworkDownload_";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,5 +233,10 @@ mod tests {
         let (direct, dirs) = list_directory(&dir, &files);
         assert_eq!(direct.len(), 1);
         assert_eq!(dirs, vec!["sub".to_string()]);
+    }
+
+    #[test]
+    fn download_temp_files_are_named_as_on_ios() {
+        assert_eq!(download_temp_path("bbb").key(), "/tmp/CFNetworkDownload_bbb.tmp");
     }
 }

@@ -9,7 +9,7 @@ use crate::core::task::{TaskRecord, TaskState};
 use crate::core::transfer::{self, Failure, SettledDecision};
 use crate::web::bytes;
 use crate::web::js;
-use crate::web::store::{self, Store};
+use crate::web::store::Store;
 use crate::web::transport;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -36,7 +36,7 @@ pub async fn attach(task: &TaskRecord) -> Result<bool, JsValue> {
 }
 
 async fn progress(session: &str, task_id: u64, downloaded: f64, total: f64) -> Result<(), JsValue> {
-    let store = store::shared().await?;
+    let store = crate::web::daemon::daemon_store().await?;
     let Some(mut task) = store.get_task(session, task_id).await? else { return Ok(()) };
     if task.state != TaskState::Running || !task.segments.is_empty() {
         return Ok(());
@@ -71,7 +71,7 @@ pub enum Settled {
 /// Handles `backgroundfetch{success,fail,abort}` for `registration`.
 pub async fn settled(kind: &str, registration: &JsValue) -> Result<Settled, JsValue> {
     let id = js::get(registration, "id").as_string().unwrap_or_default();
-    let store = store::shared().await?;
+    let store = crate::web::daemon::daemon_store().await?;
     let Some(mut task) = store.tasks(None).await?.into_iter().find(|t| t.bg_fetch_id.as_deref() == Some(id.as_str())) else {
         return Ok(Settled::Stale);
     };

@@ -171,7 +171,7 @@ pub async fn daemon_wake() -> Result<(), JsValue> {
 /// by a removal or a failure cut short). Called when a new worker activates.
 #[wasm_bindgen(js_name = daemonSweep)]
 pub async fn daemon_sweep() -> Result<u32, JsValue> {
-    let store = store::shared().await?;
+    let store = daemon_store().await?;
     let mut keep: std::collections::HashSet<String> = store.files().await?.into_iter().map(|f| f.blob_id).collect();
     // Unfinished tasks' bytes, and a cancelled or failed task's bytes kept for its resume data.
     keep.extend(store.tasks(None).await?.into_iter().filter(|t| t.state != TaskState::Completed || !t.segments.is_empty()).map(|t| t.blob_id));
@@ -186,7 +186,7 @@ pub async fn daemon_handle_message(msg: JsValue) -> Result<JsValue, JsValue> {
         DAEMON.with(|d| d.borrow_mut().frozen = false);
         announce_start();
     }
-    let store = store::shared().await?;
+    let store = daemon_store().await?;
     let reply = match op.as_str() {
         "resume" => {
             let rec: TaskRecord = from_js(js::get(&msg, "task"), "task")?;
@@ -358,6 +358,7 @@ pub async fn daemon_handle_message(msg: JsValue) -> Result<JsValue, JsValue> {
                 d.announced = false;
                 d.frozen = true;
             });
+            store.forget_tasks();
             announce("killed");
             return Ok(JsValue::from_f64(keys.len() as f64));
         }
@@ -385,6 +386,14 @@ pub async fn daemon_handle_message(msg: JsValue) -> Result<JsValue, JsValue> {
 /// The `(session, taskId)` a command names.
 fn task_key(msg: &JsValue) -> Key {
     (js::get(msg, "session").as_string().unwrap_or_default(), js::get(msg, "taskId").as_f64().unwrap_or(-1.0) as u64)
+}
+
+/// The store as the daemon uses it: task records kept in memory (it is
+/// their one writer; see `Store::keep_tasks`).
+pub(crate) async fn daemon_store() -> Result<Rc<Store>, JsValue> {
+    let store = store::shared().await?;
+    store.keep_tasks();
+    Ok(store)
 }
 
 /// Marks a task as being stopped by a command until dropped.
@@ -467,7 +476,7 @@ async fn schedule_now() -> Result<(), JsValue> {
 }
 
 async fn schedule_loop() -> Result<(), JsValue> {
-    let store = store::shared().await?;
+    let store = daemon_store().await?;
     loop {
         DAEMON.with(|d| d.borrow_mut().again = false);
         let mut tasks = store.tasks(None).await?;
@@ -632,7 +641,7 @@ fn start_background_fetch(task: TaskRecord) {
 /// (`kind` without the prefix): ingests the body or maps the failure.
 #[wasm_bindgen(js_name = daemonBackgroundFetchSettled)]
 pub async fn daemon_background_fetch_settled(kind: String, registration: JsValue) -> Result<(), JsValue> {
-    let store = store::shared().await?;
+    let store = daemon_store().await?;
     match bgfetch::settled(&kind, &registration).await? {
         bgfetch::Settled::Stale => {}
         bgfetch::Settled::Finished(mut task) => {
@@ -703,7 +712,7 @@ async fn run(task: &mut TaskRecord, abort: &web_sys::AbortController, stop: &Rc<
     if task.kind == TaskKind::Upload {
         return run_upload(task, abort, stop).await;
     }
-    let store = store::shared().await.map_err(|e| Failure::Write(js::message(&e)))?;
+    let store = daemon_store().await.map_err(|e| Failure::Write(js::message(&e)))?;
     let bytes = bytes::shared().await.map_err(|e| Failure::Write(js::message(&e)))?;
     let persist = |e: JsValue| Failure::Write(js::message(&e));
     let config = store.session(&task.session).await.ok().flatten().unwrap_or(JsValue::UNDEFINED);
@@ -929,7 +938,7 @@ async fn snapshot_upload(store: &Store, task: &mut TaskRecord) -> Result<Option<
 /// One attempt of an upload task: the request with the file as its body,
 /// then the whole response; see `core::upload` for what is reported.
 async fn run_upload(task: &mut TaskRecord, abort: &web_sys::AbortController, stop: &Rc<Cell<Option<Stop>>>) -> Result<(), Failure> {
-    let store = store::shared().await.map_err(|e| Failure::Write(js::message(&e)))?;
+    let store = daemon_store().await.map_err(|e| Failure::Write(js::message(&e)))?;
     let bytes = bytes::shared().await.map_err(|e| Failure::Write(js::message(&e)))?;
     let persist = |e: JsValue| Failure::Write(js::message(&e));
     let config = store.session(&task.session).await.ok().flatten().unwrap_or(JsValue::UNDEFINED);
@@ -1006,8 +1015,7 @@ async fn count_stored_segment(store: &Store, task: &TaskRecord, index: usize, wr
 /// The body is stored: it becomes a temp file in the sandbox, and the task
 /// completes (`didFinishDownloadingTo`, then `didCompleteWithError(null)`).
 async fn finish(store: &Store, task: &mut TaskRecord) -> Result<(), JsValue> {
-    let name = format!("CFNetworkDownload_{}.tmp", js::random_id().replace('-', "").chars().take(12).collect::<String>());
-    let location = SandboxPath::parse(&format!("/tmp/{name}")).map_err(|e| js::error("BGSessionError", &e.to_string()))?;
+    let location = crate::core::files::download_temp_path(&js::random_id().replace('-', "").chars().take(12).collect::<String>());
     let content_type = task.response.as_ref().and_then(|r| r.header("content-type").map(str::to_string));
     let file = FileMeta::new(&location, task.blob_id.clone(), task.segments.clone(), js::now(), content_type);
     task.complete(None).map_err(|e| js::error("InvalidStateError", &e.to_string()))?;
@@ -1016,7 +1024,7 @@ async fn finish(store: &Store, task: &mut TaskRecord) -> Result<(), JsValue> {
 }
 
 async fn on_failure(task: &mut TaskRecord, failure: Failure) -> Result<(), JsValue> {
-    let store = store::shared().await?;
+    let store = daemon_store().await?;
     // The page may have changed the task meanwhile (suspend, cancel).
     if let Some(latest) = store.get_task(&task.session, task.task_id).await? {
         if latest.state != TaskState::Running {

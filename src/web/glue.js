@@ -282,15 +282,17 @@ export async function bgFetchResponse(registration) {
 }
 
 // Acknowledges delivered journal entries in one IndexedDB transaction (the
-// group commit of Store::ack). Each IndexedDB request is a round trip to the
-// browser process, so this makes few of them: one range delete for the
-// entries when nothing else lies between them, deletes of delivered totals
-// only for the tasks that have one, and temp files looked up by one key
+// group commit of Store::ack), the temp files the delegate did not move
+// removed with them. Each IndexedDB request is a round trip to the browser
+// process, so this makes few of them: one range delete for the entries when
+// nothing else lies between them, and the temp files looked up by one key
 // listing (usually the delegate moved them: nothing more to do).
 // ops: Float64Array of [seq, taskId, kind, total] per entry, in delivery
-// order; kind 0 = nothing more, 1 = forget the task's delivered total,
-// 2 = set it to total. paths: file keys to remove if they still exist.
-// Resolves with the removed files' metadata.
+// order; kind 0 = nothing more, 1 = forget the task's delivered total (the
+// page knows it has one), 2 = set it to total. paths: file keys to remove
+// if they still exist. Resolves with the removed files' metadata once
+// written (a page closing before that has none of it written: those
+// entries are delivered again).
 export function ackEntries(db, session, ops, paths) {
   return new Promise((resolve, reject) => {
     const tx = db.transaction(["events", "delivered", "files"], "readwrite");
@@ -314,21 +316,9 @@ export function ackEntries(db, session, ops, paths) {
         else for (const seq of seqs) events.delete(seq);
       };
     }
-    const totals = ops.length ? delivered.getAllKeys(IDBKeyRange.bound([session, -Infinity], [session, Infinity])) : null;
-    if (totals) {
-      totals.onsuccess = () => {
-        const has = new Set(totals.result.map((k) => k[1]));
-        for (let i = 0; i < ops.length; i += 4) {
-          const id = ops[i + 1];
-          if (ops[i + 2] === 1 && has.has(id)) {
-            delivered.delete([session, id]);
-            has.delete(id);
-          } else if (ops[i + 2] === 2) {
-            delivered.put({ session, taskId: id, total: ops[i + 3] });
-            has.add(id);
-          }
-        }
-      };
+    for (let i = 0; i < ops.length; i += 4) {
+      if (ops[i + 2] === 1) delivered.delete([session, ops[i + 1]]);
+      else if (ops[i + 2] === 2) delivered.put({ session, taskId: ops[i + 1], total: ops[i + 3] });
     }
     if (paths.length) {
       const wanted = new Set(paths);
@@ -378,12 +368,14 @@ export function sessionsWithEvents(db) {
   });
 }
 
-// A session's task records (by primary-key range, no index) and its
-// journal entries, read in one transaction: [tasks, entries].
+// A session's task records, its journal entries and its delivered-progress
+// totals, read in one transaction: [tasks, entries, totals].
 export function sessionView(db, session) {
-  const tx = db.transaction(["tasks", "events"]);
+  const tx = db.transaction(["tasks", "events", "delivered"]);
+  const mine = IDBKeyRange.bound([session, -Infinity], [session, Infinity]);
   return Promise.all([
-    done(tx.objectStore("tasks").getAll(IDBKeyRange.bound([session, -Infinity], [session, Infinity]))),
+    done(tx.objectStore("tasks").getAll(mine)),
     done(tx.objectStore("events").index("by_session").getAll(session)),
+    done(tx.objectStore("delivered").getAll(mine)),
   ]);
 }

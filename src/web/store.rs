@@ -43,7 +43,47 @@ pub struct Store {
     db: Database,
     /// The same connection as a plain `IDBDatabase`, for glue.js.
     raw: JsValue,
+    /// The daemon's copy of every task record (see [`Store::keep_tasks`]):
+    /// `None` until first read, then kept up to date by this store's own
+    /// writes.
+    tasks: RefCell<Option<TaskCache>>,
+    keep_tasks: std::cell::Cell<bool>,
+    /// Task writes committed by this store, counted (a read that overlapped
+    /// one is not kept).
+    task_writes: std::cell::Cell<u64>,
+    /// Task writes in progress, each a Promise settled when it ends: a read
+    /// of the kept records waits for those begun before it, as an
+    /// IndexedDB read waits for the write transactions created before it.
+    writing: RefCell<Vec<(u64, js_sys::Promise)>>,
+    next_write: std::cell::Cell<u64>,
 }
+
+/// What a page opening a session reads first ([`Store::session_view`]).
+pub struct SessionView {
+    /// The session's task records.
+    pub tasks: Vec<TaskRecord>,
+    /// Its undelivered journal entries, in order.
+    pub entries: Vec<JournalEntry>,
+    /// Its tasks' delivered-progress totals (task id → total).
+    pub delivered_totals: std::collections::HashMap<u64, u64>,
+}
+
+/// A task write in progress (see `Store::writing`); dropped when it ends,
+/// however it ends.
+struct TaskWrite<'a> {
+    store: &'a Store,
+    id: u64,
+    settle: js_sys::Function,
+}
+
+impl Drop for TaskWrite<'_> {
+    fn drop(&mut self) {
+        self.store.writing.borrow_mut().retain(|(id, _)| *id != self.id);
+        let _ = self.settle.call0(&JsValue::UNDEFINED);
+    }
+}
+
+type TaskCache = std::collections::BTreeMap<(String, u64), TaskRecord>;
 
 thread_local! {
     static SHARED: RefCell<Option<Rc<Store>>> = const { RefCell::new(None) };
@@ -141,7 +181,7 @@ impl Store {
                 db.close();
             }
         });
-        Ok(Store { db, raw })
+        Ok(Store { db, raw, tasks: RefCell::new(None), keep_tasks: std::cell::Cell::new(false), task_writes: std::cell::Cell::new(0), writing: RefCell::new(Vec::new()), next_write: std::cell::Cell::new(0) })
     }
 
     fn tx(&self, stores: &[&str], mode: TransactionMode) -> Result<Transaction> {
@@ -159,11 +199,82 @@ impl Store {
 
     // ---- tasks -------------------------------------------------------------
 
+    /// Keeps every task record in memory, kept up to date by this store's
+    /// writes, so reads cost no IndexedDB request and no decoding (the
+    /// daemon's scheduling pass reads them all after every command). Only
+    /// for the daemon: it is the one writer of task records; a page reads
+    /// what the daemon wrote, so it never keeps them.
+    pub fn keep_tasks(&self) {
+        self.keep_tasks.set(true);
+    }
+
+    /// Forgets the kept records (they are read again when next needed), as
+    /// a restarted worker would.
+    pub fn forget_tasks(&self) {
+        self.tasks.borrow_mut().take();
+    }
+
+    /// Marks a task write as begun (before its transaction is created).
+    fn begin_task_write(&self) -> TaskWrite<'_> {
+        let id = self.next_write.get();
+        self.next_write.set(id + 1);
+        let mut settle = None;
+        let promise = js_sys::Promise::new(&mut |resolve, _| settle = Some(resolve));
+        self.writing.borrow_mut().push((id, promise));
+        TaskWrite { store: self, id, settle: settle.expect("the executor runs at once") }
+    }
+
+    /// A task write failed: what it left is unknown, so the kept records
+    /// are read again.
+    fn task_write_failed<T>(&self, r: Result<T>) -> Result<T> {
+        if r.is_err() {
+            self.forget_tasks();
+        }
+        r
+    }
+
+    /// After a committed write: the kept copy follows.
+    fn wrote_task(&self, t: &TaskRecord) {
+        self.task_writes.set(self.task_writes.get() + 1);
+        if let Some(cache) = self.tasks.borrow_mut().as_mut() {
+            cache.insert((t.session.clone(), t.task_id), t.clone());
+        }
+    }
+
+    /// The kept records, read from IndexedDB the first time.
+    async fn kept_tasks(&self) -> Result<Option<std::cell::Ref<'_, TaskCache>>> {
+        if !self.keep_tasks.get() {
+            return Ok(None);
+        }
+        let before: Vec<JsValue> = self.writing.borrow().iter().map(|(_, p)| p.clone().into()).collect();
+        if !before.is_empty() {
+            let _ = js::wait(js_sys::Promise::all(&before.into_iter().collect::<js_sys::Array>())).await;
+        }
+        while self.tasks.borrow().is_none() {
+            let writes = self.task_writes.get();
+            let all = self.read_tasks(None).await?;
+            // A write that committed meanwhile may be missing from the read:
+            // read again.
+            let mut cache = self.tasks.borrow_mut();
+            if cache.is_none() && self.task_writes.get() == writes {
+                *cache = Some(all.into_iter().map(|t| ((t.session.clone(), t.task_id), t)).collect());
+            }
+        }
+        Ok(Some(std::cell::Ref::map(self.tasks.borrow(), |c| c.as_ref().expect("just filled"))))
+    }
+
     /// Writes a task record (insert or replace), in its own transaction.
     pub async fn put_task(&self, t: &TaskRecord) -> Result<()> {
-        let tx = self.tx(&[TASKS], TransactionMode::ReadWrite)?;
-        tx.object_store(TASKS).map_err(e)?.put(&to_js(t), None).map_err(e)?.await.map_err(e)?;
-        Self::finish(tx).await
+        let _write = self.begin_task_write();
+        let r = async {
+            let tx = self.tx(&[TASKS], TransactionMode::ReadWrite)?;
+            tx.object_store(TASKS).map_err(e)?.put(&to_js(t), None).map_err(e)?.await.map_err(e)?;
+            Self::finish(tx).await
+        }
+        .await;
+        self.task_write_failed(r)?;
+        self.wrote_task(t);
+        Ok(())
     }
 
     /// Stores a task the page has just created. Its `taskIdentifier` comes
@@ -173,6 +284,14 @@ impl Store {
     /// it was renumbered. The new number is at least `floor` (the numbers
     /// below it may be handed out in the page already).
     pub async fn insert_task(&self, t: &mut TaskRecord, floor: u64) -> Result<bool> {
+        let _write = self.begin_task_write();
+        let r = self.insert_task_tx(t, floor).await;
+        let clash = self.task_write_failed(r)?;
+        self.wrote_task(t);
+        Ok(clash)
+    }
+
+    async fn insert_task_tx(&self, t: &mut TaskRecord, floor: u64) -> Result<bool> {
         let tx = self.tx(&[TASKS], TransactionMode::ReadWrite)?;
         let store = tx.object_store(TASKS).map_err(e)?;
         let held = store.get(Query::Key(key2(&t.session, t.task_id))).map_err(e)?.await.map_err(e)?;
@@ -198,6 +317,9 @@ impl Store {
 
     /// The stored record of task `task_id` of `session`, if any.
     pub async fn get_task(&self, session: &str, task_id: u64) -> Result<Option<TaskRecord>> {
+        if let Some(kept) = self.kept_tasks().await? {
+            return Ok(kept.get(&(session.to_string(), task_id)).cloned());
+        }
         let tx = self.tx(&[TASKS], TransactionMode::ReadOnly)?;
         let v = tx.object_store(TASKS).map_err(e)?.get(Query::Key(key2(session, task_id))).map_err(e)?.await.map_err(e)?;
         v.map(|v| from_js(v, "stored task")).transpose()
@@ -205,6 +327,13 @@ impl Store {
 
     /// All tasks, or those of one session, in key order.
     pub async fn tasks(&self, session: Option<&str>) -> Result<Vec<TaskRecord>> {
+        if let Some(kept) = self.kept_tasks().await? {
+            return Ok(kept.values().filter(|t| session.is_none_or(|s| t.session == s)).cloned().collect());
+        }
+        self.read_tasks(session).await
+    }
+
+    async fn read_tasks(&self, session: Option<&str>) -> Result<Vec<TaskRecord>> {
         let tx = self.tx(&[TASKS], TransactionMode::ReadOnly)?;
         let store = tx.object_store(TASKS).map_err(e)?;
         let all = match session {
@@ -219,16 +348,24 @@ impl Store {
     /// data: the finished task that kept them lets go, in one transaction.
     /// False if no task holds them any more.
     pub async fn claim_bytes(&self, blob_id: &str) -> Result<bool> {
+        let _write = self.begin_task_write();
+        let r = self.claim_bytes_tx(blob_id).await;
+        let claimed = self.task_write_failed(r)?;
+        claimed.iter().for_each(|t| self.wrote_task(t));
+        Ok(!claimed.is_empty())
+    }
+
+    async fn claim_bytes_tx(&self, blob_id: &str) -> Result<Vec<TaskRecord>> {
         let tx = self.tx(&[TASKS], TransactionMode::ReadWrite)?;
         let store = tx.object_store(TASKS).map_err(e)?;
         let all = store.get_all(None, None).map_err(e)?.await.map_err(e)?;
-        let mut claimed = false;
+        let mut claimed = Vec::new();
         for v in all {
             let mut t: TaskRecord = from_js(v, "stored task")?;
             if t.blob_id == blob_id && t.state == crate::core::task::TaskState::Completed && !t.segments.is_empty() {
                 t.discard_bytes();
                 store.put(&to_js(&t), None).map_err(e)?.await.map_err(e)?;
-                claimed = true;
+                claimed.push(t);
             }
         }
         Self::finish(tx).await?;
@@ -259,6 +396,17 @@ impl Store {
     /// still running: a transfer's writes never bring back a task that was
     /// meanwhile suspended, cancelled or completed (error `TaskMovedOn`).
     pub async fn commit(&self, task: Option<&TaskRecord>, file: Option<&FileMeta>, appends: Vec<(JournalEntry, AppendPlan)>, only_if_running: bool) -> Result<Vec<JournalEntry>> {
+        let Some(t) = task else {
+            return self.commit_tx(None, file, appends, false).await;
+        };
+        let _write = self.begin_task_write();
+        let r = self.commit_tx(task, file, appends, only_if_running).await;
+        let out = self.task_write_failed(r)?;
+        self.wrote_task(t);
+        Ok(out)
+    }
+
+    async fn commit_tx(&self, task: Option<&TaskRecord>, file: Option<&FileMeta>, appends: Vec<(JournalEntry, AppendPlan)>, only_if_running: bool) -> Result<Vec<JournalEntry>> {
         let tx = self.tx(&[TASKS, FILES, EVENTS], TransactionMode::ReadWrite)?;
         if let Some(t) = task {
             let tasks = tx.object_store(TASKS).map_err(e)?;
@@ -307,16 +455,20 @@ impl Store {
         Ok(v)
     }
 
-    /// A session's task records and its undelivered journal entries (in
-    /// order), read together in one transaction: what a page opening the
-    /// session needs first.
-    pub async fn session_view(&self, session: &str) -> Result<(Vec<TaskRecord>, Vec<JournalEntry>)> {
-        let both = js::wait(js::session_view(&self.raw, session)).await.map_err(|err| read_error("a session's tasks and journal", &err))?;
-        let both = js_sys::Array::from(&both);
-        let tasks: Vec<TaskRecord> = decode_array(&both.get(0).into(), "stored tasks")?;
-        let mut entries: Vec<JournalEntry> = decode_array(&both.get(1).into(), "journal entries")?;
+    /// A session's task records, its undelivered journal entries (in order)
+    /// and its delivered-progress totals, read in one transaction: what a
+    /// page opening the session needs first.
+    pub async fn session_view(&self, session: &str) -> Result<SessionView> {
+        let all = js::wait(js::session_view(&self.raw, session)).await.map_err(|err| read_error("a session's tasks and journal", &err))?;
+        let all = js_sys::Array::from(&all);
+        let tasks: Vec<TaskRecord> = decode_array(&all.get(0).into(), "stored tasks")?;
+        let mut entries: Vec<JournalEntry> = decode_array(&all.get(1).into(), "journal entries")?;
         entries.sort_by_key(|e| e.seq);
-        Ok((tasks, entries))
+        let totals = js_sys::Array::from(&all.get(2))
+            .iter()
+            .filter_map(|r| Some((js::get(&r, "taskId").as_f64()? as u64, js::get(&r, "total").as_f64()? as u64)))
+            .collect();
+        Ok(SessionView { tasks, entries, delivered_totals: totals })
     }
 
     /// Identifiers of sessions that have undelivered entries (walks the
@@ -340,10 +492,10 @@ impl Store {
         Ok(v.and_then(|v| js::get(&v, "total").as_f64()).unwrap_or(0.0) as u64)
     }
 
-    /// Acknowledges delivered entries in one transaction (group commit):
-    /// deletes them, updates the delivered-progress totals, and removes the
-    /// unmoved temp files. Returns the removed files' metadata, whose bytes
-    /// the caller then deletes.
+    /// Acknowledges delivered entries in one transaction (a group commit):
+    /// deletes them, sets or forgets their tasks' delivered-progress totals
+    /// and removes the temp files the delegate did not move. Returns the
+    /// removed files' metadata, whose bytes the caller then deletes.
     pub async fn ack(&self, session: &str, acks: &[(u64, Ack)]) -> Result<Vec<FileMeta>> {
         let mut ops = Vec::with_capacity(acks.len() * 4);
         let paths = js_sys::Array::new();
@@ -361,7 +513,7 @@ impl Store {
         let removed = js::wait(js::ack_entries(&self.raw, session, &ops, &paths))
             .await
             .map_err(|err| js::error("BGSessionStoreError", &format!("IndexedDB: acknowledging events failed: {}", js::message(&err))))?;
-        decode_all(js_sys::Array::from(&removed).to_vec(), "file metadata")
+        decode_array(&removed.into(), "file metadata")
     }
 
     // ---- files -------------------------------------------------------------

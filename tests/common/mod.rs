@@ -163,49 +163,56 @@ pub async fn files_move_relabels() {
 
 /// The group commit deletes a run of entries in one range delete and the
 /// unmoved temp files in one span delete, but only when nothing of another
-/// session lies inside: here one does, then not.
-pub async fn ack_spares_other_sessions() {
+/// session lies inside: here something does, then not. A session's view has
+/// its tasks, entries and delivered totals.
+pub async fn acks_spare_other_sessions() {
     let s = store::shared().await.unwrap();
     let (a, b) = (unique("ack-a"), unique("ack-b"));
     let done = |session: &str, task: u64| JournalEntry { event: Event::DidCompleteWithError { error: None }, ..wd(session, task, 0) };
     let fin = |session: &str, task: u64, path: &SandboxPath| JournalEntry { event: Event::DidFinishDownloadingTo { location: path.url() }, ..wd(session, task, 0) };
-    // Temp files: a's two with b's between them (in key order).
+    // Temp files: a's two with b's between them (in key order), and a's
+    // third and fourth side by side.
     let stem = unique("span");
-    let paths: Vec<SandboxPath> = ["1", "2", "3"].iter().map(|n| SandboxPath::parse(&format!("/tmp/{stem}-{n}.tmp")).unwrap()).collect();
-    for (p, session) in paths.iter().zip([&a, &b, &a]) {
+    let paths: Vec<SandboxPath> = ["1", "2", "3", "4", "5"].iter().map(|n| SandboxPath::parse(&format!("/tmp/{stem}-{n}.tmp")).unwrap()).collect();
+    for (p, session) in paths.iter().zip([&a, &b, &a, &a, &a]) {
         s.put_file(&FileMeta::new(p, unique(session), vec![], 0.0, None)).await.unwrap();
     }
-    // Journal: a, b, a, b, a (interleaved), then a, a (a run of its own).
+    // Journal: a, b, a, b, a (interleaved), then a, a, a (a run of its own).
     let plan = vec![
         (fin(&a, 1, &paths[0]), AppendPlan::Append),
         (fin(&b, 1, &paths[1]), AppendPlan::Append),
         (fin(&a, 2, &paths[2]), AppendPlan::Append),
         (done(&b, 1), AppendPlan::Append),
         (done(&a, 1), AppendPlan::Append),
-        (done(&a, 2), AppendPlan::Append),
-        (wd(&a, 3, 10), AppendPlan::Append),
+        (fin(&a, 3, &paths[3]), AppendPlan::Append),
+        (fin(&a, 4, &paths[4]), AppendPlan::Append),
+        (wd(&a, 5, 10), AppendPlan::Append),
     ];
     s.commit(None, None, plan, false).await.unwrap();
     let ours = s.pending_events(&a).await.unwrap();
-    assert_eq!(ours.len(), 5);
+    assert_eq!(ours.len(), 6);
     let acks: Vec<(u64, _)> = ours.iter().map(|e| (e.task_id, ack_for(e).unwrap())).collect();
-    let removed = s.ack(&a, &acks[..3]).await.unwrap();
-    let mut removed: Vec<String> = removed.into_iter().map(|f| f.path).collect();
+    let mut removed: Vec<String> = s.ack(&a, &acks[..3]).await.unwrap().into_iter().map(|f| f.path).collect();
     removed.sort();
     assert_eq!(removed, vec![paths[0].key(), paths[2].key()], "a's unmoved temp files, not b's");
     assert!(s.get_file(&paths[1]).await.unwrap().is_some(), "b's file between them stays");
     assert_eq!(s.pending_events(&b).await.unwrap().len(), 2, "b's entries between a's stay");
-    assert_eq!(s.pending_events(&a).await.unwrap().len(), 2);
-    // The rest of a's entries are a run: gone, b's still there.
-    s.ack(&a, &acks[3..]).await.unwrap();
+    assert_eq!(s.pending_events(&a).await.unwrap().len(), 3);
+    // The rest of a's entries are a run, and so are its files: all gone, b's still there.
+    let mut removed: Vec<String> = s.ack(&a, &acks[3..]).await.unwrap().into_iter().map(|f| f.path).collect();
+    removed.sort();
+    assert_eq!(removed, vec![paths[3].key(), paths[4].key()]);
     assert!(s.pending_events(&a).await.unwrap().is_empty());
     assert_eq!(s.pending_events(&b).await.unwrap().len(), 2);
-    assert_eq!(s.delivered_total(&a, 3).await.unwrap(), 10, "progress total kept");
+    assert!(s.get_file(&paths[1]).await.unwrap().is_some());
+    assert_eq!(s.delivered_total(&a, 5).await.unwrap(), 10, "progress total kept");
+    assert_eq!(s.session_view(&a).await.unwrap().delivered_totals.get(&5), Some(&10), "a's totals come with its view");
     // What a page opening b reads first: its tasks and its entries in order.
     let mut t = TaskRecord::new_download(&b, 1, Request::get("https://example.test/b").unwrap(), 1.0, "blob-b".into());
     t.resume().unwrap();
     s.put_task(&t).await.unwrap();
-    let (tasks, entries) = s.session_view(&b).await.unwrap();
-    assert_eq!(tasks, vec![t]);
-    assert_eq!(entries.iter().map(|e| e.event.method()).collect::<Vec<_>>(), vec!["didFinishDownloadingTo", "didCompleteWithError"]);
+    let view = s.session_view(&b).await.unwrap();
+    assert_eq!(view.tasks, vec![t]);
+    assert_eq!(view.entries.iter().map(|e| e.event.method()).collect::<Vec<_>>(), vec!["didFinishDownloadingTo", "didCompleteWithError"]);
+    assert!(view.delivered_totals.is_empty());
 }

@@ -73,6 +73,8 @@ pub(crate) struct SessionInner {
     /// The highest journal `seq` delivered by this page (delivery is in seq
     /// order), so an entry read twice is not delivered twice.
     delivered_up_to: Cell<u64>,
+    /// Delivered-progress totals by task (all of the session's, read when
+    /// it opened, then kept as they are written).
     delivered: RefCell<HashMap<u64, u64>>,
     release_lock: RefCell<Option<js_sys::Function>>,
     channel: RefCell<Option<JournalChannel>>,
@@ -86,7 +88,9 @@ pub(crate) struct SessionInner {
 /// A page asks for a Background Sync wake-up at most this often.
 const SYNC_REREGISTER_MS: f64 = 10_000.0;
 
-/// Writes acknowledgements in batches, one transaction at a time, in order.
+/// Writes acknowledgements in batches, one transaction at a time, in order
+/// (a group commit: the next event need not wait for the disk), with the
+/// temp files the delegate did not move.
 #[derive(Default)]
 struct AckWriter {
     queue: RefCell<Vec<(u64, crate::core::journal::Ack)>>,
@@ -109,9 +113,8 @@ impl AckWriter {
                     if batch.is_empty() {
                         return Ok::<(), JsValue>(());
                     }
-                    let removed = store.ack(&session, &batch).await?;
-                    for file in removed {
-                        bytes::shared().await?.delete(&file.blob_id, file.segments.len()).await?;
+                    for f in store.ack(&session, &batch).await? {
+                        bytes::shared().await?.delete(&f.blob_id, f.segments.len()).await?;
                     }
                 }
             }
@@ -124,9 +127,11 @@ impl AckWriter {
     }
 }
 
-/// At most this many acknowledgements in flight (each is a small IndexedDB
-/// transaction; they commit in order).
-const MAX_ACKS_IN_FLIGHT: usize = 256;
+/// At most this many acknowledgements wait for a transaction before
+/// delivery waits for them to be written. It bounds what a page closed in
+/// the middle of a replay can have delivered without its acknowledgement on
+/// disk (those entries are delivered again on the next launch).
+const MAX_ACKS_IN_FLIGHT: usize = 128;
 
 /// While a page has running tasks it pokes the daemon this often: each
 /// command re-extends the worker's lifetime, and wakes (and so resumes) a
@@ -702,11 +707,11 @@ impl SessionInner {
             return Ok(());
         }
         *self.release_lock.borrow_mut() = Some(release.unchecked_into());
-        let store = store::shared().await?;
-        let (records, entries) = store.session_view(&self.config.identifier).await?;
-        self.take_records(records);
-        self.replay.borrow_mut().opened(entries.len());
-        // Journal notifications from the daemon.
+        // Journal notifications from the daemon, listened to before the
+        // journal is read (so an entry appended after the read is
+        // announced). Until the opening read is delivered they only mark
+        // that the journal is to be read again.
+        self.draining.set(true);
         let weak = Rc::downgrade(self);
         let identifier = self.config.identifier.clone();
         let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
@@ -721,6 +726,22 @@ impl SessionInner {
             ch.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
             *self.channel.borrow_mut() = Some((ch, on_message));
         }
+        let view = match store::shared().await {
+            Ok(store) => store.session_view(&self.config.identifier).await,
+            Err(e) => Err(e),
+        };
+        let view = match view {
+            Ok(v) => v,
+            Err(e) => {
+                self.draining.set(false);
+                return Err(e);
+            }
+        };
+        self.take_records(view.tasks);
+        // This page is now the one writer of these totals: all of them are here.
+        *self.delivered.borrow_mut() = view.delivered_totals;
+        let entries = view.entries;
+        self.replay.borrow_mut().opened(entries.len());
         // Background Fetch tasks whose download a closed page never started.
         let waiting: Vec<Rc<TaskInner>> = self.tasks.borrow().values().map(|(t, _)| t.clone()).collect();
         for t in waiting {
@@ -752,7 +773,7 @@ impl SessionInner {
         *self.heartbeat.borrow_mut() = Some(beat);
         let me = self.clone();
         spawn_local(async move {
-            me.drain(entries).await;
+            me.drain_owned(entries).await;
             if !woke.replace(true) {
                 me.wake();
             }
@@ -762,7 +783,7 @@ impl SessionInner {
 
     /// Delivers the journal until it is empty; one drain at a time. `first`:
     /// entries already read (the session's opening read), delivered before
-    /// the journal is read again.
+    /// the journal is read again (only if the daemon announced more).
     async fn drain(self: &Rc<Self>, first: Vec<JournalEntry>) {
         if self.release_lock.borrow().is_none() {
             return; // not the page that holds this identifier's events
@@ -772,15 +793,23 @@ impl SessionInner {
             return;
         }
         self.draining.set(true);
+        self.drain_owned(first).await;
+    }
+
+    /// [`SessionInner::drain`] once `draining` is set (by it, or by `open`).
+    async fn drain_owned(self: &Rc<Self>, first: Vec<JournalEntry>) {
         let mut first = Some(first).filter(|v| !v.is_empty());
         loop {
-            self.drain_again.set(false);
             let entries = match first.take() {
                 Some(v) => Ok(v),
-                None => match store::shared().await {
-                    Ok(s) => s.pending_events(&self.config.identifier).await,
-                    Err(e) => Err(e),
-                },
+                None => {
+                    // What was announced before this read is in it.
+                    self.drain_again.set(false);
+                    match store::shared().await {
+                        Ok(s) => s.pending_events(&self.config.identifier).await,
+                        Err(e) => Err(e),
+                    }
+                }
             };
             let mut entries = match entries {
                 Ok(v) => v,
@@ -806,10 +835,21 @@ impl SessionInner {
                     return;
                 }
             }
+            // The daemon announces every entry it appends (and this page
+            // listened before it read): read again only if one was announced.
+            if self.drain_again.get() {
+                continue;
+            }
+            // Done once every delivered entry is acknowledged on disk (then
+            // urlSessionDidFinishEvents: a page closed after it gets none of
+            // them again), unless more was announced meanwhile.
             if let Err(e) = self.flush_acks().await {
                 js::console_error(&format!("bgsession: acknowledging events failed: {}", js::message(&e)));
                 self.draining.set(false);
                 return;
+            }
+            if !self.drain_again.get() {
+                break;
             }
         }
         self.draining.set(false);
@@ -846,13 +886,8 @@ impl SessionInner {
         };
         let inner = self.tasks.borrow().get(&entry.task_id).map(|(t, _)| t.clone()).unwrap();
         inner.apply(entry);
-        let progress = matches!(entry.event, Event::DidWriteData { .. } | Event::DidSendBodyData { .. });
-        let known = self.delivered.borrow().get(&entry.task_id).copied();
-        let last = match known {
-            Some(n) => n,
-            None if progress => store::shared().await?.delivered_total(&self.config.identifier, entry.task_id).await?,
-            None => 0,
-        };
+        // Every stored total was read when the session opened.
+        let last = self.delivered.borrow().get(&entry.task_id).copied().unwrap_or(0);
         let call = delegate_call(entry, last);
         let args = js_sys::Array::new();
         args.push(&self.session_js());
@@ -899,17 +934,15 @@ impl SessionInner {
         if let Some(seq) = entry.seq {
             self.delivered_up_to.set(self.delivered_up_to.get().max(seq));
         }
-        if let Some(ack) = ack_for(entry) {
+        if let Some(mut ack) = ack_for(entry) {
             if let Some(total) = ack.delivered_total {
                 self.delivered.borrow_mut().insert(entry.task_id, total);
             }
-            if ack.forget_task {
-                self.delivered.borrow_mut().remove(&entry.task_id);
+            if ack.forget_task && self.delivered.borrow_mut().remove(&entry.task_id).is_none() {
+                ack.forget_task = false; // no stored total to delete
             }
             // Group commit: the acknowledgement joins those waiting for the
-            // next transaction, written as soon as the one before commits; the
-            // next event need not wait for the disk (the drain waits for all
-            // of them before it reads the journal again).
+            // next transaction, written as soon as the one before commits.
             self.acks.queue.borrow_mut().push((entry.task_id, ack));
             AckWriter::kick(&self.acks, self.config.identifier.clone());
             if self.acks.queue.borrow().len() >= MAX_ACKS_IN_FLIGHT {
@@ -982,7 +1015,7 @@ impl SessionInner {
         Ok(())
     }
 
-    /// Waits until every acknowledgement queued so far has committed.
+    /// Waits until every queued acknowledgement is written.
     async fn flush_acks(&self) -> Result<(), JsValue> {
         loop {
             let running = self.acks.writer.borrow().clone();
