@@ -4,6 +4,39 @@
 
 const TIMEOUT = Symbol("timeout");
 
+// The origin's database (store.rs names its stores), opened, and created
+// or upgraded, once per context. A page starts opening it as soon as this
+// module loads, while the wasm is still being fetched and compiled.
+const opening = new Map();
+export function openDatabase(name, version) {
+  const key = `${name}@${version}`;
+  if (!opening.has(key)) {
+    const open = new Promise((resolve, reject) => {
+      const req = indexedDB.open(name, version);
+      req.onupgradeneeded = () => {
+        const db = req.result;
+        const has = (n) => db.objectStoreNames.contains(n);
+        if (!has("tasks")) db.createObjectStore("tasks", { keyPath: ["session", "taskId"] }).createIndex("by_session", "session");
+        if (!has("events")) db.createObjectStore("events", { keyPath: "seq", autoIncrement: true }).createIndex("by_session", "session");
+        if (!has("delivered")) db.createObjectStore("delivered", { keyPath: ["session", "taskId"] });
+        if (!has("files")) db.createObjectStore("files", { keyPath: "path" });
+        if (!has("sessions")) db.createObjectStore("sessions", { keyPath: "identifier" });
+      };
+      req.onsuccess = () => {
+        const db = req.result;
+        // Let a newer version of the library upgrade the schema: close on request.
+        db.onversionchange = () => db.close();
+        resolve(db);
+      };
+      req.onerror = () => reject(req.error);
+    });
+    opening.set(key, open);
+    open.catch(() => opening.delete(key)); // a failed open is tried again
+  }
+  return opening.get(key);
+}
+if (globalThis.document && globalThis.indexedDB) openDatabase("bgsession", 1).catch(() => {});
+
 // Streams one segment of `reader`'s body into `cache` under `key`: at most
 // `maxBytes`, and closed early once `maxMs` have passed with bytes in it (so
 // a slow transfer still persists regularly). No data for `idleMs` fails it
@@ -295,7 +328,7 @@ export async function bgFetchResponse(registration) {
 // entries are delivered again).
 export function ackEntries(db, session, ops, paths) {
   return new Promise((resolve, reject) => {
-    const tx = db.transaction(["events", "delivered", "files"], "readwrite");
+    const tx = db.transaction(["events", "delivered", "files"], "readwrite", { durability: "relaxed" });
     const events = tx.objectStore("events");
     const delivered = tx.objectStore("delivered");
     const files = tx.objectStore("files");

@@ -151,6 +151,8 @@ extern "C" {
     pub fn bg_fetch_response(registration: &JsValue) -> Promise;
     #[wasm_bindgen(js_name = tryLock)]
     pub fn try_lock(name: &str) -> Promise;
+    #[wasm_bindgen(js_name = openDatabase)]
+    pub fn open_database(name: &str, version: u32) -> Promise;
     #[wasm_bindgen(js_name = sessionsWithEvents)]
     pub fn sessions_with_events(db: &JsValue) -> Promise;
     #[wasm_bindgen(js_name = sessionView)]

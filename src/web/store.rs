@@ -9,13 +9,14 @@ use crate::core::journal::{Ack, AppendPlan, JournalEntry};
 use crate::core::path::SandboxPath;
 use crate::core::task::TaskRecord;
 use crate::web::js::{self, from_js, to_js};
-use idb::{Database, DatabaseEvent, Factory, KeyPath, ObjectStore, ObjectStoreParams, Query, Transaction, TransactionMode};
+use idb::{Database, Query, Transaction, TransactionMode};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
 /// Name of the origin's IndexedDB database.
 pub const DB_NAME: &str = "bgsession";
+/// The schema's version (glue.js `openDatabase` creates the stores).
 const DB_VERSION: u32 = 1;
 /// Object store of [`TaskRecord`]s, keyed by `[session, taskId]`, indexed
 /// `by_session`.
@@ -142,45 +143,12 @@ fn key2(session: &str, task_id: u64) -> JsValue {
 impl Store {
     /// Opens (creating or upgrading) the database `name`.
     pub async fn open(name: &str) -> Result<Store> {
-        let factory = Factory::new().map_err(e)?;
-        let mut req = factory.open(name, Some(DB_VERSION)).map_err(e)?;
-        req.on_upgrade_needed(|event| {
-            let Ok(db) = event.database() else { return };
-            let names = db.store_names();
-            let has = |n: &str| names.iter().any(|s| s == n);
-            let create = |name: &str, key: KeyPath, auto: bool| -> Option<ObjectStore> {
-                let mut p = ObjectStoreParams::new();
-                p.key_path(Some(key)).auto_increment(auto);
-                db.create_object_store(name, p).ok()
-            };
-            if !has(TASKS) {
-                if let Some(s) = create(TASKS, KeyPath::new_array(["session", "taskId"]), false) {
-                    let _ = s.create_index("by_session", KeyPath::new_single("session"), None);
-                }
-            }
-            if !has(EVENTS) {
-                if let Some(s) = create(EVENTS, KeyPath::new_single("seq"), true) {
-                    let _ = s.create_index("by_session", KeyPath::new_single("session"), None);
-                }
-            }
-            if !has(DELIVERED) {
-                create(DELIVERED, KeyPath::new_array(["session", "taskId"]), false);
-            }
-            if !has(FILES) {
-                create(FILES, KeyPath::new_single("path"), false);
-            }
-            if !has(SESSIONS) {
-                create(SESSIONS, KeyPath::new_single("identifier"), false);
-            }
-        });
-        let raw: JsValue = req.await.map_err(e)?.into();
-        let mut db = Database::try_from(raw.clone()).map_err(e)?;
-        // Let a newer version of the library upgrade the schema: close on request.
-        db.on_version_change(|event| {
-            if let Ok(db) = event.database() {
-                db.close();
-            }
-        });
+        // glue.js opens it (a page starts as soon as the module loads) and
+        // creates the stores named above.
+        let raw = js::wait(js::open_database(name, DB_VERSION))
+            .await
+            .map_err(|err| js::error("BGSessionStoreError", &format!("IndexedDB: opening \"{name}\" failed: {}", js::message(&err))))?;
+        let db = Database::try_from(raw.clone()).map_err(e)?;
         Ok(Store { db, raw, tasks: RefCell::new(None), keep_tasks: std::cell::Cell::new(false), task_writes: std::cell::Cell::new(0), writing: RefCell::new(Vec::new()), next_write: std::cell::Cell::new(0) })
     }
 
