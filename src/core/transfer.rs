@@ -79,7 +79,9 @@ pub const MIN_FAST_SEGMENT: u64 = 1 << 20;
 /// measures the link (and whether ranges work) at once, and on a fast link
 /// the body never goes through the slow streamed path.
 pub const PROBE_SEGMENT: u64 = 1 << 20;
-/// The largest bounded segment in fast mode: 128 MiB.
+/// The largest bounded segment in fast mode: 128 MiB. (A 32 MiB cap would
+/// bound what a killed worker fetches again to 32 MiB, but measured 20–35 %
+/// slower here: 344/361 against 429/543 MiB/s, alternating builds.)
 pub const MAX_FAST_SEGMENT: u64 = 128 << 20;
 /// At or above this rate (bytes/s) a streamed body switches to fast mode: the
 /// browser's own reading of a whole segment beats streaming it through script
