@@ -3,7 +3,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { startServer, newProfile, removeProfile, launch, openApp, waitFor, watch } from "./harness.mjs";
+import { startServer, newProfile, removeProfile, launch, openApp, waitFor, watch, withBrowser } from "./harness.mjs";
 
 let server;
 before(async () => {
@@ -141,10 +141,7 @@ test("Background Fetch: browser killed and restarted: the browser's download ser
 });
 
 test("Background Fetch: suspend aborts the browser's download and forgets it; resume starts a new one and finishes byte-exact", async () => {
-  const profile = await newProfile();
-  const context = await launch(profile);
-  const errors = [];
-  try {
+  await withBrowser(async ({ context, errors }) => {
     const size = 8 * MiB;
     const name = "bgf-suspend.bin";
     const page = await openApp(context, server.url, errors);
@@ -184,9 +181,5 @@ test("Background Fetch: suspend aborts the browser's download and forgets it; re
     assert.equal(reqs.length, 2, "the suspended download, then a new one from zero");
     assert.equal(reqs[1].range ?? null, null);
     assert.ok(reqs[1].completed);
-    assert.deepEqual(errors, []);
-  } finally {
-    await context.close();
-    await removeProfile(profile);
-  }
+  });
 });

@@ -160,11 +160,14 @@ test("connection cut at 20 random offsets: retried with Range, byte-exact", asyn
     // its bytes, which is the fast path's documented trade-off).
     const id = await start(page, { path: `/files/${name}?size=${size}&rate=${8 * MiB}&cut=${offsets.join(",")}`, name });
     const entries = await waitDone(page, id, 120_000);
-    assertOrder(entries, id);
     const reqs = requestsFor(`/files/${name}`);
+    const shown = reqs.map((r) => `${r.range} ${r.status} +${r.start - reqs[0].start} ms ${r.bytesSent} B${r.cutAt !== null ? ` cut@${r.cutAt}` : ""}${r.aborted ? " aborted" : ""}`).join("; ");
+    // A failure says why, with the requests (a rare -1001 seen once: which request stalled?).
+    const reason = await page.evaluate((id) => window.errors?.[id]?.userInfo?.NSLocalizedFailureReason ?? null, id);
+    assert.equal(reason, null, `the task failed: ${reason}; requests: ${shown}`);
+    assertOrder(entries, id);
     assert.equal(reqs.filter((r) => r.cutAt !== null).length, 20, "all 20 cuts happened");
     // The first request is a 1 MiB probe; then one request per cut, and the last.
-    const shown = reqs.map((r) => `${r.range} ${r.status}${r.cutAt !== null ? ` cut@${r.cutAt}` : ""}${r.aborted ? " aborted" : ""}`).join("; ");
     assert.ok(reqs.length >= 21 && reqs.length <= 22, `one retry per cut (${reqs.length} requests: ${shown})`);
     assert.ok(reqs.every((r) => r.status === 206), "every request was a Range answered 206");
     const refetched = sentFor(`/files/${name}`) - size;
