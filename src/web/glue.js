@@ -41,8 +41,8 @@ if (globalThis.document && globalThis.indexedDB) openDatabase("bgsession", 1).ca
 // `maxBytes`, and closed early once `maxMs` have passed with bytes in it (so
 // a slow transfer still persists regularly). No data for `idleMs` fails it
 // with a TimeoutError (timeoutIntervalForRequest). `carry` holds a chunk
-// split at the previous boundary, a read still pending and the time of the
-// last data; pass the same object for every segment of a body.
+// split at the previous boundary, a read still pending and since when it
+// has been waited for; pass the same object for every segment of a body.
 // A failing body (connection cut, stall) ends the segment with the bytes that
 // did arrive, so they are kept. Resolves as soon as the segment's bytes are
 // all handed to the store (so the caller can read on while the store
@@ -56,14 +56,16 @@ export async function pumpSegment(reader, cache, key, maxBytes, maxMs, idleMs, c
   let deadlinePassed = false;
   let markClosed;
   const closed = new Promise((res) => { markClosed = res; });
-  if (!carry.lastData) carry.lastData = Date.now();
   let timer, watchdog;
   const deadline = new Promise((res) => {
     timer = setTimeout(() => { deadlinePassed = true; res(TIMEOUT); }, maxMs);
   });
   const stalled = new Promise((_, reject) => {
+    // Counts only time spent waiting for the network: while the store is
+    // slow to take bytes (backpressure) no read is pending, and that is not
+    // the server's silence.
     watchdog = setInterval(() => {
-      if (Date.now() - carry.lastData > idleMs) {
+      if (carry.waitingSince && Date.now() - carry.waitingSince > idleMs) {
         reject(Object.assign(new Error(`no data for ${Math.round(idleMs / 1000)} s (timeoutIntervalForRequest)`), { name: "TimeoutError" }));
       }
     }, Math.min(1000, idleMs));
@@ -80,20 +82,22 @@ export async function pumpSegment(reader, cache, key, maxBytes, maxMs, idleMs, c
           carry.pending = reader.read();
           carry.pending.catch(() => {});
         }
+        if (!carry.waitingSince) carry.waitingSince = Date.now();
         let r;
         try {
           r = await Promise.race(written > 0 ? [carry.pending, deadline, stalled] : [carry.pending, stalled]);
         } catch (err) {
           carry.pending = null;
+          carry.waitingSince = 0;
           failure = err;
           ctrl.close();
           return;
         }
         if (r === TIMEOUT) { ctrl.close(); return; }
         carry.pending = null;
+        carry.waitingSince = 0;
         if (r.done) { done = true; ctrl.close(); return; }
         chunk = r.value;
-        carry.lastData = Date.now();
       }
       const room = maxBytes - written;
       if (chunk.byteLength > room) {
