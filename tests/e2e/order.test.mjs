@@ -15,7 +15,7 @@
 //   upload:              didSendBodyData → didReceiveData* → didCompleteWithError, live or replayed
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, openApp, waitFor, watch, newProfile, removeProfile, launch } from "./harness.mjs";
+import { startServer, openApp, waitFor, watch, withBrowser } from "./harness.mjs";
 import {
   MiB,
   compileOrder,
@@ -325,10 +325,7 @@ test("an upload, live and replayed: didSendBodyData → didReceiveData* → didC
 });
 
 test("a tab closed in the middle of replaying 2,000 queued events: each is delivered once across the two pages", async () => {
-  const profile = await newProfile();
-  const context = await launch(profile);
-  const errors = [];
-  try {
+  await withBrowser(async ({ context, errors }) => {
     const setup = await openApp(context, server.url, errors);
     await setup.evaluate(() => window.openSession("com.example.order.warm").ready);
     // Queue 2,000 completions straight into the journal, as a daemon would.
@@ -373,9 +370,5 @@ test("a tab closed in the middle of replaying 2,000 queued events: each is deliv
     assert.deepEqual(seen2, [...seen2].sort((a, b) => a - b), "page 2 continues in journal order");
     assert.equal(Math.min(...seen2), Math.max(...seen1) + 1, "page 2 starts right after the last one page 1 delivered");
     assert.deepEqual(await readJournal(page2), []);
-    assert.deepEqual(errors, []);
-  } finally {
-    await context.close();
-    await removeProfile(profile);
-  }
+  });
 });

@@ -5,7 +5,7 @@
 // the site's own fetches alone.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, newProfile, removeProfile, launch, openApp, withBrowser } from "./harness.mjs";
+import { startServer, openApp, withBrowser } from "./harness.mjs";
 
 let server;
 before(async () => {
@@ -225,10 +225,7 @@ test("FileManager: move, copy, remove, exists, contents, directory listing, attr
 });
 
 test("getAllTasks after a reload gives live task objects; the daemon leaves the site's own fetches alone", async () => {
-  const profile = await newProfile();
-  const context = await launch(profile);
-  const errors = [];
-  try {
+  await withBrowser(async ({ context, errors }) => {
     const page1 = await openApp(context, server.url, errors);
     const id = await page1.evaluate(async ({ base }) => {
       const t = window.openSession("com.example.reload").downloadTask(`${base}/files/live.bin?size=${1 << 20}&rate=${256 << 10}`);
@@ -257,9 +254,5 @@ test("getAllTasks after a reload gives live task objects; the daemon leaves the 
       return { controlled: !!navigator.serviceWorker.controller, status: r.status, size: (await r.arrayBuffer()).byteLength };
     }, server.url);
     assert.deepEqual(plain, { controlled: true, status: 200, size: 12345 });
-    assert.deepEqual(errors, []);
-  } finally {
-    await context.close();
-    await removeProfile(profile);
-  }
+  });
 });
