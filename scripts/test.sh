@@ -14,7 +14,7 @@ step() { printf '\n=== %s\n' "$*"; }
 t0=$(date +%s)
 
 step "1/5 native core tests (cargo test)"
-cargo test --quiet
+cargo test --quiet --all-features
 
 step "2/5 test server (node --test tests/server)"
 node --test tests/server/

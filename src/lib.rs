@@ -66,6 +66,9 @@
 
 pub mod core;
 
+#[cfg(feature = "sim")]
+pub mod sim;
+
 // The plain data the Rust API hands out, at the crate root.
 pub use crate::core::error::{NsError, UrlErrorCode, UsageError};
 pub use crate::core::request::{Request, ResponseInfo};

@@ -5,12 +5,15 @@
 
 pub mod base64;
 pub mod config;
+pub mod daemon;
 pub mod delayed;
 pub mod error;
 pub mod files;
 pub mod journal;
 pub mod network;
 pub mod path;
+pub mod protocol;
+pub mod replayer;
 pub mod request;
 pub mod resume;
 pub mod schedule;

@@ -1,0 +1,936 @@
+//! The daemon as a deterministic machine (the twin of iOS's nsurlsessiond),
+//! in quinn-proto's shape: inputs and `now` go in, actions are polled out.
+//! No clock, no I/O, no randomness but a seeded generator.
+//!
+//! A host (the Service Worker, or the [simulator](crate::sim)) loops:
+//! feed what happened (`handle_*`), perform what [`Daemon::poll_action`]
+//! returns **in order** (a [`Action::Reply`] after an [`Action::Commit`] is
+//! sent once that commit is written), and call [`Daemon::handle_timeout`] at
+//! [`Daemon::poll_timeout`]. A worker that is stopped loses the machine; the
+//! next one is built from the stored tasks with [`Daemon::handle_started`].
+//!
+//! Every lifecycle rule lives here or in the decision modules it calls:
+//! scheduling under `httpMaximumConnectionsPerHost` ([`schedule`]), the
+//! network's say ([`network`]), delayed requests ([`delayed`]), what a
+//! response means for the stored bytes and how a body is fetched
+//! ([`transfer`]), retries and backoff ([`RetryPolicy`]), uploads
+//! ([`upload`]), resume data ([`ResumeData`]), progress coalescing
+//! ([`plan_append`]), and when the app is launched.
+//!
+//! # Examples
+//!
+//! ```
+//! use bgsession::core::daemon::{Action, Daemon};
+//! use bgsession::core::protocol::Command;
+//! use bgsession::core::request::Request;
+//! use bgsession::core::task::TaskRecord;
+//!
+//! let mut daemon = Daemon::new(7);
+//! daemon.handle_started(0.0, vec![], vec![]);
+//! while daemon.poll_action().is_some() {} // "started", told to the pages
+//! let task = TaskRecord::new_download("s", 1, Request::get("https://example.test/a").unwrap(), 0.0, "dl-1".into());
+//! daemon.handle_command(0.0, 1, Command::Resume { task, fresh: true, id_floor: 1, config: None });
+//! let actions: Vec<Action> = std::iter::from_fn(|| daemon.poll_action()).collect();
+//! // The task is stored, the page is answered, and a request goes out for the 1 MiB probe.
+//! assert!(matches!(&actions[0], Action::Commit(c) if c.task.as_ref().unwrap().task_id == 1));
+//! assert!(actions.iter().any(|a| matches!(a, Action::Reply { to: 1, .. })));
+//! assert!(actions.iter().any(|a| matches!(a, Action::Send(s) if s.request.headers["range"] == "bytes=0-1048575")));
+//! ```
+
+use crate::core::config::ConfigData;
+use crate::core::delayed;
+use crate::core::error::{NsError, UrlErrorCode};
+use crate::core::files::{download_temp_path, FileMeta};
+use crate::core::journal::{plan_append, AppendPlan, Event, JournalEntry};
+use crate::core::network::{self, NetworkInfo};
+use crate::core::protocol::{Broadcast, Command, DaemonEvent, DelayedAnswer, Reply};
+use crate::core::request::{ContentRange, Request, ResponseInfo};
+use crate::core::resume::ResumeData;
+use crate::core::schedule;
+use crate::core::task::{TaskKind, TaskRecord, TaskState, Transition};
+use crate::core::transfer::{self, Failure, FailureDecision, ResponseDecision, RetryPolicy, SegmentOutcome};
+use crate::core::upload;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+
+/// A task's key: its session identifier and task identifier.
+pub type TaskKey = (String, u64);
+
+/// Apple's userInfo key for resume data in a failed download's error.
+pub const RESUME_DATA_KEY: &str = "NSURLSessionDownloadTaskResumeData";
+/// Default `httpMaximumConnectionsPerHost` (iOS's default on Wi-Fi is 6).
+pub const DEFAULT_MAX_PER_HOST: usize = 6;
+/// While tasks are held back by the network policy, look again this often.
+pub const NETWORK_POLL_MS: f64 = 2000.0;
+/// Default `timeoutIntervalForRequest` in ms.
+pub const DEFAULT_REQUEST_TIMEOUT_MS: f64 = 60_000.0;
+/// Default `timeoutIntervalForResource` in ms (7 days, as on iOS).
+pub const DEFAULT_RESOURCE_TIMEOUT_MS: f64 = 7.0 * 86_400_000.0;
+
+/// One request in flight, named by the machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TransferId(pub u64);
+
+/// "Send this request": the host fetches it and reports its head
+/// ([`Daemon::handle_response`]), each segment it stores
+/// ([`Daemon::handle_segment_stored`]), its end ([`Daemon::handle_body_end`],
+/// or for an upload [`Daemon::handle_upload_body`]) or its failure
+/// ([`Daemon::handle_transfer_failed`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Send {
+    /// Names this request in the inputs about it.
+    pub transfer: TransferId,
+    /// The task it is for.
+    pub task: TaskKey,
+    /// The request, with `Range`/`If-Range` as planned.
+    pub request: Request,
+    /// Stored bytes before this body (the body's first byte lands here).
+    pub offset: u64,
+    /// A bounded segment (read whole, stored as one segment) ends here
+    /// (inclusive); `None`: stream the body into segments.
+    pub end: Option<u64>,
+    /// An upload's body: the daemon's copy of the file (blob, segments).
+    pub upload_body: Option<(String, Vec<u64>)>,
+    /// No data for this long ends the attempt (`Failure::TimedOut`).
+    pub request_timeout_ms: f64,
+}
+
+/// One IndexedDB transaction: the task's new state, journal appends and a
+/// sandbox file, all or nothing.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Commit {
+    /// The task record to put (`None`: unchanged).
+    pub task: Option<TaskRecord>,
+    /// The session's configuration to put.
+    pub config: Option<ConfigData>,
+    /// A file to create (a finished download's temp file).
+    pub file: Option<FileMeta>,
+    /// Journal entries, each with how to append it (progress replaces the
+    /// task's previous progress entry).
+    pub appends: Vec<(JournalEntry, AppendPlan)>,
+}
+
+/// What the machine asks its host to do.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// Start a request.
+    Send(Send),
+    /// The head was taken: read transfer `transfer`'s body into segments
+    /// of `blob_id` from index `first_segment` (streamed, or one bounded
+    /// segment read whole).
+    ReadBody {
+        /// The request.
+        transfer: TransferId,
+        /// Where the bytes go.
+        blob_id: String,
+        /// The index of the body's first segment.
+        first_segment: usize,
+    },
+    /// Drop a request in flight; nothing more of it is reported (whatever
+    /// is reported anyway is ignored, or counted if it was stored).
+    Abort(TransferId),
+    /// Write atomically.
+    Commit(Commit),
+    /// Delete stored bytes: segments `from..from + count` of `blob_id`.
+    DeleteBytes {
+        /// The blob.
+        blob_id: String,
+        /// First segment index to delete.
+        from: usize,
+        /// How many.
+        count: usize,
+    },
+    /// Copy an upload's file into the daemon's own blob; answer with
+    /// [`Daemon::handle_file_copied`].
+    CopyFile {
+        /// The upload task.
+        task: TaskKey,
+        /// The sandbox location (`file:///…`).
+        from: String,
+        /// The blob to copy into.
+        blob_id: String,
+    },
+    /// Check that these segments are really stored at these lengths (an
+    /// engine may have dropped or truncated them); answer with
+    /// [`Daemon::handle_bytes_verified`].
+    VerifyBytes {
+        /// The task.
+        task: TaskKey,
+        /// Its blob.
+        blob_id: String,
+        /// The lengths the journal recorded.
+        segments: Vec<u64>,
+    },
+    /// Answer command `to`.
+    Reply {
+        /// The id the command came with.
+        to: u64,
+        /// The answer.
+        reply: Reply,
+    },
+    /// Tell every page.
+    Broadcast(Broadcast),
+    /// Launch the app (a notification whose click opens it): iOS's
+    /// background relaunch. The host shows it only if allowed.
+    LaunchApp {
+        /// The session whose events wait.
+        session: String,
+        /// Why, in words.
+        why: String,
+    },
+}
+
+#[derive(Clone, Debug)]
+struct Transfer {
+    key: TaskKey,
+    plan: transfer::FetchPlan,
+    head_seen: bool,
+    /// Bytes of this body stored so far.
+    stored: u64,
+    /// Segments of the task when the body started (where its segments go).
+    first_segment: usize,
+    /// Segments of this body stored so far.
+    segments_stored: usize,
+    /// A bounded segment was answered (206): the body is one segment of
+    /// this many bytes (the server's `Content-Range`).
+    bounded: Option<u64>,
+    upload: bool,
+}
+
+/// Per-attempt memory of a task (lost with the worker, as in the browser).
+#[derive(Clone, Debug, Default)]
+struct Attempt {
+    first_response: bool,
+    restarted: bool,
+}
+
+/// What a task waits for before it may start.
+#[derive(Clone, Debug, PartialEq)]
+enum Hold {
+    /// Its stored bytes are being checked ([`Action::VerifyBytes`]).
+    Verifying { finishing: bool },
+    /// An upload's file is being copied.
+    Copying,
+}
+
+/// The daemon. See the module documentation.
+#[derive(Debug)]
+pub struct Daemon {
+    tasks: BTreeMap<TaskKey, TaskRecord>,
+    sessions: BTreeMap<String, ConfigData>,
+    transfers: HashMap<TransferId, Transfer>,
+    active: HashMap<TaskKey, TransferId>,
+    attempts: HashMap<TaskKey, Attempt>,
+    holds: HashMap<TaskKey, Hold>,
+    last_progress: HashMap<TaskKey, JournalEntry>,
+    /// Running tasks (the scheduler walks only these).
+    running: BTreeSet<TaskKey>,
+    pages: BTreeSet<String>,
+    network: NetworkInfo,
+    network_override: Option<NetworkInfo>,
+    actions: VecDeque<Action>,
+    next_transfer: u64,
+    rng: u64,
+    policy: RetryPolicy,
+    started: bool,
+    timer: Option<f64>,
+    was_busy: bool,
+    decisions: u64,
+}
+
+impl Daemon {
+    /// A machine whose jitter and names come from `seed` (the host passes a
+    /// random one; tests a fixed one).
+    pub fn new(seed: u64) -> Self {
+        Daemon {
+            tasks: BTreeMap::new(),
+            sessions: BTreeMap::new(),
+            transfers: HashMap::new(),
+            active: HashMap::new(),
+            attempts: HashMap::new(),
+            holds: HashMap::new(),
+            last_progress: HashMap::new(),
+            running: BTreeSet::new(),
+            pages: BTreeSet::new(),
+            network: NetworkInfo::default(),
+            network_override: None,
+            actions: VecDeque::new(),
+            next_transfer: 1,
+            rng: seed.max(1),
+            policy: RetryPolicy::default(),
+            started: false,
+            timer: None,
+            was_busy: false,
+            decisions: 0,
+        }
+    }
+
+    // ----- reading -----
+
+    /// The next action to perform, in order.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// When to call [`Daemon::handle_timeout`] next (`None`: nothing waits).
+    pub fn poll_timeout(&self) -> Option<f64> {
+        self.timer
+    }
+
+    /// The task as the daemon knows it.
+    pub fn task(&self, session: &str, task_id: u64) -> Option<&TaskRecord> {
+        self.tasks.get(&(session.to_string(), task_id))
+    }
+
+    /// Every task.
+    pub fn tasks(&self) -> impl Iterator<Item = &TaskRecord> {
+        self.tasks.values()
+    }
+
+    /// Nothing runs, nothing is checked, no timer waits: a host may let the
+    /// worker go.
+    pub fn is_idle(&self) -> bool {
+        self.active.is_empty() && self.holds.is_empty() && self.timer.is_none()
+    }
+
+    /// Requests in flight.
+    pub fn transfers(&self) -> usize {
+        self.transfers.len()
+    }
+
+    /// Scheduling decisions taken so far (for the benchmark).
+    pub fn decisions(&self) -> u64 {
+        self.decisions
+    }
+
+    // ----- inputs -----
+
+    /// The worker starts (first time, or after it was stopped): the stored
+    /// tasks and configurations. Tasks with stored bytes have them checked
+    /// before they resume.
+    pub fn handle_started(&mut self, now: f64, tasks: Vec<TaskRecord>, sessions: Vec<ConfigData>) {
+        self.started = true;
+        for c in sessions {
+            self.sessions.insert(c.identifier.clone(), c);
+        }
+        for t in tasks {
+            let key = key_of(&t);
+            if t.state == TaskState::Running {
+                self.running.insert(key.clone());
+                if !t.segments.is_empty() && t.kind == TaskKind::Download {
+                    self.verify(&t, false);
+                }
+            }
+            self.tasks.insert(key, t);
+        }
+        self.broadcast_daemon(DaemonEvent::Started, now);
+        self.schedule(now);
+    }
+
+    /// A command from a page; its reply is an [`Action::Reply`] to `to`.
+    pub fn handle_command(&mut self, now: f64, to: u64, command: Command) {
+        let reply = match command {
+            Command::Resume { task, fresh, id_floor, config } => self.resume(now, task, fresh, id_floor, config),
+            Command::Suspend { session, task_id } => self.suspend(now, (session, task_id)),
+            Command::Cancel { session, task_id } => self.cancel(now, (session, task_id), false),
+            Command::CancelByProducingResumeData { session, task_id } => self.cancel(now, (session, task_id), true),
+            Command::DelayedRequest { session, task_id, answer } => self.answer_delayed(now, (session, task_id), answer),
+            Command::SimulateNetwork { conditions } => {
+                self.network_override = conditions;
+                Reply::Network { network: self.network_now() }
+            }
+            Command::Wake | Command::Ping => Reply::Done { changed: false },
+            Command::Status => Reply::Status { transfers: self.transfers.len(), pending: self.running.len() },
+        };
+        self.actions.push_back(Action::Reply { to, reply });
+        self.schedule(now);
+    }
+
+    /// The browser's view of the link changed.
+    pub fn handle_network(&mut self, now: f64, network: NetworkInfo) {
+        self.network = network;
+        self.schedule(now);
+    }
+
+    /// A page holding `session`'s events opened (`true`) or closed.
+    pub fn handle_page(&mut self, now: f64, session: &str, present: bool) {
+        if present {
+            self.pages.insert(session.to_string());
+        } else {
+            self.pages.remove(session);
+        }
+        self.schedule(now);
+    }
+
+    /// A timer armed by [`Daemon::poll_timeout`] fired.
+    pub fn handle_timeout(&mut self, now: f64) {
+        self.timer = None;
+        self.schedule(now);
+    }
+
+    /// The head of a response arrived.
+    pub fn handle_response(&mut self, now: f64, id: TransferId, head: ResponseInfo) {
+        let Some(mut tr) = self.transfers.get(&id).cloned() else { return };
+        let Some(mut task) = self.running_task(&tr.key) else { return self.drop_transfer(id, now) };
+        tr.head_seen = true;
+        if tr.upload {
+            let events = upload::on_response(&mut task, head);
+            let read = Action::ReadBody { transfer: id, blob_id: String::new(), first_segment: 0 };
+            self.transfers.insert(id, tr);
+            self.commit(now, task, None, events);
+            return self.actions.push_back(read);
+        }
+        if transfer::is_transient_status(head.status_code) {
+            let jitter = self.random();
+            if self.policy.on_server_error(&mut task, &head, now, jitter).is_some() {
+                self.actions.push_back(Action::Abort(id));
+                self.end_transfer(id);
+                self.commit(now, task, None, vec![]);
+                return self.schedule(now);
+            }
+        }
+        let (old_blob, old_segments, had_bytes) = (task.blob_id.clone(), task.segments.len(), tr.plan.offset > 0);
+        let was_206 = head.status_code == 206;
+        let range_len = head.header("content-range").and_then(ContentRange::parse).map_or(0, |r| r.len());
+        let decision = transfer::on_response(&mut task, &tr.plan, head);
+        if task.segments.is_empty() && old_segments > 0 {
+            self.actions.push_back(Action::DeleteBytes { blob_id: old_blob, from: 0, count: old_segments });
+        }
+        let attempt = self.attempts.entry(tr.key.clone()).or_default();
+        let first = std::mem::replace(&mut attempt.first_response, false);
+        let mut events = Vec::new();
+        match decision {
+            ResponseDecision::Refetch { .. } => {
+                attempt.restarted |= had_bytes;
+                attempt.first_response = first;
+                self.actions.push_back(Action::Abort(id));
+                self.end_transfer(id);
+                self.commit(now, task.clone(), None, vec![]);
+                return self.send(now, task);
+            }
+            ResponseDecision::Restart if first && had_bytes => events.push(resumed_at(&task, 0)),
+            ResponseDecision::Restart => {}
+            ResponseDecision::Write { offset: 0, .. } if first && attempt.restarted => events.push(resumed_at(&task, 0)),
+            ResponseDecision::Write { offset, resumed } => {
+                if resumed && first {
+                    events.push(resumed_at(&task, offset));
+                }
+            }
+        }
+        tr.first_segment = task.segments.len();
+        if tr.plan.end.is_some() && task.response.is_some() && was_206 {
+            tr.bounded = Some(range_len);
+        }
+        let read = Action::ReadBody { transfer: id, blob_id: task.blob_id.clone(), first_segment: tr.first_segment };
+        self.transfers.insert(id, tr);
+        self.commit(now, task, None, events);
+        self.actions.push_back(read);
+    }
+
+    /// The host stored `len` bytes of transfer `id`'s body as the next
+    /// segment, which took `elapsed_ms` to arrive.
+    pub fn handle_segment_stored(&mut self, now: f64, id: TransferId, len: u64, elapsed_ms: f64) {
+        let Some(mut tr) = self.transfers.get(&id).cloned() else { return };
+        let Some(mut task) = self.running_task(&tr.key) else { return self.drop_transfer(id, now) };
+        if len == 0 {
+            return;
+        }
+        if task.segments.len() != tr.first_segment + tr.segments_stored {
+            return; // not the segment this transfer was writing (stale)
+        }
+        transfer::on_segment_stored(&mut task, len);
+        tr.stored += len;
+        tr.segments_stored += 1;
+        let streamed = tr.plan.end.is_none();
+        let switch = transfer::after_segment(&mut task, len, elapsed_ms, streamed) == SegmentOutcome::SwitchToFast;
+        let ev = Event::DidWriteData { total_bytes_written: task.bytes_received, total_bytes_expected_to_write: task.expected_or_unknown() };
+        self.transfers.insert(id, tr);
+        self.commit(now, task.clone(), None, vec![ev]);
+        if switch && streamed && !task.bytes_expected.is_some_and(|t| task.bytes_received >= t) {
+            // The link is fast: the rest comes as bounded segments.
+            self.actions.push_back(Action::Abort(id));
+            self.end_transfer(id);
+            self.send(now, task);
+        }
+    }
+
+    /// Transfer `id`'s body ended (every byte of it is stored).
+    pub fn handle_body_end(&mut self, now: f64, id: TransferId) {
+        let Some(tr) = self.transfers.get(&id).cloned() else { return };
+        self.end_transfer(id);
+        let Some(task) = self.running_task(&tr.key) else { return self.schedule(now) };
+        if let Some(asked) = tr.bounded {
+            if tr.stored != asked {
+                self.failed(now, task, Failure::Lost(format!("a segment ended after {} of {asked} bytes", tr.stored)));
+                return self.schedule(now);
+            }
+            if !transfer::bounded_body_complete(&task, &tr.plan, tr.stored) {
+                self.send(now, task);
+                return self.schedule(now);
+            }
+        }
+        match transfer::on_body_end(&task) {
+            Ok(()) => self.verify(&task, true),
+            Err(f) => self.failed(now, task, f),
+        }
+        self.schedule(now);
+    }
+
+    /// An upload's response body, read whole.
+    pub fn handle_upload_body(&mut self, now: f64, id: TransferId, body: &[u8]) {
+        let Some(tr) = self.transfers.get(&id).cloned() else { return };
+        self.end_transfer(id);
+        let Some(mut task) = self.running_task(&tr.key) else { return self.schedule(now) };
+        let events = upload::on_body(&mut task, body);
+        let (blob_id, count) = (task.blob_id.clone(), task.segments.len());
+        task.segments.clear();
+        let _ = task.complete(None);
+        self.commit(now, task, None, events);
+        self.actions.push_back(Action::DeleteBytes { blob_id, from: 0, count });
+        self.schedule(now);
+    }
+
+    /// Transfer `id` failed (before or after its head).
+    pub fn handle_transfer_failed(&mut self, now: f64, id: TransferId, failure: Failure) {
+        let Some(tr) = self.transfers.get(&id).cloned() else { return };
+        self.end_transfer(id);
+        if let Some(task) = self.running_task(&tr.key) {
+            self.failed(now, task, failure);
+        }
+        self.schedule(now);
+    }
+
+    /// The answer to [`Action::VerifyBytes`]: how many of the segments are
+    /// stored whole (a prefix).
+    pub fn handle_bytes_verified(&mut self, now: f64, key: TaskKey, intact: usize) {
+        let Some(Hold::Verifying { finishing }) = self.holds.remove(&key) else { return };
+        let Some(mut task) = self.running_task(&key) else { return self.schedule(now) };
+        if intact < task.segments.len() {
+            let lost = task.segments.len() - intact;
+            self.actions.push_back(Action::DeleteBytes { blob_id: task.blob_id.clone(), from: intact, count: lost });
+            task.segments.truncate(intact);
+            task.bytes_received = task.segments.iter().sum();
+            if task.bytes_received == 0 {
+                task.discard_bytes();
+            }
+            self.attempts.entry(key.clone()).or_default().restarted = true;
+            self.commit(now, task, None, vec![]);
+        } else if finishing {
+            self.finish(now, task);
+        }
+        self.schedule(now);
+    }
+
+    /// The answer to [`Action::CopyFile`]: the copy's segments, or the
+    /// task's error (no such file, no space).
+    pub fn handle_file_copied(&mut self, now: f64, key: TaskKey, copied: Result<Vec<u64>, NsError>) {
+        if self.holds.remove(&key) != Some(Hold::Copying) {
+            return;
+        }
+        let Some(mut task) = self.running_task(&key) else { return self.schedule(now) };
+        match copied {
+            Ok(segments) => {
+                task.bytes_expected_to_send = segments.iter().sum();
+                task.segments = segments;
+                self.commit(now, task, None, vec![]);
+            }
+            Err(e) => self.fail(now, task, e),
+        }
+        self.schedule(now);
+    }
+
+    // ----- commands -----
+
+    fn resume(&mut self, now: f64, mut rec: TaskRecord, fresh: bool, id_floor: u64, config: Option<ConfigData>) -> Reply {
+        if let Some(c) = &config {
+            self.sessions.insert(c.identifier.clone(), c.clone());
+        }
+        let mut key = key_of(&rec);
+        let existing = self.tasks.get(&key).filter(|e| !fresh || e.nonce == rec.nonce).cloned();
+        let is_new = existing.is_none();
+        if is_new && self.tasks.contains_key(&key) {
+            // Two tabs numbered a task alike: the later one is renumbered.
+            let next = self.tasks.range((rec.session.clone(), 0)..=(rec.session.clone(), u64::MAX)).last().map_or(1, |(k, _)| k.1 + 1);
+            rec.task_id = next.max(id_floor);
+            key = key_of(&rec);
+        }
+        let mut task = existing.unwrap_or(rec);
+        if is_new && !task.segments.is_empty() {
+            self.claim_bytes(now, &mut task);
+        }
+        if is_new && task.kind == TaskKind::Download && task.bytes_received == 0 {
+            if let Some(t) = config.as_ref().map(|c| c.transport) {
+                task.transport = t;
+            }
+        }
+        let transition = match task.resume() {
+            Ok(t) => t,
+            Err(e) => return Reply::Error { name: "InvalidStateError".into(), message: e.to_string() },
+        };
+        if transition == Transition::Schedule && task.resource_deadline.is_none() {
+            let ms = config.as_ref().or(self.sessions.get(&task.session)).map_or(DEFAULT_RESOURCE_TIMEOUT_MS, |c| c.timeout_interval_for_resource * 1000.0);
+            task.resource_deadline = Some(now + ms);
+        }
+        if transition == Transition::Schedule {
+            self.running.insert(key.clone());
+            self.attempts.insert(key.clone(), Attempt { first_response: true, restarted: false });
+        }
+        let mut commit = Commit { task: Some(task.clone()), config, ..Commit::default() };
+        if is_new && task.kind == TaskKind::Upload {
+            self.holds.insert(key.clone(), Hold::Copying);
+            let from = task.upload_from.clone().unwrap_or_default();
+            self.actions.push_back(Action::Commit(std::mem::take(&mut commit)));
+            self.actions.push_back(Action::CopyFile { task: key.clone(), from, blob_id: task.blob_id.clone() });
+        } else {
+            self.actions.push_back(Action::Commit(commit));
+        }
+        self.tasks.insert(key, task.clone());
+        Reply::Task { task }
+    }
+
+    /// A task made from resume data takes over the stored bytes, once:
+    /// resume data used twice starts the second from zero.
+    fn claim_bytes(&mut self, now: f64, task: &mut TaskRecord) {
+        let owner = self.tasks.values().find(|t| t.blob_id == task.blob_id && !t.segments.is_empty() && t.state == TaskState::Completed).cloned();
+        match owner {
+            Some(mut source) => {
+                source.segments.clear();
+                source.bytes_received = 0;
+                self.commit(now, source, None, vec![]);
+            }
+            None => {
+                task.discard_bytes();
+                task.blob_id = format!("dl-{:016x}", self.random_u64());
+            }
+        }
+    }
+
+    fn suspend(&mut self, now: f64, key: TaskKey) -> Reply {
+        let Some(mut task) = self.tasks.get(&key).cloned() else { return not_found(&key) };
+        match task.suspend() {
+            Ok(Transition::StopTransfer) => {
+                self.stop(&key);
+                self.running.remove(&key);
+                self.put(now, task.clone());
+                Reply::Task { task }
+            }
+            _ => Reply::Task { task },
+        }
+    }
+
+    fn cancel(&mut self, now: f64, key: TaskKey, produce_resume_data: bool) -> Reply {
+        let Some(mut task) = self.tasks.get(&key).cloned() else {
+            return if produce_resume_data { Reply::ResumeData { data: None } } else { not_found(&key) };
+        };
+        match task.cancel() {
+            Ok(Transition::Complete(err)) => {
+                self.stop(&key);
+                let data = ResumeData::from_task(&task).filter(|_| produce_resume_data).map(|d| d.to_bytes());
+                self.fail(now, task.clone(), err);
+                let task = self.tasks.get(&key).cloned().unwrap_or(task);
+                if produce_resume_data {
+                    Reply::ResumeData { data }
+                } else {
+                    Reply::Task { task }
+                }
+            }
+            _ if produce_resume_data => Reply::ResumeData { data: None },
+            _ => Reply::Task { task },
+        }
+    }
+
+    fn answer_delayed(&mut self, now: f64, key: TaskKey, answer: DelayedAnswer) -> Reply {
+        let Some(mut task) = self.tasks.get(&key).cloned() else { return Reply::Done { changed: false } };
+        let decision = match answer {
+            DelayedAnswer::Continue => delayed::Decision::Continue,
+            DelayedAnswer::Cancel => delayed::Decision::Cancel,
+            DelayedAnswer::Request { request } => match request.validated() {
+                Ok(r) => delayed::Decision::UseNewRequest(r),
+                Err(e) => return Reply::Error { name: e.rule().into(), message: e.to_string() },
+            },
+        };
+        match delayed::decide(&mut task, decision) {
+            None => Reply::Done { changed: false },
+            Some(Transition::Complete(err)) => {
+                self.fail(now, task, err);
+                Reply::Done { changed: true }
+            }
+            Some(_) => {
+                self.put(now, task);
+                Reply::Done { changed: true }
+            }
+        }
+    }
+
+    // ----- the scheduler -----
+
+    fn schedule(&mut self, now: f64) {
+        if !self.started {
+            return;
+        }
+        self.decisions += 1;
+        let keys: Vec<TaskKey> = self.running.iter().cloned().collect();
+        // Resource deadlines, then delayed tasks whose date has come.
+        for key in &keys {
+            let Some(task) = self.tasks.get(key) else { continue };
+            if let Some(err) = transfer::resource_timed_out(task, now) {
+                let task = task.clone();
+                self.stop(key);
+                self.fail(now, task, err);
+            } else if delayed::due(task, now) {
+                let mut task = task.clone();
+                let question = delayed::ask(&mut task);
+                self.commit(now, task, None, vec![question]);
+                self.launch_if_closed(key.0.clone(), "needs the app to answer willBeginDelayedRequest");
+            }
+        }
+        let net = self.network_now();
+        let running: Vec<&TaskRecord> = self.running.iter().filter_map(|k| self.tasks.get(k)).filter(|t| t.state == TaskState::Running).collect();
+        let busy = |t: &TaskRecord| self.active.contains_key(&key_of(t)) || self.holds.contains_key(&key_of(t));
+        let admission = network::admit_refs(&running, &net, busy, now);
+        let newly_waiting: Vec<TaskRecord> = admission.newly_waiting.iter().map(|t| (*t).clone()).collect();
+        let held = admission.held;
+        let admitted = admission.admitted;
+        let mut by_session: BTreeMap<&str, Vec<&TaskRecord>> = BTreeMap::new();
+        for t in running.iter().copied().filter(|t| admitted.contains(&key_of(t)) || busy(t)) {
+            by_session.entry(t.session.as_str()).or_default().push(t);
+        }
+        let mut picked = Vec::new();
+        for (session, list) in by_session {
+            if !list.iter().any(|t| admitted.contains(&key_of(t))) {
+                continue;
+            }
+            let max = self.sessions.get(session).map_or(DEFAULT_MAX_PER_HOST, |c| c.http_maximum_connections_per_host as usize);
+            picked.extend(schedule::pick_refs(&list, &busy, |t| admitted.contains(&key_of(t)), max, now).into_iter().map(key_of));
+        }
+        let mut wake = schedule::next_wake_of(running.iter().copied(), now);
+        for mut t in newly_waiting {
+            t.waiting_for_connectivity = true;
+            self.commit(now, t, None, vec![Event::TaskIsWaitingForConnectivity]);
+        }
+        for key in picked {
+            if let Some(t) = self.tasks.get(&key).cloned() {
+                self.send(now, t);
+            }
+        }
+        if held > 0 {
+            let poll = now + NETWORK_POLL_MS;
+            wake = Some(wake.map_or(poll, |w| w.min(poll)));
+        }
+        self.timer = wake;
+        self.announce_activity(now);
+    }
+
+    fn send(&mut self, now: f64, mut task: TaskRecord) {
+        let key = key_of(&task);
+        if self.active.contains_key(&key) || self.holds.contains_key(&key) || task.state != TaskState::Running {
+            return;
+        }
+        let id = TransferId(self.next_transfer);
+        self.next_transfer += 1;
+        let upload = task.kind == TaskKind::Upload;
+        let request_timeout_ms = self.sessions.get(&task.session).map_or(DEFAULT_REQUEST_TIMEOUT_MS, |c| c.timeout_interval_for_request * 1000.0);
+        let plan = if upload {
+            upload::restart(&mut task);
+            transfer::FetchPlan { request: task.current_request.clone(), offset: 0, end: None }
+        } else {
+            transfer::plan_fetch(&task)
+        };
+        self.attempts.entry(key.clone()).or_insert(Attempt { first_response: true, restarted: false });
+        let send = Send {
+            transfer: id,
+            task: key.clone(),
+            request: plan.request.clone(),
+            offset: plan.offset,
+            end: plan.end,
+            upload_body: upload.then(|| (task.blob_id.clone(), task.segments.clone())),
+            request_timeout_ms,
+        };
+        self.transfers.insert(id, Transfer { key: key.clone(), plan, head_seen: false, stored: 0, first_segment: task.segments.len(), segments_stored: 0, bounded: None, upload });
+        self.active.insert(key.clone(), id);
+        self.tasks.insert(key, task);
+        self.actions.push_back(Action::Send(send));
+        self.announce_activity(now);
+    }
+
+    // ----- outcomes -----
+
+    fn failed(&mut self, now: f64, mut task: TaskRecord, failure: Failure) {
+        let jitter = self.random();
+        match self.policy.on_failure(&mut task, failure, now, jitter) {
+            FailureDecision::RetryAt(_) => self.commit(now, task, None, vec![]),
+            FailureDecision::WaitForConnectivity { notify: true } => self.commit(now, task, None, vec![Event::TaskIsWaitingForConnectivity]),
+            FailureDecision::WaitForConnectivity { notify: false } => self.commit(now, task, None, vec![]),
+            FailureDecision::Fail(err) => self.fail(now, task, err),
+        }
+    }
+
+    /// Completes `task` with `err`; the bytes are kept for resume data when
+    /// they can be continued, else deleted.
+    fn fail(&mut self, now: f64, mut task: TaskRecord, mut err: NsError) {
+        let storage_error = err.code == UrlErrorCode::CannotWriteToFile.code() || err.code == UrlErrorCode::CannotCreateFile.code();
+        let resume = if storage_error || task.kind == TaskKind::Upload { None } else { ResumeData::from_task(&task) };
+        let (blob_id, count) = (task.blob_id.clone(), task.segments.len());
+        match &resume {
+            Some(data) => {
+                let text = String::from_utf8(data.to_bytes()).unwrap_or_default();
+                err.user_info.insert(RESUME_DATA_KEY.into(), serde_json::Value::String(text));
+            }
+            None => task.discard_bytes(),
+        }
+        if task.complete(Some(err.clone())).is_err() {
+            return;
+        }
+        self.commit(now, task, None, vec![Event::DidCompleteWithError { error: Some(err) }]);
+        if resume.is_none() && count > 0 {
+            self.actions.push_back(Action::DeleteBytes { blob_id, from: 0, count });
+        }
+    }
+
+    /// The body is stored (and checked): it becomes a temp file, and the
+    /// task completes (`didFinishDownloadingTo`, `didCompleteWithError(nil)`).
+    fn finish(&mut self, now: f64, mut task: TaskRecord) {
+        let name: String = format!("{:012x}", self.random_u64() & 0xffff_ffff_ffff);
+        let location = download_temp_path(&name);
+        let content_type = task.response.as_ref().and_then(|r| r.header("content-type").map(str::to_string));
+        let file = FileMeta::new(&location, task.blob_id.clone(), task.segments.clone(), now, content_type);
+        if task.complete(None).is_err() {
+            return;
+        }
+        let events = vec![Event::DidFinishDownloadingTo { location: location.url() }, Event::DidCompleteWithError { error: None }];
+        self.commit(now, task, Some(file), events);
+    }
+
+    fn verify(&mut self, task: &TaskRecord, finishing: bool) {
+        let key = key_of(task);
+        self.holds.insert(key.clone(), Hold::Verifying { finishing });
+        self.actions.push_back(Action::VerifyBytes { task: key, blob_id: task.blob_id.clone(), segments: task.segments.clone() });
+    }
+
+    // ----- bookkeeping -----
+
+    /// Stores the task and appends its events (progress coalesced) in one commit.
+    fn commit(&mut self, now: f64, task: TaskRecord, file: Option<FileMeta>, events: Vec<Event>) {
+        let key = key_of(&task);
+        let mut appends = Vec::with_capacity(events.len());
+        let mut previous = if events.is_empty() { None } else { self.last_progress.remove(&key) };
+        let mut seq_hint = None;
+        for event in events {
+            let plan = plan_append(previous.take().as_ref(), &event);
+            let entry = JournalEntry { seq: None, session: task.session.clone(), task_id: task.task_id, event, response: task.response.clone(), at: now };
+            seq_hint = Some(entry.clone());
+            appends.push((entry, plan));
+        }
+        let journalled = !appends.is_empty();
+        let completed = appends.iter().any(|(e, _)| matches!(e.event, Event::DidCompleteWithError { .. }));
+        if let Some(last) = seq_hint.filter(|e| matches!(e.event, Event::DidWriteData { .. } | Event::DidSendBodyData { .. })) {
+            self.last_progress.insert(key.clone(), last);
+        }
+        if task.state != TaskState::Running {
+            self.running.remove(&key);
+            self.last_progress.remove(&key);
+            self.attempts.remove(&key);
+            self.holds.remove(&key);
+        }
+        let session = task.session.clone();
+        self.tasks.insert(key, task.clone());
+        self.actions.push_back(Action::Commit(Commit { task: Some(task), file, appends, config: None }));
+        if journalled {
+            self.actions.push_back(Action::Broadcast(Broadcast::Journal { session: session.clone() }));
+        }
+        if completed && !self.running.iter().any(|k| k.0 == session) {
+            self.launch_if_closed(session, "has finished its transfers");
+        }
+    }
+
+    /// The store tells this machine the seq it gave each appended entry (so
+    /// later progress can replace it).
+    pub fn handle_appended(&mut self, entries: &[JournalEntry]) {
+        for e in entries {
+            if matches!(e.event, Event::DidWriteData { .. } | Event::DidSendBodyData { .. }) {
+                let key = (e.session.clone(), e.task_id);
+                if self.last_progress.get(&key).is_some_and(|p| p.event == e.event) {
+                    self.last_progress.insert(key, e.clone());
+                }
+            }
+        }
+    }
+
+    fn put(&mut self, now: f64, task: TaskRecord) {
+        self.commit(now, task, None, vec![]);
+    }
+
+    fn launch_if_closed(&mut self, session: String, why: &str) {
+        let sends = self.sessions.get(&session).map_or(true, |c| c.session_sends_launch_events);
+        if sends && !self.pages.contains(&session) {
+            self.actions.push_back(Action::LaunchApp { session, why: why.into() });
+        }
+    }
+
+    fn stop(&mut self, key: &TaskKey) {
+        if let Some(id) = self.active.get(key).copied() {
+            self.actions.push_back(Action::Abort(id));
+            self.end_transfer(id);
+        }
+        self.holds.remove(key);
+    }
+
+    fn end_transfer(&mut self, id: TransferId) {
+        if let Some(tr) = self.transfers.remove(&id) {
+            if self.active.get(&tr.key) == Some(&id) {
+                self.active.remove(&tr.key);
+            }
+        }
+    }
+
+    fn drop_transfer(&mut self, id: TransferId, now: f64) {
+        self.actions.push_back(Action::Abort(id));
+        self.end_transfer(id);
+        self.schedule(now);
+    }
+
+    fn running_task(&self, key: &TaskKey) -> Option<TaskRecord> {
+        self.tasks.get(key).filter(|t| t.state == TaskState::Running).cloned()
+    }
+
+    fn network_now(&self) -> NetworkInfo {
+        self.network_override.clone().unwrap_or_else(|| self.network.clone())
+    }
+
+    fn announce_activity(&mut self, now: f64) {
+        let busy = !self.active.is_empty();
+        if busy != self.was_busy {
+            self.was_busy = busy;
+            self.broadcast_daemon(if busy { DaemonEvent::Busy } else { DaemonEvent::Idle }, now);
+        }
+    }
+
+    fn broadcast_daemon(&mut self, event: DaemonEvent, now: f64) {
+        self.actions.push_back(Action::Broadcast(Broadcast::Daemon { event, transfers: self.active.len(), at: now }));
+    }
+
+    fn random_u64(&mut self) -> u64 {
+        // xorshift64*
+        let mut x = self.rng;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn random(&mut self) -> f64 {
+        (self.random_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+fn key_of(t: &TaskRecord) -> TaskKey {
+    (t.session.clone(), t.task_id)
+}
+
+fn resumed_at(task: &TaskRecord, offset: u64) -> Event {
+    Event::DidResumeAtOffset { file_offset: offset, expected_total_bytes: task.expected_or_unknown() }
+}
+
+fn not_found(key: &TaskKey) -> Reply {
+    Reply::Error { name: "NotFoundError".into(), message: format!("no task {} in session \"{}\"", key.1, key.0) }
+}

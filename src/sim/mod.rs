@@ -1,0 +1,955 @@
+//! The simulator (cargo feature `sim`): the real [`Daemon`] and
+//! [`Replayer`] driven in virtual time against a scripted server, a
+//! simulated store, and scripted app and system events — closed pages,
+//! relaunches, killed daemons, restarts, offline spells, faults — under a
+//! platform's worker-lifetime [`Profile`]. It returns the delegate's trace
+//! (virtual timestamps, which process was alive) and the files' bytes.
+//! Natively, thousands of scenarios run in a second.
+//!
+//! # Examples
+//!
+//! An app that forgets to move the file in `didFinishDownloadingTo` loses
+//! it, as on iOS — a test catches that:
+//!
+//! ```
+//! use bgsession::sim::{Delegate, Files, Profile, Resource, Sim, Step};
+//!
+//! struct Forgetful;
+//! impl Delegate for Forgetful {}          // never moves the file
+//! struct Careful;
+//! impl Delegate for Careful {
+//!     fn did_finish_downloading_to(&mut self, files: &mut Files, task_id: u64, location: &str) {
+//!         files.move_item(location, &format!("file:///Documents/{task_id}.bin")).unwrap();
+//!     }
+//! }
+//!
+//! for (delegate, kept) in [(Box::new(Forgetful) as Box<dyn Delegate>, false), (Box::new(Careful), true)] {
+//!     let mut sim = Sim::new(Profile::chromium(), delegate);
+//!     sim.server.resources.insert("https://example.test/a".into(), Resource::new(3 << 20, 1048576.0));
+//!     sim.at(0.0, Step::OpenApp);
+//!     sim.at(0.0, Step::Download { session: "s".into(), url: "https://example.test/a".into() });
+//!     sim.at(500.0, Step::CloseApp);
+//!     sim.at(60_000.0, Step::OpenApp);
+//!     sim.run_until(120_000.0);
+//!     assert_eq!(sim.trace_methods(1), ["didWriteData", "didFinishDownloadingTo", "didCompleteWithError"]);
+//!     assert_eq!(sim.file_is_exact("file:///Documents/1.bin", "https://example.test/a"), kept);
+//! }
+//! ```
+
+mod profile;
+mod server;
+mod store;
+
+pub use crate::core::daemon::{Daemon, TransferId};
+pub use crate::core::replayer::Replayer;
+pub use profile::Profile;
+pub use server::{byte_at, Faults, Piece, Resource, Served, Server};
+pub use store::{Files, Store};
+
+use crate::core::config::ConfigData;
+use crate::core::daemon::Action;
+use crate::core::error::NsError;
+use crate::core::journal::CallArgs;
+use crate::core::protocol::{Broadcast, Command, Reply};
+use crate::core::replayer::ReplayAction;
+use crate::core::request::Request;
+use crate::core::task::{TaskRecord, TaskState};
+use crate::core::transfer::Failure;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+
+/// Largest streamed segment (as the browser host): 16 MiB.
+pub const SEGMENT_BYTES: u64 = 16 << 20;
+/// A streamed segment is stored after this long at most.
+pub const SEGMENT_MS: f64 = 1000.0;
+/// Time from a request to its response head.
+pub const LATENCY_MS: f64 = 20.0;
+/// An open page's heartbeat to the daemon.
+pub const HEARTBEAT_MS: f64 = 2000.0;
+
+/// The app's delegate in a simulation: every method defaults to doing
+/// nothing, as `UrlSessionDelegate`'s.
+pub trait Delegate {
+    /// `didFinishDownloadingTo`: move the file now or lose it.
+    fn did_finish_downloading_to(&mut self, _files: &mut Files, _task_id: u64, _location: &str) {}
+    /// `didCompleteWithError`.
+    fn did_complete_with_error(&mut self, _files: &mut Files, _task_id: u64, _error: Option<&NsError>) {}
+}
+
+/// A delegate that moves every download to `/Documents/<taskId>`.
+pub struct KeepFiles;
+
+impl Delegate for KeepFiles {
+    fn did_finish_downloading_to(&mut self, files: &mut Files, task_id: u64, location: &str) {
+        let _ = files.move_item(location, &format!("file:///Documents/{task_id}"));
+    }
+}
+
+/// A scripted event.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Step {
+    /// The user opens the app (a page loads; it wakes the daemon).
+    OpenApp,
+    /// The user closes the app (the tab; iOS: the system suspends and ends it).
+    CloseApp,
+    /// The user force-quits the app (iOS: its transfers are cancelled).
+    ForceQuit,
+    /// The system stops the daemon (the browser kills the worker).
+    KillDaemon,
+    /// The device (browser) restarts: app and daemon end.
+    Restart,
+    /// The link goes down.
+    Offline,
+    /// The link comes back.
+    Online,
+    /// The app starts a download in `session` (the page must be open).
+    Download {
+        /// Session identifier.
+        session: String,
+        /// The URL.
+        url: String,
+    },
+    /// The app suspends a task.
+    Suspend(u64),
+    /// The app resumes a task.
+    Resume(u64),
+    /// The app cancels a task.
+    Cancel(u64),
+    /// `cancel(byProducingResumeData:)`; the data is kept for `ResumeWithData`.
+    CancelProducingResumeData(u64),
+    /// `downloadTask(withResumeData:)` with the data task `.0` produced, then `resume()`.
+    ResumeWithData(u64),
+    /// The resource at this URL changes (new bytes, new ETag).
+    ChangeResource(String),
+    /// The browser evicts the origin's stored bytes behind the daemon's back.
+    EvictBytes,
+}
+
+/// Who did something, for a timeline's lanes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lane {
+    /// The app (page): delegate callbacks, launches.
+    App,
+    /// The daemon (worker).
+    Daemon,
+    /// The system or browser (kills, restarts, the network).
+    System,
+}
+
+/// One line of the trace.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TraceEvent {
+    /// Virtual ms since the start.
+    pub at: f64,
+    /// Whose lane.
+    pub lane: Lane,
+    /// A delegate method's name, or a lifecycle word ("launched", "stopped"…).
+    pub what: String,
+    /// The task, for delegate calls.
+    pub task: Option<u64>,
+    /// Numbers or the error, in words.
+    pub detail: String,
+    /// Was the app alive when the event happened in the daemon (false: it
+    /// was journalled and replayed at a relaunch)?
+    pub app_alive: bool,
+    /// Why this lane differs, from the profile's rule that caused it.
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct At(f64, u64);
+impl Eq for At {}
+impl PartialOrd for At {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for At {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        // Reversed: BinaryHeap is a max-heap.
+        other.0.total_cmp(&self.0).then(other.1.cmp(&self.1))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Due {
+    Script(Step),
+    Head(TransferId),
+    Chunk(TransferId),
+    Timer,
+    Heartbeat,
+    WorkerCheck,
+    BackgroundLaunch,
+}
+
+#[derive(Clone, Debug)]
+struct Conn {
+    answer: server::Answer,
+    blob_id: String,
+    next_segment: usize,
+    sent: u64,
+    bounded: bool,
+    segment: Vec<Piece>,
+    segment_bytes: u64,
+    segment_started: f64,
+    upload: bool,
+}
+
+/// A simulation. See the module documentation.
+pub struct Sim {
+    /// The platform.
+    pub profile: Profile,
+    /// The scripted server.
+    pub server: Server,
+    /// What survives everything: tasks, journal, files, bytes.
+    pub store: Store,
+    daemon: Option<Daemon>,
+    replayers: BTreeMap<String, Replayer>,
+    delegate: Box<dyn Delegate>,
+    app_open: bool,
+    app_background: bool,
+    online: bool,
+    now: f64,
+    queue: BinaryHeap<(At, usize)>,
+    dues: Vec<Option<Due>>,
+    seq: u64,
+    conns: BTreeMap<TransferId, Conn>,
+    sessions: BTreeSet<String>,
+    next_task_id: u64,
+    resume_data: BTreeMap<u64, Vec<u8>>,
+    last_event: f64,
+    last_page_closed: f64,
+    relaunch_delay_ms: f64,
+    seed: u64,
+    /// The delegate's trace and the lifecycle, in order.
+    pub trace: Vec<TraceEvent>,
+    /// Counts of what happened (faults injected, kills, launches…).
+    pub counts: BTreeMap<&'static str, u64>,
+    /// Every entry delivered, by (session, seq): more than 1 is a violation.
+    pub deliveries: BTreeMap<(String, u64), u32>,
+    /// The most requests in flight at once.
+    pub max_in_flight: usize,
+    max_connections: BTreeMap<String, u32>,
+    served: BTreeMap<String, u64>,
+}
+
+impl Sim {
+    /// A simulation under `profile` with the app's `delegate`.
+    pub fn new(profile: Profile, delegate: Box<dyn Delegate>) -> Self {
+        Sim {
+            profile,
+            server: Server::default(),
+            store: Store::default(),
+            daemon: None,
+            replayers: BTreeMap::new(),
+            delegate,
+            app_open: false,
+            app_background: false,
+            online: true,
+            now: 0.0,
+            queue: BinaryHeap::new(),
+            dues: Vec::new(),
+            seq: 0,
+            conns: BTreeMap::new(),
+            sessions: BTreeSet::new(),
+            next_task_id: 1,
+            resume_data: BTreeMap::new(),
+            last_event: 0.0,
+            last_page_closed: 0.0,
+            relaunch_delay_ms: 1000.0,
+            seed: 1,
+            trace: Vec::new(),
+            counts: BTreeMap::new(),
+            deliveries: BTreeMap::new(),
+            max_in_flight: 0,
+            max_connections: BTreeMap::new(),
+            served: BTreeMap::new(),
+        }
+    }
+
+    /// `httpMaximumConnectionsPerHost` of the sessions the app creates.
+    pub fn set_max_connections(&mut self, session: &str, n: u32) {
+        self.max_connections.insert(session.to_string(), n);
+    }
+
+    /// The most requests that were in flight at once.
+    pub fn max_concurrent(&self) -> usize {
+        self.max_in_flight
+    }
+
+    /// Body bytes the server sent for `url`, in all.
+    pub fn bytes_served(&self, url: &str) -> u64 {
+        self.served.get(url).copied().unwrap_or(0)
+    }
+
+    /// What went wrong, checked after a run (`finished`: every task should
+    /// be over and its events delivered):
+    /// - each task's delegate saw exactly one `didCompleteWithError`, last;
+    /// - success means `/Documents/<taskId>` (where [`KeepFiles`] moves it)
+    ///   holds exactly the server's bytes;
+    /// - no journal entry delivered twice, none left undelivered;
+    /// - nothing left behind: no temp file, no orphan segment;
+    /// - `usage()` equals the bytes really stored for the files.
+    pub fn violations(&self, finished: bool) -> Vec<String> {
+        let mut out = Vec::new();
+        for ((session, seq), n) in &self.deliveries {
+            if *n > 1 {
+                out.push(format!("entry {seq} of \"{session}\" delivered {n} times"));
+            }
+        }
+        for t in self.store.tasks.values() {
+            let methods = self.trace_methods(t.task_id);
+            let completions = methods.iter().filter(|m| **m == "didCompleteWithError").count();
+            if completions > 1 || (finished && completions != 1) {
+                out.push(format!("task {}: {completions} didCompleteWithError ({:?})", t.task_id, methods));
+            }
+            if completions == 1 && methods.last() != Some(&"didCompleteWithError") {
+                out.push(format!("task {}: events after didCompleteWithError: {methods:?}", t.task_id));
+            }
+            let success = self.trace.iter().any(|e| e.task == Some(t.task_id) && e.what == "didCompleteWithError" && e.detail == "nil");
+            if success && t.kind == crate::core::task::TaskKind::Download {
+                let path = format!("file:///Documents/{}", t.task_id);
+                let url = &t.original_request.url;
+                let finished_version = self.trace.iter().any(|e| e.task == Some(t.task_id) && e.what == "didFinishDownloadingTo");
+                if finished_version && !self.file_is_exact(&path, url) && !self.store.files.is_empty() && self.store.file_pieces(&path).is_none() {
+                    out.push(format!("task {}: success but {path} is missing or unreadable", t.task_id));
+                } else if finished_version && !self.file_is_exact(&path, url) && !self.changed_after_finish(url) {
+                    out.push(format!("task {}: success but {path} differs from the server's bytes", t.task_id));
+                }
+            }
+        }
+        if finished {
+            if !self.store.journal.is_empty() {
+                out.push(format!("{} journal entries never delivered", self.store.journal.len()));
+            }
+            let temps: Vec<&String> = self.store.files.keys().filter(|k| k.starts_with("/tmp/")).collect();
+            if !temps.is_empty() {
+                out.push(format!("temp files left: {temps:?}"));
+            }
+        }
+        let orphans = self.store.orphans();
+        if finished && !orphans.is_empty() {
+            out.push(format!("orphan segments: {orphans:?}"));
+        }
+        let stored: u64 = self.store.files.values().map(|f| (0..f.segments.len()).filter_map(|i| self.store.blobs.get(&(f.blob_id.clone(), i))).flatten().map(|p| p.len).sum::<u64>()).sum();
+        if self.store.usage().total != stored {
+            out.push(format!("usage() says {} bytes, {} are stored", self.store.usage().total, stored));
+        }
+        out
+    }
+
+    fn changed_after_finish(&self, url: &str) -> bool {
+        self.server.resources.get(url).is_some_and(|r| r.version > 1)
+    }
+
+    /// Seeds the daemon's jitter (each new worker life takes the next seed).
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed.max(1);
+        self
+    }
+
+    /// Schedules a step at virtual time `at` (ms).
+    pub fn at(&mut self, at: f64, step: Step) {
+        self.push(at, Due::Script(step));
+    }
+
+    /// Virtual now.
+    pub fn now(&self) -> f64 {
+        self.now
+    }
+
+    /// Is the daemon (worker) alive?
+    pub fn daemon_alive(&self) -> bool {
+        self.daemon.is_some()
+    }
+
+    /// Runs until `until` (virtual ms) or until nothing is left to happen.
+    pub fn run_until(&mut self, until: f64) {
+        while let Some((At(at, _), i)) = self.queue.peek().copied() {
+            if at > until {
+                break;
+            }
+            self.queue.pop();
+            self.now = self.now.max(at);
+            if let Some(due) = self.dues[i].take() {
+                self.happen(due);
+            }
+        }
+        self.now = self.now.max(until.min(self.now.max(until)));
+    }
+
+    /// The delegate methods called for a task, in order.
+    pub fn trace_methods(&self, task_id: u64) -> Vec<&str> {
+        self.trace.iter().filter(|e| e.task == Some(task_id) && e.lane == Lane::App).map(|e| e.what.as_str()).collect()
+    }
+
+    /// Does the file at `path` hold exactly the current representation of `url`?
+    pub fn file_is_exact(&self, path: &str, url: &str) -> bool {
+        let Some(r) = self.server.resources.get(url) else { return false };
+        self.store.file_matches(path, Server::seed(url, r.version), r.size)
+    }
+
+    // ----- the loop -----
+
+    fn push(&mut self, at: f64, due: Due) {
+        self.seq += 1;
+        self.dues.push(Some(due));
+        self.queue.push((At(at, self.seq), self.dues.len() - 1));
+    }
+
+    fn happen(&mut self, due: Due) {
+        match due {
+            Due::Script(step) => self.step(step),
+            Due::Head(id) => self.head(id),
+            Due::Chunk(id) => self.chunk(id),
+            Due::Timer => {
+                if let Some(d) = self.daemon.as_mut() {
+                    if d.poll_timeout().is_some_and(|t| t <= self.now) {
+                        d.handle_timeout(self.now);
+                    }
+                }
+            }
+            Due::Heartbeat => {
+                if self.app_open {
+                    self.wake("heartbeat");
+                    self.push(self.now + HEARTBEAT_MS, Due::Heartbeat);
+                }
+            }
+            Due::WorkerCheck => self.worker_check(),
+            Due::BackgroundLaunch => {
+                if !self.app_open {
+                    self.app_background = true;
+                    self.note(Lane::System, "relaunched in the background", None, Some("iOS relaunched the app in the background: its session's events are ready".into()));
+                    self.open_app();
+                }
+            }
+        }
+        self.pump();
+    }
+
+    fn step(&mut self, step: Step) {
+        match step {
+            Step::OpenApp => {
+                self.app_background = false;
+                self.relaunch_delay_ms = 1000.0; // the foreground resets the relaunch limiter
+                if !self.app_open {
+                    self.note(Lane::App, "opened", None, None);
+                    self.open_app();
+                }
+            }
+            Step::CloseApp => self.close_app("closed"),
+            Step::ForceQuit => self.force_quit(),
+            Step::KillDaemon => self.kill("killed by the system"),
+            Step::Restart => {
+                self.count("restart");
+                self.close_app("ended by the restart");
+                self.kill("ended by the restart");
+                if self.profile.daemon_starts_at_boot {
+                    self.wake("boot");
+                }
+            }
+            Step::Offline => {
+                self.count("offline");
+                self.online = false;
+                self.note(Lane::System, "offline", None, None);
+                let ids: Vec<TransferId> = self.conns.keys().copied().collect();
+                for id in ids {
+                    self.conns.remove(&id);
+                    self.daemon_input(|d, now| d.handle_transfer_failed(now, id, Failure::Offline));
+                }
+            }
+            Step::Online => {
+                self.online = true;
+                self.note(Lane::System, "online", None, None);
+            }
+            Step::Download { session, url } => self.download(session, url),
+            Step::Suspend(id) => self.task_command(id, |session, task_id| Command::Suspend { session, task_id }),
+            Step::Resume(id) => self.resume_task(id),
+            Step::Cancel(id) => self.task_command(id, |session, task_id| Command::Cancel { session, task_id }),
+            Step::CancelProducingResumeData(id) => self.task_command(id, |session, task_id| Command::CancelByProducingResumeData { session, task_id }),
+            Step::ResumeWithData(id) => self.resume_with_data(id),
+            Step::ChangeResource(url) => {
+                self.count("resource changed");
+                self.server.change(&url);
+            }
+            Step::EvictBytes => {
+                self.count("bytes evicted");
+                self.store.blobs.clear();
+            }
+        }
+    }
+
+    // ----- the app -----
+
+    fn open_app(&mut self) {
+        self.app_open = true;
+        self.count("app launches");
+        self.push(self.now + HEARTBEAT_MS, Due::Heartbeat);
+        // Any page that loads the library wakes the daemon.
+        self.wake("page");
+        let sessions: Vec<String> = self.store.sessions_with_events().into_iter().chain(self.sessions.iter().cloned()).collect::<BTreeSet<_>>().into_iter().collect();
+        for s in sessions {
+            self.open_session(&s);
+        }
+    }
+
+    fn open_session(&mut self, session: &str) {
+        if self.replayers.contains_key(session) {
+            return;
+        }
+        self.sessions.insert(session.to_string());
+        let mut r = Replayer::new();
+        for t in self.store.tasks.values().filter(|t| t.session == session && t.state != TaskState::Completed) {
+            r.handle_task_open(t.task_id, true);
+        }
+        r.handle_opened(self.store.pending(session), self.store.totals(session));
+        if r.was_relaunch() {
+            self.note(Lane::App, "handleEventsForBackgroundURLSession", None, None);
+        }
+        self.replayers.insert(session.to_string(), r);
+        if let Some(d) = self.daemon.as_mut() {
+            d.handle_page(self.now, session, true);
+        }
+    }
+
+    fn close_app(&mut self, why: &str) {
+        if !self.app_open {
+            return;
+        }
+        self.app_open = false;
+        self.app_background = false;
+        self.last_page_closed = self.now;
+        self.note(Lane::App, why, None, None);
+        let sessions: Vec<String> = std::mem::take(&mut self.replayers).into_keys().collect();
+        for s in sessions {
+            if let Some(d) = self.daemon.as_mut() {
+                d.handle_page(self.now, &s, false);
+            }
+        }
+        if self.profile.drops_bytes_on_last_page_close {
+            self.count("bytes dropped by the engine");
+            self.store.blobs.clear();
+            self.note(Lane::System, "stored bytes dropped", None, Some("WebKit's ephemeral store dropped the Cache API entries with the last page".into()));
+        }
+        self.schedule_worker_check();
+    }
+
+    fn force_quit(&mut self) {
+        self.count("force quits");
+        let note = Some(self.profile.why_force_quit.to_string());
+        self.note(Lane::System, "force-quit", None, note);
+        if self.profile.force_quit_cancels {
+            let open: Vec<(String, u64)> = self.store.tasks.values().filter(|t| t.state != TaskState::Completed).map(|t| (t.session.clone(), t.task_id)).collect();
+            for (session, task_id) in open {
+                self.command(Command::Cancel { session, task_id });
+            }
+            self.relaunch_delay_ms = f64::INFINITY; // not relaunched for them
+        }
+        self.close_app("force-quit");
+    }
+
+    fn download(&mut self, session: String, url: String) {
+        if !self.app_open {
+            return;
+        }
+        self.open_session(&session);
+        let id = self.next_task_id;
+        self.next_task_id += 1;
+        let Ok(req) = Request::get(&url) else { return };
+        let mut task = TaskRecord::new_download(&session, id, req, self.now, format!("dl-{id}"));
+        task.nonce = format!("n{id}");
+        if let Some(r) = self.replayers.get_mut(&session) {
+            r.handle_task_open(id, true);
+        }
+        let config = ConfigData::background(&session).ok().map(|mut c| {
+            if let Some(n) = self.max_connections.get(&session) {
+                c.http_maximum_connections_per_host = *n;
+            }
+            c
+        });
+        self.command(Command::Resume { task, fresh: true, id_floor: id, config });
+    }
+
+    fn task_key(&self, id: u64) -> Option<(String, u64)> {
+        self.store.tasks.keys().find(|k| k.1 == id).cloned()
+    }
+
+    fn task_command(&mut self, id: u64, make: impl FnOnce(String, u64) -> Command) {
+        if !self.app_open {
+            return;
+        }
+        if let Some((s, t)) = self.task_key(id) {
+            self.command(make(s, t));
+        }
+    }
+
+    fn resume_task(&mut self, id: u64) {
+        if !self.app_open {
+            return;
+        }
+        if let Some(task) = self.task_key(id).and_then(|k| self.store.tasks.get(&k).cloned()) {
+            self.command(Command::Resume { task, fresh: false, id_floor: 0, config: None });
+        }
+    }
+
+    fn resume_with_data(&mut self, from: u64) {
+        let Some(bytes) = self.resume_data.get(&from).cloned() else { return };
+        if !self.app_open {
+            return;
+        }
+        let Ok(data) = crate::core::resume::ResumeData::from_bytes(&bytes) else { return };
+        let id = self.next_task_id;
+        self.next_task_id += 1;
+        let session = data.session.clone();
+        let task = data.into_task(&session, id, self.now);
+        if let Some(r) = self.replayers.get_mut(&session) {
+            r.handle_task_open(id, true);
+        }
+        self.command(Command::Resume { task, fresh: true, id_floor: id, config: None });
+    }
+
+    /// Sends a command (waking the daemon: a message starts a worker).
+    fn command(&mut self, cmd: Command) {
+        self.wake("command");
+        self.last_event = self.now;
+        let to = match &cmd {
+            Command::CancelByProducingResumeData { task_id, .. } => *task_id,
+            _ => 0,
+        };
+        self.daemon_input(|d, now| d.handle_command(now, to, cmd));
+    }
+
+    // ----- the daemon's host -----
+
+    fn wake(&mut self, why: &str) {
+        self.last_event = self.now;
+        if self.daemon.is_some() {
+            return;
+        }
+        self.count("worker starts");
+        self.seed = self.seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let mut d = Daemon::new(self.seed);
+        let tasks: Vec<TaskRecord> = self.store.tasks.values().cloned().collect();
+        let configs: Vec<ConfigData> = self.store.configs.values().cloned().collect();
+        d.handle_network(self.now, Default::default());
+        d.handle_started(self.now, tasks, configs);
+        if self.app_open {
+            for s in self.replayers.keys() {
+                d.handle_page(self.now, s, true);
+            }
+        }
+        self.daemon = Some(d);
+        self.note(Lane::Daemon, "started", None, Some(format!("woken by: {why}")));
+        self.schedule_worker_check();
+    }
+
+    fn kill(&mut self, why: &str) {
+        if self.daemon.take().is_none() {
+            return;
+        }
+        self.count("daemon kills");
+        // Bytes in flight are lost; Firefox commits what the segment had.
+        let conns = std::mem::take(&mut self.conns);
+        if self.profile.truncates_on_stop {
+            for c in conns.values().filter(|c| !c.segment.is_empty() && !c.upload) {
+                self.store.blobs.insert((c.blob_id.clone(), c.next_segment), c.segment.clone());
+            }
+        }
+        let note = (why != "ended by the restart" && why != "killed by the system").then(|| self.profile.why_stopped.to_string());
+        self.note(Lane::Daemon, why, None, note);
+    }
+
+    fn schedule_worker_check(&mut self) {
+        let at = self.now + 1000.0;
+        self.push(at, Due::WorkerCheck);
+    }
+
+    /// Applies the profile's terms: is the worker stopped now?
+    fn worker_check(&mut self) {
+        let Some(d) = self.daemon.as_ref() else { return };
+        if self.profile.daemon_is_system {
+            return;
+        }
+        let idle = d.is_idle();
+        let p = &self.profile;
+        let stop = if self.app_open {
+            // An open page's heartbeat is an event: no engine stops it then.
+            false
+        } else {
+            p.stop_after_last_page_ms.is_some_and(|ms| self.now - self.last_page_closed >= ms)
+                || p.stop_after_last_event_ms.is_some_and(|ms| self.now - self.last_event >= ms)
+                || (idle && self.now - self.last_event >= p.stop_when_idle_ms)
+        };
+        if stop {
+            let why = if idle { "stopped (idle)" } else { "stopped by the engine" };
+            self.kill(why);
+        } else {
+            self.schedule_worker_check();
+        }
+    }
+
+    fn daemon_input(&mut self, f: impl FnOnce(&mut Daemon, f64)) {
+        if let Some(d) = self.daemon.as_mut() {
+            f(d, self.now);
+        }
+        self.pump();
+    }
+
+    /// Performs every pending action of the daemon and the replayers.
+    fn pump(&mut self) {
+        for _ in 0..100_000 {
+            let a = self.daemon.as_mut().and_then(|d| d.poll_action());
+            if let Some(a) = a {
+                self.perform(a);
+                continue;
+            }
+            if !self.pump_replayers() {
+                break;
+            }
+        }
+        if let Some(t) = self.daemon.as_ref().and_then(|d| d.poll_timeout()) {
+            if !self.queue.iter().any(|(At(at, _), i)| *at == t && self.dues[*i] == Some(Due::Timer)) {
+                self.push(t.max(self.now), Due::Timer);
+            }
+        }
+    }
+
+    fn perform(&mut self, action: Action) {
+        let now = self.now;
+        match action {
+            Action::Send(s) => self.send(s),
+            Action::ReadBody { transfer, blob_id, first_segment } => self.read_body(transfer, blob_id, first_segment),
+            Action::Abort(id) => {
+                self.conns.remove(&id);
+            }
+            Action::Commit(c) => {
+                let written = self.store.commit(c);
+                if let Some(d) = self.daemon.as_mut() {
+                    d.handle_appended(&written);
+                }
+                for e in &written {
+                    if !self.app_open {
+                        continue;
+                    }
+                    let _ = e;
+                }
+            }
+            Action::DeleteBytes { blob_id, from, count } => {
+                for i in from..from + count {
+                    self.store.blobs.remove(&(blob_id.clone(), i));
+                }
+            }
+            Action::CopyFile { task, from, blob_id } => {
+                let result = self.store.copy_file(&from, &blob_id).ok_or_else(|| NsError::url(crate::core::error::UrlErrorCode::FileDoesNotExist, format!("there is no file at {from}")));
+                if let Some(d) = self.daemon.as_mut() {
+                    d.handle_file_copied(now, task, result);
+                }
+            }
+            Action::VerifyBytes { task, blob_id, segments } => {
+                let intact = self.store.intact_prefix(&blob_id, &segments);
+                if intact < segments.len() {
+                    self.count("lost segments found");
+                }
+                if let Some(d) = self.daemon.as_mut() {
+                    d.handle_bytes_verified(now, task, intact);
+                }
+            }
+            Action::Reply { to, reply } => {
+                if let Reply::ResumeData { data: Some(bytes) } = reply {
+                    self.resume_data.insert(to, bytes);
+                }
+            }
+            Action::Broadcast(Broadcast::Journal { session }) => {
+                if let Some(r) = self.replayers.get_mut(&session) {
+                    r.handle_announced();
+                }
+            }
+            Action::Broadcast(Broadcast::Daemon { .. }) => {}
+            Action::LaunchApp { session, why } => self.launch_app(session, why),
+        }
+    }
+
+    fn launch_app(&mut self, session: String, why: String) {
+        if !self.profile.relaunches_app || self.app_open || !self.relaunch_delay_ms.is_finite() {
+            return;
+        }
+        let delay = self.relaunch_delay_ms;
+        self.relaunch_delay_ms *= 2.0; // the limiter: each background relaunch doubles the next delay
+        self.note(Lane::System, "relaunch scheduled", None, Some(format!("session \"{session}\" {why}; iOS waits {:.0} s (the delay doubles each background relaunch)", delay / 1000.0)));
+        self.push(self.now + delay, Due::BackgroundLaunch);
+    }
+
+    fn send(&mut self, s: crate::core::daemon::Send) {
+        if !self.online {
+            let id = s.transfer;
+            self.push(self.now + LATENCY_MS, Due::Head(id));
+            self.conns.insert(id, Conn { answer: offline_answer(), blob_id: String::new(), next_segment: 0, sent: 0, bounded: false, segment: vec![], segment_bytes: 0, segment_started: self.now, upload: false });
+            return;
+        }
+        let answer = self.server.answer(self.now, &s.request);
+        if answer.head.status_code == 503 {
+            self.count("503 answered");
+        }
+        let bounded = s.end.is_some() && answer.head.status_code == 206;
+        let upload = s.upload_body.is_some();
+        let id = s.transfer;
+        self.conns.insert(id, Conn { answer, blob_id: String::new(), next_segment: 0, sent: 0, bounded, segment: vec![], segment_bytes: 0, segment_started: self.now, upload });
+        self.max_in_flight = self.max_in_flight.max(self.conns.len());
+        self.push(self.now + LATENCY_MS, Due::Head(id));
+    }
+
+    fn head(&mut self, id: TransferId) {
+        let Some(c) = self.conns.get(&id).cloned() else { return };
+        if c.answer.head.status_code == 0 || !self.online {
+            self.conns.remove(&id);
+            return self.daemon_input(|d, now| d.handle_transfer_failed(now, id, Failure::Offline));
+        }
+        let head = c.answer.head.clone();
+        self.daemon_input(|d, now| d.handle_response(now, id, head));
+    }
+
+    fn read_body(&mut self, id: TransferId, blob_id: String, first_segment: usize) {
+        if let Some(c) = self.conns.get_mut(&id) {
+            c.blob_id = blob_id;
+            c.next_segment = first_segment;
+            c.segment_started = self.now;
+            let at = self.now + next_chunk_ms(c);
+            self.push(at, Due::Chunk(id));
+        }
+    }
+
+    /// The next piece of a body arrives: a streamed segment is stored, a
+    /// bounded one read whole, a cut breaks it, the end ends it.
+    fn chunk(&mut self, id: TransferId) {
+        let Some(mut c) = self.conns.remove(&id) else { return };
+        if c.upload {
+            let body = format!("stored {} bytes", c.answer.len).into_bytes();
+            return self.daemon_input(|d, now| d.handle_upload_body(now, id, &body));
+        }
+        let n = chunk_len(&c);
+        if n > 0 {
+            *self.served.entry(c.answer.head.url.clone()).or_default() += n;
+            c.segment.push(Piece { seed: c.answer.seed, start: c.answer.start + c.sent, len: n });
+            c.segment_bytes += n;
+            c.sent += n;
+        }
+        let cut = c.answer.cut_after.is_some_and(|k| c.sent >= k);
+        let ended = c.sent >= c.answer.len;
+        let segment_full = !c.bounded && (c.segment_bytes >= SEGMENT_BYTES || self.now - c.segment_started >= SEGMENT_MS);
+        if (segment_full || cut || ended) && c.segment_bytes > 0 {
+            self.store.blobs.insert((c.blob_id.clone(), c.next_segment), std::mem::take(&mut c.segment));
+            let (len, elapsed) = (c.segment_bytes, self.now - c.segment_started);
+            c.next_segment += 1;
+            c.segment_bytes = 0;
+            c.segment_started = self.now;
+            self.conns.insert(id, c.clone());
+            self.daemon_input(|d, now| d.handle_segment_stored(now, id, len, elapsed));
+            if !self.conns.contains_key(&id) {
+                return; // aborted by the daemon meanwhile
+            }
+            c = self.conns.remove(&id).unwrap_or(c);
+        }
+        if cut {
+            self.count("connection cuts");
+            return self.daemon_input(|d, now| d.handle_transfer_failed(now, id, Failure::Lost("the connection was cut".into())));
+        }
+        if ended {
+            return self.daemon_input(|d, now| d.handle_body_end(now, id));
+        }
+        let at = self.now + next_chunk_ms(&c);
+        self.conns.insert(id, c);
+        self.push(at, Due::Chunk(id));
+    }
+
+    // ----- the replayers -----
+
+    /// Runs each open session's replayer one action; false if none had one.
+    fn pump_replayers(&mut self) -> bool {
+        let sessions: Vec<String> = self.replayers.keys().cloned().collect();
+        let mut any = false;
+        for s in sessions {
+            let Some(action) = self.replayers.get_mut(&s).and_then(|r| r.poll()) else { continue };
+            any = true;
+            self.replay(&s, action);
+        }
+        any
+    }
+
+    fn replay(&mut self, session: &str, action: ReplayAction) {
+        match action {
+            ReplayAction::Deliver { entry, call } => {
+                let seq = entry.seq.unwrap_or(0);
+                *self.deliveries.entry((session.to_string(), seq)).or_default() += 1;
+                let mut files = Files { store: &mut self.store, now: self.now };
+                match &call.args {
+                    CallArgs::Location(l) => self.delegate.did_finish_downloading_to(&mut files, entry.task_id, l),
+                    CallArgs::Error(e) => self.delegate.did_complete_with_error(&mut files, entry.task_id, e.as_ref()),
+                    _ => {}
+                }
+                let detail = match (&call.args, &entry.event) {
+                    (CallArgs::Numbers(n), _) => n.iter().map(|x| format!("{x}")).collect::<Vec<_>>().join(", "),
+                    (CallArgs::Location(l), _) => l.clone(),
+                    (CallArgs::Error(Some(e)), _) => format!("{} {}", e.code, e.localized_description),
+                    (CallArgs::Error(None), _) => "nil".into(),
+                    _ => String::new(),
+                };
+                let alive = entry.at >= self.app_opened_at();
+                self.trace.push(TraceEvent { at: self.now, lane: Lane::App, what: call.method.to_string(), task: Some(entry.task_id), detail, app_alive: alive, note: None });
+                if let Some(r) = self.replayers.get_mut(session) {
+                    r.handle_delivered();
+                }
+            }
+            ReplayAction::WriteAcks(acks) => {
+                self.store.apply_acks(session, &acks);
+                if let Some(r) = self.replayers.get_mut(session) {
+                    r.handle_acks_written();
+                }
+            }
+            ReplayAction::ReadJournal => {
+                let entries = self.store.pending(session);
+                if let Some(r) = self.replayers.get_mut(session) {
+                    r.handle_entries(entries);
+                }
+            }
+            ReplayAction::FinishEvents => {
+                self.note(Lane::App, "urlSessionDidFinishEvents", None, None);
+                if self.app_background {
+                    self.close_app("suspended again");
+                }
+            }
+            ReplayAction::BecomeInvalid => self.note(Lane::App, "didBecomeInvalidWithError", None, None),
+        }
+    }
+
+    fn app_opened_at(&self) -> f64 {
+        self.trace.iter().rev().find(|e| e.lane == Lane::App && (e.what == "opened" || e.what == "handleEventsForBackgroundURLSession")).map_or(0.0, |e| e.at)
+    }
+
+    fn note(&mut self, lane: Lane, what: &str, task: Option<u64>, note: Option<String>) {
+        let alive = self.app_open;
+        self.trace.push(TraceEvent { at: self.now, lane, what: what.to_string(), task, detail: String::new(), app_alive: alive, note });
+    }
+
+    fn count(&mut self, what: &'static str) {
+        *self.counts.entry(what).or_default() += 1;
+    }
+}
+
+fn offline_answer() -> server::Answer {
+    server::Answer { head: crate::core::request::ResponseInfo { url: String::new(), status_code: 0, headers: Default::default() }, seed: 0, start: 0, len: 0, cut_after: None, rate: 1.0 }
+}
+
+/// Bytes of the next piece: up to the segment boundary (streamed), the cut,
+/// or the end.
+fn chunk_len(c: &Conn) -> u64 {
+    let left = c.answer.len - c.sent;
+    let to_cut = c.answer.cut_after.map_or(u64::MAX, |k| k.saturating_sub(c.sent));
+    let per_segment = if c.bounded { u64::MAX } else { ((c.answer.rate * SEGMENT_MS / 1000.0) as u64).clamp(1, SEGMENT_BYTES) };
+    left.min(to_cut).min(per_segment)
+}
+
+fn next_chunk_ms(c: &Conn) -> f64 {
+    if c.upload {
+        return c.answer.len as f64 / c.answer.rate * 1000.0;
+    }
+    (chunk_len(c) as f64 / c.answer.rate * 1000.0).max(0.001)
+}

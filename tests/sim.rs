@@ -1,0 +1,266 @@
+//! README's "What survives what", row by row, as simulator scenarios: the
+//! real daemon and replayer machines in virtual time (milliseconds each).
+//! Each checks the exact delegate trace (runs of progress folded to
+//! `didWriteData+`) and that the file is byte-exact.
+#![cfg(feature = "sim")]
+
+mod sim_support;
+
+use bgsession::sim::{KeepFiles, Profile, Resource, Sim, Step};
+use sim_support::*;
+
+const URL: &str = "https://example.test/ep1.mp3";
+const MIB: u64 = 1 << 20;
+
+fn sim(profile: Profile, size: u64, rate: f64) -> Sim {
+    let mut s = Sim::new(profile, Box::new(KeepFiles));
+    s.server.resources.insert(URL.into(), Resource::new(size, rate));
+    s.at(0.0, Step::OpenApp);
+    s.at(0.0, Step::Download { session: "s".into(), url: URL.into() });
+    s
+}
+
+const DONE: [&str; 3] = ["didWriteData+", "didFinishDownloadingTo", "didCompleteWithError(nil)"];
+
+#[test]
+fn tab_closed_mid_download_replays_on_the_next_open() {
+    for p in [Profile::chromium(), Profile::ios()] {
+        let mut s = sim(p.clone(), 8 * MIB, 2.0 * MIB as f64);
+        s.at(1_500.0, Step::CloseApp);
+        s.at(30_000.0, Step::OpenApp);
+        s.run_until(60_000.0);
+        assert_eq!(shape(&s, 1), DONE, "{}", p.name);
+        assert!(s.file_is_exact("file:///Documents/1", URL), "{}", p.name);
+        assert!(replayed(&s, 1, "didFinishDownloadingTo") || p.relaunches_app, "{}: the finish was journalled and replayed", p.name);
+        check_invariants(&s).unwrap();
+    }
+}
+
+#[test]
+fn ios_relaunches_the_app_in_the_background_and_the_browser_waits_for_a_page() {
+    let mut ios = sim(Profile::ios(), 4 * MIB, MIB as f64);
+    ios.at(1_000.0, Step::CloseApp);
+    ios.run_until(600_000.0);
+    assert_eq!(shape(&ios, 1), DONE);
+    assert!(ios.trace.iter().any(|e| e.what == "relaunched in the background"));
+    assert!(ios.trace.iter().any(|e| e.what == "urlSessionDidFinishEvents"));
+    let mut chromium = sim(Profile::chromium(), 4 * MIB, MIB as f64);
+    chromium.at(2_500.0, Step::CloseApp);
+    chromium.run_until(600_000.0);
+    assert_eq!(shape(&chromium, 1), ["didWriteData+"], "the rest waits in the journal for a page");
+    assert_eq!(chromium.store.pending("s").len(), 3, "progress (coalesced), finish and completion wait");
+}
+
+#[test]
+fn worker_killed_at_half_resumes_with_range_and_fetches_at_most_one_segment_again() {
+    let mut s = sim(Profile::chromium(), 24 * MIB, 4.0 * MIB as f64);
+    s.at(3_100.0, Step::KillDaemon);
+    s.run_until(120_000.0);
+    assert_eq!(shape(&s, 1), ["didWriteData+", "didResumeAtOffset", "didWriteData+", "didFinishDownloadingTo", "didCompleteWithError(nil)"]);
+    assert!(s.file_is_exact("file:///Documents/1", URL));
+    let ranges: Vec<_> = s.server.log.iter().map(|r| (r.status, r.range.clone())).collect();
+    assert!(ranges.iter().skip(1).any(|(st, r)| *st == 206 && r.as_deref().is_some_and(|r| !r.starts_with("bytes=0-"))), "{ranges:?}");
+    check_invariants(&s).unwrap();
+    assert!(refetched(&s, URL) <= 16 * MIB, "at most one segment again: {}", refetched(&s, URL));
+}
+
+#[test]
+fn worker_killed_five_times_still_ends_byte_exact() {
+    let mut s = sim(Profile::chromium(), 24 * MIB, 2.0 * MIB as f64);
+    for i in 1..=5 {
+        s.at(i as f64 * 2_000.0 + 300.0, Step::KillDaemon);
+    }
+    s.run_until(200_000.0);
+    assert_eq!(s.counts["daemon kills"], 5);
+    assert!(s.file_is_exact("file:///Documents/1", URL));
+    assert_eq!(completions(&s, 1), vec!["nil".to_string()]);
+    check_invariants(&s).unwrap();
+}
+
+#[test]
+fn browser_restart_resumes_at_the_next_page_open() {
+    let mut s = sim(Profile::chromium(), 6 * MIB, MIB as f64);
+    s.at(2_500.0, Step::Restart);
+    s.at(10_000.0, Step::OpenApp);
+    s.run_until(60_000.0);
+    let after: Vec<_> = s.server.log.iter().filter(|r| r.at >= 10_000.0).collect();
+    assert!(after.first().is_some_and(|r| r.status == 206 && r.at < 15_000.0), "resumed within 5 s of the page load: {after:?}");
+    assert!(s.file_is_exact("file:///Documents/1", URL));
+    check_invariants(&s).unwrap();
+}
+
+#[test]
+fn connection_cut_at_twenty_offsets_keeps_the_bytes_before_each_cut() {
+    let mut s = Sim::new(Profile::chromium(), Box::new(KeepFiles));
+    let mut r = Resource::new(32 * MIB, 8.0 * MIB as f64);
+    r.faults.cuts = (1..=20).map(|i| i * 1_500_000 + 777).collect();
+    s.server.resources.insert(URL.into(), r);
+    s.at(0.0, Step::OpenApp);
+    s.at(0.0, Step::Download { session: "s".into(), url: URL.into() });
+    s.run_until(600_000.0);
+    assert_eq!(s.counts["connection cuts"], 20);
+    assert!(s.file_is_exact("file:///Documents/1", URL));
+    assert!(s.server.log.iter().skip(1).all(|r| r.status == 206), "every retry a 206");
+    assert!(refetched(&s, URL) <= 2 * MIB, "little fetched again: {} {:?}", refetched(&s, URL), s.server.log);
+    check_invariants(&s).unwrap();
+}
+
+#[test]
+fn unavailable_twice_with_retry_after_waits_then_downloads() {
+    let mut s = Sim::new(Profile::chromium(), Box::new(KeepFiles));
+    let mut r = Resource::new(2 * MIB, 4.0 * MIB as f64);
+    r.faults.unavailable = 2;
+    r.faults.retry_after_s = Some(1);
+    s.server.resources.insert(URL.into(), r);
+    s.at(0.0, Step::OpenApp);
+    s.at(0.0, Step::Download { session: "s".into(), url: URL.into() });
+    s.run_until(60_000.0);
+    let log = &s.server.log;
+    assert_eq!(log.iter().map(|r| r.status).collect::<Vec<_>>()[..3], [503, 503, 206]);
+    assert!(log[1].at - log[0].at >= 1_000.0 && log[2].at - log[1].at >= 1_000.0, "Retry-After honoured");
+    assert_eq!(shape(&s, 1), DONE);
+    assert!(s.file_is_exact("file:///Documents/1", URL));
+}
+
+#[test]
+fn a_200_to_a_range_restarts_from_zero_with_did_resume_at_offset_zero() {
+    let mut s = sim(Profile::chromium(), 8 * MIB, 2.0 * MIB as f64);
+    s.at(2_100.0, Step::KillDaemon);
+    if let Some(r) = s.server.resources.get_mut(URL) {
+        r.faults.ignore_range = 100;
+    }
+    s.run_until(120_000.0);
+    assert!(s.trace.iter().any(|e| e.what == "didResumeAtOffset" && e.detail.starts_with("0,")), "{:?}", shape(&s, 1));
+    assert!(s.file_is_exact("file:///Documents/1", URL));
+    check_invariants(&s).unwrap();
+}
+
+#[test]
+fn an_etag_change_mid_transfer_downloads_the_new_representation_whole() {
+    let mut s = sim(Profile::chromium(), 8 * MIB, 2.0 * MIB as f64);
+    s.at(2_100.0, Step::KillDaemon);
+    s.at(2_200.0, Step::ChangeResource(URL.into()));
+    s.run_until(120_000.0);
+    assert!(s.file_is_exact("file:///Documents/1", URL), "the file is the new version, whole");
+    assert!(s.trace.iter().any(|e| e.what == "didResumeAtOffset" && e.detail.starts_with("0,")));
+    check_invariants(&s).unwrap();
+}
+
+#[test]
+fn a_short_body_is_never_success() {
+    let mut s = Sim::new(Profile::chromium(), Box::new(KeepFiles));
+    let mut r = Resource::new(6 * MIB, 2.0 * MIB as f64);
+    r.faults.short_bodies = 2;
+    s.server.resources.insert(URL.into(), r);
+    s.at(0.0, Step::OpenApp);
+    s.at(0.0, Step::Download { session: "s".into(), url: URL.into() });
+    s.run_until(120_000.0);
+    assert!(s.file_is_exact("file:///Documents/1", URL));
+    assert_eq!(completions(&s, 1), vec!["nil".to_string()]);
+    check_invariants(&s).unwrap();
+}
+
+#[test]
+fn offline_then_online_tells_waiting_once_and_continues() {
+    let mut s = sim(Profile::chromium(), 8 * MIB, 2.0 * MIB as f64);
+    s.at(1_500.0, Step::Offline);
+    s.at(20_000.0, Step::Online);
+    s.run_until(120_000.0);
+    let waits = s.trace_methods(1).iter().filter(|m| **m == "taskIsWaitingForConnectivity").count();
+    assert_eq!(waits, 1);
+    assert!(s.file_is_exact("file:///Documents/1", URL));
+    check_invariants(&s).unwrap();
+}
+
+#[test]
+fn suspend_resume_and_cancel() {
+    let mut s = sim(Profile::chromium(), 8 * MIB, 2.0 * MIB as f64);
+    s.at(1_500.0, Step::Suspend(1));
+    s.at(5_000.0, Step::Resume(1));
+    s.at(5_000.0, Step::Download { session: "s".into(), url: URL.into() });
+    s.at(6_000.0, Step::Cancel(2));
+    s.run_until(120_000.0);
+    assert!(s.file_is_exact("file:///Documents/1", URL));
+    assert_eq!(completions(&s, 2), vec!["-999 cancelled".to_string()]);
+    check_invariants(&s).unwrap();
+}
+
+#[test]
+fn resume_data_continues_where_the_cancel_left_off() {
+    let mut s = sim(Profile::chromium(), 8 * MIB, 2.0 * MIB as f64);
+    s.at(2_100.0, Step::CancelProducingResumeData(1));
+    s.at(3_000.0, Step::ResumeWithData(1));
+    s.run_until(120_000.0);
+    assert_eq!(completions(&s, 1), vec!["-999 cancelled".to_string()]);
+    assert_eq!(shape(&s, 2), ["didResumeAtOffset", "didWriteData+", "didFinishDownloadingTo", "didCompleteWithError(nil)"]);
+    assert!(s.file_is_exact("file:///Documents/2", URL));
+    check_invariants(&s).unwrap();
+}
+
+#[test]
+fn firefox_stops_the_worker_sixty_seconds_after_the_last_page_and_the_next_page_resumes() {
+    let mut s = sim(Profile::firefox(), 200 * MIB, 1.0 * MIB as f64);
+    s.at(5_000.0, Step::CloseApp);
+    s.at(200_000.0, Step::OpenApp);
+    s.run_until(900_000.0);
+    let stop = s.trace.iter().find(|e| e.what == "stopped by the engine").expect("Firefox stopped it");
+    assert!((64_000.0..=67_000.0).contains(&stop.at), "{}", stop.at);
+    assert!(stop.note.as_deref().is_some_and(|n| n.contains("60 s")));
+    assert!(s.file_is_exact("file:///Documents/1", URL), "the truncated entry was never trusted");
+    check_invariants(&s).unwrap();
+}
+
+#[test]
+fn webkit_ephemeral_drops_bytes_with_the_last_page_and_success_is_never_reported_over_them() {
+    let mut s = sim(Profile::webkit_ephemeral(), 8 * MIB, 1.0 * MIB as f64);
+    s.at(3_000.0, Step::CloseApp);
+    s.at(30_000.0, Step::OpenApp);
+    s.run_until(120_000.0);
+    assert!(s.counts["lost segments found"] >= 1);
+    assert!(s.file_is_exact("file:///Documents/1", URL), "restarted and still byte-exact");
+    assert_eq!(completions(&s, 1), vec!["nil".to_string()]);
+    check_invariants(&s).unwrap();
+}
+
+#[test]
+fn bytes_evicted_behind_the_daemon_are_fetched_again() {
+    let mut s = sim(Profile::chromium(), 8 * MIB, 2.0 * MIB as f64);
+    s.at(3_900.0, Step::EvictBytes);
+    s.run_until(120_000.0);
+    assert!(s.file_is_exact("file:///Documents/1", URL));
+    check_invariants(&s).unwrap();
+}
+
+#[test]
+fn ios_force_quit_cancels_and_a_browser_goes_on() {
+    let mut ios = sim(Profile::ios(), 8 * MIB, MIB as f64);
+    ios.at(2_000.0, Step::ForceQuit);
+    ios.at(60_000.0, Step::OpenApp);
+    ios.run_until(120_000.0);
+    assert_eq!(completions(&ios, 1), vec!["-999 cancelled".to_string()]);
+    assert!(!ios.trace.iter().any(|e| e.what == "relaunched in the background"));
+    let mut chromium = sim(Profile::chromium(), 8 * MIB, MIB as f64);
+    chromium.at(2_000.0, Step::ForceQuit);
+    chromium.at(60_000.0, Step::OpenApp);
+    chromium.run_until(120_000.0);
+    assert_eq!(completions(&chromium, 1), vec!["nil".to_string()]);
+    assert!(chromium.trace.iter().any(|e| e.note.as_deref().is_some_and(|n| n.contains("no force-quit gesture"))));
+}
+
+#[test]
+fn two_hundred_small_files_under_a_per_host_cap_of_four() {
+    let mut s = Sim::new(Profile::chromium(), Box::new(KeepFiles));
+    s.at(0.0, Step::OpenApp);
+    for i in 0..200 {
+        let url = format!("https://example.test/f{i}");
+        s.server.resources.insert(url.clone(), Resource::new(64 * 1024, MIB as f64));
+        s.at(0.0, Step::Download { session: "s".into(), url });
+    }
+    s.set_max_connections("s", 4);
+    s.run_until(600_000.0);
+    assert!(s.max_concurrent() <= 4, "{}", s.max_concurrent());
+    for i in 1..=200u64 {
+        assert!(s.file_is_exact(&format!("file:///Documents/{i}"), &format!("https://example.test/f{}", i - 1)), "{i}");
+    }
+    check_invariants(&s).unwrap();
+}
