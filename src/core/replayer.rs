@@ -165,6 +165,11 @@ impl Replayer {
         self.life == Life::Invalidated
     }
 
+    /// Nothing to deliver, read or write: every entry it had is acknowledged on disk.
+    pub fn is_drained(&self) -> bool {
+        self.queue.is_empty() && self.acks.is_empty() && !self.writing && !self.reading && !self.read_wanted && !self.in_delegate
+    }
+
     /// Progress total last delivered for a task.
     pub fn delivered_total(&self, task_id: u64) -> u64 {
         self.totals.get(&task_id).copied().unwrap_or(0)
