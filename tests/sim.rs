@@ -264,3 +264,20 @@ fn two_hundred_small_files_under_a_per_host_cap_of_four() {
     }
     check_invariants(&s).unwrap();
 }
+
+#[test]
+fn ten_thousand_queued_tasks_under_a_per_host_cap() {
+    let mut s = Sim::new(Profile::chromium(), Box::new(KeepFiles));
+    s.set_max_connections("s", 6);
+    s.at(0.0, Step::OpenApp);
+    for i in 0..10_000 {
+        let url = format!("https://example.test/t{i}");
+        s.server.resources.insert(url.clone(), Resource::new(16 * 1024, 64.0 * MIB as f64));
+        s.at(0.0, Step::Download { session: "s".into(), url });
+    }
+    s.run_until_settled(24.0 * 3_600_000.0);
+    assert!(s.is_settled());
+    assert_eq!(s.max_concurrent(), 6, "the cap is used and never exceeded");
+    assert_eq!(s.trace.iter().filter(|e| e.what == "didCompleteWithError" && e.detail == "nil").count(), 10_000);
+    check_invariants(&s).unwrap();
+}

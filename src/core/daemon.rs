@@ -44,9 +44,8 @@ use crate::core::files::{download_temp_path, FileMeta};
 use crate::core::journal::{plan_append, AppendPlan, Event, JournalEntry};
 use crate::core::network::{self, NetworkInfo};
 use crate::core::protocol::{Broadcast, Command, DaemonEvent, DelayedAnswer, Reply};
-use crate::core::request::{ContentRange, Request, ResponseInfo};
+use crate::core::request::{host_key, ContentRange, Request, ResponseInfo};
 use crate::core::resume::ResumeData;
-use crate::core::schedule;
 use crate::core::task::{TaskKind, TaskRecord, TaskState, Transition};
 use crate::core::transfer::{self, Failure, FailureDecision, ResponseDecision, RetryPolicy, SegmentOutcome};
 use crate::core::upload;
@@ -212,6 +211,87 @@ enum Hold {
     Copying,
 }
 
+/// Orders running tasks as the scheduler picks them: higher priority
+/// first, then older, then the smaller identifier.
+type OrderKey = (u64, u64, u64);
+
+fn order_key(t: &TaskRecord) -> OrderKey {
+    (u64::MAX - t.priority.max(0.0).to_bits(), t.created_at.max(0.0).to_bits(), t.task_id)
+}
+
+/// When a running task needs the scheduler's attention by time: its
+/// resource deadline, or the moment its begin date or retry comes.
+fn attention(t: &TaskRecord, now: f64) -> Option<u64> {
+    let start = match (t.earliest_begin_date, t.retry_at) {
+        _ if t.asks_before_delayed_start && !t.awaiting_delayed_decision => Some(t.earliest_begin_date.unwrap_or(0.0)),
+        (None, None) => None,
+        (a, b) => Some(a.unwrap_or(0.0).max(b.unwrap_or(0.0))).filter(|at| *at > now),
+    };
+    let at = match (start, t.resource_deadline) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    at.map(|a| a.max(0.0).to_bits())
+}
+
+/// The scheduler's indexes over running tasks, so a decision costs what
+/// it starts, not what is queued: per session the tasks in pick order and
+/// how many run per host, and the tasks due at a time.
+#[derive(Debug, Default)]
+struct Index {
+    order: BTreeMap<String, BTreeSet<OrderKey>>,
+    hosts: BTreeMap<String, BTreeMap<String, usize>>,
+    due: BTreeSet<(u64, String, u64)>,
+    entries: HashMap<TaskKey, (OrderKey, Option<u64>, String)>,
+    non_discretionary: usize,
+    policy_limited: usize,
+}
+
+impl Index {
+    fn remove(&mut self, key: &TaskKey, was_discretionary: bool, was_limited: bool) {
+        let Some((ok, at, host)) = self.entries.remove(key) else { return };
+        if let Some(set) = self.order.get_mut(&key.0) {
+            set.remove(&ok);
+        }
+        if let Some(h) = self.hosts.get_mut(&key.0) {
+            if let Some(n) = h.get_mut(&host) {
+                *n -= 1;
+                if *n == 0 {
+                    h.remove(&host);
+                }
+            }
+        }
+        if let Some(at) = at {
+            self.due.remove(&(at, key.0.clone(), key.1));
+        }
+        self.non_discretionary -= usize::from(!was_discretionary);
+        self.policy_limited -= usize::from(was_limited);
+    }
+
+    fn insert(&mut self, t: &TaskRecord, now: f64) {
+        let key = key_of(t);
+        let (ok, at, host) = (order_key(t), attention(t, now), host_key(&t.current_request.url));
+        self.order.entry(t.session.clone()).or_default().insert(ok);
+        *self.hosts.entry(t.session.clone()).or_default().entry(host.clone()).or_default() += 1;
+        if let Some(at) = at {
+            self.due.insert((at, t.session.clone(), t.task_id));
+        }
+        self.non_discretionary += usize::from(!t.policy.is_discretionary);
+        self.policy_limited += usize::from(is_limited(t));
+        self.entries.insert(key, (ok, at, host));
+    }
+
+    fn running(&self, session: &str) -> usize {
+        self.order.get(session).map_or(0, |s| s.len())
+    }
+}
+
+/// Does the task's policy hold it back on some links?
+fn is_limited(t: &TaskRecord) -> bool {
+    let p = &t.policy;
+    p.is_discretionary || !p.allows_cellular_access || !p.allows_expensive_network_access || !p.allows_constrained_network_access
+}
+
 /// The daemon. See the module documentation.
 #[derive(Debug)]
 pub struct Daemon {
@@ -222,8 +302,8 @@ pub struct Daemon {
     attempts: HashMap<TaskKey, Attempt>,
     holds: HashMap<TaskKey, Hold>,
     last_progress: HashMap<TaskKey, JournalEntry>,
-    /// Running tasks (the scheduler walks only these).
-    running: BTreeSet<TaskKey>,
+    /// The scheduler's indexes over running tasks.
+    index: Index,
     pages: BTreeSet<String>,
     network: NetworkInfo,
     network_override: Option<NetworkInfo>,
@@ -232,6 +312,8 @@ pub struct Daemon {
     rng: u64,
     policy: RetryPolicy,
     started: bool,
+    /// The latest `now` given (for the time index).
+    now: f64,
     timer: Option<f64>,
     was_busy: bool,
     decisions: u64,
@@ -249,7 +331,7 @@ impl Daemon {
             attempts: HashMap::new(),
             holds: HashMap::new(),
             last_progress: HashMap::new(),
-            running: BTreeSet::new(),
+            index: Index::default(),
             pages: BTreeSet::new(),
             network: NetworkInfo::default(),
             network_override: None,
@@ -258,6 +340,7 @@ impl Daemon {
             rng: seed.max(1),
             policy: RetryPolicy::default(),
             started: false,
+            now: 0.0,
             timer: None,
             was_busy: false,
             decisions: 0,
@@ -308,19 +391,16 @@ impl Daemon {
     /// tasks and configurations. Tasks with stored bytes have them checked
     /// before they resume.
     pub fn handle_started(&mut self, now: f64, tasks: Vec<TaskRecord>, sessions: Vec<ConfigData>) {
+        self.now = self.now.max(now);
         self.started = true;
         for c in sessions {
             self.sessions.insert(c.identifier.clone(), c);
         }
         for t in tasks {
-            let key = key_of(&t);
-            if t.state == TaskState::Running {
-                self.running.insert(key.clone());
-                if !t.segments.is_empty() && t.kind == TaskKind::Download {
-                    self.verify(&t, false);
-                }
+            if t.state == TaskState::Running && !t.segments.is_empty() && t.kind == TaskKind::Download {
+                self.verify(&t, false);
             }
-            self.tasks.insert(key, t);
+            self.set_task(t);
         }
         self.broadcast_daemon(DaemonEvent::Started, now);
         self.schedule(now);
@@ -328,6 +408,7 @@ impl Daemon {
 
     /// A command from a page; its reply is an [`Action::Reply`] to `to`.
     pub fn handle_command(&mut self, now: f64, to: u64, command: Command) {
+        self.now = self.now.max(now);
         let reply = match command {
             Command::Resume { task, fresh, id_floor, config } => self.resume(now, task, fresh, id_floor, config),
             Command::Suspend { session, task_id } => self.suspend(now, (session, task_id)),
@@ -339,7 +420,7 @@ impl Daemon {
                 Reply::Network { network: self.network_now() }
             }
             Command::Wake | Command::Ping => Reply::Done { changed: false },
-            Command::Status => Reply::Status { transfers: self.transfers.len(), pending: self.running.len() },
+            Command::Status => Reply::Status { transfers: self.transfers.len(), pending: self.index.entries.len() },
         };
         self.actions.push_back(Action::Reply { to, reply });
         self.schedule(now);
@@ -347,12 +428,14 @@ impl Daemon {
 
     /// The browser's view of the link changed.
     pub fn handle_network(&mut self, now: f64, network: NetworkInfo) {
+        self.now = self.now.max(now);
         self.network = network;
         self.schedule(now);
     }
 
     /// A page holding `session`'s events opened (`true`) or closed.
     pub fn handle_page(&mut self, now: f64, session: &str, present: bool) {
+        self.now = self.now.max(now);
         if present {
             self.pages.insert(session.to_string());
         } else {
@@ -363,12 +446,14 @@ impl Daemon {
 
     /// A timer armed by [`Daemon::poll_timeout`] fired.
     pub fn handle_timeout(&mut self, now: f64) {
+        self.now = self.now.max(now);
         self.timer = None;
         self.schedule(now);
     }
 
     /// The head of a response arrived.
     pub fn handle_response(&mut self, now: f64, id: TransferId, head: ResponseInfo) {
+        self.now = self.now.max(now);
         let Some(mut tr) = self.transfers.get(&id).cloned() else { return };
         let Some(mut task) = self.running_task(&tr.key) else { return self.drop_transfer(id, now) };
         tr.head_seen = true;
@@ -429,6 +514,7 @@ impl Daemon {
     /// The host stored `len` bytes of transfer `id`'s body as the next
     /// segment, which took `elapsed_ms` to arrive.
     pub fn handle_segment_stored(&mut self, now: f64, id: TransferId, len: u64, elapsed_ms: f64) {
+        self.now = self.now.max(now);
         let Some(mut tr) = self.transfers.get(&id).cloned() else { return };
         let Some(mut task) = self.running_task(&tr.key) else { return self.drop_transfer(id, now) };
         if len == 0 {
@@ -455,6 +541,7 @@ impl Daemon {
 
     /// Transfer `id`'s body ended (every byte of it is stored).
     pub fn handle_body_end(&mut self, now: f64, id: TransferId) {
+        self.now = self.now.max(now);
         let Some(tr) = self.transfers.get(&id).cloned() else { return };
         self.end_transfer(id);
         let Some(task) = self.running_task(&tr.key) else { return self.schedule(now) };
@@ -477,6 +564,7 @@ impl Daemon {
 
     /// An upload's response body, read whole.
     pub fn handle_upload_body(&mut self, now: f64, id: TransferId, body: &[u8]) {
+        self.now = self.now.max(now);
         let Some(tr) = self.transfers.get(&id).cloned() else { return };
         self.end_transfer(id);
         let Some(mut task) = self.running_task(&tr.key) else { return self.schedule(now) };
@@ -491,6 +579,7 @@ impl Daemon {
 
     /// Transfer `id` failed (before or after its head).
     pub fn handle_transfer_failed(&mut self, now: f64, id: TransferId, failure: Failure) {
+        self.now = self.now.max(now);
         let Some(tr) = self.transfers.get(&id).cloned() else { return };
         self.end_transfer(id);
         if let Some(task) = self.running_task(&tr.key) {
@@ -502,6 +591,7 @@ impl Daemon {
     /// The answer to [`Action::VerifyBytes`]: how many of the segments are
     /// stored whole (a prefix).
     pub fn handle_bytes_verified(&mut self, now: f64, key: TaskKey, intact: usize) {
+        self.now = self.now.max(now);
         let Some(Hold::Verifying { finishing }) = self.holds.remove(&key) else { return };
         let Some(mut task) = self.running_task(&key) else { return self.schedule(now) };
         if intact < task.segments.len() {
@@ -523,6 +613,7 @@ impl Daemon {
     /// The answer to [`Action::CopyFile`]: the copy's segments, or the
     /// task's error (no such file, no space).
     pub fn handle_file_copied(&mut self, now: f64, key: TaskKey, copied: Result<Vec<u64>, NsError>) {
+        self.now = self.now.max(now);
         if self.holds.remove(&key) != Some(Hold::Copying) {
             return;
         }
@@ -571,7 +662,6 @@ impl Daemon {
             task.resource_deadline = Some(now + ms);
         }
         if transition == Transition::Schedule {
-            self.running.insert(key.clone());
             self.attempts.insert(key.clone(), Attempt { first_response: true, restarted: false });
         }
         let mut commit = Commit { task: Some(task.clone()), config, ..Commit::default() };
@@ -583,7 +673,8 @@ impl Daemon {
         } else {
             self.actions.push_back(Action::Commit(commit));
         }
-        self.tasks.insert(key, task.clone());
+        let _ = key;
+        self.set_task(task.clone());
         Reply::Task { task }
     }
 
@@ -609,7 +700,6 @@ impl Daemon {
         match task.suspend() {
             Ok(Transition::StopTransfer) => {
                 self.stop(&key);
-                self.running.remove(&key);
                 self.put(now, task.clone());
                 Reply::Task { task }
             }
@@ -667,57 +757,109 @@ impl Daemon {
         if !self.started {
             return;
         }
+        self.now = self.now.max(now);
         self.decisions += 1;
-        let keys: Vec<TaskKey> = self.running.iter().cloned().collect();
-        // Resource deadlines, then delayed tasks whose date has come.
-        for key in &keys {
-            let Some(task) = self.tasks.get(key) else { continue };
-            if let Some(err) = transfer::resource_timed_out(task, now) {
-                let task = task.clone();
-                self.stop(key);
-                self.fail(now, task, err);
-            } else if delayed::due(task, now) {
-                let mut task = task.clone();
-                let question = delayed::ask(&mut task);
-                self.commit(now, task, None, vec![question]);
-                self.launch_if_closed(key.0.clone(), "needs the app to answer willBeginDelayedRequest");
-            }
-        }
+        self.attend(now);
         let net = self.network_now();
-        let running: Vec<&TaskRecord> = self.running.iter().filter_map(|k| self.tasks.get(k)).filter(|t| t.state == TaskState::Running).collect();
-        let busy = |t: &TaskRecord| self.active.contains_key(&key_of(t)) || self.holds.contains_key(&key_of(t));
-        let admission = network::admit_refs(&running, &net, busy, now);
-        let newly_waiting: Vec<TaskRecord> = admission.newly_waiting.iter().map(|t| (*t).clone()).collect();
-        let held = admission.held;
-        let admitted = admission.admitted;
-        let mut by_session: BTreeMap<&str, Vec<&TaskRecord>> = BTreeMap::new();
-        for t in running.iter().copied().filter(|t| admitted.contains(&key_of(t)) || busy(t)) {
-            by_session.entry(t.session.as_str()).or_default().push(t);
-        }
+        let sessions: Vec<String> = self.index.order.keys().cloned().collect();
+        let mut held = 0;
+        let mut waiting = Vec::new();
         let mut picked = Vec::new();
-        for (session, list) in by_session {
-            if !list.iter().any(|t| admitted.contains(&key_of(t))) {
-                continue;
-            }
-            let max = self.sessions.get(session).map_or(DEFAULT_MAX_PER_HOST, |c| c.http_maximum_connections_per_host as usize);
-            picked.extend(schedule::pick_refs(&list, &busy, |t| admitted.contains(&key_of(t)), max, now).into_iter().map(key_of));
+        for session in sessions {
+            let (p, w, h) = self.pick(&session, &net, now);
+            picked.extend(p);
+            waiting.extend(w);
+            held += h;
         }
-        let mut wake = schedule::next_wake_of(running.iter().copied(), now);
-        for mut t in newly_waiting {
-            t.waiting_for_connectivity = true;
-            self.commit(now, t, None, vec![Event::TaskIsWaitingForConnectivity]);
+        for key in waiting {
+            if let Some(mut t) = self.tasks.get(&key).cloned() {
+                t.waiting_for_connectivity = true;
+                self.commit(now, t, None, vec![Event::TaskIsWaitingForConnectivity]);
+            }
         }
         for key in picked {
             if let Some(t) = self.tasks.get(&key).cloned() {
                 self.send(now, t);
             }
         }
+        let mut wake = self.index.due.iter().map(|(at, _, _)| f64::from_bits(*at)).find(|at| *at > now);
         if held > 0 {
             let poll = now + NETWORK_POLL_MS;
             wake = Some(wake.map_or(poll, |w| w.min(poll)));
         }
         self.timer = wake;
         self.announce_activity(now);
+    }
+
+    /// Tasks whose time has come: resource deadlines, delayed requests to ask about.
+    fn attend(&mut self, now: f64) {
+        let bound = (now.max(0.0).to_bits(), String::from("\u{10ffff}"), u64::MAX);
+        let due: Vec<TaskKey> = self.index.due.range(..=bound).map(|(_, s, id)| (s.clone(), *id)).collect();
+        for key in due {
+            let Some(task) = self.tasks.get(&key).cloned() else { continue };
+            if let Some(err) = transfer::resource_timed_out(&task, now) {
+                self.stop(&key);
+                self.fail(now, task, err);
+            } else if delayed::due(&task, now) {
+                let mut task = task;
+                let question = delayed::ask(&mut task);
+                self.commit(now, task, None, vec![question]);
+                self.launch_if_closed(key.0.clone(), "needs the app to answer willBeginDelayedRequest");
+            } else {
+                self.set_task(task); // its start time passed: indexed by its deadline now
+            }
+        }
+    }
+
+    /// One session's tasks to start now, in pick order, up to
+    /// `httpMaximumConnectionsPerHost` per host counting the busy ones;
+    /// the walk stops once every host of the session is full (unless the
+    /// network holds some back). Also: tasks newly waiting for another
+    /// link, and how many the network holds.
+    fn pick(&self, session: &str, net: &NetworkInfo, now: f64) -> (Vec<TaskKey>, Vec<TaskKey>, usize) {
+        let max = self.sessions.get(session).map_or(DEFAULT_MAX_PER_HOST, |c| c.http_maximum_connections_per_host as usize).max(1);
+        let mut per_host: BTreeMap<&str, usize> = BTreeMap::new();
+        for key in self.active.keys().chain(self.holds.keys()).filter(|k| k.0 == session) {
+            if let Some((_, _, host)) = self.index.entries.get(key) {
+                *per_host.entry(host.as_str()).or_default() += 1;
+            }
+        }
+        let hosts = self.index.hosts.get(session).map_or(0, |h| h.len());
+        let full = |per_host: &BTreeMap<&str, usize>| per_host.values().filter(|n| **n >= max).count() >= hosts;
+        let busy_origin = self.index.non_discretionary > 0;
+        let (mut picked, mut waiting, mut held) = (Vec::new(), Vec::new(), 0);
+        let Some(order) = self.index.order.get(session) else { return (picked, waiting, held) };
+        for (_, _, task_id) in order {
+            if full(&per_host) && self.index.policy_limited == 0 {
+                break;
+            }
+            let key = (session.to_string(), *task_id);
+            let Some(t) = self.tasks.get(&key) else { continue };
+            if self.active.contains_key(&key) || self.holds.contains_key(&key) || !t.is_runnable(now) {
+                continue;
+            }
+            match network::judge(&t.policy, net, busy_origin) {
+                network::Verdict::Go => {}
+                network::Verdict::WaitForNetwork(_) => {
+                    held += 1;
+                    if !t.waiting_for_connectivity {
+                        waiting.push(key);
+                    }
+                    continue;
+                }
+                network::Verdict::Defer(_) => {
+                    held += 1;
+                    continue;
+                }
+            }
+            let host = self.index.entries.get(&key).map_or("", |e| e.2.as_str());
+            let n = per_host.entry(host).or_default();
+            if *n < max {
+                *n += 1;
+                picked.push(key);
+            }
+        }
+        (picked, waiting, held)
     }
 
     fn send(&mut self, now: f64, mut task: TaskRecord) {
@@ -747,7 +889,7 @@ impl Daemon {
         };
         self.transfers.insert(id, Transfer { key: key.clone(), plan, head_seen: false, stored: 0, first_segment: task.segments.len(), segments_stored: 0, bounded: None, upload });
         self.active.insert(key.clone(), id);
-        self.tasks.insert(key, task);
+        self.set_task(task);
         self.actions.push_back(Action::Send(send));
         self.announce_activity(now);
     }
@@ -826,18 +968,17 @@ impl Daemon {
             self.last_progress.insert(key.clone(), last);
         }
         if task.state != TaskState::Running {
-            self.running.remove(&key);
             self.last_progress.remove(&key);
             self.attempts.remove(&key);
             self.holds.remove(&key);
         }
         let session = task.session.clone();
-        self.tasks.insert(key, task.clone());
+        self.set_task(task.clone());
         self.actions.push_back(Action::Commit(Commit { task: Some(task), file, appends, config: None }));
         if journalled {
             self.actions.push_back(Action::Broadcast(Broadcast::Journal { session: session.clone() }));
         }
-        if completed && !self.running.iter().any(|k| k.0 == session) {
+        if completed && self.index.running(&session) == 0 {
             self.launch_if_closed(session, "has finished its transfers");
         }
     }
@@ -853,6 +994,19 @@ impl Daemon {
                 }
             }
         }
+    }
+
+    /// Keeps the task and the scheduler's indexes in step.
+    fn set_task(&mut self, task: TaskRecord) {
+        let key = key_of(&task);
+        if let Some(old) = self.tasks.get(&key) {
+            let (d, l) = (old.policy.is_discretionary, is_limited(old));
+            self.index.remove(&key, d, l);
+        }
+        if task.state == TaskState::Running {
+            self.index.insert(&task, self.now);
+        }
+        self.tasks.insert(key, task);
     }
 
     fn put(&mut self, now: f64, task: TaskRecord) {

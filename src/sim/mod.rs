@@ -379,6 +379,11 @@ impl Sim {
         self.now
     }
 
+    /// Scheduling passes the current daemon life has made.
+    pub fn daemon_decisions(&self) -> u64 {
+        self.daemon.as_ref().map_or(0, |d| d.decisions())
+    }
+
     /// Is the daemon (worker) alive?
     pub fn daemon_alive(&self) -> bool {
         self.daemon.is_some()
