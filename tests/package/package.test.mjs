@@ -85,6 +85,16 @@ test("the packed package: the library, wasm, worker, types, README; no dependenc
   assert.match(text("README.md"), /npm install bgsession/, "a README for package users");
 });
 
+test("the README's Rust example is examples/podcasts.rs (which scripts/test.sh builds for wasm32)", () => {
+  const readme = readFileSync(join(repo, "README.md"), "utf8");
+  const shown = readme.match(/### From Rust[\s\S]*?```rust\n([\s\S]*?)```/)[1];
+  const example = readFileSync(join(repo, "examples", "podcasts.rs"), "utf8");
+  const built = example.match(/\/\/ --- the README's example, as shown there ---\n([\s\S]*?)\n\s*\/\/ --- end of the README's example ---/)[1];
+  const norm = (t) => t.split("\n").map((l) => l.trim()).filter(Boolean).join("\n");
+  assert.ok(norm(shown).length > 200, "the README shows a Rust example");
+  assert.equal(norm(built), norm(shown), "examples/podcasts.rs holds the README's example, line for line");
+});
+
 // Copies a sample app into a fresh folder and installs the packed tarball
 // there (npm's cache makes a second run fast; the tarball is installed anew).
 function freshApp(kind) {
