@@ -136,6 +136,15 @@ async function downloadCloseRelaunch(server, appURL, checkWorker) {
     assert.equal(registration.length, 1, "one worker registered");
     assert.equal(registration[0].script, new URL(await page1.evaluate(() => window.swURL), appURL).href, "the worker is the app's");
     await checkWorker(registration[0]);
+    // Background Sync is asked of the daemon's own registration, whatever its
+    // scope (the plain page's worker lives under node_modules/bgsession/).
+    await waitFor(
+      () => page1.evaluate(async () => {
+        const [reg] = await navigator.serviceWorker.getRegistrations();
+        return reg.sync ? (await reg.sync.getTags()).includes("bgsession-wake") : "no Background Sync";
+      }),
+      { timeout: 5_000, what: "a Background Sync registration \"bgsession-wake\" on the daemon's registration" },
+    );
     await new Promise((r) => setTimeout(r, 700));
     assert.ok(!(await page1.evaluate(() => window.log)).some((e) => e[0] === "didFinishDownloadingTo"), "not finished before the tab closed");
     await page1.close();
