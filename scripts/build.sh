@@ -9,7 +9,29 @@ export PATH="$HOME/.cargo/bin:$PATH"
 profile_flag="--release"
 [ "${BGSESSION_PROFILE:-release}" = "dev" ] && profile_flag="--dev"
 wasm-pack --log-level warn build "$profile_flag" --target web --out-dir www/pkg --no-pack
-rm -f www/pkg/.gitignore
+rm -f www/pkg/.gitignore www/pkg/package.json
+# wasm-opt -Oz from npm's binaryen (pinned in package.json; wasm-pack's own
+# wasm-opt step is off because it downloads binaryen). Not Debian 12's
+# binaryen 108: it mistakes wasm-bindgen's externref table for another type
+# and the page fails at init ("WebAssembly.Table.set(): Argument 1 is
+# invalid"). Cached by the input's SHA-256, so a rebuild with no change costs
+# nothing (the run itself takes ~20 s). BGSESSION_WASM_OPT=0 skips it.
+wasm=www/pkg/bgsession_bg.wasm
+WASM_OPT="$PWD/node_modules/.bin/wasm-opt"
+if [ "$profile_flag" = "--release" ] && [ "${BGSESSION_WASM_OPT:-1}" != "0" ]; then
+  [ -x "$WASM_OPT" ] || { echo "[build] $WASM_OPT missing: run ./scripts/setup.sh (npm binaryen)" >&2; exit 1; }
+  cache=target/wasm-opt-cache
+  mkdir -p "$cache"
+  key=$( { sha256sum < "$wasm"; "$WASM_OPT" --version; } | sha256sum | cut -c1-32)  # the input and the tool
+  if [ ! -f "$cache/$key.wasm" ]; then
+    raw_before=$(stat -c %s "$wasm")
+    "$WASM_OPT" -Oz --strip-debug --strip-producers "$wasm" -o "$cache/$key.tmp"
+    mv "$cache/$key.tmp" "$cache/$key.wasm"
+    echo "[build] wasm-opt -Oz: $((raw_before / 1024)) KiB -> $(( $(stat -c %s "$cache/$key.wasm") / 1024 )) KiB"
+    ls -t "$cache"/*.wasm | tail -n +6 | xargs -r rm -f
+  fi
+  cp "$cache/$key.wasm" "$wasm"
+fi
 # The test app written against the Rust API (tests/rust-app), for
 # tests/e2e/rust-app.test.mjs; BGSESSION_SKIP_RUST_APP=1 skips it (the demo
 # does not need it). It shares target/ with the library's build.
@@ -17,4 +39,6 @@ if [ "${BGSESSION_SKIP_RUST_APP:-0}" != "1" ]; then
   CARGO_TARGET_DIR="$PWD/target" wasm-pack --log-level warn build tests/rust-app --dev --target web --out-dir ../fixtures/rust-app/pkg --no-pack
   rm -f tests/fixtures/rust-app/pkg/.gitignore
 fi
-echo "[build] www/ is ready: www/pkg/bgsession.js, www/pkg/bgsession_bg.wasm ($(du -k www/pkg/bgsession_bg.wasm | cut -f1) KiB), www/bgsession-sw.js"
+raw=$(stat -c %s "$wasm")
+gz=$(gzip -9 -c "$wasm" | wc -c)
+echo "[build] www/ is ready: www/pkg/bgsession.js, www/pkg/bgsession_bg.wasm ($raw bytes = $((raw / 1024)) KiB raw, $gz bytes = $((gz / 1000)) KB gzipped -9), www/bgsession-sw.js"

@@ -44,14 +44,16 @@ if ! command -v wasm-bindgen >/dev/null || ! wasm-bindgen --version | grep -q "$
 fi
 
 # 5. node packages, pinned in package-lock.json: playwright-core for the e2e tests and test
-#    server (never downloads a browser), typescript for the API contract test (tests/api)
+#    server (never downloads a browser), typescript for the API contract test (tests/api),
+#    binaryen for wasm-opt in scripts/build.sh (Debian 12's binaryen 108 breaks
+#    wasm-bindgen's externref table; npm's is current and runs on node)
 if [ ! -d node_modules/playwright-core ]; then
-  log "npm ci (playwright-core, typescript)"
+  log "npm ci (playwright-core, typescript, binaryen)"
   ( npm ci --no-audit --no-fund --silent || npm install --no-audit --no-fund --silent ) &
   pids+=($!)
-elif [ ! -x node_modules/.bin/tsc ]; then
+elif [ ! -x node_modules/.bin/tsc ] || [ ! -x node_modules/.bin/wasm-opt ]; then
   # Only adds what is missing (npm ci would first delete node_modules, which a running test may be using).
-  log "npm install (typescript, as pinned in package-lock.json)"
+  log "npm install (typescript, binaryen's wasm-opt, as pinned in package-lock.json)"
   npm install --no-audit --no-fund --silent &
   pids+=($!)
 fi

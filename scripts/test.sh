@@ -6,6 +6,10 @@
 #      (uses every name of API.md) and the names test (node --test tests/api)
 #   4. wasm suites in a page and in a Service Worker, headless Chromium (wasm-pack test)
 #   5. end-to-end tests: real tabs, real daemon, real IndexedDB (node --test tests/e2e)
+#   6. the packages as published: the crate (cargo package, which builds it from the
+#      packaged sources; the README's Rust example built for wasm32) and the npm
+#      tarball (scripts/package.sh) installed into a Vite app and a no-bundler page,
+#      each driven in headless Chromium (node --test tests/package)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -13,25 +17,33 @@ export PATH="$HOME/.cargo/bin:$PATH"
 step() { printf '\n=== %s\n' "$*"; }
 t0=$(date +%s)
 
-step "1/5 native core tests (cargo test)"
+step "1/6 native core tests and the simulator (cargo test --all-features)"
 cargo test --quiet --all-features
 
-step "2/5 test server (node --test tests/server)"
+step "2/6 test server (node --test tests/server)"
 node --test tests/server/
 
 step "build www/pkg"
 ./scripts/build.sh
 
-step "3/5 API contract (tsc --noEmit --strict tests/api/sample.ts; node --test tests/api)"
+step "3/6 API contract (tsc --noEmit --strict tests/api/sample.ts; node --test tests/api)"
 node_modules/.bin/tsc -p tests/api/tsconfig.json --noEmit --strict
 node --disable-warning=MODULE_TYPELESS_PACKAGE_JSON --test tests/api/
 
-step "4/5 wasm-pack test --headless --chrome (page + Service Worker suites)"
+step "4/6 wasm-pack test --headless --chrome (page + Service Worker suites)"
 CHROMEDRIVER="$(command -v chromedriver)" WASM_BINDGEN_TEST_TIMEOUT=120 wasm-pack --log-level warn test --headless --chrome
 
-step "5/5 end-to-end tests in headless Chromium (node --test tests/e2e)"
+step "5/6 end-to-end tests in headless Chromium (node --test tests/e2e)"
 mkdir -p tests/out
 node --test --test-concurrency=1 tests/e2e/
+
+step "6/6 packages: cargo package, the README's Rust example (wasm32), the npm tarball in a Vite app and a plain page"
+# --allow-dirty only when the work tree has uncommitted changes (a fresh clone has none).
+dirty=""
+[ -z "$(git status --porcelain 2>/dev/null)" ] || { dirty="--allow-dirty"; echo "(uncommitted changes: cargo package --allow-dirty)"; }
+cargo package --locked --quiet $dirty
+cargo build --quiet --target wasm32-unknown-unknown --examples
+node --test --test-concurrency=1 tests/package/
 
 echo
 echo "all tests passed in $(( $(date +%s) - t0 )) s"

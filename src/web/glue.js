@@ -225,6 +225,11 @@ export function randomId() {
   return Math.random().toString(36).slice(2) + Date.now().toString(36);
 }
 
+// The daemon's registration, once activeWorker has made it (its scope is the
+// worker script's folder, which need not hold the page: a bundler may emit
+// the worker under assets/, a plain page may serve it from node_modules/).
+let daemonRegistration = null;
+
 // Registers the daemon worker (a module worker) and resolves with its active
 // ServiceWorker, waiting for the first install to finish.
 export async function activeWorker(scriptURL) {
@@ -232,6 +237,7 @@ export async function activeWorker(scriptURL) {
     throw Object.assign(new Error("bgsession: Service Workers are not available (they need https or localhost)"), { name: "BGSessionUnavailable" });
   }
   const reg = await navigator.serviceWorker.register(scriptURL, { type: "module" });
+  daemonRegistration = reg;
   if (reg.active) return reg.active;
   const w = reg.installing || reg.waiting;
   await new Promise((resolve, reject) => {
@@ -264,7 +270,7 @@ export function tryLock(name) {
 // daemon later even with no page open. Resolves false where unsupported.
 export async function registerSync(tag) {
   if (!("serviceWorker" in navigator)) return false;
-  const reg = await navigator.serviceWorker.getRegistration();
+  const reg = daemonRegistration || (await navigator.serviceWorker.getRegistration());
   if (!reg || !reg.sync) return false;
   try { await reg.sync.register(tag); return true; } catch { return false; }
 }
