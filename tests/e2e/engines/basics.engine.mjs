@@ -10,11 +10,7 @@ const FILES = [
   { name: "three.bin", size: 3 * MiB, rate: 1 * MiB }, // ~3 s
 ];
 
-eachEngine("downloads outlive the tab; a new tab gets each event once, in order; files byte-exact; /tmp empty", {
-  todo: {
-    webkit: "WebKit (driver's ephemeral store) drops the site's Cache API entries once its last page closes: the replayed files cannot be read",
-  },
-}, async (engine) => {
+eachEngine("downloads outlive the tab; a new tab gets each event once, in order; files byte-exact; /tmp empty", {}, async (engine) => {
   await inBrowser(engine, async (browser) => {
     const ID = "com.example.x-replay";
     const page1 = await openAppIn(browser, base());
