@@ -16,6 +16,7 @@
 // window; Firefox quits with its last tab): "every page of the site closed"
 // is then what the Service Worker sees.
 import { spawn } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -97,6 +98,21 @@ async function chromiumBrowser(opts) {
     b.pages.clear();
     await b.context.close();
   };
+  // Kills the browser outright (SIGKILL, no graceful shutdown: a graceful close
+  // can take seconds during which the worker goes on). Playwright does not give
+  // the pid of a persistent context: it is the process whose command line
+  // names this test's own profile dir.
+  b.kill = async () => {
+    for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+      let cmd = "";
+      try {
+        cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      } catch {}
+      if (cmd.includes(`--user-data-dir=${profile}\0`) && !cmd.includes("--type=")) process.kill(Number(pid), "SIGKILL");
+    }
+    b.pages.clear();
+    await b.context.close().catch(() => {});
+  };
   return b;
 }
 
@@ -158,6 +174,11 @@ async function firefoxBrowser(opts) {
   b.close = async () => {
     b.pages.clear();
     await b.browser.close();
+  };
+  b.kill = async () => {
+    b.browser.process()?.kill("SIGKILL");
+    b.pages.clear();
+    await b.browser.close().catch(() => {});
   };
   return b;
 }
@@ -281,10 +302,12 @@ export async function launchEngine(engine, opts = {}) {
     get pages() {
       return [...b.pages];
     },
-    // Closes the browser and launches it again on the same profile; errors carry over.
-    async restart() {
+    // Kills the browser (SIGKILL; { graceful: true } closes it instead) and
+    // launches it again on the same profile; errors carry over.
+    async restart({ graceful = false } = {}) {
       if (!CAN[engine].restart) throw new Error(`${engine}: the driver keeps no profile across restarts`);
-      await b.close();
+      if (graceful) await b.close();
+      else await b.kill();
       const nb = await LAUNCH[engine]({ ...opts, profile });
       nb.errors = errors;
       Object.assign(b, nb, { errors });

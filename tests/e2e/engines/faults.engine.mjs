@@ -44,7 +44,11 @@ eachEngine("503 with Retry-After: 1 then the file", {}, async (engine) => {
   });
 });
 
-eachEngine("a server that answers 200 to a Range: restarts from zero, byte-exact", {}, async (engine) => {
+eachEngine("a server that answers 200 to a Range: restarts from zero, byte-exact", {
+  todo: {
+    webkit: "seen in WebKitGTK 2.50.6: the first request (Range bytes=0-1048575, answered 200 and cut at 2 MiB) left no stored bytes, so the retry asked for no Range (200, whole body): the file is byte-exact, but the bytes before a cut were lost and the 200-to-a-Range path is never taken",
+  },
+}, async (engine) => {
   await inBrowser(engine, async (browser) => {
     const page = await openAppIn(browser, base());
     const size = 4 * MiB;

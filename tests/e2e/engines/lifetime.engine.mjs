@@ -64,7 +64,7 @@ eachEngine("browser restarted with the same profile: a page that opens the sessi
 }, async (engine) => {
   await inBrowser(engine, async (browser) => {
     const S = "com.example.x-restart";
-    const size = 6 * MiB;
+    const size = 8 * MiB;
     const name = `restart-${engine}.bin`;
     const path = `/files/${name}`;
     const page = await openAppIn(browser, base());
@@ -102,7 +102,7 @@ eachEngine("browser restarted: a page that only loads the library and sets the a
 }, async (engine) => {
   await inBrowser(engine, async (browser) => {
     const S = "com.example.x-wake";
-    const size = 6 * MiB;
+    const size = 8 * MiB;
     const name = `wake-${engine}.bin`;
     const path = `/files/${name}`;
     const page = await openAppIn(browser, base());
