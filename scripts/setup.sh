@@ -52,6 +52,14 @@ if ! command -v wasm-bindgen >/dev/null || ! wasm-bindgen --version | grep -q "$
   pids+=($!)
 fi
 
+# 4b. geckodriver for `wasm-pack test --firefox` (crates.io; the npm package downloads a binary: fails here)
+GECKODRIVER_VERSION=0.37.1
+if ! command -v geckodriver >/dev/null || ! geckodriver --version | grep -q "$GECKODRIVER_VERSION"; then
+  log "installing geckodriver $GECKODRIVER_VERSION (cargo install, ~2 min)"
+  cargo install --locked geckodriver --version "$GECKODRIVER_VERSION" -q &
+  pids+=($!)
+fi
+
 # 5. node packages, pinned in package-lock.json: playwright-core for the e2e tests and test
 #    server, puppeteer-core (Firefox) and selenium-webdriver (WebKit) for the cross-engine e2e
 #    runs, typescript for the API contract test (tests/api). None of them downloads a browser

@@ -4,7 +4,7 @@
 #   2. the local test server's own tests           (node --test tests/server)
 #   3. the API contract against the built package: tsc on tests/api/sample.ts
 #      (uses every name of API.md) and the names test (node --test tests/api)
-#   4. wasm suites in a page and in a Service Worker, headless Chromium (wasm-pack test)
+#   4. wasm suites in a page and in a Service Worker, headless Chromium and Firefox (wasm-pack test)
 #   5. end-to-end tests: real tabs, real daemon, real IndexedDB (node --test tests/e2e)
 #   6. the browser-behaviour scenarios in every engine: Firefox ESR (puppeteer-core over
 #      WebDriver BiDi), WebKitGTK (selenium + WebKitWebDriver + MiniBrowser under xvfb-run)
@@ -33,6 +33,8 @@ node --disable-warning=MODULE_TYPELESS_PACKAGE_JSON --test tests/api/
 
 step "4/6 wasm-pack test --headless --chrome (page + Service Worker suites)"
 CHROMEDRIVER="$(command -v chromedriver)" WASM_BINDGEN_TEST_TIMEOUT=120 wasm-pack --log-level warn test --headless --chrome
+echo "--- the same suites in Firefox ESR (geckodriver from crates.io)"
+GECKODRIVER="$(command -v geckodriver)" WASM_BINDGEN_TEST_TIMEOUT=120 wasm-pack --log-level warn test --headless --firefox
 
 step "5/6 end-to-end tests in headless Chromium (node --test tests/e2e)"
 mkdir -p tests/out
