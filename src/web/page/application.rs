@@ -1,6 +1,8 @@
 //! `UIApplication.shared`: the app delegate that a relaunched page is given
 //! `handleEventsForBackgroundURLSession(identifier, completionHandler)` on.
 
+use crate::core::config::DEFAULT_SERVICE_WORKER_URL;
+use crate::core::task::TaskState;
 use crate::web::js;
 use crate::web::page::session::{is_live, lock_name};
 use crate::web::store;
@@ -16,6 +18,8 @@ struct AppState {
     /// Identifiers whose completion handler has been called.
     completed: BTreeSet<String>,
     launched: Option<js_sys::Promise>,
+    /// The daemon was woken by this page (once per page life).
+    woke: bool,
 }
 
 thread_local! {
@@ -72,6 +76,7 @@ impl UiApplication {
     /// The shared application.
     #[wasm_bindgen(getter)]
     pub fn shared() -> UiApplication {
+        wake_daemon_once();
         UiApplication { _private: () }
     }
 
@@ -114,6 +119,40 @@ impl UiApplication {
     pub fn completed_background_sessions(&self) -> js_sys::Array {
         APP.with(|a| a.borrow().completed.iter().map(|s| JsValue::from_str(s)).collect())
     }
+}
+
+/// Any page that loads the library wakes the daemon when transfers are
+/// pending, so they resume by themselves (as nsurlsessiond does) even if the
+/// page creates no `URLSession` — after a browser restart, say. Once per
+/// page, after the replay has had its head start ([`WAKE_AFTER_MS`]).
+fn wake_daemon_once() {
+    if APP.with(|a| std::mem::replace(&mut a.borrow_mut().woke, true)) || !js::get(&js::global(), "document").is_object() {
+        return;
+    }
+    wasm_bindgen_futures::spawn_local(async {
+        gloo_timers::future::TimeoutFuture::new(WAKE_AFTER_MS).await;
+        if let Err(e) = wake_daemon().await {
+            js::console_warn(&format!("bgsession: could not wake the daemon: {}", js::message(&e)));
+        }
+    });
+}
+
+/// Milliseconds after the library loads before it wakes the daemon.
+const WAKE_AFTER_MS: u32 = 500;
+
+async fn wake_daemon() -> Result<(), JsValue> {
+    let store = store::shared().await?;
+    let pending: BTreeSet<String> = store.tasks(None).await?.into_iter().filter(|t| t.state == TaskState::Running).map(|t| t.session).collect();
+    let mut urls = BTreeSet::new();
+    for session in pending {
+        let config = store.session(&session).await?.unwrap_or(JsValue::UNDEFINED);
+        urls.insert(js::get(&config, "serviceWorkerUrl").as_string().unwrap_or_else(|| DEFAULT_SERVICE_WORKER_URL.to_string()));
+    }
+    for url in urls {
+        let worker = js::wait(js::active_worker(&url)).await?;
+        js::wait(js::ask_worker(&worker, &js::object(&[("op", "wake".into())]))).await?;
+    }
+    Ok(())
 }
 
 async fn launch() -> Result<JsValue, JsValue> {

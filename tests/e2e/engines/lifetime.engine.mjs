@@ -92,13 +92,11 @@ eachEngine("browser restarted with the same profile: a page that opens the sessi
 // The issue's case: after a restart, a page that loads the library and sets
 // UIApplication.shared.delegate (app.html does) but creates no session must
 // wake the daemon, which resumes its transfers by itself. Seen: Chromium
-// (browser SIGKILLed) resumed 0.5 s after the page opened; Firefox did not in 30 s.
+// (browser SIGKILLed) resumed 0.5 s after the page opened; Firefox did not in 30 s
+// until UIApplication.shared woke the daemon itself.
 eachEngine("browser restarted: a page that only loads the library and sets the app delegate wakes the daemon, which resumes by itself", {
   only: ["chromium", "firefox"],
   why: "WebKitWebDriver runs MiniBrowser --automation on an ephemeral data store: nothing survives a restart",
-  todo: {
-    firefox: "issue 12: a page that loads bgsession without creating the URLSession does not wake the daemon after a restart",
-  },
 }, async (engine) => {
   await inBrowser(engine, async (browser) => {
     const S = "com.example.x-wake";
