@@ -281,3 +281,19 @@ fn ten_thousand_queued_tasks_under_a_per_host_cap() {
     assert_eq!(s.trace.iter().filter(|e| e.what == "didCompleteWithError" && e.detail == "nil").count(), 10_000);
     check_invariants(&s).unwrap();
 }
+
+/// The README's simulator example, as shown there.
+#[test]
+fn the_readme_example() {
+    let mut sim = Sim::new(Profile::firefox(), Box::new(KeepFiles));
+    sim.server.resources.insert("https://example.test/ep1.mp3".into(), Resource::new(200 << 20, 1048576.0));
+    sim.at(0.0, Step::OpenApp);
+    sim.at(0.0, Step::Download { session: "s".into(), url: "https://example.test/ep1.mp3".into() });
+    sim.at(5_000.0, Step::CloseApp); // Firefox stops the worker ~60 s later
+    sim.at(200_000.0, Step::OpenApp); // the next page wakes it; it resumes with Range
+    sim.run_until(900_000.0);
+    assert!(sim.file_is_exact("file:///Documents/1", "https://example.test/ep1.mp3"));
+    assert!(sim.violations(true).is_empty());
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    assert!(readme.contains("sim.at(5_000.0, Step::CloseApp);          // Firefox stops the worker ~60 s later"), "the README shows this example");
+}
