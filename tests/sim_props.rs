@@ -4,7 +4,7 @@
 //! the bytes equal the server's; no journal entry is lost or delivered
 //! twice; nothing is left behind. 1,000 schedules (`PROPTEST_CASES` to
 //! change); a failure shrinks to a short, readable script.
-#![cfg(feature = "sim")]
+#![cfg(all(feature = "sim", not(target_arch = "wasm32")))]
 
 use bgsession::sim::{ResourceSpec, Schedule, Step};
 use proptest::prelude::*;

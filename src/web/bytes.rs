@@ -96,8 +96,17 @@ impl Bytes {
     /// A file's contents as one Blob.
     pub async fn read(&self, file: &FileMeta) -> Result<web_sys::Blob> {
         let keys = self.keys(&file.blob_id, file.segments.len());
-        let blob = js::wait(js::read_segments(&self.cache, &keys, file.content_type.as_deref().unwrap_or(""))).await?;
+        let lengths: js_sys::Array = file.segments.iter().map(|n| JsValue::from_f64(*n as f64)).collect();
+        let blob = js::wait(js::read_segments(&self.cache, &keys, file.content_type.as_deref().unwrap_or(""), &lengths)).await?;
         Ok(blob.unchecked_into())
+    }
+
+    /// How many of `segments` (a prefix) of `blob_id` are stored whole at
+    /// the recorded lengths (see `core::daemon::Action::VerifyBytes`).
+    pub async fn intact_prefix(&self, blob_id: &str, segments: &[u64]) -> Result<usize> {
+        let lengths: js_sys::Array = segments.iter().map(|n| JsValue::from_f64(*n as f64)).collect();
+        let n = js::wait(js::intact_segments(&self.cache, &self.keys(blob_id, segments.len()), &lengths)).await?;
+        Ok(n.as_f64().unwrap_or(0.0) as usize)
     }
 
     /// Copies a file's segments under `new_blob_id`.
@@ -109,7 +118,12 @@ impl Bytes {
 
     /// Deletes the first `count` segments of `blob_id` (missing ones are fine).
     pub async fn delete(&self, blob_id: &str, count: usize) -> Result<()> {
-        for i in 0..count {
+        self.delete_range(blob_id, 0, count).await
+    }
+
+    /// Deletes segments `from..from + count` of `blob_id`.
+    pub async fn delete_range(&self, blob_id: &str, from: usize, count: usize) -> Result<()> {
+        for i in from..from + count {
             js::wait(self.cache.delete_with_str(&self.key(blob_id, i))).await?;
         }
         Ok(())

@@ -718,8 +718,8 @@ async fn run(task: &mut TaskRecord, abort: &web_sys::AbortController, stop: &Rc<
     let config = store.session(&task.session).await.ok().flatten().unwrap_or(JsValue::UNDEFINED);
     let request_timeout_ms = js::get(&config, "timeoutIntervalForRequest").as_f64().unwrap_or(60.0) * 1000.0;
     let mut first_response = true;
-    // Stored bytes were found stale and dropped (told as didResumeAtOffset(0)).
-    let mut restarted = false;
+    // Stored bytes were found stale or gone and dropped (told as didResumeAtOffset(0)).
+    let mut restarted = !keep_intact(&store, &bytes, task).await.map_err(persist)? && task.bytes_received == 0;
     // In fast mode the next segment's request is sent before the current
     // one is stored, so the network and the store work at the same time.
     let mut prefetched: Option<(transfer::FetchPlan, js_sys::Promise)> = None;
@@ -815,6 +815,9 @@ async fn run(task: &mut TaskRecord, abort: &web_sys::AbortController, stop: &Rc<
             journal_running(&store, task, None, vec![ev]).await.map_err(persist)?;
             if complete {
                 transfer::on_body_end(task)?;
+                if !keep_intact(&store, &bytes, task).await.map_err(persist)? {
+                    return Err(Failure::Lost("a stored segment was missing or short when the body ended: fetched again".into()));
+                }
                 return finish(&store, task).await.map_err(persist);
             }
             continue;
@@ -875,8 +878,36 @@ async fn run(task: &mut TaskRecord, abort: &web_sys::AbortController, stop: &Rc<
             continue;
         }
         transfer::on_body_end(task)?;
+        if !keep_intact(&store, &bytes, task).await.map_err(persist)? {
+            return Err(Failure::Lost("a stored segment was missing or short when the body ended: fetched again".into()));
+        }
         return finish(&store, task).await.map_err(persist);
     }
+}
+
+/// Checks a download's stored segments against the lengths recorded (an
+/// engine may drop entries — WebKit's ephemeral store with the last page —
+/// or commit a truncated one — Firefox when the worker is stopped
+/// mid-stream) and keeps only the intact prefix; false if any was lost.
+/// Success is never reported over bytes that are not there.
+async fn keep_intact(store: &Store, bytes: &bytes::Bytes, task: &mut TaskRecord) -> Result<bool, JsValue> {
+    if task.segments.is_empty() {
+        return Ok(true);
+    }
+    let intact = bytes.intact_prefix(&task.blob_id, &task.segments).await?;
+    if intact == task.segments.len() {
+        return Ok(true);
+    }
+    let lost = task.segments.len() - intact;
+    js::console_warn(&format!("bgsession: task {}: {lost} stored segment(s) missing or short; continuing from segment {intact}", task.task_id));
+    bytes.delete_range(&task.blob_id, intact, lost).await?;
+    task.segments.truncate(intact);
+    task.bytes_received = task.segments.iter().sum();
+    if task.bytes_received == 0 {
+        task.discard_bytes();
+    }
+    journal_running(store, task, None, vec![]).await?;
+    Ok(false)
 }
 
 /// `sessionSendsLaunchEvents`: with no page of the app holding this

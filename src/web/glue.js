@@ -122,13 +122,29 @@ export async function pumpSegment(reader, cache, key, maxBytes, maxMs, idleMs, c
 }
 
 // Concatenates stored segments into one Blob (disk-backed parts; no copy).
-export async function readSegments(cache, keys, type) {
-  const parts = await Promise.all(keys.map(async (k) => {
+// A segment missing, or shorter or longer than recorded (an engine may drop
+// entries, or commit a truncated one), is an error: never wrong bytes.
+export async function readSegments(cache, keys, type, lengths) {
+  const parts = await Promise.all(keys.map(async (k, i) => {
     const r = await cache.match(k);
     if (!r) throw new Error(`bgsession: a stored segment is missing (${k})`);
-    return r.blob();
+    const b = await r.blob();
+    if (lengths && b.size !== lengths[i]) throw new Error(`bgsession: a stored segment holds ${b.size} bytes, not the ${lengths[i]} recorded (${k})`);
+    return b;
   }));
   return new Blob(parts, { type: type || "application/octet-stream" });
+}
+
+// How many of the segments (a prefix) are stored whole, at the lengths the
+// journal recorded. Firefox commits a truncated entry when the worker is
+// stopped mid-stream; WebKit's ephemeral store drops entries with the last page.
+export async function intactSegments(cache, keys, lengths) {
+  for (let i = 0; i < keys.length; i++) {
+    const r = await cache.match(keys[i]);
+    if (!r) return i;
+    if ((await r.blob()).size !== lengths[i]) return i;
+  }
+  return keys.length;
 }
 
 // Copies stored segments to new keys (copyItem): bytes stay in the browser's store.

@@ -11,7 +11,9 @@ extern "C" {
     #[wasm_bindgen(js_name = pumpSegment)]
     pub fn pump_segment(reader: &JsValue, cache: &JsValue, key: &str, max_bytes: f64, max_ms: f64, idle_ms: f64, carry: &JsValue) -> Promise;
     #[wasm_bindgen(js_name = readSegments)]
-    pub fn read_segments(cache: &JsValue, keys: &JsValue, content_type: &str) -> Promise;
+    pub fn read_segments(cache: &JsValue, keys: &JsValue, content_type: &str, lengths: &JsValue) -> Promise;
+    #[wasm_bindgen(js_name = intactSegments)]
+    pub fn intact_segments(cache: &JsValue, keys: &JsValue, lengths: &JsValue) -> Promise;
     #[wasm_bindgen(js_name = copySegments)]
     pub fn copy_segments(cache: &JsValue, from: &JsValue, to: &JsValue) -> Promise;
     #[wasm_bindgen(js_name = holdLock)]

@@ -123,3 +123,34 @@ eachEngine("browser restarted: a page that only loads the library and sets the a
     await assertFile(page2, name, { size });
   });
 });
+
+// Issue 12's WebKit case: the driver's ephemeral store drops the Cache API
+// entries once the last page closes, while IndexedDB keeps the task. The
+// daemon checks its stored segments before resuming and before finishing:
+// where the bytes are gone it restarts, and the file still ends byte-exact
+// (it once reported success over missing bytes).
+eachEngine("WebKit: the worker stopped after its last page closed ends byte-exact after the page reopens, even where the engine dropped the bytes", {
+  only: ["webkit"],
+  why: "the ephemeral-store case is WebKit's",
+}, async (engine) => {
+  const { size, rate } = STOP[engine];
+  await inBrowser(engine, async (browser) => {
+    const S = "com.example.x-webkit-drop";
+    const name = `drop-${engine}.bin`;
+    const path = `/files/${name}`;
+    const page = await openAppIn(browser, base());
+    const id = await startDownload(page, { session: S, url: `${base()}${path}?size=${size}&rate=${rate}`, name });
+    await waitBytes(page, id, 2 * MiB);
+    await browser.stopWorker();
+    const before = requestsFor(path).length;
+    const page2 = await openAppIn(browser, base());
+    await page2.evaluate((s) => window.openSession(s).ready.then(() => true), S);
+    await waitFor(() => requestsFor(path).length > before, { timeout: 60_000, what: `a new request after the stop: ${shown(path)}` });
+    const entries = await waitDone(page2, id, 180_000);
+    const reason = await page2.evaluate((id) => window.errors?.[id]?.userInfo?.NSLocalizedFailureReason ?? null, id);
+    assert.equal(reason, null, `the task failed: ${reason}; requests: ${shown(path)}`);
+    assertOrder(entries, id);
+    figure(engine, "worker stopped after the last page: bytes fetched again", sentFor(path) - size, "B");
+    await assertFile(page2, name, { size });
+  });
+});
