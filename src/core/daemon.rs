@@ -39,13 +39,13 @@
 
 use crate::core::config::ConfigData;
 use crate::core::delayed;
-use crate::core::error::{NsError, UrlErrorCode};
+use crate::core::error::NsError;
 use crate::core::files::{download_temp_path, FileMeta};
 use crate::core::journal::{plan_append, AppendPlan, Event, JournalEntry};
 use crate::core::network::{self, NetworkInfo};
 use crate::core::protocol::{Broadcast, Command, DaemonEvent, DelayedAnswer, Reply};
 use crate::core::request::{host_key, ContentRange, Request, ResponseInfo};
-use crate::core::resume::ResumeData;
+use crate::core::resume::{keep_for_resume, ResumeData};
 use crate::core::task::{TaskKind, TaskRecord, TaskState, Transition};
 use crate::core::transfer::{self, Failure, FailureDecision, ResponseDecision, RetryPolicy, SegmentOutcome};
 use crate::core::upload;
@@ -54,8 +54,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 /// A task's key: its session identifier and task identifier.
 pub type TaskKey = (String, u64);
 
-/// Apple's userInfo key for resume data in a failed download's error.
-pub const RESUME_DATA_KEY: &str = "NSURLSessionDownloadTaskResumeData";
+pub use crate::core::resume::RESUME_DATA_KEY;
 /// Default `httpMaximumConnectionsPerHost` (iOS's default on Wi-Fi is 6).
 pub const DEFAULT_MAX_PER_HOST: usize = 6;
 /// While tasks are held back by the network policy, look again this often.
@@ -182,7 +181,6 @@ pub enum Action {
 struct Transfer {
     key: TaskKey,
     plan: transfer::FetchPlan,
-    head_seen: bool,
     /// Bytes of this body stored so far.
     stored: u64,
     /// Segments of the task when the body started (where its segments go).
@@ -456,7 +454,6 @@ impl Daemon {
         self.now = self.now.max(now);
         let Some(mut tr) = self.transfers.get(&id).cloned() else { return };
         let Some(mut task) = self.running_task(&tr.key) else { return self.drop_transfer(id, now) };
-        tr.head_seen = true;
         if tr.upload {
             let events = upload::on_response(&mut task, head);
             let read = Action::ReadBody { transfer: id, blob_id: String::new(), first_segment: 0 };
@@ -673,7 +670,6 @@ impl Daemon {
         } else {
             self.actions.push_back(Action::Commit(commit));
         }
-        let _ = key;
         self.set_task(task.clone());
         Reply::Task { task }
     }
@@ -887,7 +883,7 @@ impl Daemon {
             upload_body: upload.then(|| (task.blob_id.clone(), task.segments.clone())),
             request_timeout_ms,
         };
-        self.transfers.insert(id, Transfer { key: key.clone(), plan, head_seen: false, stored: 0, first_segment: task.segments.len(), segments_stored: 0, bounded: None, upload });
+        self.transfers.insert(id, Transfer { key: key.clone(), plan, stored: 0, first_segment: task.segments.len(), segments_stored: 0, bounded: None, upload });
         self.active.insert(key.clone(), id);
         self.set_task(task);
         self.actions.push_back(Action::Send(send));
@@ -909,21 +905,13 @@ impl Daemon {
     /// Completes `task` with `err`; the bytes are kept for resume data when
     /// they can be continued, else deleted.
     fn fail(&mut self, now: f64, mut task: TaskRecord, mut err: NsError) {
-        let storage_error = err.code == UrlErrorCode::CannotWriteToFile.code() || err.code == UrlErrorCode::CannotCreateFile.code();
-        let resume = if storage_error || task.kind == TaskKind::Upload { None } else { ResumeData::from_task(&task) };
         let (blob_id, count) = (task.blob_id.clone(), task.segments.len());
-        match &resume {
-            Some(data) => {
-                let text = String::from_utf8(data.to_bytes()).unwrap_or_default();
-                err.user_info.insert(RESUME_DATA_KEY.into(), serde_json::Value::String(text));
-            }
-            None => task.discard_bytes(),
-        }
+        let kept = keep_for_resume(&mut task, &mut err);
         if task.complete(Some(err.clone())).is_err() {
             return;
         }
         self.commit(now, task, None, vec![Event::DidCompleteWithError { error: Some(err) }]);
-        if resume.is_none() && count > 0 {
+        if !kept && count > 0 {
             self.actions.push_back(Action::DeleteBytes { blob_id, from: 0, count });
         }
     }

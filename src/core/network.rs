@@ -151,18 +151,11 @@ pub struct Admission<'a> {
 /// Applies [`judge`] to the running tasks that could start (`is_runnable`,
 /// not active).
 pub fn admit<'a>(tasks: &'a [TaskRecord], net: &NetworkInfo, is_active: impl Fn(&TaskRecord) -> bool, now: f64) -> Admission<'a> {
-    let refs: Vec<&'a TaskRecord> = tasks.iter().collect();
-    admit_refs(&refs, net, is_active, now)
-}
-
-/// [`admit`] over borrowed records (the daemon machine's view).
-pub fn admit_refs<'a>(tasks: &[&'a TaskRecord], net: &NetworkInfo, is_active: impl Fn(&TaskRecord) -> bool, now: f64) -> Admission<'a> {
     let busy = tasks
         .iter()
-        .copied()
         .any(|t| t.state == TaskState::Running && !t.policy.is_discretionary && (is_active(t) || t.is_runnable(now)));
     let mut out = Admission { admitted: Default::default(), newly_waiting: Vec::new(), held: 0 };
-    for t in tasks.iter().copied().filter(|t| !is_active(t) && t.is_runnable(now)) {
+    for t in tasks.iter().filter(|t| !is_active(t) && t.is_runnable(now)) {
         match judge(&t.policy, net, busy) {
             Verdict::Go => {
                 out.admitted.insert((t.session.clone(), t.task_id));

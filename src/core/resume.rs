@@ -30,6 +30,7 @@
 //! assert!(ResumeData::from_task(&task).is_none());
 //! ```
 
+use crate::core::error::{NsError, UrlErrorCode};
 use crate::core::request::{Request, ResponseInfo};
 use crate::core::task::{TaskRecord, Validator};
 use serde::{Deserialize, Serialize};
@@ -75,6 +76,28 @@ pub struct BadResumeData(pub String);
 impl std::fmt::Display for BadResumeData {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "invalid resume data: {}", self.0)
+    }
+}
+
+/// Apple's userInfo key for resume data in a failed download's error.
+pub const RESUME_DATA_KEY: &str = "NSURLSessionDownloadTaskResumeData";
+
+/// A task is failing with `err`: if its bytes can be continued, `err`
+/// carries the resume data ([`RESUME_DATA_KEY`], as on iOS) and the bytes
+/// are kept; otherwise (no validator, an upload, a storage error, which
+/// frees the space) they are discarded. Returns whether they are kept.
+pub fn keep_for_resume(task: &mut TaskRecord, err: &mut NsError) -> bool {
+    let storage_error = err.code == UrlErrorCode::CannotWriteToFile.code() || err.code == UrlErrorCode::CannotCreateFile.code();
+    match ResumeData::from_task(task).filter(|_| !storage_error) {
+        Some(data) => {
+            let text = String::from_utf8(data.to_bytes()).unwrap_or_default();
+            err.user_info.insert(RESUME_DATA_KEY.into(), serde_json::Value::String(text));
+            true
+        }
+        None => {
+            task.discard_bytes();
+            false
+        }
     }
 }
 

@@ -51,25 +51,13 @@ pub fn pick_among(
     max_per_host: usize,
     now: f64,
 ) -> Vec<&TaskRecord> {
-    let refs: Vec<&TaskRecord> = tasks.iter().collect();
-    pick_refs(&refs, &is_active, may_start, max_per_host, now)
-}
-
-/// [`pick_among`] over borrowed records (the daemon machine's view).
-pub fn pick_refs<'a>(
-    tasks: &[&'a TaskRecord],
-    is_active: &impl Fn(&TaskRecord) -> bool,
-    may_start: impl Fn(&TaskRecord) -> bool,
-    max_per_host: usize,
-    now: f64,
-) -> Vec<&'a TaskRecord> {
     let max = max_per_host.max(1);
     let mut per_host: BTreeMap<String, usize> = BTreeMap::new();
-    for t in tasks.iter().copied().filter(|t| is_active(t)) {
+    for t in tasks.iter().filter(|t| is_active(t)) {
         *per_host.entry(host_key(&t.current_request.url)).or_default() += 1;
     }
-    let mut candidates: Vec<&'a TaskRecord> =
-        tasks.iter().copied().filter(|t| !is_active(t) && t.is_runnable(now) && may_start(t)).collect();
+    let mut candidates: Vec<&TaskRecord> =
+        tasks.iter().filter(|t| !is_active(t) && t.is_runnable(now) && may_start(t)).collect();
     candidates.sort_by(|a, b| {
         b.priority
             .partial_cmp(&a.priority)
@@ -91,12 +79,7 @@ pub fn pick_refs<'a>(
 /// The next time something is due for a running task: a waiting one
 /// becomes runnable (begin date, backoff), or a resource deadline passes.
 pub fn next_wake(tasks: &[TaskRecord], now: f64) -> Option<f64> {
-    next_wake_of(tasks.iter(), now)
-}
-
-/// [`next_wake`] over any iterator of records.
-pub fn next_wake_of<'a>(tasks: impl Iterator<Item = &'a TaskRecord> + Clone, now: f64) -> Option<f64> {
-    let running = tasks.filter(|t| t.state == crate::core::task::TaskState::Running);
+    let running = tasks.iter().filter(|t| t.state == crate::core::task::TaskState::Running);
     let starts = running.clone().filter(|t| !t.is_runnable(now)).map(|t| {
         let a = t.earliest_begin_date.unwrap_or(now);
         let b = t.retry_at.unwrap_or(now);

@@ -208,6 +208,8 @@ pub struct Sim {
     replayers: BTreeMap<String, Replayer>,
     delegate: Box<dyn Delegate>,
     app_open: bool,
+    /// When the app was last opened (events journalled before were replayed).
+    opened_at: f64,
     app_background: bool,
     online: bool,
     now: f64,
@@ -249,6 +251,7 @@ impl Sim {
             replayers: BTreeMap::new(),
             delegate,
             app_open: false,
+            opened_at: 0.0,
             app_background: false,
             online: true,
             now: 0.0,
@@ -401,7 +404,7 @@ impl Sim {
                 self.happen(due);
             }
         }
-        self.now = self.now.max(until.min(self.now.max(until)));
+        self.now = self.now.max(until);
     }
 
     /// Runs until every task is over and its events delivered, or `limit`.
@@ -526,6 +529,7 @@ impl Sim {
 
     fn open_app(&mut self) {
         self.app_open = true;
+        self.opened_at = self.now;
         self.count("app launches");
         self.push(self.now + HEARTBEAT_MS, Due::Heartbeat);
         // Any page that loads the library wakes the daemon.
@@ -774,12 +778,6 @@ impl Sim {
                 if let Some(d) = self.daemon.as_mut() {
                     d.handle_appended(&written);
                 }
-                for e in &written {
-                    if !self.app_open {
-                        continue;
-                    }
-                    let _ = e;
-                }
             }
             Action::DeleteBytes { blob_id, from, count } => {
                 for i in from..from + count {
@@ -940,7 +938,7 @@ impl Sim {
                     (CallArgs::Error(None), _) => "nil".into(),
                     _ => String::new(),
                 };
-                let alive = entry.at >= self.app_opened_at();
+                let alive = entry.at >= self.opened_at;
                 self.trace.push(TraceEvent { at: self.now, lane: Lane::App, what: call.method.to_string(), task: Some(entry.task_id), detail, app_alive: alive, note: None });
                 if let Some(r) = self.replayers.get_mut(session) {
                     r.handle_delivered();
@@ -967,10 +965,6 @@ impl Sim {
             }
             ReplayAction::BecomeInvalid => self.note(Lane::App, "didBecomeInvalidWithError", None, None),
         }
-    }
-
-    fn app_opened_at(&self) -> f64 {
-        self.trace.iter().rev().find(|e| e.lane == Lane::App && (e.what == "opened" || e.what == "handleEventsForBackgroundURLSession")).map_or(0.0, |e| e.at)
     }
 
     fn note(&mut self, lane: Lane, what: &str, task: Option<u64>, note: Option<String>) {

@@ -1078,27 +1078,17 @@ async fn on_failure(task: &mut TaskRecord, failure: Failure) -> Result<(), JsVal
 /// are kept and the error carries `NSURLSessionDownloadTaskResumeData` (as
 /// on iOS); otherwise they are deleted.
 async fn fail_task(store: &Store, task: &mut TaskRecord, mut err: NsError) -> Result<(), JsValue> {
-    // Storage errors free the space: no resume data then.
-    let storage_error = err.code == UrlErrorCode::CannotWriteToFile.code() || err.code == UrlErrorCode::CannotCreateFile.code();
-    let resume = if storage_error { None } else { ResumeData::from_task(task) };
     let segments = task.segments.len();
     let blob = task.blob_id.clone();
-    match &resume {
-        Some(data) => {
-            let text = String::from_utf8(data.to_bytes()).unwrap_or_default();
-            err.user_info.insert(RESUME_DATA_KEY.into(), serde_json::Value::String(text));
-        }
-        None => task.discard_bytes(),
-    }
+    let kept = crate::core::resume::keep_for_resume(task, &mut err);
     if task.complete(Some(err.clone())).is_err() {
         return Ok(());
     }
     journal(store, task, None, vec![Event::DidCompleteWithError { error: Some(err) }]).await?;
-    if resume.is_none() {
+    if !kept {
         bytes::shared().await?.delete(&blob, segments).await?;
     }
     Ok(())
 }
 
-/// Apple's userInfo key for resume data in a failed download's error.
-pub const RESUME_DATA_KEY: &str = "NSURLSessionDownloadTaskResumeData";
+pub use crate::core::resume::RESUME_DATA_KEY;

@@ -6,7 +6,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { startServer, newProfile, removeProfile, launch, openApp, waitFor } from "./harness.mjs";
-import { startDownload } from "./order-helpers.mjs";
+import { startDownload, assertOrder } from "./order-helpers.mjs";
 
 let server;
 before(async () => {
@@ -63,21 +63,6 @@ async function waitBytes(page, id, atLeast) {
   });
 }
 
-// Apple's order for one task, each terminal event once.
-function assertOrder(entries, id, { error = null } = {}) {
-  const mine = entries.filter((e) => e[1] === id && e[0].startsWith("did"));
-  const finish = mine.filter((e) => e[0] === "didFinishDownloadingTo");
-  const complete = mine.filter((e) => e[0] === "didCompleteWithError");
-  assert.equal(complete.length, 1, `task ${id}: didCompleteWithError once`);
-  assert.equal(mine.at(-1)[0], "didCompleteWithError", `task ${id}: nothing after didCompleteWithError`);
-  assert.equal(complete[0][2], error, `task ${id}: error code`);
-  if (error === null) {
-    assert.equal(finish.length, 1, `task ${id}: didFinishDownloadingTo once`);
-    assert.equal(mine.at(-2)[0], "didFinishDownloadingTo", `task ${id}: finish right before completion`);
-  } else {
-    assert.equal(finish.length, 0, `task ${id}: no file for a failed task`);
-  }
-}
 
 async function assertFile(page, name, { size, seed, flip = false }) {
   const got = await page.evaluate((loc) => window.sha256Of(loc), `file:///Documents/${name}`);

@@ -181,3 +181,19 @@ export async function assertFile(server, page, location, { name, size, seed }) {
   assert.equal(got.size, size, `${location}: size`);
   assert.equal(got.sha256, want.sha256, `${location}: SHA-256 equals the served bytes`);
 }
+
+// Apple's order for one task, each terminal event once.
+export function assertOrder(entries, id, { error = null } = {}) {
+  const mine = entries.filter((e) => e[1] === id && e[0].startsWith("did"));
+  const finish = mine.filter((e) => e[0] === "didFinishDownloadingTo");
+  const complete = mine.filter((e) => e[0] === "didCompleteWithError");
+  assert.equal(complete.length, 1, `task ${id}: didCompleteWithError once`);
+  assert.equal(mine.at(-1)[0], "didCompleteWithError", `task ${id}: nothing after didCompleteWithError`);
+  assert.equal(complete[0][2], error, `task ${id}: error code`);
+  if (error === null) {
+    assert.equal(finish.length, 1, `task ${id}: didFinishDownloadingTo once`);
+    assert.equal(mine.at(-2)[0], "didFinishDownloadingTo", `task ${id}: finish right before completion`);
+  } else {
+    assert.equal(finish.length, 0, `task ${id}: no file for a failed task`);
+  }
+}

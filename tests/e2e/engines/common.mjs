@@ -84,33 +84,9 @@ export async function waitBytes(page, id, atLeast, timeout = 60_000) {
   });
 }
 
-export function startDownload(page, { session, url, name, options }) {
-  return page.evaluate(
-    async ({ session, url, name, options }) => {
-      const task = window.openSession(session, options).downloadTask(url);
-      task.taskDescription = name;
-      await task.resume();
-      return task.taskIdentifier;
-    },
-    { session, url, name, options: options ?? {} },
-  );
-}
 
-// Apple's order for one task, each terminal event once (as faults.test.mjs).
-export function assertOrder(entries, id, { error = null } = {}) {
-  const mine = entries.filter((e) => e[1] === id && e[0].startsWith("did"));
-  const finish = mine.filter((e) => e[0] === "didFinishDownloadingTo");
-  const complete = mine.filter((e) => e[0] === "didCompleteWithError");
-  assert.equal(complete.length, 1, `task ${id}: didCompleteWithError once`);
-  assert.equal(mine.at(-1)[0], "didCompleteWithError", `task ${id}: nothing after didCompleteWithError`);
-  assert.equal(complete[0][2], error, `task ${id}: error code`);
-  if (error === null) {
-    assert.equal(finish.length, 1, `task ${id}: didFinishDownloadingTo once`);
-    assert.equal(mine.at(-2)[0], "didFinishDownloadingTo", `task ${id}: finish right before completion`);
-  } else {
-    assert.equal(finish.length, 0, `task ${id}: no file for a failed task`);
-  }
-}
+// Shared with the Chromium suites: starting a download, and Apple's order for one task.
+export { startDownload, assertOrder } from "../order-helpers.mjs";
 
 // The file at /Documents/<name> is exactly what the server generates.
 export async function assertFile(page, name, { size, seed, flip = false }) {
