@@ -106,6 +106,25 @@ fn connection_cut_at_twenty_offsets_keeps_the_bytes_before_each_cut() {
 }
 
 #[test]
+fn a_cut_during_the_first_request_keeps_its_bytes() {
+    // The first request is a 1 MiB probe; it is streamed like any slow body,
+    // so a break keeps what arrived (it used to be read whole, and lost).
+    let mut s = Sim::new(Profile::chromium(), Box::new(KeepFiles));
+    let mut r = Resource::new(4 * MIB, 4.0 * MIB as f64);
+    r.faults.cuts = vec![700_001, 1_900_003, 3_100_005];
+    s.server.resources.insert(URL.into(), r);
+    s.at(0.0, Step::OpenApp);
+    s.at(0.0, Step::Download { session: "s".into(), url: URL.into() });
+    s.run_until(600_000.0);
+    assert_eq!(s.counts["connection cuts"], 3);
+    assert!(s.file_is_exact("file:///Documents/1", URL));
+    let ranges: Vec<_> = s.server.log.iter().map(|r| r.range.clone()).collect();
+    assert_eq!(ranges[1].as_deref(), Some("bytes=700001-"), "the retry after the probe's cut goes on from the cut: {ranges:?}");
+    assert_eq!(refetched(&s, URL), 0, "nothing fetched twice: {:?}", s.server.log);
+    check_invariants(&s).unwrap();
+}
+
+#[test]
 fn unavailable_twice_with_retry_after_waits_then_downloads() {
     let mut s = Sim::new(Profile::chromium(), Box::new(KeepFiles));
     let mut r = Resource::new(2 * MIB, 4.0 * MIB as f64);

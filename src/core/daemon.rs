@@ -83,9 +83,12 @@ pub struct Send {
     pub request: Request,
     /// Stored bytes before this body (the body's first byte lands here).
     pub offset: u64,
-    /// A bounded segment (read whole, stored as one segment) ends here
-    /// (inclusive); `None`: stream the body into segments.
+    /// The last byte asked for (inclusive): the probe, or a fast segment.
     pub end: Option<u64>,
+    /// Fast mode: read the bounded answer whole and store it as one
+    /// segment. Otherwise stream the body into segments (a break keeps what
+    /// arrived).
+    pub whole: bool,
     /// An upload's body: the daemon's copy of the file (blob, segments).
     pub upload_body: Option<(String, Vec<u64>)>,
     /// No data for this long ends the attempt (`Failure::TimedOut`).
@@ -187,10 +190,12 @@ struct Transfer {
     first_segment: usize,
     /// Segments of this body stored so far.
     segments_stored: usize,
-    /// A bounded segment was answered (206): the body is one segment of
-    /// this many bytes (the server's `Content-Range`).
+    /// A bounded request was answered 206: the body is this many bytes (the
+    /// server's `Content-Range`).
     bounded: Option<u64>,
     upload: bool,
+    /// When the head arrived (a streamed probe's rate is measured from here).
+    head_at: f64,
 }
 
 /// Per-attempt memory of a task (lost with the worker, as in the browser).
@@ -499,6 +504,7 @@ impl Daemon {
             }
         }
         tr.first_segment = task.segments.len();
+        tr.head_at = now;
         if tr.plan.end.is_some() && task.response.is_some() && was_206 {
             tr.bounded = Some(range_len);
         }
@@ -523,8 +529,10 @@ impl Daemon {
         transfer::on_segment_stored(&mut task, len);
         tr.stored += len;
         tr.segments_stored += 1;
+        // A streamed probe's rate is judged on its whole body (body end).
         let streamed = tr.plan.end.is_none();
-        let switch = transfer::after_segment(&mut task, len, elapsed_ms, streamed) == SegmentOutcome::SwitchToFast;
+        let judged = streamed || tr.plan.whole;
+        let switch = judged && transfer::after_segment(&mut task, len, elapsed_ms, streamed) == SegmentOutcome::SwitchToFast;
         let ev = Event::DidWriteData { total_bytes_written: task.bytes_received, total_bytes_expected_to_write: task.expected_or_unknown() };
         self.transfers.insert(id, tr);
         self.commit(now, task.clone(), None, vec![ev]);
@@ -541,11 +549,15 @@ impl Daemon {
         self.now = self.now.max(now);
         let Some(tr) = self.transfers.get(&id).cloned() else { return };
         self.end_transfer(id);
-        let Some(task) = self.running_task(&tr.key) else { return self.schedule(now) };
+        let Some(mut task) = self.running_task(&tr.key) else { return self.schedule(now) };
         if let Some(asked) = tr.bounded {
             if tr.stored != asked {
                 self.failed(now, task, Failure::Lost(format!("a segment ended after {} of {asked} bytes", tr.stored)));
                 return self.schedule(now);
+            }
+            if !tr.plan.whole {
+                transfer::after_segment(&mut task, tr.stored, now - tr.head_at, false);
+                self.commit(now, task.clone(), None, vec![]);
             }
             if !transfer::bounded_body_complete(&task, &tr.plan, tr.stored) {
                 self.send(now, task);
@@ -869,7 +881,7 @@ impl Daemon {
         let request_timeout_ms = self.sessions.get(&task.session).map_or(DEFAULT_REQUEST_TIMEOUT_MS, |c| c.timeout_interval_for_request * 1000.0);
         let plan = if upload {
             upload::restart(&mut task);
-            transfer::FetchPlan { request: task.current_request.clone(), offset: 0, end: None }
+            transfer::FetchPlan { request: task.current_request.clone(), offset: 0, end: None, whole: false }
         } else {
             transfer::plan_fetch(&task)
         };
@@ -880,10 +892,11 @@ impl Daemon {
             request: plan.request.clone(),
             offset: plan.offset,
             end: plan.end,
+            whole: plan.whole,
             upload_body: upload.then(|| (task.blob_id.clone(), task.segments.clone())),
             request_timeout_ms,
         };
-        self.transfers.insert(id, Transfer { key: key.clone(), plan, stored: 0, first_segment: task.segments.len(), segments_stored: 0, bounded: None, upload });
+        self.transfers.insert(id, Transfer { key: key.clone(), plan, stored: 0, first_segment: task.segments.len(), segments_stored: 0, bounded: None, upload, head_at: now });
         self.active.insert(key.clone(), id);
         self.set_task(task);
         self.actions.push_back(Action::Send(send));

@@ -210,7 +210,7 @@ impl Replayer {
 
     fn take(&mut self, entries: Vec<JournalEntry>) {
         let floor = self.delivered_up_to.max(self.queue.back().and_then(|e| e.seq).unwrap_or(0));
-        self.queue.extend(entries.into_iter().filter(|e| e.seq.is_none_or(|s| s > floor)));
+        self.queue.extend(entries.into_iter().filter(|e| e.seq.map_or(true, |s| s > floor)));
     }
 
     fn deliver(&mut self, entry: JournalEntry) -> ReplayAction {

@@ -66,9 +66,13 @@ pub struct FetchPlan {
     pub request: Request,
     /// Bytes already stored, asked for from here on (0: the whole body).
     pub offset: u64,
-    /// In fast mode, the last byte asked for (inclusive): the answer is one
-    /// bounded segment.
+    /// The last byte asked for (inclusive), for the probe and in fast mode.
     pub end: Option<u64>,
+    /// Fast mode: the browser reads the bounded answer whole (one segment;
+    /// a break loses it). Otherwise the body is streamed into segments and
+    /// a break keeps what arrived — the probe too, so a cut during the very
+    /// first request keeps its bytes.
+    pub whole: bool,
 }
 
 /// Bounded segments (fast mode) are sized to take about this long.
@@ -96,7 +100,7 @@ pub const SLOW_RATE: f64 = 50.0 * 1024.0 * 1024.0;
 pub fn plan_fetch(task: &TaskRecord) -> FetchPlan {
     if task.original_request.headers.contains_key("range") {
         // The app asked for a range itself: send it as it is, no resuming.
-        return FetchPlan { request: task.current_request.clone(), offset: 0, end: None };
+        return FetchPlan { request: task.current_request.clone(), offset: 0, end: None, whole: false };
     }
     let mut request = task.current_request.clone();
     request.headers.remove("range");
@@ -124,7 +128,8 @@ pub fn plan_fetch(task: &TaskRecord) -> FetchPlan {
             request.headers.insert("range".into(), format!("bytes={n}-"));
         }
     }
-    FetchPlan { request, offset, end }
+    let whole = end.is_some() && task.fast;
+    FetchPlan { request, offset, end, whole }
 }
 
 /// How a stored segment changes the plan.

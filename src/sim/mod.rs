@@ -835,7 +835,7 @@ impl Sim {
         if answer.head.status_code == 503 {
             self.count("503 answered");
         }
-        let bounded = s.end.is_some() && answer.head.status_code == 206;
+        let bounded = s.whole && answer.head.status_code == 206;
         let upload = s.upload_body.is_some();
         let id = s.transfer;
         self.conns.insert(id, Conn { answer, blob_id: String::new(), next_segment: 0, sent: 0, bounded, segment: vec![], segment_bytes: 0, segment_started: self.now, upload });
@@ -864,7 +864,8 @@ impl Sim {
     }
 
     /// The next piece of a body arrives: a streamed segment is stored, a
-    /// bounded one read whole, a cut breaks it, the end ends it.
+    /// bounded one read whole, a cut breaks it (keeping a streamed body's
+    /// bytes; a body read whole is lost with it), the end ends it.
     fn chunk(&mut self, id: TransferId) {
         let Some(mut c) = self.conns.remove(&id) else { return };
         if c.upload {
@@ -881,7 +882,7 @@ impl Sim {
         let cut = c.answer.cut_after.is_some_and(|k| c.sent >= k);
         let ended = c.sent >= c.answer.len;
         let segment_full = !c.bounded && (c.segment_bytes >= SEGMENT_BYTES || self.now - c.segment_started >= SEGMENT_MS);
-        if (segment_full || cut || ended) && c.segment_bytes > 0 {
+        if (segment_full || (cut && !c.bounded) || ended) && c.segment_bytes > 0 {
             self.store.blobs.insert((c.blob_id.clone(), c.next_segment), std::mem::take(&mut c.segment));
             let (len, elapsed) = (c.segment_bytes, self.now - c.segment_started);
             c.next_segment += 1;

@@ -155,7 +155,7 @@ impl Store {
             let n = owned.entry(&t.blob_id).or_default();
             *n = (*n).max(t.segments.len());
         }
-        let mut out: Vec<(String, usize)> = self.blobs.keys().filter(|(b, i)| owned.get(b.as_str()).is_none_or(|n| i >= n)).cloned().collect();
+        let mut out: Vec<(String, usize)> = self.blobs.keys().filter(|(b, i)| owned.get(b.as_str()).map_or(true, |n| i >= n)).cloned().collect();
         out.sort();
         out
     }

@@ -777,7 +777,8 @@ async fn run(task: &mut TaskRecord, abort: &web_sys::AbortController, stop: &Rc<
         first_response = false;
         journal_running(&store, task, None, events).await.map_err(persist)?;
 
-        if plan.end.is_some() && started.info.status_code == 206 {
+        let bounded = plan.end.is_some() && started.info.status_code == 206;
+        if bounded && plan.whole {
             // Fast mode: one bounded segment, read whole by the browser.
             let t0 = js::now();
             let blob = match transport::read_blob(&started.response, abort, request_timeout_ms).await {
@@ -830,6 +831,8 @@ async fn run(task: &mut TaskRecord, abort: &web_sys::AbortController, stop: &Rc<
         let mut done = reader.is_null();
         let mut handed: Option<(bytes::Segment, f64)> = None;
         let mut switch_to_fast = false;
+        // A streamed probe (bounded, not fast): its rate is judged on the whole body.
+        let (body_t0, body_start) = (js::now(), task.bytes_received);
         while !done || handed.is_some() {
             let next = (!done && !switch_to_fast).then(|| {
                 let index = task.segments.len() + usize::from(handed.is_some());
@@ -845,7 +848,7 @@ async fn run(task: &mut TaskRecord, abort: &web_sys::AbortController, stop: &Rc<
                     return Ok(());
                 }
                 transfer::on_segment_stored(task, seg.written);
-                if !switch_to_fast && !seg.done && transfer::after_segment(task, seg.written, elapsed, true) == SegmentOutcome::SwitchToFast {
+                if !bounded && !switch_to_fast && !seg.done && transfer::after_segment(task, seg.written, elapsed, true) == SegmentOutcome::SwitchToFast {
                     // Stop streaming; the segment already started takes what
                     // arrived, then the rest comes as bounded segments.
                     switch_to_fast = true;
@@ -876,6 +879,18 @@ async fn run(task: &mut TaskRecord, abort: &web_sys::AbortController, stop: &Rc<
         if switch_to_fast && !task.bytes_expected.is_some_and(|t| task.bytes_received >= t) {
             journal_running(&store, task, None, vec![]).await.map_err(persist)?;
             continue;
+        }
+        if bounded {
+            let (asked, len) = (plan.end.map_or(0, |e| e + 1 - plan.offset), task.bytes_received - body_start);
+            let asked = started.info.header("content-range").and_then(crate::core::request::ContentRange::parse).map_or(asked, |r| r.len());
+            if len != asked {
+                return Err(Failure::Lost(format!("a segment ended after {len} of {asked} bytes")));
+            }
+            transfer::after_segment(task, len, js::now() - body_t0, false);
+            if !transfer::bounded_body_complete(task, &plan, len) {
+                journal_running(&store, task, None, vec![]).await.map_err(persist)?;
+                continue;
+            }
         }
         transfer::on_body_end(task)?;
         if !keep_intact(&store, &bytes, task).await.map_err(persist)? {
@@ -977,7 +992,7 @@ async fn run_upload(task: &mut TaskRecord, abort: &web_sys::AbortController, sto
     let snapshot = FileMeta::new(&SandboxPath::parse("/tmp/upload").expect("a valid path"), task.blob_id.clone(), task.segments.clone(), 0.0, None);
     let body = bytes.read(&snapshot).await.map_err(|e| Failure::Write(format!("the upload's copy of its file is unreadable: {}", js::message(&e))))?;
     upload::restart(task);
-    let plan = transfer::FetchPlan { request: task.current_request.clone(), offset: 0, end: None };
+    let plan = transfer::FetchPlan { request: task.current_request.clone(), offset: 0, end: None, whole: false };
     let pending = match transport::begin_with_body(&plan, Some(&body), abort) {
         Ok(p) => p,
         Err(StartError::Aborted) => return Ok(()),

@@ -296,7 +296,7 @@ impl Store {
     /// All tasks, or those of one session, in key order.
     pub async fn tasks(&self, session: Option<&str>) -> Result<Vec<TaskRecord>> {
         if let Some(kept) = self.kept_tasks().await? {
-            return Ok(kept.values().filter(|t| session.is_none_or(|s| t.session == s)).cloned().collect());
+            return Ok(kept.values().filter(|t| session.map_or(true, |s| t.session == s)).cloned().collect());
         }
         self.read_tasks(session).await
     }

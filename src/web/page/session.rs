@@ -823,7 +823,7 @@ impl SessionInner {
             // Journal order is seq order: an entry at or below the last one
             // delivered here was delivered already (read before its ack).
             let up_to = self.delivered_up_to.get();
-            entries.retain(|e| e.seq.is_none_or(|s| s > up_to));
+            entries.retain(|e| e.seq.map_or(true, |s| s > up_to));
             if entries.is_empty() && !self.drain_again.get() {
                 break;
             }
