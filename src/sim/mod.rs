@@ -763,6 +763,8 @@ impl Sim {
         let note = match why {
             "ended by the restart" => None,
             "killed by the system" => Some(self.profile.why_killed.to_string()),
+            // Nothing left to do: every engine stops an idle worker, and nothing waits.
+            "stopped (idle)" => None,
             _ => Some(self.profile.why_stopped.to_string()),
         };
         self.note(Lane::Daemon, why, None, note);

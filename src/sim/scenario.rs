@@ -106,6 +106,7 @@ pub struct Line {
 
 /// A scenario played under one profile.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Played {
     /// The profile's name ("iOS", "Chromium"…).
     pub profile: String,

@@ -175,7 +175,7 @@ const pct = (at, until) => `${Math.min(100, (at / until) * 100).toFixed(3)}%`;
 function laneStrip(r, until) {
   const s = spans(r.events, until);
   const lanes = Object.keys(LANES).map((lane) => {
-    const bars = s[lane].map((b) => el("span", { class: `tb tb-${b.kind}`, style: `left:${pct(b.from, until)};width:calc(${pct(b.to - b.from, until)} + 1px)` }));
+    const bars = s[lane].map((b) => el("span", { class: `tb tb-${b.kind}`, style: `left:${pct(b.from, until)};width:max(3px, ${pct(b.to - b.from, until)})` }));
     const marks = r.events
       .filter((e) => e.lane === lane && (lane !== "daemon" || e.task == null || e.note))
       .filter((e) => lane !== "app" || e.task != null || e.what === "urlSessionDidFinishEvents")
