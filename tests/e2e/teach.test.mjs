@@ -88,7 +88,15 @@ test("every preset: the callbacks and explanations shown are the simulator's tra
     assert.equal(await page.getByLabel("Scenario", { exact: true }).evaluate((n) => n.id), "teach-preset", "the preset picker has a label");
     const engine = page.locator("#tl-engine");
     assert.equal(await engine.getAttribute("data-engine"), "chromium");
-    assert.match(await engine.textContent(), /live in Chromium\. Its measured terms: Chromium stopped the worker/);
+    assert.match(await engine.textContent(), /live in Chromium\. Its measured limits, as the simulator's Chromium profile holds them: the worker is stopped 5 min after its last event, even mid-transfer; an idle worker with no page is stopped after 30 s\./);
+    // By keyboard: the picker, the editor, the link, the copy button, then the events' scrolling region.
+    await page.focus("#teach-preset");
+    const order = [];
+    for (let i = 0; i < 4; i++) {
+      await page.keyboard.press("Tab");
+      order.push(await page.evaluate(() => document.activeElement.id || document.activeElement.className || document.activeElement.tagName));
+    }
+    assert.deepEqual(order, ["SUMMARY", "teach-link", "teach-copy", "tt-scroll"], "the focus order");
     const seen = {};
     for (const [key, scenario] of Object.entries(PRESETS)) {
       await page.selectOption("#teach-preset", key);

@@ -318,8 +318,14 @@ function sayEngine() {
   const terms = JSON.parse(profileTerms()).find((p) => p.name === name);
   const node = $("tl-engine");
   if (!node || !terms) return;
+  const limits = [
+    terms.stopAfterLastEventMs != null && `the worker is stopped ${seconds(terms.stopAfterLastEventMs)} after its last event, even mid-transfer`,
+    terms.stopAfterLastPageMs != null && `the worker is stopped ${seconds(terms.stopAfterLastPageMs)} after its last page closed`,
+    terms.stopWhenIdleMs != null && `an idle worker with no page is stopped after ${seconds(terms.stopWhenIdleMs)}`,
+    terms.truncatesOnStop && "a stream stopped mid-segment leaves a truncated cache entry",
+  ].filter(Boolean);
   node.replaceChildren(
-    `This timeline is live in ${name}. Its measured terms: ${terms.whyStopped}. Compare the ${name} lane in `,
+    `This timeline is live in ${name}. Its measured limits, as the simulator's ${name} profile holds them: ${limits.join("; ")}. Compare the ${name} lane in `,
     el("a", { href: "#teach-heading", text: "What would happen" }),
     ".",
   );

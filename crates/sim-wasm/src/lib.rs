@@ -24,7 +24,15 @@ pub fn run(scenario_json: &str, profile_name: &str) -> Result<String, JsError> {
 pub fn profiles() -> String {
     let all: Vec<serde_json::Value> = sim::Profile::all()
         .iter()
-        .map(|p| serde_json::json!({ "name": p.name, "whyStopped": p.why_stopped, "whyForceQuit": p.why_force_quit, "whyKilled": p.why_killed, "whyRestart": p.why_restart, "whyRelaunch": p.why_relaunch }))
+        .map(|p| {
+            let ms = |v: Option<f64>| v.filter(|x| x.is_finite());
+            serde_json::json!({
+                "name": p.name, "whyStopped": p.why_stopped, "whyForceQuit": p.why_force_quit, "whyKilled": p.why_killed,
+                "whyRestart": p.why_restart, "whyRelaunch": p.why_relaunch,
+                "stopAfterLastEventMs": ms(p.stop_after_last_event_ms), "stopAfterLastPageMs": ms(p.stop_after_last_page_ms),
+                "stopWhenIdleMs": ms(Some(p.stop_when_idle_ms)), "truncatesOnStop": p.truncates_on_stop,
+            })
+        })
         .collect();
     serde_json::Value::Array(all).to_string()
 }
