@@ -482,10 +482,8 @@ fn ios_defers_a_discretionary_task_on_cellular_and_a_browser_cannot_tell() {
 
 #[test]
 fn the_temporary_file_is_deleted_when_did_finish_downloading_to_returns() {
-    let mut s: Scenario = preset("forcequit");
-    s.events.clear();
-    s.keep_files = false;
-    s.downloads[0].size = 2_000_000;
+    let s: Scenario = preset("forgetful");
+    assert!(!s.keep_files);
     let ios = play(&s, "ios").unwrap();
     let deleted = ios.events.iter().find(|e| e.what == "temporary file deleted").expect("the temp file went");
     assert!(deleted.note.as_deref().is_some_and(|n| n.contains("when didFinishDownloadingTo returns")));
@@ -493,4 +491,16 @@ fn the_temporary_file_is_deleted_when_did_finish_downloading_to_returns() {
     let mut sim = setup(&s, Profile::ios()).unwrap();
     sim.run_until(s.until_ms);
     assert!(sim.store.files.keys().all(|k| !k.starts_with("/tmp/")), "nothing left in tmp: {:?}", sim.store.files.keys().collect::<Vec<_>>());
+}
+
+#[test]
+fn preset_discretionary_waits_for_wifi_on_ios_only() {
+    let s = preset("discretionary");
+    for name in ["ios", "chromium", "firefox", "webkit"] {
+        let p = play(&s, name).unwrap();
+        let first = p.events.iter().find(|e| e.what == "didWriteData").unwrap().at;
+        assert_eq!(first >= 60_000.0, name == "ios", "{name}: first progress at {first}");
+        assert_eq!(p.files_exact, 1, "{name}");
+        assert!(p.events.iter().any(|e| e.what == "discretionary task" && e.note.as_deref().is_some_and(|n| n.contains("isDiscretionary") || n.contains("discretionary task"))), "{name}");
+    }
 }

@@ -499,7 +499,8 @@ impl Sim {
             Due::BackgroundLaunch => {
                 if !self.app_open {
                     self.app_background = true;
-                    self.note(Lane::System, "relaunched in the background", None, Some("iOS relaunched the app in the background: its session's events are ready".into()));
+                    let note = Some(format!("{} relaunched the app in the background: its session's events are ready", self.profile.name));
+                    self.note(Lane::System, "relaunched in the background", None, note);
                     self.open_app();
                 }
             }
@@ -627,7 +628,8 @@ impl Sim {
             self.count("bytes dropped by the engine");
             self.lost_at.push(self.now);
             self.store.blobs.clear();
-            self.note(Lane::System, "stored bytes dropped", None, Some("WebKit's ephemeral store dropped the Cache API entries with the last page".into()));
+            let note = Some(format!("{}: the ephemeral data store dropped the Cache API entries with the last page", self.profile.name));
+            self.note(Lane::System, "stored bytes dropped", None, note);
         }
         self.schedule_worker_check();
     }
