@@ -63,8 +63,9 @@ const pages = [];
 async function openPage() {
   const page = await openAppIn(browser, base);
   page.no = ++pageNo;
-  // Opening each session makes this page deliver its events.
-  await page.evaluate((ids) => Promise.all(ids.map((s) => window.openSession(s).ready)).then(() => true), SESSIONS);
+  // Each session is opened in every page: the page that gets a session's
+  // lock delivers its events (another waits; \`ready\` would wait with it).
+  await page.evaluate((ids) => ids.every((s) => window.openSession(s)), SESSIONS);
   pages.push(page);
   count("tabs opened");
   return page;
@@ -278,8 +279,8 @@ const ACTIONS = [
   [30, startDownloadTask],
   [6, startUploadTask],
   [10, taskCommand],
-  [5, async () => pages.length && closePage(pick(pages))],
-  [5, async () => pages.length < 3 && openPage()],
+  [5, async function closeTab() { if (pages.length) await closePage(pick(pages)); }],
+  [5, async function openTab() { if (pages.length < 3) await openPage(); }],
   [3, stopWorker],
   [2, restartBrowser],
   [2, goOffline],
@@ -291,10 +292,17 @@ async function chaos(until) {
   while (Date.now() < until) {
     let r = random() * total;
     const [, action] = ACTIONS.find(([w]) => (r -= w) < 0);
+    if (process.env.SOAK_DEBUG) console.log(`${((Date.now() - t0) / 1000).toFixed(1)} s: ${action.name || "tab"}`);
+    // An action that does not finish in 60 s is a finding (a hung API call).
+    let timer;
+    const hung = new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`${action.name || "tab"} did not finish in 60 s`)), 60_000)));
     try {
-      await action();
+      await Promise.race([action(), hung]);
     } catch (e) {
       count(`soak action failed (${e.message.split("\n")[0].slice(0, 80)})`);
+      if (/did not finish/.test(e.message)) violations.push(e.message);
+    } finally {
+      clearTimeout(timer);
     }
     await sleep(between(200, 1500));
     if (chance(0.1)) await refresh().catch(() => {});
@@ -371,7 +379,7 @@ async function check() {
       if (closedFirst && c.length === 2) count("didCompleteWithError delivered again after a page closed mid-replay (documented)");
       else violations.push(`${key}: didCompleteWithError delivered ${c.length} times (pages ${c.map((x) => x.page)})`);
     }
-    const code = c[c.length - 1]?.code ?? "none";
+    const code = !c.length ? "none" : c[c.length - 1].code === null ? "success" : c[c.length - 1].code;
     codes[`${t.kind} ${code}`] = (codes[`${t.kind} ${code}`] ?? 0) + 1;
     if (t.cancelled && c.length && !c.some((x) => x.code === -999)) violations.push(`${key}: cancelled, but ended with ${c.map((x) => x.code)}`);
   }
