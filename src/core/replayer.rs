@@ -260,12 +260,14 @@ impl Replayer {
             // Waiting for the events lock: only the invalidation can happen.
             return self.invalidate_if_done();
         }
-        let can_deliver = !self.queue.is_empty() && self.unsettled == 0;
-        if !self.writing && !self.acks.is_empty() && (self.acks.len() >= MAX_ACKS_IN_FLIGHT || !can_deliver) {
+        // Group commit: whatever waits is written as soon as the write
+        // before has committed (a page closed mid-replay has delivered
+        // little that is not acknowledged on disk).
+        if !self.writing && !self.acks.is_empty() {
             self.writing = true;
             return Some(ReplayAction::WriteAcks(std::mem::take(&mut self.acks)));
         }
-        if self.acks.len() >= MAX_ACKS_IN_FLIGHT || (!self.queue.is_empty() && !can_deliver) {
+        if self.acks.len() >= MAX_ACKS_IN_FLIGHT || (!self.queue.is_empty() && self.unsettled > 0) {
             return None; // wait for the write in progress, or for an identifier
         }
         if let Some(entry) = self.queue.pop_front() {
@@ -326,19 +328,30 @@ mod tests {
         entry(seq, task_id, Event::DidCompleteWithError { error: None })
     }
 
-    /// Plays the host: delivers, writes, reads `journal` when asked; returns
-    /// what it did, in order.
+    /// Plays the host: delivers, reads `journal` when asked, and writes
+    /// acknowledgements while the next calls run (a write commits when the
+    /// machine has nothing else to do); returns what it did, in order.
     fn run(r: &mut Replayer, journal: &[JournalEntry]) -> Vec<String> {
         let mut out = vec![];
-        while let Some(a) = r.poll() {
+        let mut writing = false;
+        loop {
+            let Some(a) = r.poll() else {
+                if !std::mem::take(&mut writing) {
+                    return out;
+                }
+                out.push("committed".into());
+                r.handle_acks_written();
+                continue;
+            };
             match a {
                 ReplayAction::Deliver { entry, call } => {
                     out.push(format!("{}#{}", call.method, entry.seq.unwrap()));
                     r.handle_delivered();
                 }
                 ReplayAction::WriteAcks(acks) => {
+                    assert!(!writing, "one write at a time");
+                    writing = true;
                     out.push(format!("ack{:?}", acks.iter().map(|a| a.seq).collect::<Vec<_>>()));
-                    r.handle_acks_written();
                 }
                 ReplayAction::ReadJournal => {
                     out.push("read".into());
@@ -348,7 +361,6 @@ mod tests {
                 ReplayAction::BecomeInvalid => out.push("invalid".into()),
             }
         }
-        out
     }
 
     #[test]
@@ -361,7 +373,7 @@ mod tests {
         r.handle_announced();
         // The read returns entries 1 and 2 again (not acknowledged yet) and 3.
         let out = run(&mut r, &[progress(1, 7, 10), progress(2, 7, 20), done(3, 7)]);
-        assert_eq!(out, ["didWriteData#2", "ack[1, 2]", "read", "didCompleteWithError#3", "ack[3]", "finish"]);
+        assert_eq!(out, ["ack[1]", "didWriteData#2", "read", "didCompleteWithError#3", "committed", "ack[2, 3]", "committed", "finish"]);
         assert!(r.is_drained());
     }
 
@@ -388,6 +400,8 @@ mod tests {
         }
         assert_eq!(batches.iter().sum::<usize>() as u64, n);
         assert!(batches.iter().all(|&b| b <= MAX_ACKS_IN_FLIGHT), "{batches:?}");
+        assert_eq!(batches[0], 1, "the first is written at once");
+        assert!(batches.contains(&MAX_ACKS_IN_FLIGHT), "delivery waited for the write at the bound: {batches:?}");
         assert!(r.is_drained());
     }
 
@@ -401,7 +415,7 @@ mod tests {
         assert!(!r.is_drained());
         r.handle_announced();
         let out = run(&mut r, &[progress(1, 1, 10), progress(2, 1, 20)]);
-        assert_eq!(out, ["didWriteData#1", "didWriteData#2", "ack[1, 2]", "read", "finish"]);
+        assert_eq!(out, ["didWriteData#1", "ack[1]", "didWriteData#2", "read", "committed", "ack[2]", "committed", "finish"]);
     }
 
     #[test]
@@ -415,7 +429,7 @@ mod tests {
         assert_eq!(r.poll(), None, "no urlSessionDidFinishEvents: nothing is on disk");
         r.handle_announced();
         let out = run(&mut r, &[progress(1, 1, 10), done(2, 1)]);
-        assert_eq!(out, ["ack[1]", "read", "didCompleteWithError#2", "ack[2]", "finish"], "the failed batch first");
+        assert_eq!(out, ["ack[1]", "read", "didCompleteWithError#2", "committed", "ack[2]", "committed", "finish"], "the failed batch first");
     }
 
     #[test]
@@ -427,7 +441,7 @@ mod tests {
         r.handle_read_failed();
         assert_eq!(r.poll(), None);
         r.handle_announced();
-        assert_eq!(run(&mut r, &[done(4, 2)]), ["read", "didCompleteWithError#4", "ack[4]"], "no finish: nothing was queued at open");
+        assert_eq!(run(&mut r, &[done(4, 2)]), ["read", "didCompleteWithError#4", "ack[4]", "committed"], "no finish: nothing was queued at open");
     }
 
     #[test]
@@ -440,7 +454,7 @@ mod tests {
         r.handle_entries(vec![progress(1, 3, 10)]);
         assert_eq!(r.poll(), None, "the task may be renumbered: wait");
         r.handle_identifier_settled();
-        assert_eq!(run(&mut r, &[]), ["didWriteData#1", "ack[1]"]);
+        assert_eq!(run(&mut r, &[]), ["didWriteData#1", "ack[1]", "committed"]);
     }
 
     #[test]
@@ -464,7 +478,7 @@ mod tests {
         assert!(!r.is_live() && !r.is_invalidated());
         assert_eq!(r.poll(), None);
         r.handle_announced();
-        assert_eq!(run(&mut r, &[done(9, 1)]), ["read", "didCompleteWithError#9", "ack[9]", "invalid"]);
+        assert_eq!(run(&mut r, &[done(9, 1)]), ["read", "didCompleteWithError#9", "ack[9]", "committed", "invalid"]);
         assert!(r.is_invalidated());
         r.handle_announced();
         assert_eq!(r.poll(), None, "nothing after the invalidation");
@@ -485,7 +499,7 @@ mod tests {
     fn progress_is_coalesced_against_the_total_delivered_before() {
         let mut r = Replayer::new();
         r.handle_opened(vec![progress(1, 4, 30), progress(2, 4, 70)], [(4, 10)]);
-        let mut args = vec![];
+        let (mut args, mut acked) = (vec![], vec![]);
         while let Some(a) = r.poll() {
             match a {
                 ReplayAction::Deliver { call, .. } => {
@@ -493,12 +507,13 @@ mod tests {
                     r.handle_delivered();
                 }
                 ReplayAction::WriteAcks(acks) => {
-                    assert_eq!(acks.iter().map(|a| (a.task_id, a.delivered_total)).collect::<Vec<_>>(), [(4, Some(30)), (4, Some(70))]);
+                    acked.extend(acks.iter().map(|a| (a.task_id, a.delivered_total)));
                     r.handle_acks_written();
                 }
                 _ => {}
             }
         }
+        assert_eq!(acked, [(4, Some(30)), (4, Some(70))]);
         assert_eq!(args, [CallArgs::Numbers(vec![20.0, 30.0, 100.0]), CallArgs::Numbers(vec![40.0, 70.0, 100.0])]);
         assert_eq!(r.delivered_total(4), 70);
     }
