@@ -4,11 +4,16 @@
 //! delivered is never delivered again), group commit of acknowledgements,
 //! when `urlSessionDidFinishEvents` is due, and when an invalidated session
 //! says `didBecomeInvalidWithError`. One `Replayer` per session per page;
-//! only the page holding the session's lock runs one.
+//! only the page holding the session's lock opens it
+//! ([`Replayer::handle_opened`]); until then it decides only the invalidation.
 //!
 //! The host loops: perform [`Replayer::poll`]'s actions, report back with
 //! `handle_*`. A delegate call is one at a time; acknowledgements are
-//! written while the next calls run, at most [`MAX_ACKS_IN_FLIGHT`] waiting.
+//! written while the next calls run (whatever waits goes as soon as the
+//! write before committed), at most [`MAX_ACKS_IN_FLIGHT`] waiting. Nothing
+//! is delivered while a fresh task's identifier may still change
+//! ([`Replayer::handle_identifier_pending`]). A failed read, write or
+//! delivery is retried at the next announcement.
 //!
 //! # Examples
 //!
