@@ -374,19 +374,40 @@ impl SessionInner {
 
 /// Holds a session's delivery while a fresh task's `resume()` waits for the
 /// daemon, which may renumber it (`Replayer::handle_identifier_pending`);
-/// dropped when the answer (or an error) came.
-pub(crate) struct Numbering(Rc<SessionInner>);
+/// released when dropped (the answer, or an error, came) or after
+/// [`NUMBERING_HOLD_MS`] (a daemon killed before it answered never will).
+pub(crate) struct Numbering {
+    session: Rc<SessionInner>,
+    settled: Rc<std::cell::Cell<bool>>,
+}
+
+/// The longest a `resume()` without an answer holds the session's delivery.
+const NUMBERING_HOLD_MS: u32 = 10_000;
 
 impl Numbering {
     pub(crate) fn start(session: &Rc<SessionInner>) -> Numbering {
         session.replayer.borrow_mut().handle_identifier_pending();
-        Numbering(session.clone())
+        let hold = Numbering { session: session.clone(), settled: Rc::new(std::cell::Cell::new(false)) };
+        let (weak, settled) = (Rc::downgrade(session), hold.settled.clone());
+        spawn_local(async move {
+            gloo_timers::future::TimeoutFuture::new(NUMBERING_HOLD_MS).await;
+            if let Some(s) = weak.upgrade() {
+                Numbering::settle(&s, &settled);
+            }
+        });
+        hold
+    }
+
+    fn settle(session: &Rc<SessionInner>, settled: &std::cell::Cell<bool>) {
+        if !settled.replace(true) {
+            session.replayer.borrow_mut().handle_identifier_settled();
+            session.kick();
+        }
     }
 }
 
 impl Drop for Numbering {
     fn drop(&mut self) {
-        self.0.replayer.borrow_mut().handle_identifier_settled();
-        self.0.kick();
+        Numbering::settle(&self.session, &self.settled);
     }
 }
