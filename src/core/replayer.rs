@@ -40,7 +40,11 @@
 use crate::core::journal::{ack_for, delegate_call, Ack, DelegateCall, Event, JournalEntry, ReplayTracker};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-/// Acknowledgements waiting to be written before delivery pauses.
+/// Acknowledgements waiting to be written before delivery pauses. With the
+/// batch being written it bounds what a page closed in the middle of a
+/// replay can have delivered without its acknowledgement on disk (at most
+/// twice this; those entries are delivered again on the next launch). 128
+/// made 1,000 events ~25 ms slower to replay in Chromium.
 pub const MAX_ACKS_IN_FLIGHT: usize = 256;
 
 /// What the replayer asks of its host.
