@@ -4,6 +4,8 @@ mod application;
 mod config;
 mod delegate;
 mod file_manager;
+mod ids;
+mod replay;
 pub(crate) mod session;
 mod rust_api;
 mod task;
