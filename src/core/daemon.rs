@@ -108,6 +108,11 @@ pub struct Commit {
     /// Journal entries, each with how to append it (progress replaces the
     /// task's previous progress entry).
     pub appends: Vec<(JournalEntry, AppendPlan)>,
+    /// The task (finished, its bytes taken over by a resumed task) is
+    /// forgotten: delete its record in this transaction unless the journal
+    /// still holds one of its entries (then the acknowledgement of its last
+    /// entry deletes it, as for any finished task).
+    pub forget_if_delivered: bool,
 }
 
 /// What the machine asks its host to do.
@@ -655,7 +660,7 @@ impl Daemon {
         }
         let mut task = existing.unwrap_or(rec);
         if is_new && !task.segments.is_empty() {
-            self.claim_bytes(now, &mut task);
+            self.claim_bytes(&mut task);
         }
         if is_new && task.kind == TaskKind::Download && task.bytes_received == 0 {
             if let Some(t) = config.as_ref().map(|c| c.transport) {
@@ -688,13 +693,16 @@ impl Daemon {
 
     /// A task made from resume data takes over the stored bytes, once:
     /// resume data used twice starts the second from zero.
-    fn claim_bytes(&mut self, now: f64, task: &mut TaskRecord) {
+    fn claim_bytes(&mut self, task: &mut TaskRecord) {
         let owner = self.tasks.values().find(|t| t.blob_id == task.blob_id && !t.segments.is_empty() && t.state == TaskState::Completed).cloned();
         match owner {
             Some(mut source) => {
                 source.segments.clear();
                 source.bytes_received = 0;
-                self.commit(now, source, None, vec![]);
+                let key = key_of(&source);
+                self.set_task(source.clone());
+                self.tasks.remove(&key);
+                self.actions.push_back(Action::Commit(Commit { task: Some(source), forget_if_delivered: true, ..Commit::default() }));
             }
             None => {
                 task.discard_bytes();
@@ -975,7 +983,7 @@ impl Daemon {
         }
         let session = task.session.clone();
         self.set_task(task.clone());
-        self.actions.push_back(Action::Commit(Commit { task: Some(task), file, appends, config: None }));
+        self.actions.push_back(Action::Commit(Commit { task: Some(task), file, appends, ..Commit::default() }));
         if journalled {
             self.actions.push_back(Action::Broadcast(Broadcast::Journal { session: session.clone() }));
         }

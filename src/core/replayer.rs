@@ -172,12 +172,14 @@ impl Replayer {
         if let Some(seq) = entry.seq {
             self.delivered_up_to = self.delivered_up_to.max(seq);
         }
-        if let Some(mut ack) = ack_for(&entry) {
+        if let Some(ack) = ack_for(&entry) {
             if let Some(total) = ack.delivered_total {
                 self.totals.insert(entry.task_id, total);
             }
-            if ack.forget_task && self.totals.remove(&entry.task_id).is_none() {
-                ack.forget_task = false; // no stored total to delete
+            if ack.forget_task {
+                // The task is over: its stored total goes, and its record
+                // (unless it holds bytes kept for resume data).
+                self.totals.remove(&entry.task_id);
             }
             self.acks.push(ack);
         }

@@ -333,7 +333,8 @@ impl Sim {
     /// - success means `/Documents/<taskId>` (where [`KeepFiles`] moves it)
     ///   holds exactly the server's bytes;
     /// - no journal entry delivered twice, none left undelivered;
-    /// - nothing left behind: no temp file, no orphan segment;
+    /// - nothing left behind: no temp file, no orphan segment, no finished
+    ///   task's record (one holding resume bytes aside);
     /// - `usage()` equals the bytes really stored for the files.
     pub fn violations(&self, finished: bool) -> Vec<String> {
         let mut out = Vec::new();
@@ -342,7 +343,7 @@ impl Sim {
                 out.push(format!("entry {seq} of \"{session}\" delivered {n} times"));
             }
         }
-        for t in self.store.tasks.values() {
+        for t in self.store.tasks.values().chain(self.store.forgotten.values()) {
             let methods = self.trace_methods(t.task_id);
             let completions = methods.iter().filter(|m| **m == "didCompleteWithError").count();
             if completions > 1 || (finished && completions != 1) {
@@ -370,6 +371,10 @@ impl Sim {
         if finished {
             if !self.store.journal.is_empty() {
                 out.push(format!("{} journal entries never delivered", self.store.journal.len()));
+            }
+            let kept: Vec<u64> = self.store.tasks.values().filter(|t| t.state == crate::core::task::TaskState::Completed && t.segments.is_empty()).map(|t| t.task_id).collect();
+            if !kept.is_empty() {
+                out.push(format!("finished task records never forgotten: {kept:?}"));
             }
             let temps: Vec<&String> = self.store.files.keys().filter(|k| k.starts_with("/tmp/")).collect();
             if !temps.is_empty() {
