@@ -2,7 +2,7 @@
 //! and a body reader; classifies what went wrong.
 
 use crate::core::request::ResponseInfo;
-use crate::core::transfer::{FetchPlan, Failure};
+use crate::core::transfer::{self, FetchPlan, Failure, RedirectProbe};
 use crate::web::js;
 use std::collections::BTreeMap;
 use wasm_bindgen::prelude::*;
@@ -76,7 +76,9 @@ fn online() -> bool {
 pub fn classify(err: &JsValue) -> Failure {
     let name = js::error_name(err);
     let msg = js::message(err);
-    if name == "QuotaExceededError" {
+    if name == BAD_RESPONSE {
+        Failure::BadResponse(msg)
+    } else if name == "QuotaExceededError" {
         Failure::Quota(msg)
     } else if name == "TimeoutError" {
         Failure::TimedOut(msg)
@@ -89,10 +91,40 @@ pub fn classify(err: &JsValue) -> Failure {
     }
 }
 
+/// The name of the error a response's head is rejected with when
+/// `transfer::check_response` finds it bad (see [`classify`]).
+const BAD_RESPONSE: &str = "BgsessionBadServerResponse";
+
 /// Sends `plan`'s request now (so it can travel while other work goes on);
-/// [`arrive`] waits for its head.
+/// [`arrive`] waits for its head, which `transfer::check_response` has
+/// checked against the request.
 pub fn begin(plan: &FetchPlan, abort: &web_sys::AbortController) -> Result<js_sys::Promise, StartError> {
     begin_with_body(plan, None, abort)
+}
+
+/// `pending` resolved to its response if `transfer::check_response` accepts
+/// the head, else rejected with a [`BAD_RESPONSE`] error (the body is
+/// dropped).
+fn checked(pending: &js_sys::Promise, plan: &FetchPlan) -> js_sys::Promise {
+    let plan = plan.clone();
+    let check = Closure::once_into_js(move |resp: JsValue| -> Result<JsValue, JsValue> {
+        let r: &web_sys::Response = resp.unchecked_ref();
+        match transfer::check_response(&plan, &head_of(r)) {
+            Ok(()) => Ok(resp),
+            Err(failure) => {
+                if let Some(body) = r.body() {
+                    let _ = body.cancel();
+                }
+                let why = match failure {
+                    Failure::BadResponse(why) => why,
+                    other => format!("{other:?}"),
+                };
+                Err(js::error(BAD_RESPONSE, &why))
+            }
+        }
+    });
+    let then: js_sys::Function = js::get(pending, "then").unchecked_into();
+    then.call1(pending, &check).map(JsCast::unchecked_into).unwrap_or_else(|_| pending.clone())
 }
 
 /// [`begin`] with a request body (an upload's file).
@@ -102,11 +134,14 @@ pub fn begin_with_body(plan: &FetchPlan, body: Option<&web_sys::Blob>, abort: &w
         init.set_body(body);
     }
     init.set_method(&plan.request.method);
+    // A stored request with a header the browser refuses or drops (written
+    // by an older build, or by other code): -1000, not retried.
+    crate::core::request::check_headers(&plan.request.headers).map_err(|e| StartError::Failed(Failure::BadRequest(e.to_string())))?;
     let headers = web_sys::Headers::new().map_err(|e| StartError::Failed(Failure::Connect(js::message(&e))))?;
     for (k, v) in &plan.request.headers {
         headers
             .set(k, v)
-            .map_err(|e| StartError::Failed(Failure::BadResponse(format!("header {k}: {}", js::message(&e)))))?;
+            .map_err(|e| StartError::Failed(Failure::BadRequest(format!("header {k:?} cannot be sent: {}", js::message(&e)))))?;
     }
     init.set_headers(&headers);
     init.set_signal(Some(&abort.signal()));
@@ -117,7 +152,7 @@ pub fn begin_with_body(plan: &FetchPlan, body: Option<&web_sys::Blob>, abort: &w
         .call2(&js::global(), &JsValue::from_str(&plan.request.url), &init)
         .map_err(|e| StartError::Failed(Failure::Connect(js::message(&e))))?;
     // Rejections are handled in `arrive`; keep an early one quiet meanwhile.
-    let promise: js_sys::Promise = promise.unchecked_into();
+    let promise = checked(&promise.unchecked_into(), plan);
     let quiet = Closure::<dyn FnMut(JsValue)>::new(|_e: JsValue| {});
     let _ = promise.catch(&quiet);
     quiet.forget();
@@ -138,6 +173,7 @@ pub async fn arrive(pending: js_sys::Promise, abort: &web_sys::AbortController, 
             ))))
         }
         Err(e) if signal.aborted() || js::error_name(&e) == "AbortError" => return Err(StartError::Aborted),
+        Err(e) if js::error_name(&e) == BAD_RESPONSE => return Err(StartError::Failed(classify(&e))),
         Err(e) => {
             return Err(StartError::Failed(if online() {
                 Failure::Connect(format!("{} (unreachable host, refused connection, or a cross-origin URL without CORS)", js::message(&e)))
@@ -150,12 +186,20 @@ pub async fn arrive(pending: js_sys::Promise, abort: &web_sys::AbortController, 
     Ok(Started { info, response: resp })
 }
 
-/// Explains a `fetch` that failed before any response. The browser gives
-/// the same bare `TypeError` for an unreachable host and for a cross-origin
-/// answer without CORS headers (whose body script may not read); an opaque
-/// `no-cors` request to the same URL tells them apart: if the server answers
-/// it, the failure was CORS, which no retry will fix.
+/// Explains a `fetch` that failed before any response. Browsers give the
+/// same bare `TypeError` for an unreachable host, for a redirect chain that
+/// cannot be followed (a loop past 20 hops, a redirect to a non-http URL),
+/// and for a cross-origin answer without CORS headers. Two probes tell them
+/// apart: the same URL with `redirect: "manual"` (an `opaqueredirect`
+/// answer: the redirects were the problem, see
+/// `transfer::explain_no_response`), then for another origin an opaque
+/// `no-cors` request (answered: the failure was CORS). Neither is fixed by
+/// a retry.
 pub async fn diagnose(failure: Failure, url: &str) -> Failure {
+    if !matches!(failure, Failure::Connect(_)) {
+        return failure;
+    }
+    let failure = transfer::explain_no_response(failure, url, redirect_probe(url).await);
     let Failure::Connect(detail) = failure else { return failure };
     let own = js::get(&js::get(&js::global(), "location"), "origin").as_string().unwrap_or_default();
     let origin = web_sys::Url::new(url).map(|u| u.origin()).unwrap_or_default();
@@ -174,6 +218,31 @@ pub async fn diagnose(failure: Failure, url: &str) -> Failure {
              (Access-Control-Allow-Origin): the browser withholds it. Serve the file with CORS, or from {own}"
         )),
         Err(_) => Failure::Connect(detail),
+    }
+}
+
+/// Asks `url` once more, `HEAD` with `redirect: "manual"` (10 s at most):
+/// does it answer with a redirect? Works in a Service Worker in every engine
+/// (the answer is an `opaqueredirect` response; its `Location` is hidden).
+async fn redirect_probe(url: &str) -> RedirectProbe {
+    let Ok(abort) = web_sys::AbortController::new() else { return RedirectProbe::Failed };
+    let (_timed_out, _watchdog) = watchdog(&abort, 10_000.0);
+    let init = web_sys::RequestInit::new();
+    init.set_method("HEAD");
+    init.set_redirect(web_sys::RequestRedirect::Manual);
+    init.set_cache(web_sys::RequestCache::NoStore);
+    init.set_signal(Some(&abort.signal()));
+    let fetch: js_sys::Function = js::get(&js::global(), "fetch").unchecked_into();
+    let Ok(p) = fetch.call2(&js::global(), &JsValue::from_str(url), &init) else { return RedirectProbe::Failed };
+    match js::wait(p.unchecked_into()).await {
+        Ok(r) => {
+            if js::get(&r, "type").as_string().as_deref() == Some("opaqueredirect") {
+                RedirectProbe::Redirected
+            } else {
+                RedirectProbe::Answered
+            }
+        }
+        Err(_) => RedirectProbe::Failed,
     }
 }
 
