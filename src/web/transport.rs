@@ -95,6 +95,56 @@ pub fn classify(err: &JsValue) -> Failure {
 /// `transfer::check_response` finds it bad (see [`classify`]).
 const BAD_RESPONSE: &str = "BgsessionBadServerResponse";
 
+/// A body without `Content-Length` (chunked) is not cut by the browser at
+/// the size its `Content-Range` announced: past `transfer::body_limit` this
+/// copy of the response errors with a [`BAD_RESPONSE`] error (so the reader
+/// sees `transfer::body_too_long`). Other responses are returned as they are.
+fn limit_body(resp: JsValue, head: &ResponseInfo) -> JsValue {
+    let limit = match transfer::body_limit(head) {
+        Some(l) if head.header("content-length").is_none() => l,
+        _ => return resp,
+    };
+    let r: &web_sys::Response = resp.unchecked_ref();
+    let Some(body) = r.body() else { return resp };
+    let seen = std::rc::Rc::new(std::cell::Cell::new(0.0));
+    let transform = Closure::<dyn FnMut(JsValue, JsValue)>::new(move |chunk: JsValue, controller: JsValue| {
+        let n = seen.get() + js::get(&chunk, "byteLength").as_f64().unwrap_or(0.0);
+        seen.set(n);
+        let (method, arg) = if n > limit as f64 {
+            let why = match transfer::body_too_long(limit) {
+                Failure::BadResponse(why) => why,
+                other => format!("{other:?}"),
+            };
+            ("error", js::error(BAD_RESPONSE, &why))
+        } else {
+            ("enqueue", chunk)
+        };
+        let f: js_sys::Function = js::get(&controller, method).unchecked_into();
+        let _ = f.call1(&controller, &arg);
+    });
+    let transformer = js::object(&[("transform", transform.as_ref().clone())]);
+    transform.forget(); // lives as long as the stream
+    let global = js::global();
+    let wrap = || -> Result<JsValue, JsValue> {
+        let ts =  js_sys::Reflect::construct(js::get(&global, "TransformStream").unchecked_ref::<js_sys::Function>(), &js_sys::Array::of1(&transformer))?;
+        let pipe: js_sys::Function = js::get(&body, "pipeThrough").unchecked_into();
+        let piped = pipe.call1(&body, &ts)?;
+        let init = js::object(&[
+            ("status", JsValue::from_f64(r.status() as f64)),
+            ("statusText", JsValue::from_str(&r.status_text())),
+            ("headers", r.headers().into()),
+        ]);
+        let copy = js_sys::Reflect::construct(js::get(&global, "Response").unchecked_ref::<js_sys::Function>(), &js_sys::Array::of2(&piped, &init))?;
+        // `url` (the last redirect's) and `redirected` as the original's.
+        for key in ["url", "redirected"] {
+            let desc = js::object(&[("value", js::get(&resp, key))]);
+            js_sys::Reflect::apply(js::get(&js::get(&global, "Object"), "defineProperty").unchecked_ref::<js_sys::Function>(), &JsValue::UNDEFINED, &js_sys::Array::of3(&copy, &JsValue::from_str(key), &desc))?;
+        }
+        Ok(copy)
+    };
+    wrap().unwrap_or(resp)
+}
+
 /// Sends `plan`'s request now (so it can travel while other work goes on);
 /// [`arrive`] waits for its head, which `transfer::check_response` has
 /// checked against the request.
@@ -109,8 +159,9 @@ fn checked(pending: &js_sys::Promise, plan: &FetchPlan) -> js_sys::Promise {
     let plan = plan.clone();
     let check = Closure::once_into_js(move |resp: JsValue| -> Result<JsValue, JsValue> {
         let r: &web_sys::Response = resp.unchecked_ref();
-        match transfer::check_response(&plan, &head_of(r)) {
-            Ok(()) => Ok(resp),
+        let head = head_of(r);
+        match transfer::check_response(&plan, &head) {
+            Ok(()) => Ok(limit_body(resp, &head)),
             Err(failure) => {
                 if let Some(body) = r.body() {
                     let _ = body.cancel();
