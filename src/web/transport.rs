@@ -126,7 +126,7 @@ fn limit_body(resp: JsValue, head: &ResponseInfo) -> JsValue {
     transform.forget(); // lives as long as the stream
     let global = js::global();
     let wrap = || -> Result<JsValue, JsValue> {
-        let ts =  js_sys::Reflect::construct(js::get(&global, "TransformStream").unchecked_ref::<js_sys::Function>(), &js_sys::Array::of1(&transformer))?;
+        let ts = js_sys::Reflect::construct(js::get(&global, "TransformStream").unchecked_ref::<js_sys::Function>(), &js_sys::Array::of1(&transformer))?;
         let pipe: js_sys::Function = js::get(&body, "pipeThrough").unchecked_into();
         let piped = pipe.call1(&body, &ts)?;
         let init = js::object(&[
