@@ -350,7 +350,7 @@ pub enum Failure {
 pub const MAX_CONTENT_LENGTH: u64 = (1 << 53) - 1;
 
 /// Checks a response's head before its body is used, against the request
-/// that was sent: a `Content-Length` that is not a byte count (negative,
+/// that was sent (`request`): a `Content-Length` that is not a byte count (negative,
 /// not a number, beyond [`MAX_CONTENT_LENGTH`]), a `206` to a request
 /// without `Range`, or a `206` whose `Content-Range` is impossible or
 /// disagrees with its `Content-Length` is a bad server response (-1011),
@@ -359,13 +359,13 @@ pub const MAX_CONTENT_LENGTH: u64 = (1 << 53) - 1;
 ///
 /// ```
 /// use bgsession::core::request::{Request, ResponseInfo};
-/// use bgsession::core::transfer::{check_response, FetchPlan, Failure};
+/// use bgsession::core::transfer::{check_response, Failure};
 ///
-/// let plan = FetchPlan { request: Request::get("https://h/f").unwrap(), offset: 0, end: None, whole: false };
+/// let request = Request::get("https://h/f").unwrap(); // no Range
 /// let partial = ResponseInfo { url: "https://h/f".into(), status_code: 206, headers: [("content-range".to_string(), "bytes 0-9/10".to_string())].into() };
-/// assert!(matches!(check_response(&plan, &partial), Err(Failure::BadResponse(why)) if why.contains("without Range")));
+/// assert!(matches!(check_response(&request, &partial), Err(Failure::BadResponse(why)) if why.contains("without Range")));
 /// ```
-pub fn check_response(plan: &FetchPlan, resp: &ResponseInfo) -> Result<(), Failure> {
+pub fn check_response(request: &Request, resp: &ResponseInfo) -> Result<(), Failure> {
     let length = match resp.header("content-length") {
         None => None,
         Some(v) => match v.trim().parse::<u64>() {
@@ -376,7 +376,7 @@ pub fn check_response(plan: &FetchPlan, resp: &ResponseInfo) -> Result<(), Failu
     if resp.status_code != 206 {
         return Ok(());
     }
-    let Some(asked) = plan.request.headers.get("range") else {
+    let Some(asked) = request.headers.get("range") else {
         return Err(Failure::BadResponse("the server answered 206 Partial Content to a request without Range".into()));
     };
     // No Content-Range: a cross-origin server that does not expose it
@@ -812,12 +812,12 @@ mod tests {
         }
     }
 
-    fn plan_with_range(range: Option<&str>) -> FetchPlan {
+    fn plan_with_range(range: Option<&str>) -> Request {
         let mut request = Request::get("https://h/f").unwrap();
         if let Some(r) = range {
             request.headers.insert("range".into(), r.into());
         }
-        FetchPlan { request, offset: 0, end: None, whole: false }
+        request
     }
 
     fn bad_response(r: Result<(), Failure>) -> String {

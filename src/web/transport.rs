@@ -91,8 +91,8 @@ pub fn classify(err: &JsValue) -> Failure {
     }
 }
 
-/// The name of the error a response's head is rejected with when
-/// `transfer::check_response` finds it bad (see [`classify`]).
+/// The name of the error a limited body fails with when it goes on past
+/// its announced size (see [`limit_body`], [`classify`]).
 const BAD_RESPONSE: &str = "BgsessionBadServerResponse";
 
 /// A body without `Content-Length` (chunked) is not cut by the browser at
@@ -146,36 +146,31 @@ fn limit_body(resp: JsValue, head: &ResponseInfo) -> JsValue {
 }
 
 /// Sends `plan`'s request now (so it can travel while other work goes on);
-/// [`arrive`] waits for its head, which `transfer::check_response` has
-/// checked against the request.
+/// [`arrive`] waits for its head and checks it against the request
+/// (`transfer::check_response`).
 pub fn begin(plan: &FetchPlan, abort: &web_sys::AbortController) -> Result<js_sys::Promise, StartError> {
     begin_with_body(plan, None, abort)
 }
 
-/// `pending` resolved to its response if `transfer::check_response` accepts
-/// the head, else rejected with a [`BAD_RESPONSE`] error (the body is
-/// dropped).
-fn checked(pending: &js_sys::Promise, plan: &FetchPlan) -> js_sys::Promise {
-    let plan = plan.clone();
-    let check = Closure::once_into_js(move |resp: JsValue| -> Result<JsValue, JsValue> {
-        let r: &web_sys::Response = resp.unchecked_ref();
-        let head = head_of(r);
-        match transfer::check_response(&plan, &head) {
-            Ok(()) => Ok(limit_body(resp, &head)),
-            Err(failure) => {
-                if let Some(body) = r.body() {
-                    let _ = body.cancel();
-                }
-                let why = match failure {
-                    Failure::BadResponse(why) => why,
-                    other => format!("{other:?}"),
-                };
-                Err(js::error(BAD_RESPONSE, &why))
-            }
+/// The property of a request's promise (from [`begin`]) holding the
+/// request as JSON, for [`arrive`] to check the answer against.
+const SENT: &str = "bgsessionRequest";
+
+/// `transfer::check_response` on the head `resp` of the request sent as
+/// `pending`: `Err` with the bad response's failure (its body dropped), or
+/// the response to read (a chunked body limited, see [`limit_body`]).
+fn checked(pending: &js_sys::Promise, resp: web_sys::Response) -> Result<web_sys::Response, Failure> {
+    let Some(request) = js::get(pending, SENT).as_string().and_then(|j| serde_json::from_str::<crate::core::request::Request>(&j).ok()) else {
+        return Ok(resp);
+    };
+    let head = head_of(&resp);
+    if let Err(failure) = transfer::check_response(&request, &head) {
+        if let Some(body) = resp.body() {
+            let _ = body.cancel();
         }
-    });
-    let then: js_sys::Function = js::get(pending, "then").unchecked_into();
-    then.call1(pending, &check).map(JsCast::unchecked_into).unwrap_or_else(|_| pending.clone())
+        return Err(failure);
+    }
+    Ok(limit_body(resp.into(), &head).unchecked_into())
 }
 
 /// [`begin`] with a request body (an upload's file).
@@ -203,7 +198,10 @@ pub fn begin_with_body(plan: &FetchPlan, body: Option<&web_sys::Blob>, abort: &w
         .call2(&js::global(), &JsValue::from_str(&plan.request.url), &init)
         .map_err(|e| StartError::Failed(Failure::Connect(js::message(&e))))?;
     // Rejections are handled in `arrive`; keep an early one quiet meanwhile.
-    let promise = checked(&promise.unchecked_into(), plan);
+    let promise: js_sys::Promise = promise.unchecked_into();
+    if let Ok(json) = serde_json::to_string(&plan.request) {
+        js::set(&promise, SENT, &JsValue::from_str(&json));
+    }
     let quiet = Closure::<dyn FnMut(JsValue)>::new(|_e: JsValue| {});
     let _ = promise.catch(&quiet);
     quiet.forget();
@@ -215,7 +213,7 @@ pub fn begin_with_body(plan: &FetchPlan, body: Option<&web_sys::Blob>, abort: &w
 pub async fn arrive(pending: js_sys::Promise, abort: &web_sys::AbortController, timeout_ms: f64) -> Result<Started, StartError> {
     let signal = abort.signal();
     let (timed_out, _watchdog) = watchdog(abort, timeout_ms);
-    let resp: web_sys::Response = match js::wait(pending).await {
+    let resp: web_sys::Response = match js::wait(pending.clone()).await {
         Ok(r) => r.unchecked_into(),
         Err(_) if timed_out.get() => {
             return Err(StartError::Failed(Failure::TimedOut(format!(
@@ -224,7 +222,6 @@ pub async fn arrive(pending: js_sys::Promise, abort: &web_sys::AbortController, 
             ))))
         }
         Err(e) if signal.aborted() || js::error_name(&e) == "AbortError" => return Err(StartError::Aborted),
-        Err(e) if js::error_name(&e) == BAD_RESPONSE => return Err(StartError::Failed(classify(&e))),
         Err(e) => {
             return Err(StartError::Failed(if online() {
                 Failure::Connect(format!("{} (unreachable host, refused connection, or a cross-origin URL without CORS)", js::message(&e)))
@@ -233,6 +230,7 @@ pub async fn arrive(pending: js_sys::Promise, abort: &web_sys::AbortController, 
             }))
         }
     };
+    let resp = checked(&pending, resp).map_err(StartError::Failed)?;
     let info = head_of(&resp);
     Ok(Started { info, response: resp })
 }
