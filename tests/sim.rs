@@ -201,6 +201,13 @@ fn suspend_resume_and_cancel() {
     s.run_until(120_000.0);
     assert!(s.file_is_exact("file:///Documents/1", URL));
     assert_eq!(completions(&s, 2), vec!["-999 cancelled".to_string()]);
+    // A plain cancel() gives no resume data (only a transfer error or
+    // cancelByProducingResumeData do, as Apple documents), and frees the
+    // second of bytes task 2 had stored.
+    let key = ("s".to_string(), 2);
+    let t2 = s.store.tasks.get(&key).or(s.store.forgotten.get(&key)).expect("task 2's record");
+    assert!(!t2.error.as_ref().expect("an error").user_info.contains_key(bgsession::core::resume::RESUME_DATA_KEY));
+    assert!(!s.store.blobs.keys().any(|(b, _)| *b == t2.blob_id), "its bytes are freed");
     check_invariants(&s).unwrap();
 }
 

@@ -731,7 +731,14 @@ impl Daemon {
             Ok(Transition::Complete(err)) => {
                 self.stop(&key);
                 let data = ResumeData::from_task(&task).filter(|_| produce_resume_data).map(|d| d.to_bytes());
-                self.fail(now, task.clone(), err);
+                if produce_resume_data {
+                    self.fail(now, task.clone(), err);
+                } else {
+                    // A plain cancel() gives no resume data (Apple: only a
+                    // transfer error or cancel(byProducingResumeData:) do):
+                    // its bytes are freed.
+                    self.end_discarding(now, task.clone(), err);
+                }
                 let task = self.tasks.get(&key).cloned().unwrap_or(task);
                 if produce_resume_data {
                     Reply::ResumeData { data }
@@ -933,6 +940,19 @@ impl Daemon {
         }
         self.commit(now, task, None, vec![Event::DidCompleteWithError { error: Some(err) }]);
         if !kept && count > 0 {
+            self.actions.push_back(Action::DeleteBytes { blob_id, from: 0, count });
+        }
+    }
+
+    /// Ends `task` with `err` and frees its stored bytes.
+    fn end_discarding(&mut self, now: f64, mut task: TaskRecord, err: NsError) {
+        let (blob_id, count) = (task.blob_id.clone(), task.segments.len());
+        task.discard_bytes();
+        if task.complete(Some(err.clone())).is_err() {
+            return;
+        }
+        self.commit(now, task, None, vec![Event::DidCompleteWithError { error: Some(err) }]);
+        if count > 0 {
             self.actions.push_back(Action::DeleteBytes { blob_id, from: 0, count });
         }
     }
