@@ -963,10 +963,12 @@ impl Daemon {
         let name: String = format!("{:012x}", self.random_u64() & 0xffff_ffff_ffff);
         let location = download_temp_path(&name);
         let content_type = task.response.as_ref().and_then(|r| r.header("content-type").map(str::to_string));
-        let file = FileMeta::new(&location, task.blob_id.clone(), task.segments.clone(), now, content_type);
         if task.complete(None).is_err() {
             return;
         }
+        // The bytes are the temp file's now: the record holds none (so it is
+        // forgotten once its events are delivered).
+        let file = FileMeta::new(&location, task.blob_id.clone(), std::mem::take(&mut task.segments), now, content_type);
         let events = vec![Event::DidFinishDownloadingTo { location: location.url() }, Event::DidCompleteWithError { error: None }];
         self.commit(now, task, Some(file), events);
     }

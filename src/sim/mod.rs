@@ -343,7 +343,7 @@ impl Sim {
                 out.push(format!("entry {seq} of \"{session}\" delivered {n} times"));
             }
         }
-        for t in self.store.tasks.values().chain(self.store.forgotten.values()) {
+        for t in self.store.all_tasks() {
             let methods = self.trace_methods(t.task_id);
             let completions = methods.iter().filter(|m| **m == "didCompleteWithError").count();
             if completions > 1 || (finished && completions != 1) {
@@ -372,7 +372,10 @@ impl Sim {
             if !self.store.journal.is_empty() {
                 out.push(format!("{} journal entries never delivered", self.store.journal.len()));
             }
-            let kept: Vec<u64> = self.store.tasks.values().filter(|t| t.state == crate::core::task::TaskState::Completed && t.segments.is_empty()).map(|t| t.task_id).collect();
+            // Only a failed download's record whose error carried resume
+            // data may stay (it owns the bytes that data names).
+            let holds_resume_data = |t: &crate::core::task::TaskRecord| !t.segments.is_empty() && t.error.as_ref().is_some_and(|e| e.user_info.contains_key(crate::core::resume::RESUME_DATA_KEY));
+            let kept: Vec<u64> = self.store.tasks.values().filter(|t| t.state == crate::core::task::TaskState::Completed && !holds_resume_data(t)).map(|t| t.task_id).collect();
             if !kept.is_empty() {
                 out.push(format!("finished task records never forgotten: {kept:?}"));
             }

@@ -236,7 +236,7 @@ pub fn played(sim: &Sim) -> Played {
     events.extend(requests);
     // Stable: the trace's order holds within a millisecond.
     events.sort_by(|a, b| a.at.total_cmp(&b.at));
-    let tasks = sim.store.tasks.len() as u64;
-    let files_exact = sim.store.tasks.values().filter(|t| sim.file_is_exact(&format!("file:///Documents/{}", t.task_id), &t.original_request.url)).count() as u64;
+    let tasks = sim.store.all_tasks().count() as u64;
+    let files_exact = sim.store.all_tasks().filter(|t| sim.file_is_exact(&format!("file:///Documents/{}", t.task_id), &t.original_request.url)).count() as u64;
     Played { profile: sim.profile.name.to_string(), events, files_exact, tasks, violations: sim.violations(false) }
 }

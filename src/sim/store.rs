@@ -34,6 +34,12 @@ pub struct Store {
 }
 
 impl Store {
+    /// Every task record ever stored: those kept and those forgotten.
+    pub fn all_tasks(&self) -> impl Iterator<Item = &TaskRecord> {
+        let kept = self.tasks.iter().filter(|(k, _)| !self.forgotten.contains_key(*k)).map(|(_, t)| t);
+        kept.chain(self.forgotten.values())
+    }
+
     /// Applies a daemon commit in one transaction; returns the entries
     /// written, with their seqs.
     pub fn commit(&mut self, c: Commit) -> Vec<JournalEntry> {

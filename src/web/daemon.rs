@@ -1063,8 +1063,9 @@ async fn count_stored_segment(store: &Store, task: &TaskRecord, index: usize, wr
 async fn finish(store: &Store, task: &mut TaskRecord) -> Result<(), JsValue> {
     let location = crate::core::files::download_temp_path(&js::random_id().replace('-', "").chars().take(12).collect::<String>());
     let content_type = task.response.as_ref().and_then(|r| r.header("content-type").map(str::to_string));
-    let file = FileMeta::new(&location, task.blob_id.clone(), task.segments.clone(), js::now(), content_type);
     task.complete(None).map_err(|e| js::error("InvalidStateError", &e.to_string()))?;
+    // The bytes are the temp file's now (core::daemon's finish does the same).
+    let file = FileMeta::new(&location, task.blob_id.clone(), std::mem::take(&mut task.segments), js::now(), content_type);
     let events = vec![Event::DidFinishDownloadingTo { location: location.url() }, Event::DidCompleteWithError { error: None }];
     journal_running(store, task, Some(&file), events).await
 }

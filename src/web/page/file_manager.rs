@@ -207,12 +207,15 @@ impl FileManager {
     }
 
     /// Space used, as a storage cleaner shows it: `{tmp, documents, caches,
-    /// total, quota}` in bytes (`quota` from `navigator.storage.estimate()`).
+    /// total, quota}` in bytes (`quota` from `navigator.storage.estimate()`),
+    /// and `daemon`: what the daemon holds outside the sandbox (downloads in
+    /// progress, resume data), not in `total`.
     #[doc(hidden)]
     #[wasm_bindgen(js_name = usage, unchecked_return_type = "StorageUsage")]
     pub async fn js_usage(&self) -> Result<JsValue, JsValue> {
         let all = store::shared().await?.files().await?;
         let u = files::usage(&all);
+        let daemon = files::daemon_bytes(&store::shared().await?.tasks(None).await?);
         let quota = estimate_quota().await.unwrap_or(-1.0);
         let _ = Root::ALL;
         Ok(js::object(&[
@@ -221,6 +224,7 @@ impl FileManager {
             ("caches", JsValue::from_f64(u.caches as f64)),
             ("total", JsValue::from_f64(u.total as f64)),
             ("quota", JsValue::from_f64(quota)),
+            ("daemon", JsValue::from_f64(daemon as f64)),
         ]))
     }
 

@@ -135,6 +135,8 @@ export interface StorageUsage {
     caches: number;
     total: number;
     quota: number;
+    /** Bytes the daemon holds outside the sandbox (not in `total`): downloads in progress and resume data. */
+    daemon: number;
 }
 
 /** A sandbox location: `file:///tmp/…`, `file:///Documents/…`, `file:///Library/Caches/…`. */
