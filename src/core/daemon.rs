@@ -37,7 +37,7 @@
 //! assert!(actions.iter().any(|a| matches!(a, Action::Send(s) if s.request.headers["range"] == "bytes=0-1048575")));
 //! ```
 
-use crate::core::config::ConfigData;
+use crate::core::config::{ConfigData, Transport};
 use crate::core::delayed;
 use crate::core::error::NsError;
 use crate::core::files::{download_temp_path, FileMeta};
@@ -47,7 +47,7 @@ use crate::core::protocol::{Broadcast, Command, DaemonEvent, DelayedAnswer, Repl
 use crate::core::request::{host_key, ContentRange, Request, ResponseInfo};
 use crate::core::resume::{keep_for_resume, ResumeData};
 use crate::core::task::{TaskKind, TaskRecord, TaskState, Transition};
-use crate::core::transfer::{self, Failure, FailureDecision, ResponseDecision, RetryPolicy, SegmentOutcome};
+use crate::core::transfer::{self, Failure, FailureDecision, ResponseDecision, RetryPolicy, SegmentOutcome, SettledDecision};
 use crate::core::upload;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
@@ -93,6 +93,11 @@ pub struct Send {
     pub upload_body: Option<(String, Vec<u64>)>,
     /// No data for this long ends the attempt (`Failure::TimedOut`).
     pub request_timeout_ms: f64,
+    /// The browser's download service carries this task (Background Fetch,
+    /// started by a page under this id): the host listens to it instead of
+    /// fetching, reports its progress ([`Daemon::handle_background_fetch_progress`])
+    /// and how it settled ([`Daemon::handle_background_fetch_settled`]).
+    pub background_fetch: Option<String>,
 }
 
 /// One IndexedDB transaction: the task's new state, journal appends and a
@@ -196,6 +201,11 @@ struct Transfer {
     upload: bool,
     /// When the head arrived (a streamed probe's rate is measured from here).
     head_at: f64,
+    /// A Background Fetch (the browser downloads; no worker needed).
+    background: bool,
+    /// A settled Background Fetch's body, read into segments (its rate
+    /// says nothing about the link).
+    ingest: bool,
 }
 
 /// Per-attempt memory of a task (lost with the worker, as in the browser).
@@ -375,12 +385,22 @@ impl Daemon {
     /// Nothing runs, nothing is checked, no timer waits: a host may let the
     /// worker go.
     pub fn is_idle(&self) -> bool {
-        self.active.is_empty() && self.holds.is_empty() && self.timer.is_none()
+        self.background_transfers() == self.active.len() && self.holds.is_empty() && self.timer.is_none()
     }
 
-    /// Requests in flight.
+    /// Requests in flight (Background Fetches included).
     pub fn transfers(&self) -> usize {
         self.transfers.len()
+    }
+
+    /// Is a request of this task in flight (a host holds the task's lock meanwhile)?
+    pub fn is_transferring(&self, session: &str, task_id: u64) -> bool {
+        self.active.contains_key(&(session.to_string(), task_id))
+    }
+
+    /// Background Fetches this machine listens to.
+    pub fn background_transfers(&self) -> usize {
+        self.transfers.values().filter(|t| t.background).count()
     }
 
     /// Scheduling decisions taken so far (for the benchmark).
@@ -415,13 +435,14 @@ impl Daemon {
         let reply = match command {
             Command::Resume { task, fresh, id_floor, config } => self.resume(now, task, fresh, id_floor, config),
             Command::Suspend { session, task_id } => self.suspend(now, (session, task_id)),
-            Command::Cancel { session, task_id } => self.cancel(now, (session, task_id), false),
-            Command::CancelByProducingResumeData { session, task_id } => self.cancel(now, (session, task_id), true),
+            Command::Cancel { session, task_id, task } => self.cancel(now, (session, task_id), task, false),
+            Command::CancelByProducingResumeData { session, task_id } => self.cancel(now, (session, task_id), None, true),
             Command::DelayedRequest { session, task_id, answer } => self.answer_delayed(now, (session, task_id), answer),
             Command::SimulateNetwork { conditions } => {
                 self.network_override = conditions;
                 Reply::Network { network: self.network_now() }
             }
+            Command::BackgroundFetchUnavailable { session, task_id } => self.background_fetch_unavailable(now, (session, task_id)),
             Command::Wake | Command::Ping => Reply::Done { changed: false },
             Command::Status => Reply::Status { transfers: self.transfers.len(), pending: self.index.entries.len() },
         };
@@ -469,6 +490,7 @@ impl Daemon {
         if transfer::is_transient_status(head.status_code) {
             let jitter = self.random();
             if self.policy.on_server_error(&mut task, &head, now, jitter).is_some() {
+                self.new_attempt(&tr.key);
                 self.actions.push_back(Action::Abort(id));
                 self.end_transfer(id);
                 self.commit(now, task, None, vec![]);
@@ -531,7 +553,7 @@ impl Daemon {
         tr.segments_stored += 1;
         // A streamed probe's rate is judged on its whole body (body end).
         let streamed = tr.plan.end.is_none();
-        let judged = streamed || tr.plan.whole;
+        let judged = !tr.background && !tr.ingest && (streamed || tr.plan.whole);
         let switch = judged && transfer::after_segment(&mut task, len, elapsed_ms, streamed) == SegmentOutcome::SwitchToFast;
         let ev = Event::DidWriteData { total_bytes_written: task.bytes_received, total_bytes_expected_to_write: task.expected_or_unknown() };
         self.transfers.insert(id, tr);
@@ -638,7 +660,88 @@ impl Daemon {
         self.schedule(now);
     }
 
+    /// A Background Fetch's progress, as the browser reports it (`downloaded`
+    /// of `total` bytes, 0: unknown): the counters show its figures until the
+    /// body is handed over.
+    pub fn handle_background_fetch_progress(&mut self, now: f64, key: TaskKey, downloaded: u64, total: u64) {
+        self.now = self.now.max(now);
+        let Some(mut task) = self.running_task(&key) else { return };
+        if task.bg_fetch_id.is_none() || !task.segments.is_empty() || (task.bytes_received == downloaded && task.bytes_expected == (total > 0).then_some(total)) {
+            return;
+        }
+        task.bytes_received = downloaded;
+        task.bytes_expected = (total > 0).then_some(total);
+        let ev = Event::DidWriteData { total_bytes_written: task.bytes_received, total_bytes_expected_to_write: task.expected_or_unknown() };
+        self.commit(now, task, None, vec![ev]);
+    }
+
+    /// The Background Fetch `id` settled (`kind`: "success", "fail" or
+    /// "abort"; `reason`: its `failureReason`; `head`: its response's head,
+    /// if it has one). The body is then read into segments under the
+    /// returned transfer (an [`Action::ReadBody`] follows); a failure is
+    /// retried with `fetch` (a worker cannot start a Background Fetch).
+    pub fn handle_background_fetch_settled(&mut self, now: f64, id: &str, kind: &str, reason: &str, head: Option<ResponseInfo>) -> Option<TransferId> {
+        self.now = self.now.max(now);
+        let key = self.tasks.values().find(|t| t.state == TaskState::Running && t.bg_fetch_id.as_deref() == Some(id)).map(key_of)?;
+        let mut task = self.running_task(&key)?;
+        task.bg_fetch_id = None;
+        task.transport = Transport::Fetch;
+        if let Some(old) = self.active.get(&key).copied() {
+            self.end_transfer(old);
+        }
+        let result = match (transfer::on_background_fetch_settled(kind, reason, head.is_some()), head) {
+            (SettledDecision::Fail(err), _) => {
+                self.fail(now, task, err);
+                None
+            }
+            (SettledDecision::Ingest, Some(head)) => Some(self.ingest(now, task, head)),
+            (SettledDecision::Retry(f), _) => {
+                self.failed(now, task, f);
+                None
+            }
+            (SettledDecision::Ingest, None) => {
+                self.failed(now, task, Failure::Lost("the Background Fetch has no response".into()));
+                None
+            }
+        };
+        self.schedule(now);
+        result
+    }
+
+    /// A settled Background Fetch's body becomes the task's bytes, read as
+    /// one streamed body.
+    fn ingest(&mut self, now: f64, mut task: TaskRecord, head: ResponseInfo) -> TransferId {
+        let key = key_of(&task);
+        let (old_blob, old_count) = (task.blob_id.clone(), task.segments.len());
+        task.discard_bytes();
+        if old_count > 0 {
+            self.actions.push_back(Action::DeleteBytes { blob_id: old_blob, from: 0, count: old_count });
+        }
+        task.bytes_expected = head.content_length();
+        task.current_request.url = head.url.clone();
+        task.response = Some(head);
+        let id = TransferId(self.next_transfer);
+        self.next_transfer += 1;
+        let plan = transfer::FetchPlan { request: task.current_request.clone(), offset: 0, end: None, whole: false };
+        self.transfers.insert(id, Transfer { key: key.clone(), plan, stored: 0, first_segment: 0, segments_stored: 0, bounded: None, upload: false, head_at: now, background: false, ingest: true });
+        self.active.insert(key, id);
+        let read = Action::ReadBody { transfer: id, blob_id: task.blob_id.clone(), first_segment: 0 };
+        self.commit(now, task, None, vec![]);
+        self.actions.push_back(read);
+        id
+    }
+
     // ----- commands -----
+
+    /// The page could not start the task's Background Fetch: it runs with `fetch`.
+    fn background_fetch_unavailable(&mut self, now: f64, key: TaskKey) -> Reply {
+        let Some(mut task) = self.running_task(&key).filter(|t| t.transport == Transport::BackgroundFetch) else { return Reply::Done { changed: false } };
+        self.stop(&key);
+        task.transport = Transport::Fetch;
+        task.bg_fetch_id = None;
+        self.put(now, task);
+        Reply::Done { changed: true }
+    }
 
     fn resume(&mut self, now: f64, mut rec: TaskRecord, fresh: bool, id_floor: u64, config: Option<ConfigData>) -> Reply {
         if let Some(c) = &config {
@@ -657,9 +760,13 @@ impl Daemon {
         if is_new && !task.segments.is_empty() {
             self.claim_bytes(now, &mut task);
         }
-        if is_new && task.kind == TaskKind::Download && task.bytes_received == 0 {
+        if task.kind == TaskKind::Download && task.bytes_received == 0 && task.bg_fetch_id.is_none() {
             if let Some(t) = config.as_ref().map(|c| c.transport) {
                 task.transport = t;
+            }
+            if task.transport == Transport::BackgroundFetch {
+                // The page starts it under this id.
+                task.bg_fetch_id = Some(format!("bgsession-{:016x}", self.random_u64()));
             }
         }
         let transition = match task.resume() {
@@ -705,6 +812,7 @@ impl Daemon {
 
     fn suspend(&mut self, now: f64, key: TaskKey) -> Reply {
         let Some(mut task) = self.tasks.get(&key).cloned() else { return not_found(&key) };
+        forget_background_fetch(&mut task);
         match task.suspend() {
             Ok(Transition::StopTransfer) => {
                 self.stop(&key);
@@ -715,10 +823,12 @@ impl Daemon {
         }
     }
 
-    fn cancel(&mut self, now: f64, key: TaskKey, produce_resume_data: bool) -> Reply {
-        let Some(mut task) = self.tasks.get(&key).cloned() else {
+    fn cancel(&mut self, now: f64, key: TaskKey, given: Option<TaskRecord>, produce_resume_data: bool) -> Reply {
+        let given = given.filter(|t| key_of(t) == key && t.state == TaskState::Suspended);
+        let Some(mut task) = self.tasks.get(&key).cloned().or(given) else {
             return if produce_resume_data { Reply::ResumeData { data: None } } else { not_found(&key) };
         };
+        forget_background_fetch(&mut task);
         match task.cancel() {
             Ok(Transition::Complete(err)) => {
                 self.stop(&key);
@@ -895,8 +1005,10 @@ impl Daemon {
             whole: plan.whole,
             upload_body: upload.then(|| (task.blob_id.clone(), task.segments.clone())),
             request_timeout_ms,
+            background_fetch: task.bg_fetch_id.clone().filter(|_| task.transport == Transport::BackgroundFetch && !upload),
         };
-        self.transfers.insert(id, Transfer { key: key.clone(), plan, stored: 0, first_segment: task.segments.len(), segments_stored: 0, bounded: None, upload, head_at: now });
+        let background = send.background_fetch.is_some();
+        self.transfers.insert(id, Transfer { key: key.clone(), plan, stored: 0, first_segment: task.segments.len(), segments_stored: 0, bounded: None, upload, head_at: now, background, ingest: false });
         self.active.insert(key.clone(), id);
         self.set_task(task);
         self.actions.push_back(Action::Send(send));
@@ -906,6 +1018,7 @@ impl Daemon {
     // ----- outcomes -----
 
     fn failed(&mut self, now: f64, mut task: TaskRecord, failure: Failure) {
+        self.new_attempt(&key_of(&task));
         let jitter = self.random();
         match self.policy.on_failure(&mut task, failure, now, jitter) {
             FailureDecision::RetryAt(_) => self.commit(now, task, None, vec![]),
@@ -941,6 +1054,14 @@ impl Daemon {
         }
         let events = vec![Event::DidFinishDownloadingTo { location: location.url() }, Event::DidCompleteWithError { error: None }];
         self.commit(now, task, Some(file), events);
+    }
+
+    /// After a failure the next request is a new attempt: its first
+    /// response says where the download resumes (`didResumeAtOffset`).
+    fn new_attempt(&mut self, key: &TaskKey) {
+        if let Some(a) = self.attempts.get_mut(key) {
+            *a = Attempt { first_response: true, restarted: false };
+        }
     }
 
     fn verify(&mut self, task: &TaskRecord, finishing: bool) {
@@ -1075,6 +1196,14 @@ impl Daemon {
 
     fn random(&mut self) -> f64 {
         (self.random_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// A suspended or cancelled Background Fetch is aborted and forgotten: the
+/// browser's partial download is not ours to resume (a resume starts a new one).
+fn forget_background_fetch(task: &mut TaskRecord) {
+    if task.bg_fetch_id.take().is_some() {
+        task.discard_bytes();
     }
 }
 

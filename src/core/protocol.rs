@@ -82,6 +82,10 @@ pub enum Command {
         session: String,
         /// The task's identifier.
         task_id: u64,
+        /// The task as the page knows it: a task never resumed is not
+        /// stored yet, and is cancelled (and stored) as given.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task: Option<TaskRecord>,
     },
     /// `cancel(byProducingResumeData:)`.
     #[serde(rename_all = "camelCase")]
@@ -105,6 +109,15 @@ pub enum Command {
     SimulateNetwork {
         /// The link to assume.
         conditions: Option<NetworkInfo>,
+    },
+    /// The page could not start the task's Background Fetch (the browser
+    /// has none, or refused): the task runs with `fetch`.
+    #[serde(rename_all = "camelCase")]
+    BackgroundFetchUnavailable {
+        /// The session identifier.
+        session: String,
+        /// The task's identifier.
+        task_id: u64,
     },
     /// Any page of the origin loaded the library: resume what is pending.
     Wake,

@@ -349,6 +349,12 @@ impl Store {
         Self::finish(tx).await
     }
 
+    /// Every stored session configuration (JS objects `{identifier, ...}`).
+    pub async fn sessions(&self) -> Result<Vec<JsValue>> {
+        let tx = self.tx(&[SESSIONS], TransactionMode::ReadOnly)?;
+        tx.object_store(SESSIONS).map_err(e)?.get_all(None, None).map_err(e)?.await.map_err(e)
+    }
+
     /// The stored configuration of session `identifier` (a JS object), if any.
     pub async fn session(&self, identifier: &str) -> Result<Option<JsValue>> {
         let tx = self.tx(&[SESSIONS], TransactionMode::ReadOnly)?;
@@ -364,18 +370,30 @@ impl Store {
     /// still running: a transfer's writes never bring back a task that was
     /// meanwhile suspended, cancelled or completed (error `TaskMovedOn`).
     pub async fn commit(&self, task: Option<&TaskRecord>, file: Option<&FileMeta>, appends: Vec<(JournalEntry, AppendPlan)>, only_if_running: bool) -> Result<Vec<JournalEntry>> {
+        self.commit_all(task, None, file, appends, only_if_running).await
+    }
+
+    /// [`Store::commit`] that also writes a session's configuration (a JS
+    /// object `{identifier, ...}`) in the same transaction: the daemon's
+    /// `Commit` action, all or nothing. The transaction is created before
+    /// the first await, so commits made one after another are written in
+    /// that order.
+    pub async fn commit_all(&self, task: Option<&TaskRecord>, config: Option<&JsValue>, file: Option<&FileMeta>, appends: Vec<(JournalEntry, AppendPlan)>, only_if_running: bool) -> Result<Vec<JournalEntry>> {
         let Some(t) = task else {
-            return self.commit_tx(None, file, appends, false).await;
+            return self.commit_tx(None, config, file, appends, false).await;
         };
         let _write = self.begin_task_write();
-        let r = self.commit_tx(task, file, appends, only_if_running).await;
+        let r = self.commit_tx(task, config, file, appends, only_if_running).await;
         let out = self.task_write_failed(r)?;
         self.wrote_task(t);
         Ok(out)
     }
 
-    async fn commit_tx(&self, task: Option<&TaskRecord>, file: Option<&FileMeta>, appends: Vec<(JournalEntry, AppendPlan)>, only_if_running: bool) -> Result<Vec<JournalEntry>> {
-        let tx = self.tx(&[TASKS, FILES, EVENTS], TransactionMode::ReadWrite)?;
+    async fn commit_tx(&self, task: Option<&TaskRecord>, config: Option<&JsValue>, file: Option<&FileMeta>, appends: Vec<(JournalEntry, AppendPlan)>, only_if_running: bool) -> Result<Vec<JournalEntry>> {
+        let tx = self.tx(&[TASKS, FILES, EVENTS, SESSIONS], TransactionMode::ReadWrite)?;
+        if let Some(c) = config {
+            tx.object_store(SESSIONS).map_err(e)?.put(c, None).map_err(e)?.await.map_err(e)?;
+        }
         if let Some(t) = task {
             let tasks = tx.object_store(TASKS).map_err(e)?;
             if only_if_running {

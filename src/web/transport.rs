@@ -15,15 +15,6 @@ pub struct Started {
 }
 
 impl Started {
-    /// A reader of the body (`ReadableStreamDefaultReader`), or `null` for a
-    /// body-less response.
-    pub fn reader(&self) -> JsValue {
-        match self.response.body() {
-            Some(body) => body.get_reader().into(),
-            None => JsValue::NULL,
-        }
-    }
-
     /// Abandons a body we will not read.
     pub fn discard(&self) {
         if let Some(body) = self.response.body() {
@@ -89,13 +80,8 @@ pub fn classify(err: &JsValue) -> Failure {
     }
 }
 
-/// Sends `plan`'s request now (so it can travel while other work goes on);
-/// [`arrive`] waits for its head.
-pub fn begin(plan: &FetchPlan, abort: &web_sys::AbortController) -> Result<js_sys::Promise, StartError> {
-    begin_with_body(plan, None, abort)
-}
-
-/// [`begin`] with a request body (an upload's file).
+/// Sends `plan`'s request now (with a request body: an upload's file), so it
+/// can travel while other work goes on; [`arrive`] waits for its head.
 pub fn begin_with_body(plan: &FetchPlan, body: Option<&web_sys::Blob>, abort: &web_sys::AbortController) -> Result<js_sys::Promise, StartError> {
     let init = web_sys::RequestInit::new();
     if let Some(body) = body {
@@ -124,7 +110,7 @@ pub fn begin_with_body(plan: &FetchPlan, body: Option<&web_sys::Blob>, abort: &w
     Ok(promise)
 }
 
-/// Waits for the head of a request sent by [`begin`]; none within
+/// Waits for the head of a request sent by [`begin_with_body`]; none within
 /// `timeout_ms` is a timeout (`timeoutIntervalForRequest`).
 pub async fn arrive(pending: js_sys::Promise, abort: &web_sys::AbortController, timeout_ms: f64) -> Result<Started, StartError> {
     let signal = abort.signal();
