@@ -1218,3 +1218,157 @@ fn resumed_at(task: &TaskRecord, offset: u64) -> Event {
 fn not_found(key: &TaskKey) -> Reply {
     Reply::Error { name: "NotFoundError".into(), message: format!("no task {} in session \"{}\"", key.1, key.0) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::request::Request;
+    use std::collections::BTreeMap;
+
+    const URL: &str = "https://example.test/a";
+
+    fn started() -> Daemon {
+        let mut d = Daemon::new(7);
+        d.handle_started(0.0, vec![], vec![]);
+        drain(&mut d);
+        d
+    }
+
+    fn drain(d: &mut Daemon) -> Vec<Action> {
+        std::iter::from_fn(|| d.poll_action()).collect()
+    }
+
+    fn task(id: u64) -> TaskRecord {
+        TaskRecord::new_download("s", id, Request::get(URL).unwrap(), 0.0, format!("dl-{id}"))
+    }
+
+    fn background_config() -> ConfigData {
+        let mut c = ConfigData::background("s").unwrap();
+        c.transport = Transport::BackgroundFetch;
+        c
+    }
+
+    fn head(status: u16, len: u64, range: Option<&str>) -> ResponseInfo {
+        let mut headers = BTreeMap::new();
+        headers.insert("content-length".to_string(), len.to_string());
+        headers.insert("etag".to_string(), "\"v1\"".to_string());
+        if let Some(r) = range {
+            headers.insert("content-range".to_string(), r.to_string());
+        }
+        ResponseInfo { url: URL.into(), status_code: status, headers }
+    }
+
+    fn sends(actions: &[Action]) -> Vec<&Send> {
+        actions.iter().filter_map(|a| if let Action::Send(s) = a { Some(s) } else { None }).collect()
+    }
+
+    fn events(actions: &[Action]) -> Vec<Event> {
+        actions.iter().filter_map(|a| if let Action::Commit(c) = a { Some(c.appends.iter().map(|(e, _)| e.event.clone())) } else { None }).flatten().collect()
+    }
+
+    fn resume_background(d: &mut Daemon) -> Vec<Action> {
+        d.handle_command(0.0, 1, Command::Resume { task: task(1), fresh: true, id_floor: 1, config: Some(background_config()) });
+        drain(d)
+    }
+
+    #[test]
+    fn background_fetch_is_listened_to_and_its_body_ingested() {
+        let mut d = started();
+        let actions = resume_background(&mut d);
+        let id = d.task("s", 1).unwrap().bg_fetch_id.clone().expect("a Background Fetch id for the page");
+        let send = sends(&actions)[0].clone();
+        assert_eq!(send.background_fetch.as_deref(), Some(id.as_str()), "the host listens instead of fetching");
+        assert_eq!(d.background_transfers(), 1, "listening to the browser is not work that keeps the worker");
+        d.handle_background_fetch_progress(10.0, ("s".into(), 1), 500, 1000);
+        assert_eq!(events(&drain(&mut d)), vec![Event::DidWriteData { total_bytes_written: 500, total_bytes_expected_to_write: 1000 }]);
+        let ingest = d.handle_background_fetch_settled(20.0, &id, "success", "", Some(head(200, 1000, None))).expect("the body is read");
+        let actions = drain(&mut d);
+        assert!(actions.iter().any(|a| matches!(a, Action::ReadBody { transfer, first_segment: 0, .. } if *transfer == ingest)));
+        d.handle_segment_stored(30.0, ingest, 1000, 5.0);
+        d.handle_body_end(31.0, ingest);
+        let actions = drain(&mut d);
+        assert!(sends(&actions).is_empty(), "an ingested body is never judged for the fast path");
+        let Some(Action::VerifyBytes { task, .. }) = actions.iter().find(|a| matches!(a, Action::VerifyBytes { .. })).cloned() else { panic!("checked before finishing: {actions:?}") };
+        d.handle_bytes_verified(32.0, task, 1);
+        let evs = events(&drain(&mut d));
+        assert!(matches!(evs[..], [Event::DidFinishDownloadingTo { .. }, Event::DidCompleteWithError { error: None }]), "{evs:?}");
+    }
+
+    #[test]
+    fn a_failed_background_fetch_is_retried_with_fetch() {
+        let mut d = started();
+        resume_background(&mut d);
+        let id = d.task("s", 1).unwrap().bg_fetch_id.clone().unwrap();
+        assert!(d.handle_background_fetch_settled(10.0, &id, "fail", "fetch-error", None).is_none());
+        let t = d.task("s", 1).unwrap();
+        assert_eq!((t.transport, t.bg_fetch_id.clone(), t.state), (Transport::Fetch, None, TaskState::Running));
+        let retry = t.retry_at.expect("a retry after backoff");
+        d.handle_timeout(retry + 1.0);
+        let actions = drain(&mut d);
+        assert!(sends(&actions).iter().any(|s| s.background_fetch.is_none()), "the retry uses fetch");
+        assert_eq!(d.handle_background_fetch_settled(11.0, &id, "abort", "", None), None, "a stale registration changes nothing");
+    }
+
+    #[test]
+    fn suspending_a_background_fetch_aborts_and_forgets_it_and_a_resume_starts_a_new_one() {
+        let mut d = started();
+        let actions = resume_background(&mut d);
+        let first = sends(&actions)[0].transfer;
+        let id = d.task("s", 1).unwrap().bg_fetch_id.clone().unwrap();
+        d.handle_command(1.0, 2, Command::Suspend { session: "s".into(), task_id: 1 });
+        let actions = drain(&mut d);
+        assert!(actions.contains(&Action::Abort(first)));
+        assert_eq!(d.task("s", 1).unwrap().bg_fetch_id, None);
+        d.handle_command(2.0, 3, Command::Resume { task: task(1), fresh: false, id_floor: 1, config: Some(background_config()) });
+        drain(&mut d);
+        let again = d.task("s", 1).unwrap().bg_fetch_id.clone().expect("a new Background Fetch");
+        assert_ne!(again, id);
+    }
+
+    #[test]
+    fn background_fetch_unavailable_runs_the_task_with_fetch() {
+        let mut d = started();
+        resume_background(&mut d);
+        d.handle_command(1.0, 2, Command::BackgroundFetchUnavailable { session: "s".into(), task_id: 1 });
+        let actions = drain(&mut d);
+        assert!(actions.contains(&Action::Reply { to: 2, reply: Reply::Done { changed: true } }));
+        let s = sends(&actions);
+        assert!(s.len() == 1 && s[0].background_fetch.is_none() && s[0].request.headers["range"] == "bytes=0-1048575", "{actions:?}");
+    }
+
+    #[test]
+    fn cancelling_a_task_never_resumed_completes_it_with_minus_999() {
+        let mut d = started();
+        d.handle_command(0.0, 1, Command::Cancel { session: "s".into(), task_id: 4, task: Some(task(4)) });
+        let actions = drain(&mut d);
+        let evs = events(&actions);
+        assert!(matches!(&evs[..], [Event::DidCompleteWithError { error: Some(e) }] if e.code == -999), "{evs:?}");
+        assert_eq!(d.task("s", 4).unwrap().state, TaskState::Completed);
+        d.handle_command(0.0, 2, Command::Cancel { session: "s".into(), task_id: 5, task: None });
+        assert!(matches!(&drain(&mut d)[..], [Action::Reply { reply: Reply::Error { .. }, .. }]), "an unknown task without its record is not found");
+    }
+
+    #[test]
+    fn a_retry_after_a_cut_tells_where_it_resumes() {
+        let mut d = started();
+        d.handle_command(0.0, 1, Command::Resume { task: task(1), fresh: true, id_floor: 1, config: None });
+        let probe = sends(&drain(&mut d))[0].transfer;
+        d.handle_response(1.0, probe, head(206, 1 << 20, Some("bytes 0-1048575/4194304")));
+        drain(&mut d);
+        d.handle_segment_stored(2.0, probe, 1 << 20, 1000.0);
+        d.handle_body_end(3.0, probe);
+        let next = sends(&drain(&mut d))[0].clone();
+        d.handle_response(4.0, next.transfer, head(206, 3 << 20, Some("bytes 1048576-4194303/4194304")));
+        drain(&mut d);
+        d.handle_segment_stored(5.0, next.transfer, 1000, 1000.0);
+        d.handle_transfer_failed(6.0, next.transfer, Failure::Lost("cut".into()));
+        drain(&mut d);
+        let retry = d.task("s", 1).unwrap().retry_at.unwrap();
+        d.handle_timeout(retry);
+        let again = sends(&drain(&mut d))[0].clone();
+        assert_eq!(again.request.headers["range"], format!("bytes={}-", (1 << 20) + 1000));
+        d.handle_response(retry + 1.0, again.transfer, head(206, (3 << 20) - 1000, Some("bytes 1049576-4194303/4194304")));
+        let evs = events(&drain(&mut d));
+        assert!(evs.iter().any(|e| matches!(e, Event::DidResumeAtOffset { file_offset, .. } if *file_offset == (1 << 20) + 1000)), "{evs:?}");
+    }
+}
