@@ -127,6 +127,68 @@ pub enum Command {
     Status,
 }
 
+/// A page's message to the worker, decoded ([`decode_page_message`]).
+#[derive(Clone, Debug, PartialEq)]
+pub enum PageMessage {
+    /// A command for the machine.
+    Command {
+        /// The `op` it came with (the reply's shape depends on it).
+        op: String,
+        /// The command.
+        command: Command,
+        /// `(identifier, sessionDescription)` of a `resume`'s configuration
+        /// (stored with it; the machine does not need it).
+        description: Option<(String, String)>,
+    },
+    /// `simulateDaemonKill`: the host ends this worker life.
+    SimulateKill,
+    /// Background Sync asks whether any task is unfinished.
+    Pending,
+}
+
+/// Decodes what a page posts (`{op, ...}` as JSON). Pages send the
+/// protocol's commands, except that `delayedRequest` carries its
+/// `decision` and `request` flat, `suspend` may carry the page's `task`,
+/// `backgroundFetchUnavailable` a `reason`, and `resume`'s configuration a
+/// `sessionDescription`. Anything else is refused with a sentence naming
+/// the problem.
+///
+/// ```
+/// use bgsession::core::protocol::{decode_page_message, Command, DelayedAnswer, PageMessage};
+///
+/// let m = decode_page_message(r#"{"op":"delayedRequest","session":"s","taskId":2,"decision":"cancel"}"#).unwrap();
+/// assert_eq!(m, PageMessage::Command { op: "delayedRequest".into(), command: Command::DelayedRequest { session: "s".into(), task_id: 2, answer: DelayedAnswer::Cancel }, description: None });
+/// assert!(decode_page_message(r#"{"op":"format"}"#).unwrap_err().contains("format"));
+/// assert!(decode_page_message(r#""hello""#).unwrap_err().contains("object"));
+/// ```
+pub fn decode_page_message(json: &str) -> Result<PageMessage, String> {
+    let mut value: serde_json::Value = serde_json::from_str(json).map_err(|e| format!("a daemon command must be an object {{op, ...}}: {e}"))?;
+    let obj = value.as_object_mut().ok_or("a daemon command must be an object {op, ...}")?;
+    let op = obj.get("op").and_then(|o| o.as_str()).ok_or("a daemon command needs its \"op\" (a string)")?.to_string();
+    let mut description = None;
+    match op.as_str() {
+        "simulateKill" => return Ok(PageMessage::SimulateKill),
+        "pending" => return Ok(PageMessage::Pending),
+        "suspend" => drop(obj.remove("task")),
+        "backgroundFetchUnavailable" => drop(obj.remove("reason")),
+        "delayedRequest" => {
+            let mut answer = serde_json::Map::new();
+            answer.insert("decision".into(), obj.remove("decision").unwrap_or_default());
+            if let Some(r) = obj.remove("request") {
+                answer.insert("request".into(), r);
+            }
+            obj.insert("answer".into(), answer.into());
+        }
+        "resume" => {
+            let config = obj.get("config").and_then(|c| c.as_object());
+            description = config.and_then(|c| Some((c.get("identifier")?.as_str()?.to_string(), c.get("sessionDescription")?.as_str()?.to_string())));
+        }
+        _ => {}
+    }
+    let command = serde_json::from_value::<Command>(value).map_err(|e| format!("daemon command \"{op}\": {e}"))?;
+    Ok(PageMessage::Command { op, command, description })
+}
+
 /// The daemon's answer to a [`Command`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "reply", rename_all = "camelCase")]
@@ -197,4 +259,31 @@ pub enum Broadcast {
         /// When (ms since epoch).
         at: f64,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_messages_decode_or_say_what_is_wrong() {
+        let suspend = decode_page_message(r#"{"op":"suspend","session":"s","taskId":3,"task":{"whatever":1}}"#).unwrap();
+        assert_eq!(suspend, PageMessage::Command { op: "suspend".into(), command: Command::Suspend { session: "s".into(), task_id: 3 }, description: None });
+        let unavailable = decode_page_message(r#"{"op":"backgroundFetchUnavailable","session":"s","taskId":3,"reason":"NotSupportedError"}"#).unwrap();
+        assert!(matches!(unavailable, PageMessage::Command { command: Command::BackgroundFetchUnavailable { task_id: 3, .. }, .. }));
+        let delayed = decode_page_message(r#"{"op":"delayedRequest","session":"s","taskId":1,"decision":"request","request":{"url":"https://example.test/b"}}"#);
+        assert!(matches!(delayed, Ok(PageMessage::Command { command: Command::DelayedRequest { answer: DelayedAnswer::Request { .. }, .. }, .. })), "{delayed:?}");
+        assert_eq!(decode_page_message(r#"{"op":"simulateKill"}"#), Ok(PageMessage::SimulateKill));
+        assert_eq!(decode_page_message(r#"{"op":"pending"}"#), Ok(PageMessage::Pending));
+        for (bad, names) in [
+            (r#"{"op":"resume","task":5}"#, "resume"),
+            (r#"{"op":"suspend","session":"s"}"#, "taskId"),
+            (r#"{"session":"s"}"#, "\"op\""),
+            (r#"[1,2]"#, "object"),
+            (r#"{"op":"frobnicate"}"#, "frobnicate"),
+        ] {
+            let err = decode_page_message(bad).unwrap_err();
+            assert!(err.contains(names), "{bad}: {err}");
+        }
+    }
 }

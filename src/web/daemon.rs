@@ -20,7 +20,7 @@ use crate::core::error::{NsError, UrlErrorCode};
 use crate::core::files::FileMeta;
 use crate::core::network::NetworkInfo;
 use crate::core::path::SandboxPath;
-use crate::core::protocol::{task_lock, Command, Reply};
+use crate::core::protocol::{decode_page_message, task_lock, Command, PageMessage, Reply};
 use crate::core::task::TaskState;
 use crate::core::transfer::{Failure, FetchPlan};
 use crate::web::js::{self, to_js};
@@ -306,13 +306,13 @@ fn kill() -> usize {
 #[wasm_bindgen(js_name = daemonHandleMessage)]
 pub async fn daemon_handle_message(msg: JsValue) -> Result<JsValue, JsValue> {
     match decode(&msg).map_err(|m| js::type_error(&m))? {
-        Incoming::Kill => Ok(JsValue::from_f64(kill() as f64)),
-        Incoming::Pending => {
+        PageMessage::SimulateKill => Ok(JsValue::from_f64(kill() as f64)),
+        PageMessage::Pending => {
             let life = ensure_started().await?;
             let running = input(life, |d, _| d.tasks().any(|t| t.state == TaskState::Running)).unwrap_or(false);
             Ok(JsValue::from_bool(running))
         }
-        Incoming::Command { op, command, description } => {
+        PageMessage::Command { op, command, description } => {
             if let Some((session, d)) = description {
                 host(|h| h.descriptions.insert(session, d));
             }
@@ -379,47 +379,10 @@ pub async fn daemon_background_fetch_settled(kind: String, registration: JsValue
 
 // ----- commands -----
 
-enum Incoming {
-    Kill,
-    Pending,
-    Command { op: String, command: Command, description: Option<(String, String)> },
-}
-
-/// A page's message as a [`Command`]. Pages send `{op, ...}` objects; the
-/// few whose shape differs from the protocol's are adapted here.
-fn decode(msg: &JsValue) -> Result<Incoming, String> {
+/// A page's message, decoded ([`decode_page_message`]).
+fn decode(msg: &JsValue) -> Result<PageMessage, String> {
     let text = js_sys::JSON::stringify(msg).ok().and_then(|s| s.as_string()).ok_or("a daemon command must be an object {op, ...}")?;
-    let mut value: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("a daemon command must be an object {{op, ...}}: {e}"))?;
-    let obj = value.as_object_mut().ok_or("a daemon command must be an object {op, ...}")?;
-    let op = obj.get("op").and_then(|o| o.as_str()).ok_or("a daemon command needs its \"op\" (a string)")?.to_string();
-    let mut description = None;
-    match op.as_str() {
-        "simulateKill" => return Ok(Incoming::Kill),
-        "pending" => return Ok(Incoming::Pending),
-        // The page's copy of the task, for a task never stored: a suspend needs none.
-        "suspend" => drop(obj.remove("task")),
-        "backgroundFetchUnavailable" => {
-            let reason = obj.remove("reason").and_then(|r| r.as_str().map(str::to_string)).unwrap_or_default();
-            js::console_warn(&format!("bgsession: the task runs with fetch: {reason}"));
-        }
-        "delayedRequest" => {
-            let decision = obj.remove("decision").unwrap_or_default();
-            let mut answer = serde_json::Map::new();
-            answer.insert("decision".into(), decision);
-            if let Some(r) = obj.remove("request") {
-                answer.insert("request".into(), r);
-            }
-            obj.insert("answer".into(), answer.into());
-        }
-        "resume" => {
-            let config = obj.get_mut("config").and_then(|c| c.as_object_mut());
-            let d = config.as_ref().and_then(|c| Some((c.get("identifier")?.as_str()?.to_string(), c.get("sessionDescription")?.as_str()?.to_string())));
-            description = d;
-        }
-        _ => {}
-    }
-    let command = serde_json::from_value::<Command>(value).map_err(|e| format!("daemon command \"{op}\": {e}"))?;
-    Ok(Incoming::Command { op, command, description })
+    decode_page_message(&text)
 }
 
 /// Feeds a command to the machine; resolves with its reply, sent once
