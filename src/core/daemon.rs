@@ -61,6 +61,9 @@ pub const DEFAULT_MAX_PER_HOST: usize = 6;
 pub const NETWORK_POLL_MS: f64 = 2000.0;
 /// Default `timeoutIntervalForRequest` in ms.
 pub const DEFAULT_REQUEST_TIMEOUT_MS: f64 = 60_000.0;
+/// The slowest upload rate (bytes/s) allowed for before an upload's
+/// response head is overdue.
+pub const UPLOAD_SEND_RATE: f64 = 256.0 * 1024.0;
 /// Default `timeoutIntervalForResource` in ms (7 days, as on iOS).
 pub const DEFAULT_RESOURCE_TIMEOUT_MS: f64 = 7.0 * 86_400_000.0;
 
@@ -93,6 +96,10 @@ pub struct Send {
     pub upload_body: Option<(String, Vec<u64>)>,
     /// No data for this long ends the attempt (`Failure::TimedOut`).
     pub request_timeout_ms: f64,
+    /// No response head for this long ends the attempt: the request
+    /// timeout, plus for an upload the time to send its body at
+    /// [`UPLOAD_SEND_RATE`] (the server answers once it has read it).
+    pub head_timeout_ms: f64,
     /// The browser's download service carries this task (Background Fetch,
     /// started by a page under this id): the host listens to it instead of
     /// fetching, reports its progress ([`Daemon::handle_background_fetch_progress`])
@@ -1005,6 +1012,7 @@ impl Daemon {
             whole: plan.whole,
             upload_body: upload.then(|| (task.blob_id.clone(), task.segments.clone())),
             request_timeout_ms,
+            head_timeout_ms: request_timeout_ms + if upload { task.segments.iter().sum::<u64>() as f64 / UPLOAD_SEND_RATE * 1000.0 } else { 0.0 },
             background_fetch: task.bg_fetch_id.clone().filter(|_| task.transport == Transport::BackgroundFetch && !upload),
         };
         let background = send.background_fetch.is_some();
@@ -1370,5 +1378,18 @@ mod tests {
         d.handle_response(retry + 1.0, again.transfer, head(206, (3 << 20) - 1000, Some("bytes 1049576-4194303/4194304")));
         let evs = events(&drain(&mut d));
         assert!(evs.iter().any(|e| matches!(e, Event::DidResumeAtOffset { file_offset, .. } if *file_offset == (1 << 20) + 1000)), "{evs:?}");
+    }
+
+    #[test]
+    fn an_upload_waits_for_its_response_as_long_as_sending_its_body_takes() {
+        let mut d = started();
+        let from = crate::core::path::SandboxPath::parse("file:///Documents/a.bin").unwrap();
+        let up = TaskRecord::new_upload("s", 1, Request::get(URL).unwrap(), &from, 0.0, "up-1".into());
+        d.handle_command(0.0, 1, Command::Resume { task: up, fresh: true, id_floor: 1, config: None });
+        let actions = drain(&mut d);
+        assert!(actions.iter().any(|a| matches!(a, Action::CopyFile { .. })));
+        d.handle_file_copied(1.0, ("s".into(), 1), Ok(vec![512 * 1024]));
+        let send = sends(&drain(&mut d))[0].clone();
+        assert_eq!(send.head_timeout_ms, send.request_timeout_ms + 2000.0, "512 KiB at 256 KiB/s");
     }
 }

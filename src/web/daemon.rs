@@ -43,9 +43,6 @@ pub const SEGMENT_BYTES: u64 = 16 * 1024 * 1024;
 pub const SEGMENT_MS: f64 = 1000.0;
 /// A settled Background Fetch's body is local: its segments are cut by size.
 const INGEST_SEGMENT_MS: f64 = 60_000.0;
-/// No response to an upload until the server has read its body: allow for
-/// sending it at this rate (bytes/s) on top of the request timeout.
-const UPLOAD_SEND_RATE: f64 = 256.0 * 1024.0;
 
 /// One request the machine sent ([`Action::Send`]) and its browser objects.
 struct Flight {
@@ -447,8 +444,8 @@ fn send(life: u64, s: Send) {
 }
 
 fn new_flight(s: &Send) -> Rc<Flight> {
-    let upload_ms = s.upload_body.as_ref().map_or(0.0, |(_, segs)| segs.iter().sum::<u64>() as f64 / UPLOAD_SEND_RATE * 1000.0);
-    flight(s.task.clone(), None, s.whole, s.upload_body.is_some(), s.request_timeout_ms, upload_ms, SEGMENT_MS, s.background_fetch.clone())
+    let (timeout, head_timeout) = (s.request_timeout_ms, s.head_timeout_ms);
+    flight(s.task.clone(), None, s.whole, s.upload_body.is_some(), timeout, head_timeout - timeout, SEGMENT_MS, s.background_fetch.clone())
 }
 
 #[allow(clippy::too_many_arguments)]
