@@ -164,7 +164,10 @@ pub enum PageMessage {
 pub fn decode_page_message(json: &str) -> Result<PageMessage, String> {
     let mut value: serde_json::Value = serde_json::from_str(json).map_err(|e| format!("a daemon command must be an object {{op, ...}}: {e}"))?;
     let obj = value.as_object_mut().ok_or("a daemon command must be an object {op, ...}")?;
-    let op = obj.get("op").and_then(|o| o.as_str()).ok_or("a daemon command needs its \"op\" (a string)")?.to_string();
+    let op = obj.get("op").and_then(|o| o.as_str()).unwrap_or_default().to_string();
+    let Some(shape) = page_shape(&op) else {
+        return Err(format!("unknown daemon command \"{op}\" (a daemon command is an object {{op, ...}})"));
+    };
     let mut description = None;
     match op.as_str() {
         "simulateKill" => return Ok(PageMessage::SimulateKill),
@@ -185,8 +188,22 @@ pub fn decode_page_message(json: &str) -> Result<PageMessage, String> {
         }
         _ => {}
     }
-    let command = serde_json::from_value::<Command>(value).map_err(|e| format!("daemon command \"{op}\": {e}"))?;
+    let command = serde_json::from_value::<Command>(value).map_err(|e| format!("daemon command \"{op}\" {shape}: {e}"))?;
     Ok(PageMessage::Command { op, command, description })
+}
+
+/// The fields a page sends with each `op` (for error messages); `None`:
+/// no such command.
+fn page_shape(op: &str) -> Option<&'static str> {
+    Some(match op {
+        "resume" => "{op, task, fresh, idFloor, config}",
+        "suspend" | "cancel" | "cancelByProducingResumeData" => "{op, session, taskId}",
+        "delayedRequest" => "{op, session, taskId, decision, request}",
+        "backgroundFetchUnavailable" => "{op, session, taskId, reason}",
+        "simulateNetwork" => "{op, conditions}",
+        "wake" | "ping" | "status" | "simulateKill" | "pending" => "{op}",
+        _ => return None,
+    })
 }
 
 /// The daemon's answer to a [`Command`].
@@ -278,7 +295,9 @@ mod tests {
         for (bad, names) in [
             (r#"{"op":"resume","task":5}"#, "resume"),
             (r#"{"op":"suspend","session":"s"}"#, "taskId"),
-            (r#"{"session":"s"}"#, "\"op\""),
+            (r#"{"op":"suspend","session":5,"taskId":"seven"}"#, "session, taskId"),
+            (r#"{"op":"resume","task":42}"#, "task"),
+            (r#"{"session":"s"}"#, "unknown daemon command \"\""),
             (r#"[1,2]"#, "object"),
             (r#"{"op":"frobnicate"}"#, "frobnicate"),
         ] {
