@@ -20,7 +20,7 @@ fn main() {
         for (what, count) in &sim.counts {
             *covered.entry((*what).to_string()).or_default() += count;
         }
-        *covered.entry("tasks".into()).or_default() += sim.store.tasks.len() as u64;
+        *covered.entry("tasks".into()).or_default() += sim.store.all_tasks().count() as u64;
         let ok = sim.trace.iter().filter(|e| e.what == "didCompleteWithError" && e.detail == "nil").count() as u64;
         *covered.entry("tasks ended in success".into()).or_default() += ok;
         *covered.entry("journal entries delivered".into()).or_default() += sim.deliveries.len() as u64;

@@ -32,6 +32,23 @@ if [ "$profile_flag" = "--release" ] && [ "${BGSESSION_WASM_OPT:-1}" != "0" ]; t
   fi
   cp "$cache/$key.wasm" "$wasm"
 fi
+# The simulator for the demo's "What would happen" view (crates/sim-wasm:
+# the pure core and src/sim, no browser host) into www/sim/: its own wasm, so
+# www/pkg's size budget is untouched. Skipped when www/sim is newer than
+# every input; BGSESSION_SKIP_SIM=1 skips it.
+if [ "${BGSESSION_SKIP_SIM:-0}" != "1" ]; then
+  sim_js=www/sim/bgsession_sim.js
+  if [ ! -f "$sim_js" ] || [ -n "$(find src/core src/sim crates/sim-wasm/src crates/sim-wasm/Cargo.toml -newer "$sim_js" -print -quit)" ]; then
+    CARGO_TARGET_DIR="$PWD/target" cargo build --quiet --release --target wasm32-unknown-unknown --manifest-path crates/sim-wasm/Cargo.toml
+    wasm-bindgen --target web --no-typescript --out-dir www/sim --out-name bgsession_sim target/wasm32-unknown-unknown/release/bgsession_sim_wasm.wasm
+    if [ -x "$WASM_OPT" ] && [ "${BGSESSION_WASM_OPT:-1}" != "0" ]; then
+      "$WASM_OPT" -Oz --strip-debug --strip-producers www/sim/bgsession_sim_bg.wasm -o www/sim/bgsession_sim_bg.wasm.tmp
+      mv www/sim/bgsession_sim_bg.wasm.tmp www/sim/bgsession_sim_bg.wasm
+    fi
+    touch "$sim_js"
+    echo "[build] www/sim/: the simulator, $(( $(stat -c %s www/sim/bgsession_sim_bg.wasm) / 1024 )) KiB raw"
+  fi
+fi
 # The test app written against the Rust API (tests/rust-app), for
 # tests/e2e/rust-app.test.mjs; BGSESSION_SKIP_RUST_APP=1 skips it (the demo
 # does not need it). It shares target/ with the library's build.

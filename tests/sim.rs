@@ -201,6 +201,13 @@ fn suspend_resume_and_cancel() {
     s.run_until(120_000.0);
     assert!(s.file_is_exact("file:///Documents/1", URL));
     assert_eq!(completions(&s, 2), vec!["-999 cancelled".to_string()]);
+    // A plain cancel() gives no resume data (only a transfer error or
+    // cancelByProducingResumeData do, as Apple documents), and frees the
+    // second of bytes task 2 had stored.
+    let key = ("s".to_string(), 2);
+    let t2 = s.store.tasks.get(&key).or(s.store.forgotten.get(&key)).expect("task 2's record");
+    assert!(!t2.error.as_ref().expect("an error").user_info.contains_key(bgsession::core::resume::RESUME_DATA_KEY));
+    assert!(!s.store.blobs.keys().any(|(b, _)| *b == t2.blob_id), "its bytes are freed");
     check_invariants(&s).unwrap();
 }
 
@@ -315,4 +322,192 @@ fn the_readme_example() {
     assert!(sim.violations(true).is_empty());
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     assert!(readme.contains("sim.at(5_000.0, Step::CloseApp);          // Firefox stops the worker ~60 s later"), "the README shows this example");
+}
+
+// ----- the demo's "What would happen" presets (www/teach/presets.json) -----
+
+use bgsession::sim::scenario::{play, setup, Played, Scenario};
+
+fn presets() -> Vec<(String, Scenario)> {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/www/teach/presets.json")).unwrap();
+    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text).unwrap();
+    map.into_iter().map(|(k, v)| (k, serde_json::from_value(v).unwrap())).collect()
+}
+
+fn preset(name: &str) -> Scenario {
+    presets().into_iter().find(|(k, _)| k == name).unwrap().1
+}
+
+fn has(p: &Played, what: &str) -> bool {
+    p.events.iter().any(|e| e.what == what)
+}
+
+fn completion(p: &Played, task: u64) -> Option<String> {
+    p.events.iter().find(|e| e.task == Some(task) && e.what == "didCompleteWithError").map(|e| e.detail.clone())
+}
+
+fn at(p: &Played, what: &str) -> Option<f64> {
+    p.events.iter().find(|e| e.what == what).map(|e| e.at)
+}
+
+#[test]
+fn every_preset_plays_under_every_profile_without_a_violation() {
+    for (name, s) in presets() {
+        for profile in ["ios", "chromium", "firefox", "webkit"] {
+            let p = play(&s, profile).unwrap();
+            assert!(p.violations.is_empty(), "{name} {profile}: {:?}", p.violations);
+            assert!(p.events.iter().any(|e| e.lane == "app" && e.task.is_some()), "{name} {profile}: a delegate call");
+            let notes: Vec<_> = p.events.iter().filter_map(|e| e.note.as_deref()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+            println!("{name} {profile}: {} lines, {}/{} files, notes {notes:?}", p.events.len(), p.files_exact, p.tasks);
+        }
+    }
+}
+
+#[test]
+fn preset_podcast_ios_finishes_in_the_background_and_the_browsers_wait_for_the_page() {
+    let s = preset("podcast");
+    let ios = play(&s, "ios").unwrap();
+    assert!(has(&ios, "relaunched in the background") && ios.files_exact == 1);
+    assert!(completion(&ios, 1).is_some_and(|d| d == "nil"));
+    let chromium = play(&s, "chromium").unwrap();
+    assert!(has(&chromium, "events wait for a page"), "the transfer ended in the background, the events wait");
+    let firefox = play(&s, "firefox").unwrap();
+    let stop = at(&firefox, "stopped by the engine").unwrap();
+    assert!((66_000.0..=72_000.0).contains(&stop), "60 s after the last heartbeat: {stop}");
+    let webkit = play(&s, "webkit").unwrap();
+    let stop = at(&webkit, "stopped by the engine").unwrap();
+    assert!((20_000.0..=22_000.0).contains(&stop), "{stop}");
+    for p in [&chromium, &firefox, &webkit] {
+        assert!(p.events.iter().any(|e| e.what == "didFinishDownloadingTo" && e.at >= 610_000.0), "{}: delivered at the next open", p.profile);
+        assert_eq!(p.files_exact, 1, "{}", p.profile);
+    }
+}
+
+#[test]
+fn preset_kill_ios_restarts_the_daemon_and_a_browser_waits_for_a_page() {
+    let s = preset("kill");
+    let ios = play(&s, "ios").unwrap();
+    let started: Vec<_> = ios.events.iter().filter(|e| e.what == "started" && e.at == 8_000.0).collect();
+    assert_eq!(started.len(), 1, "launchd restarted nsurlsessiond at once");
+    assert!(ios.events.iter().any(|e| e.what == "killed by the system" && e.note.as_deref().is_some_and(|n| n.contains("launchd"))));
+    for name in ["chromium", "firefox", "webkit"] {
+        let p = play(&s, name).unwrap();
+        let resumed = p.events.iter().find(|e| e.what == "didResumeAtOffset").unwrap();
+        assert!(resumed.at >= 60_000.0, "{name}: resumed with the next page");
+        assert!(p.events.iter().any(|e| e.what == "killed by the system" && e.note.as_deref().is_some_and(|n| n.contains("next event"))));
+    }
+}
+
+#[test]
+fn preset_restart_ios_boots_the_daemon_and_a_browser_resumes_at_the_next_page() {
+    let s = preset("restart");
+    let ios = play(&s, "ios").unwrap();
+    assert!(ios.events.iter().any(|e| e.what == "started" && e.at == 8_000.0));
+    assert!(ios.events.iter().find(|e| e.what == "didFinishDownloadingTo").is_some_and(|e| e.at < 60_000.0), "finished before the app was opened");
+    let chromium = play(&s, "chromium").unwrap();
+    assert!(chromium.events.iter().find(|e| e.what == "didFinishDownloadingTo").is_some_and(|e| e.at > 60_000.0));
+    assert!(chromium.events.iter().any(|e| e.what == "restart" && e.note.as_deref().is_some_and(|n| n.contains("next page"))));
+}
+
+#[test]
+fn preset_force_quit_ios_cancels_and_no_browser_does() {
+    let s = preset("forcequit");
+    let ios = play(&s, "ios").unwrap();
+    assert!(completion(&ios, 1).is_some_and(|d| d.starts_with("-999")));
+    assert!(!has(&ios, "relaunch scheduled"));
+    for name in ["chromium", "firefox", "webkit"] {
+        let p = play(&s, name).unwrap();
+        assert_eq!(completion(&p, 1).as_deref(), Some("nil"), "{name}");
+        assert!(p.events.iter().any(|e| e.what == "force-quit" && e.note.as_deref().is_some_and(|n| n.contains("no force-quit gesture"))));
+    }
+}
+
+#[test]
+fn preset_no_range_restarts_from_zero_everywhere() {
+    let s = preset("norange");
+    for name in ["ios", "chromium", "firefox", "webkit"] {
+        let p = play(&s, name).unwrap();
+        assert!(p.events.iter().any(|e| e.what == "didResumeAtOffset" && e.detail.starts_with("0,")), "{name}");
+        assert_eq!(p.files_exact, 1, "{name}");
+    }
+}
+
+#[test]
+fn preset_small_files_keeps_the_cap_in_every_profile() {
+    let s = preset("smallfiles");
+    for name in ["ios", "chromium", "firefox", "webkit"] {
+        let mut sim = setup(&s, bgsession::sim::Profile::by_name(name).unwrap()).unwrap();
+        sim.run_until(s.until_ms);
+        assert!(sim.max_concurrent() <= 4, "{name}: {}", sim.max_concurrent());
+        let p = bgsession::sim::scenario::played(&sim);
+        assert_eq!(p.files_exact, 200, "{name}");
+    }
+}
+
+#[test]
+fn ios_relaunch_delay_doubles_on_each_background_relaunch_and_resets_in_the_foreground() {
+    let mut s = Sim::new(Profile::ios(), Box::new(KeepFiles));
+    for (i, size) in [2 * MIB, 6 * MIB].into_iter().enumerate() {
+        let url = format!("https://example.test/{i}");
+        s.server.resources.insert(url.clone(), Resource::new(size, MIB as f64));
+        s.at(0.0, Step::OpenApp);
+        s.at(0.0, Step::Download { session: format!("s{i}"), url });
+    }
+    s.at(500.0, Step::CloseApp);
+    s.run_until(60_000.0);
+    let scheduled: Vec<_> = s.trace.iter().filter(|e| e.what == "relaunch scheduled").map(|e| e.note.clone().unwrap()).collect();
+    assert_eq!(scheduled.len(), 2, "{scheduled:?}");
+    assert!(scheduled[0].ends_with("waits 1 s") && scheduled[1].ends_with("waits 2 s"), "{scheduled:?}");
+    assert_eq!(s.trace.iter().filter(|e| e.what == "relaunched in the background").count(), 2);
+    assert_eq!(s.relaunch_delay_ms(), 4_000.0);
+    s.at(61_000.0, Step::OpenApp);
+    s.run_until(62_000.0);
+    assert_eq!(s.relaunch_delay_ms(), 1_000.0, "the foreground resets the limiter");
+}
+
+#[test]
+fn ios_defers_a_discretionary_task_on_cellular_and_a_browser_cannot_tell() {
+    let run = |p: Profile| {
+        let mut s = Sim::new(p, Box::new(KeepFiles));
+        s.server.resources.insert(URL.into(), Resource::new(2 * MIB, MIB as f64));
+        s.set_discretionary("s", true);
+        s.at(0.0, Step::Link("cellular".into()));
+        s.at(0.0, Step::OpenApp);
+        s.at(0.0, Step::Download { session: "s".into(), url: URL.into() });
+        s.at(30_000.0, Step::Link("wifi".into()));
+        s.run_until(60_000.0);
+        s
+    };
+    let ios = run(Profile::ios());
+    let first = ios.trace.iter().find(|e| e.what == "didWriteData").unwrap();
+    assert!(first.at >= 30_000.0, "deferred until Wi-Fi: {}", first.at);
+    assert!(ios.trace.iter().any(|e| e.note.as_deref().is_some_and(|n| n.starts_with("iOS: isDiscretionary"))));
+    let firefox = run(Profile::firefox());
+    assert!(firefox.trace.iter().find(|e| e.what == "didWriteData").unwrap().at < 30_000.0);
+    assert!(firefox.file_is_exact("file:///Documents/1", URL) && ios.file_is_exact("file:///Documents/1", URL));
+}
+
+#[test]
+fn the_temporary_file_is_deleted_when_did_finish_downloading_to_returns() {
+    let s: Scenario = preset("forgetful");
+    assert!(!s.keep_files);
+    let ios = play(&s, "ios").unwrap();
+    let deleted = ios.events.iter().find(|e| e.what == "temporary file deleted").expect("the temp file went");
+    assert!(deleted.note.as_deref().is_some_and(|n| n.contains("when didFinishDownloadingTo returns")));
+    assert_eq!(ios.files_exact, 0);
+    let mut sim = setup(&s, Profile::ios()).unwrap();
+    sim.run_until(s.until_ms);
+    assert!(sim.store.files.keys().all(|k| !k.starts_with("/tmp/")), "nothing left in tmp: {:?}", sim.store.files.keys().collect::<Vec<_>>());
+}
+
+#[test]
+fn preset_discretionary_waits_for_wifi_on_ios_only() {
+    let s = preset("discretionary");
+    for name in ["ios", "chromium", "firefox", "webkit"] {
+        let p = play(&s, name).unwrap();
+        let first = p.events.iter().find(|e| e.what == "didWriteData").unwrap().at;
+        assert_eq!(first >= 60_000.0, name == "ios", "{name}: first progress at {first}");
+        assert_eq!(p.files_exact, 1, "{name}");
+        assert!(p.events.iter().any(|e| e.what == "discretionary task" && e.note.as_deref().is_some_and(|n| n.contains("isDiscretionary") || n.contains("discretionary task"))), "{name}");
+    }
 }

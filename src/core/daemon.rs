@@ -120,6 +120,11 @@ pub struct Commit {
     /// Journal entries, each with how to append it (progress replaces the
     /// task's previous progress entry).
     pub appends: Vec<(JournalEntry, AppendPlan)>,
+    /// The task (finished, its bytes taken over by a resumed task) is
+    /// forgotten: delete its record in this transaction unless the journal
+    /// still holds one of its entries (then the acknowledgement of its last
+    /// entry deletes it, as for any finished task).
+    pub forget_if_delivered: bool,
 }
 
 /// What the machine asks its host to do.
@@ -765,7 +770,7 @@ impl Daemon {
         }
         let mut task = existing.unwrap_or(rec);
         if is_new && !task.segments.is_empty() {
-            self.claim_bytes(now, &mut task);
+            self.claim_bytes(&mut task);
         }
         if task.kind == TaskKind::Download && task.bytes_received == 0 && task.bg_fetch_id.is_none() {
             if let Some(t) = config.as_ref().map(|c| c.transport) {
@@ -802,13 +807,16 @@ impl Daemon {
 
     /// A task made from resume data takes over the stored bytes, once:
     /// resume data used twice starts the second from zero.
-    fn claim_bytes(&mut self, now: f64, task: &mut TaskRecord) {
+    fn claim_bytes(&mut self, task: &mut TaskRecord) {
         let owner = self.tasks.values().find(|t| t.blob_id == task.blob_id && !t.segments.is_empty() && t.state == TaskState::Completed).cloned();
         match owner {
             Some(mut source) => {
                 source.segments.clear();
                 source.bytes_received = 0;
-                self.commit(now, source, None, vec![]);
+                let key = key_of(&source);
+                self.set_task(source.clone());
+                self.tasks.remove(&key);
+                self.actions.push_back(Action::Commit(Commit { task: Some(source), forget_if_delivered: true, ..Commit::default() }));
             }
             None => {
                 task.discard_bytes();
@@ -840,7 +848,14 @@ impl Daemon {
             Ok(Transition::Complete(err)) => {
                 self.stop(&key);
                 let data = ResumeData::from_task(&task).filter(|_| produce_resume_data).map(|d| d.to_bytes());
-                self.fail(now, task.clone(), err);
+                if produce_resume_data {
+                    self.fail(now, task.clone(), err);
+                } else {
+                    // A plain cancel() gives no resume data (Apple: only a
+                    // transfer error or cancel(byProducingResumeData:) do):
+                    // its bytes are freed.
+                    self.end_discarding(now, task.clone(), err);
+                }
                 let task = self.tasks.get(&key).cloned().unwrap_or(task);
                 if produce_resume_data {
                     Reply::ResumeData { data }
@@ -1050,16 +1065,31 @@ impl Daemon {
         }
     }
 
+    /// Ends `task` with `err` and frees its stored bytes.
+    fn end_discarding(&mut self, now: f64, mut task: TaskRecord, err: NsError) {
+        let (blob_id, count) = (task.blob_id.clone(), task.segments.len());
+        task.discard_bytes();
+        if task.complete(Some(err.clone())).is_err() {
+            return;
+        }
+        self.commit(now, task, None, vec![Event::DidCompleteWithError { error: Some(err) }]);
+        if count > 0 {
+            self.actions.push_back(Action::DeleteBytes { blob_id, from: 0, count });
+        }
+    }
+
     /// The body is stored (and checked): it becomes a temp file, and the
     /// task completes (`didFinishDownloadingTo`, `didCompleteWithError(nil)`).
     fn finish(&mut self, now: f64, mut task: TaskRecord) {
         let name: String = format!("{:012x}", self.random_u64() & 0xffff_ffff_ffff);
         let location = download_temp_path(&name);
         let content_type = task.response.as_ref().and_then(|r| r.header("content-type").map(str::to_string));
-        let file = FileMeta::new(&location, task.blob_id.clone(), task.segments.clone(), now, content_type);
         if task.complete(None).is_err() {
             return;
         }
+        // The bytes are the temp file's now: the record holds none (so it is
+        // forgotten once its events are delivered).
+        let file = FileMeta::new(&location, task.blob_id.clone(), std::mem::take(&mut task.segments), now, content_type);
         let events = vec![Event::DidFinishDownloadingTo { location: location.url() }, Event::DidCompleteWithError { error: None }];
         self.commit(now, task, Some(file), events);
     }
@@ -1104,7 +1134,7 @@ impl Daemon {
         }
         let session = task.session.clone();
         self.set_task(task.clone());
-        self.actions.push_back(Action::Commit(Commit { task: Some(task), file, appends, config: None }));
+        self.actions.push_back(Action::Commit(Commit { task: Some(task), file, appends, ..Commit::default() }));
         if journalled {
             self.actions.push_back(Action::Broadcast(Broadcast::Journal { session: session.clone() }));
         }

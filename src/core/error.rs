@@ -29,6 +29,9 @@ pub enum UrlErrorCode {
     Cancelled,
     /// -1001: a request or resource timeout expired.
     TimedOut,
+    /// -1000: the request cannot be sent as it is (a header the browser
+    /// refuses: CR/LF, a forbidden name, an oversized value).
+    BadUrl,
     /// -1002: the URL's scheme is not http(s).
     UnsupportedUrl,
     /// -1004: no response could be had from the host.
@@ -37,6 +40,8 @@ pub enum UrlErrorCode {
     NetworkConnectionLost,
     /// -1009: the browser is offline.
     NotConnectedToInternet,
+    /// -1007: the redirects could not be followed (more than 20: a loop).
+    HttpTooManyRedirects,
     /// -1011: the server's answer made no sense (bad Content-Range, too long a body…).
     BadServerResponse,
     /// -1100: an upload's `fromFile` does not exist in the sandbox.
@@ -55,9 +60,11 @@ impl UrlErrorCode {
         match self {
             Self::Cancelled => -999,
             Self::TimedOut => -1001,
+            Self::BadUrl => -1000,
             Self::UnsupportedUrl => -1002,
             Self::CannotConnectToHost => -1004,
             Self::NetworkConnectionLost => -1005,
+            Self::HttpTooManyRedirects => -1007,
             Self::NotConnectedToInternet => -1009,
             Self::BadServerResponse => -1011,
             Self::FileDoesNotExist => -1100,
@@ -72,9 +79,11 @@ impl UrlErrorCode {
         match self {
             Self::Cancelled => "cancelled",
             Self::TimedOut => "The request timed out.",
+            Self::BadUrl => "bad URL",
             Self::UnsupportedUrl => "unsupported URL",
             Self::CannotConnectToHost => "Could not connect to the server.",
             Self::NetworkConnectionLost => "The network connection was lost.",
+            Self::HttpTooManyRedirects => "too many HTTP redirects",
             Self::NotConnectedToInternet => "The Internet connection appears to be offline.",
             Self::BadServerResponse => "The server returned a bad response.",
             Self::FileDoesNotExist => "The requested URL was not found on this server.",
@@ -87,7 +96,7 @@ impl UrlErrorCode {
     }
 
     /// Every code, for tables and tests.
-    pub const ALL: [UrlErrorCode; 11] = [
+    pub const ALL: [UrlErrorCode; 13] = [
         Self::Cancelled,
         Self::TimedOut,
         Self::UnsupportedUrl,
@@ -99,6 +108,8 @@ impl UrlErrorCode {
         Self::CannotCreateFile,
         Self::CannotWriteToFile,
         Self::BackgroundSessionWasDisconnected,
+        Self::BadUrl,
+        Self::HttpTooManyRedirects,
     ];
 
     /// The code for a number, if it is one of ours.
@@ -206,6 +217,14 @@ pub enum UsageError {
         /// Which argument, and what it should have been.
         what: String,
     },
+    /// A request header (or `httpAdditionalHeaders` entry) the browser would
+    /// refuse or silently drop: thrown as a `TypeError`, as `Headers` does.
+    InvalidHeader {
+        /// The header's name as given.
+        name: String,
+        /// What is wrong with it.
+        why: String,
+    },
     /// A method called on an invalidated session.
     SessionInvalidated {
         /// The invalidated session's identifier.
@@ -227,6 +246,7 @@ impl UsageError {
             Self::UnsupportedUrl { .. } => "UnsupportedURL",
             Self::InvalidArgument { .. } => "InvalidArgument",
             Self::SessionInvalidated { .. } => "SessionInvalidated",
+            Self::InvalidHeader { .. } => "TypeError",
         }
     }
 }
@@ -264,6 +284,7 @@ impl fmt::Display for UsageError {
                 "Unsupported URL \"{url}\": background sessions only transfer http:// and https:// URLs"
             ),
             Self::InvalidArgument { what } => write!(f, "Invalid argument: {what}"),
+            Self::InvalidHeader { name, why } => write!(f, "Invalid header \"{}\": {why}", name.escape_debug()),
             Self::SessionInvalidated { identifier } => write!(
                 f,
                 "The session \"{identifier}\" has been invalidated: create a new URLSession to add tasks"
@@ -284,7 +305,7 @@ mod tests {
         let codes: Vec<i64> = UrlErrorCode::ALL.iter().map(|c| c.code()).collect();
         assert_eq!(
             codes,
-            vec![-999, -1001, -1002, -1004, -1005, -1009, -1011, -1100, -3000, -3003, -997]
+            vec![-999, -1001, -1002, -1004, -1005, -1009, -1011, -1100, -3000, -3003, -997, -1000, -1007]
         );
         for c in UrlErrorCode::ALL {
             assert_eq!(UrlErrorCode::from_code(c.code()), Some(c));

@@ -131,6 +131,13 @@ pub struct Usage {
     pub total: u64,
 }
 
+/// Bytes the daemon holds for tasks, outside the sandbox: the stored
+/// segments of downloads in progress, of resume data kept for a failed or
+/// cancelled download, and of uploads' copies of their files.
+pub fn daemon_bytes<'a>(tasks: impl IntoIterator<Item = &'a crate::core::task::TaskRecord>) -> u64 {
+    tasks.into_iter().map(|t| t.segments.iter().sum::<u64>()).sum()
+}
+
 /// Adds up file sizes per top-level directory (`FileManager.usage()` without
 /// the quota); `total` also counts files outside the three roots (none in
 /// practice).
@@ -215,6 +222,16 @@ mod tests {
         assert_eq!(e.code(), 516);
         let root = SandboxPath::parse("/Documents").unwrap();
         assert_eq!(plan_move(Some(&f("/tmp/a", 1)), false, &from, &root).unwrap_err().code(), 513);
+    }
+
+    #[test]
+    fn daemon_bytes_add_every_tasks_segments() {
+        let mut a = crate::core::task::TaskRecord::new_download("s", 1, crate::core::request::Request::get("https://h/a").unwrap(), 0.0, "b1".into());
+        a.segments = vec![10, 20];
+        let mut b = a.clone();
+        b.segments = vec![5];
+        let none = crate::core::task::TaskRecord::new_download("s", 2, crate::core::request::Request::get("https://h/b").unwrap(), 0.0, "b2".into());
+        assert_eq!(daemon_bytes([&a, &b, &none]), 35);
     }
 
     #[test]

@@ -237,6 +237,8 @@ pub fn delegate_call(entry: &JournalEntry, last_delivered_total: u64) -> Delegat
 pub struct Ack {
     /// The delivered entry, to delete.
     pub seq: u64,
+    /// Its task (whose delivered-progress total this changes).
+    pub task_id: u64,
     /// New "last delivered progress total" of the task, if it changes.
     pub delivered_total: Option<u64>,
     /// Remove this sandbox file if it still exists (the temp file of
@@ -250,7 +252,7 @@ pub struct Ack {
 /// (it was never stored, so there is nothing to delete).
 pub fn ack_for(entry: &JournalEntry) -> Option<Ack> {
     let seq = entry.seq?;
-    let mut ack = Ack { seq, delivered_total: None, remove_file: None, forget_task: false };
+    let mut ack = Ack { seq, task_id: entry.task_id, delivered_total: None, remove_file: None, forget_task: false };
     match &entry.event {
         Event::DidWriteData { total_bytes_written: t, .. } => ack.delivered_total = Some(*t),
         Event::DidSendBodyData { total_bytes_sent: t, .. } => ack.delivered_total = Some(*t),

@@ -22,6 +22,11 @@
 
 use std::fmt;
 
+/// The longest name of one file or directory, in bytes (`NAME_MAX` on iOS).
+pub const MAX_NAME_BYTES: usize = 255;
+/// The longest whole path, in bytes (`PATH_MAX` on iOS).
+pub const MAX_PATH_BYTES: usize = 1024;
+
 /// The sandbox's top-level directories.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Root {
@@ -118,6 +123,13 @@ impl SandboxPath {
         let mut parts: Vec<String> = Vec::new();
         for raw in path.split('/') {
             let seg = percent_decode(raw).ok_or_else(|| err("bad percent-escape"))?;
+            if seg.contains(['/', '\0']) {
+                // An escaped "/" would hide "..": `a%2F..%2F..%2Fx`.
+                return Err(err("a name cannot contain \"/\" or NUL (escaped or not)"));
+            }
+            if seg.len() > MAX_NAME_BYTES {
+                return Err(err("a name is longer than 255 bytes"));
+            }
             match seg.as_str() {
                 "" | "." => {}
                 ".." => {
@@ -134,7 +146,11 @@ impl SandboxPath {
             Some("Library") if parts.get(1).map(|s| s.as_str()) == Some("Caches") => (Root::Caches, 2),
             _ => return Err(err("it is outside /tmp, /Documents and /Library/Caches")),
         };
-        Ok(SandboxPath { root, parts: parts[skip..].to_vec() })
+        let path = SandboxPath { root, parts: parts[skip..].to_vec() };
+        if path.key().len() > MAX_PATH_BYTES {
+            return Err(err("the path is longer than 1024 bytes"));
+        }
+        Ok(path)
     }
 
     /// Which top-level directory it is in.
@@ -245,6 +261,11 @@ mod tests {
             ("file://host/tmp/x", "empty host"),
             ("/tmp/../../x", "above"),
             ("/tmp/%zz", "percent"),
+            ("file:///Documents/../../x", "above"),
+            ("file:///Documents/..%2F..%2Fx", "cannot contain"),
+            ("file:///Documents/a%2Fb", "cannot contain"),
+            ("file:///Documents/a%00b", "cannot contain"),
+            ("", "file:///"),
         ] {
             let e = SandboxPath::parse(bad).unwrap_err();
             assert!(e.to_string().contains(why), "{bad}: {e}");
@@ -253,6 +274,21 @@ mod tests {
         // Leaving a root by .. lands outside the sandbox.
         assert!(SandboxPath::parse("/tmp/../Documents/x").is_ok());
         assert!(SandboxPath::parse("/tmp/../x").is_err());
+    }
+
+    #[test]
+    fn absurdly_long_names_and_paths_are_refused() {
+        let name = "n".repeat(MAX_NAME_BYTES);
+        assert!(SandboxPath::parse(&format!("file:///Documents/{name}")).is_ok());
+        let e = SandboxPath::parse(&format!("file:///Documents/{name}n")).unwrap_err();
+        assert!(e.why.contains("longer than 255 bytes"), "{e}");
+        // 255 bytes counted after decoding: 86 escaped "é" are 172 bytes.
+        assert!(SandboxPath::parse(&format!("file:///Documents/{}", "%C3%A9".repeat(86))).is_ok());
+        let deep = format!("file:///Documents/{}", vec!["d".repeat(200); 6].join("/"));
+        let e = SandboxPath::parse(&deep).unwrap_err();
+        assert!(e.why.contains("longer than 1024 bytes"), "{e}");
+        let big = format!("file:///Documents/{}", "x".repeat(10 << 20));
+        assert!(SandboxPath::parse(&big).is_err(), "a 10 MiB name");
     }
 
     #[test]

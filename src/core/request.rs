@@ -76,6 +76,7 @@ impl Request {
                 what: format!("HTTP method \"{}\" is not a method name", self.method),
             });
         }
+        check_headers(&self.headers)?;
         self.headers = self
             .headers
             .into_iter()
@@ -83,6 +84,85 @@ impl Request {
             .collect();
         Ok(self)
     }
+}
+
+/// The longest header value sent (bytes): 8 KiB, the line size common
+/// servers accept (nginx's default buffer, Apache's `LimitRequestFieldSize`).
+pub const MAX_HEADER_VALUE: usize = 8 * 1024;
+/// The most header bytes (names and values) one request may carry.
+pub const MAX_HEADERS_TOTAL: usize = 32 * 1024;
+
+/// Fetch's forbidden request-header names (plus the `proxy-` and `sec-`
+/// prefixes): the browser drops them silently, so the app would believe
+/// it sent something it did not.
+pub const FORBIDDEN_HEADERS: [&str; 21] = [
+    "accept-charset",
+    "accept-encoding",
+    "access-control-request-headers",
+    "access-control-request-method",
+    "access-control-request-private-network",
+    "connection",
+    "content-length",
+    "cookie",
+    "cookie2",
+    "date",
+    "dnt",
+    "expect",
+    "host",
+    "keep-alive",
+    "origin",
+    "referer",
+    "set-cookie",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Checks one header as `URLRequest` / `httpAdditionalHeaders` receive it:
+/// the name a token (RFC 9110), not forbidden to scripts (`via` and the
+/// `proxy-`/`sec-` prefixes too), the value free of CR, LF and NUL and at
+/// most [`MAX_HEADER_VALUE`] bytes. The error names the header.
+pub fn check_header(name: &str, value: &str) -> Result<(), UsageError> {
+    let bad = |why: String| Err(UsageError::InvalidHeader { name: name.to_string(), why });
+    let lower = name.trim_matches([' ', '\t']).to_ascii_lowercase();
+    if lower.is_empty() {
+        return bad("a header name cannot be empty".into());
+    }
+    if let Some(c) = lower.chars().find(|c| !is_token_char(*c)) {
+        return bad(format!("the name contains {c:?}, which is not allowed in a header name"));
+    }
+    if FORBIDDEN_HEADERS.contains(&lower.as_str()) || lower == "via" || lower.starts_with("proxy-") || lower.starts_with("sec-") {
+        return bad("the browser sets this header itself and drops it from scripts (a forbidden request header)".into());
+    }
+    if let Some(c) = value.chars().find(|c| matches!(c, '\r' | '\n' | '\0')) {
+        return bad(format!("the value contains {c:?}: a header value cannot hold CR, LF or NUL"));
+    }
+    if value.len() > MAX_HEADER_VALUE {
+        return bad(format!("the value is {} bytes, more than the {MAX_HEADER_VALUE} servers accept", value.len()));
+    }
+    Ok(())
+}
+
+/// [`check_header`] for each header, and at most [`MAX_HEADERS_TOTAL`]
+/// bytes in all.
+pub fn check_headers(headers: &BTreeMap<String, String>) -> Result<(), UsageError> {
+    let mut total = 0;
+    for (k, v) in headers {
+        check_header(k, v)?;
+        total += k.len() + v.len();
+    }
+    if total > MAX_HEADERS_TOTAL {
+        return Err(UsageError::InvalidHeader {
+            name: headers.keys().cloned().collect::<Vec<_>>().join(", "),
+            why: format!("the headers are {total} bytes together, more than the {MAX_HEADERS_TOTAL} servers accept"),
+        });
+    }
+    Ok(())
+}
+
+fn is_token_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c)
 }
 
 /// `HTTPURLResponse` as stored and delivered.
@@ -211,6 +291,41 @@ mod tests {
         assert_eq!(r.headers.get("x-token").map(|s| s.as_str()), Some("1"));
         let bad = Request { url: "https://h/".into(), method: "G T".into(), headers: BTreeMap::new() };
         assert!(bad.validated().unwrap_err().to_string().contains("method"));
+    }
+
+    #[test]
+    fn headers_with_cr_lf_forbidden_names_or_huge_values_are_refused_by_name() {
+        assert!(check_header("X-Token", "abc").is_ok());
+        assert!(check_header("range", "bytes=0-9").is_ok(), "an app may ask for a range itself");
+        let cases = [
+            ("X-Evil", "a\r\nInjected: 1", "CR, LF"),
+            ("X-Evil", "a\nb", "CR, LF"),
+            ("X-Nul", "a\0b", "CR, LF or NUL"),
+            ("X Bad", "v", "not allowed in a header name"),
+            ("X-Bad\r\n", "v", "not allowed in a header name"),
+            ("", "v", "empty"),
+            ("Cookie", "a=b", "forbidden"),
+            ("Host", "evil.test", "forbidden"),
+            ("Content-Length", "5", "forbidden"),
+            ("Sec-Fetch-Mode", "cors", "forbidden"),
+            ("Proxy-Authorization", "x", "forbidden"),
+            ("via", "x", "forbidden"),
+        ];
+        for (name, value, needle) in cases {
+            let e = check_header(name, value).unwrap_err();
+            assert_eq!(e.rule(), "TypeError", "{name}");
+            let msg = e.to_string();
+            assert!(msg.contains(needle), "{name}: {msg}");
+            assert!(msg.contains(&name.escape_debug().to_string()), "the error names the header: {msg}");
+        }
+        let huge = "x".repeat(MAX_HEADER_VALUE + 1);
+        assert!(check_header("X-Big", &huge).unwrap_err().to_string().contains("8193 bytes"));
+        assert!(check_header("X-Big", &"x".repeat(MAX_HEADER_VALUE)).is_ok());
+        let many: BTreeMap<String, String> = (0..5).map(|i| (format!("x-{i}"), "y".repeat(MAX_HEADER_VALUE))).collect();
+        assert!(check_headers(&many).unwrap_err().to_string().contains("together"));
+        // A request carrying one is refused as a whole, naming it.
+        let r = Request { url: "https://h/".into(), method: "GET".into(), headers: [("X-A".to_string(), "1\r\n2".to_string())].into() };
+        assert!(r.validated().unwrap_err().to_string().contains("\"X-A\""));
     }
 
     #[test]

@@ -339,6 +339,116 @@ pub enum Failure {
     /// The browser withheld the response (a cross-origin URL without CORS):
     /// retrying cannot help.
     NotAllowed(String),
+    /// The redirects could not be followed (a loop: more than 20 hops).
+    TooManyRedirects(String),
+    /// The request cannot be sent as it is (a header the browser refuses).
+    BadRequest(String),
+}
+
+/// The largest byte count a browser can represent exactly (2^53 - 1): a
+/// `Content-Length` above it is absurd.
+pub const MAX_CONTENT_LENGTH: u64 = (1 << 53) - 1;
+
+/// Checks a response's head before its body is used, against the request
+/// that was sent (`request`): a `Content-Length` that is not a byte count (negative,
+/// not a number, beyond [`MAX_CONTENT_LENGTH`]), a `206` to a request
+/// without `Range`, or a `206` whose `Content-Range` is impossible or
+/// disagrees with its `Content-Length` is a bad server response (-1011),
+/// which no retry fixes. (A possible range that does not continue ours is
+/// [`on_response`]'s to handle: it fetches the body again whole.)
+///
+/// ```
+/// use bgsession::core::request::{Request, ResponseInfo};
+/// use bgsession::core::transfer::{check_response, Failure};
+///
+/// let request = Request::get("https://h/f").unwrap(); // no Range
+/// let partial = ResponseInfo { url: "https://h/f".into(), status_code: 206, headers: [("content-range".to_string(), "bytes 0-9/10".to_string())].into() };
+/// assert!(matches!(check_response(&request, &partial), Err(Failure::BadResponse(why)) if why.contains("without Range")));
+/// ```
+pub fn check_response(request: &Request, resp: &ResponseInfo) -> Result<(), Failure> {
+    let length = match resp.header("content-length") {
+        None => None,
+        Some(v) => match v.trim().parse::<u64>() {
+            Ok(n) if n <= MAX_CONTENT_LENGTH && v.trim().bytes().all(|b| b.is_ascii_digit()) => Some(n),
+            _ => return Err(Failure::BadResponse(format!("the server sent Content-Length {v:?}, which is not a byte count"))),
+        },
+    };
+    if resp.status_code != 206 {
+        return Ok(());
+    }
+    let Some(asked) = request.headers.get("range") else {
+        return Err(Failure::BadResponse("the server answered 206 Partial Content to a request without Range".into()));
+    };
+    // No Content-Range: a cross-origin server that does not expose it
+    // (Access-Control-Expose-Headers); `on_response` fetches the body whole.
+    let Some(value) = resp.header("content-range") else { return Ok(()) };
+    let Some(range) = ContentRange::parse(value) else {
+        return Err(Failure::BadResponse(format!("the server answered {asked:?} with an impossible Content-Range {value:?}")));
+    };
+    match length {
+        Some(n) if n != range.len() => Err(Failure::BadResponse(format!(
+            "Content-Range {value:?} announces {} bytes but Content-Length says {n}",
+            range.len()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The most body bytes a response may carry: its range's length for a
+/// 206, else its `Content-Length`; `None` when it announced nothing. More
+/// is [`body_too_long`].
+pub fn body_limit(resp: &ResponseInfo) -> Option<u64> {
+    if resp.status_code == 206 {
+        if let Some(r) = resp.header("content-range").and_then(ContentRange::parse) {
+            return Some(r.len());
+        }
+    }
+    resp.content_length()
+}
+
+/// The failure for a body that went on past [`body_limit`] (-1011, not
+/// retried: the same server sends the same body again).
+pub fn body_too_long(limit: u64) -> Failure {
+    Failure::BadResponse(format!("the server sent more than the {limit} bytes it announced"))
+}
+
+/// What a `redirect: "manual"` request to the same URL showed, after the
+/// followed request failed with no response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RedirectProbe {
+    /// The URL answers with a redirect (`opaqueredirect`): the failure was
+    /// in following the redirects.
+    Redirected,
+    /// The URL answers without redirecting.
+    Answered,
+    /// The probe failed too (the host itself is unreachable).
+    Failed,
+}
+
+/// Explains a request that failed without a response once
+/// [`RedirectProbe`] says why. Browsers give one bare `TypeError` for a
+/// redirect loop (more than 20 hops), a redirect to a URL that is not
+/// http(s), and a redirect to an unreachable host, and hide `Location` from
+/// scripts; so a failure while following redirects is
+/// `httpTooManyRedirects` (-1007), not retried (a loop stays a loop), its
+/// reason naming the other possibilities. Otherwise the failure stays.
+///
+/// ```
+/// use bgsession::core::transfer::{explain_no_response, Failure, RedirectProbe};
+///
+/// let f = explain_no_response(Failure::Connect("Failed to fetch".into()), "https://h/loop", RedirectProbe::Redirected);
+/// assert!(matches!(f, Failure::TooManyRedirects(ref why) if why.contains("https://h/loop")));
+/// let f = explain_no_response(Failure::Connect("Failed to fetch".into()), "https://h/x", RedirectProbe::Failed);
+/// assert_eq!(f, Failure::Connect("Failed to fetch".into()));
+/// ```
+pub fn explain_no_response(failure: Failure, url: &str, probe: RedirectProbe) -> Failure {
+    match (failure, probe) {
+        (Failure::Connect(detail), RedirectProbe::Redirected) => Failure::TooManyRedirects(format!(
+            "{url} redirects, and following its redirects failed ({detail}): more than 20 redirects (a loop), \
+             or a redirect to a URL that is not http(s) or cannot be reached (the browser does not say which)"
+        )),
+        (failure, _) => failure,
+    }
 }
 
 /// What a settled Background Fetch means for its task.
@@ -498,8 +608,11 @@ impl RetryPolicy {
             Failure::Lost(d) => (UrlErrorCode::NetworkConnectionLost, d, true),
             Failure::Quota(d) => (UrlErrorCode::CannotWriteToFile, format!("storage quota exceeded: {d}"), false),
             Failure::Write(d) => (UrlErrorCode::CannotWriteToFile, d, false),
-            Failure::BadResponse(d) => (UrlErrorCode::BadServerResponse, d, true),
+            // The same server answers the same nonsense again: not retried.
+            Failure::BadResponse(d) => (UrlErrorCode::BadServerResponse, d, false),
             Failure::NotAllowed(d) => (UrlErrorCode::BadServerResponse, d, false),
+            Failure::TooManyRedirects(d) => (UrlErrorCode::HttpTooManyRedirects, d, false),
+            Failure::BadRequest(d) => (UrlErrorCode::BadUrl, d, false),
         };
         task.failures += 1;
         task.segment_len = (task.segment_len / 2).max(MIN_FAST_SEGMENT);
@@ -697,6 +810,100 @@ mod tests {
             FailureDecision::Fail(e) => assert_eq!((e.code, e.reason()), (-1011, Some("no CORS"))),
             d => panic!("CORS is not retried: {d:?}"),
         }
+    }
+
+    fn plan_with_range(range: Option<&str>) -> Request {
+        let mut request = Request::get("https://h/f").unwrap();
+        if let Some(r) = range {
+            request.headers.insert("range".into(), r.into());
+        }
+        request
+    }
+
+    fn bad_response(r: Result<(), Failure>) -> String {
+        match r {
+            Err(Failure::BadResponse(why)) => why,
+            other => panic!("expected a bad server response, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn hostile_heads_are_bad_server_responses() {
+        let ranged = plan_with_range(Some("bytes=0-99"));
+        let plain = plan_with_range(None);
+        // Fine answers pass.
+        assert_eq!(check_response(&plain, &resp(200, &[("content-length", "10")])), Ok(()));
+        assert_eq!(check_response(&plain, &resp(200, &[])), Ok(()));
+        assert_eq!(check_response(&ranged, &resp(206, &[("content-range", "bytes 0-99/1000"), ("content-length", "100")])), Ok(()));
+        assert_eq!(check_response(&ranged, &resp(206, &[("content-range", "bytes 0-99/*")])), Ok(()));
+        assert_eq!(check_response(&ranged, &resp(200, &[("content-length", "1000")])), Ok(()), "ranges ignored: an answer");
+        // Negative or absurd Content-Length.
+        for v in ["-5", "abc", "99999999999999999999", "9007199254740992", "1e3", "+5", ""] {
+            let why = bad_response(check_response(&plain, &resp(200, &[("content-length", v)])));
+            assert!(why.contains("Content-Length") && why.contains(&format!("{v:?}")), "{v}: {why}");
+        }
+        assert_eq!(check_response(&plain, &resp(200, &[("content-length", "9007199254740991")])), Ok(()));
+        // 206 to a request without Range.
+        assert!(bad_response(check_response(&plain, &resp(206, &[("content-range", "bytes 0-9/10")]))).contains("without Range"));
+        // Impossible or missing Content-Range.
+        for v in ["bytes 5-2/10", "bytes 0-10/10", "bytes 0-9/5", "bytes */10", "furlongs 0-1/2", "bytes -1-5/10"] {
+            let why = bad_response(check_response(&ranged, &resp(206, &[("content-range", v)])));
+            assert!(why.contains("impossible Content-Range"), "{v}: {why}");
+        }
+        assert_eq!(check_response(&ranged, &resp(206, &[])), Ok(()), "a Content-Range not exposed by CORS: on_response refetches whole");
+        // A Content-Length that disagrees with the range: more (or fewer) bytes than announced.
+        let why = bad_response(check_response(&ranged, &resp(206, &[("content-range", "bytes 0-99/1000"), ("content-length", "200")])));
+        assert!(why.contains("announces 100 bytes but Content-Length says 200"), "{why}");
+        // Body limits.
+        assert_eq!(body_limit(&resp(206, &[("content-range", "bytes 0-99/1000"), ("content-length", "100")])), Some(100));
+        assert_eq!(body_limit(&resp(200, &[("content-length", "7")])), Some(7));
+        assert_eq!(body_limit(&resp(200, &[])), None);
+        assert!(matches!(body_too_long(100), Failure::BadResponse(why) if why.contains("more than the 100 bytes")));
+    }
+
+    #[test]
+    fn errors_no_retry_can_fix_end_the_task_at_once_each_with_its_code() {
+        let p = RetryPolicy::default();
+        let cases = [
+            (Failure::BadResponse("206 without Range".into()), -1011),
+            (Failure::TooManyRedirects("a loop".into()), -1007),
+            (Failure::BadRequest("header X-A has CR/LF".into()), -1000),
+            (Failure::NotAllowed("no CORS".into()), -1011),
+            (Failure::TimedOut("60 s".into()), -1001),
+            (Failure::Quota("full".into()), -3003),
+            (Failure::Write("broken store".into()), -3003),
+        ];
+        for (failure, code) in cases {
+            let mut t = task();
+            let why = format!("{failure:?}");
+            match p.on_failure(&mut t, failure, 0.0, 0.0) {
+                FailureDecision::Fail(e) => {
+                    assert_eq!(e.code, code, "{why}");
+                    assert!(e.reason().is_some_and(|r| !r.is_empty()), "{why}: a reason");
+                }
+                d => panic!("{why} was retried: {d:?}"),
+            }
+            assert_eq!(t.failures, 1);
+        }
+        // What a retry can fix is retried.
+        for failure in [Failure::Connect("refused".into()), Failure::Lost("cut".into())] {
+            let mut t = task();
+            assert!(matches!(p.on_failure(&mut t, failure, 0.0, 0.0), FailureDecision::RetryAt(_)));
+        }
+    }
+
+    #[test]
+    fn a_failure_while_following_redirects_is_too_many_redirects() {
+        let connect = || Failure::Connect("Failed to fetch".into());
+        match explain_no_response(connect(), "http://h/loop", RedirectProbe::Redirected) {
+            Failure::TooManyRedirects(why) => {
+                assert!(why.contains("http://h/loop") && why.contains("more than 20") && why.contains("not http(s)"), "{why}");
+            }
+            f => panic!("{f:?}"),
+        }
+        assert_eq!(explain_no_response(connect(), "http://h/x", RedirectProbe::Answered), connect());
+        assert_eq!(explain_no_response(connect(), "http://h/x", RedirectProbe::Failed), connect());
+        assert_eq!(explain_no_response(Failure::Offline, "http://h/x", RedirectProbe::Redirected), Failure::Offline);
     }
 
     #[test]

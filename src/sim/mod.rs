@@ -37,6 +37,7 @@
 //! ```
 
 mod profile;
+pub mod scenario;
 mod schedule;
 mod server;
 mod store;
@@ -124,6 +125,11 @@ pub enum Step {
     ChangeResource(String),
     /// The browser evicts the origin's stored bytes behind the daemon's back.
     EvictBytes,
+    /// The server stops honouring `Range` (it answers 200 with the whole body).
+    ServerStopsRanges,
+    /// The link becomes this type ("wifi", "cellular"…); a profile that
+    /// cannot see the link's type ([`Profile::sees_link`]) tells the daemon nothing.
+    Link(String),
 }
 
 /// Who did something, for a timeline's lanes.
@@ -223,6 +229,10 @@ pub struct Sim {
     last_event: f64,
     last_page_closed: f64,
     relaunch_delay_ms: f64,
+    /// Told the trace, since the app closed, that a browser cannot relaunch it.
+    told_no_relaunch: bool,
+    link: Option<String>,
+    discretionary: BTreeSet<String>,
     seed: u64,
     /// The delegate's trace and the lifecycle, in order.
     pub trace: Vec<TraceEvent>,
@@ -265,6 +275,9 @@ impl Sim {
             last_event: 0.0,
             last_page_closed: 0.0,
             relaunch_delay_ms: 1000.0,
+            told_no_relaunch: false,
+            link: None,
+            discretionary: BTreeSet::new(),
             seed: 1,
             trace: Vec::new(),
             counts: BTreeMap::new(),
@@ -280,6 +293,28 @@ impl Sim {
     /// `httpMaximumConnectionsPerHost` of the sessions the app creates.
     pub fn set_max_connections(&mut self, session: &str, n: u32) {
         self.max_connections.insert(session.to_string(), n);
+    }
+
+    /// `isDiscretionary` of the sessions the app creates.
+    pub fn set_discretionary(&mut self, session: &str, on: bool) {
+        if on {
+            self.discretionary.insert(session.to_string());
+        } else {
+            self.discretionary.remove(session);
+        }
+    }
+
+    /// The current delay before iOS relaunches the app in the background
+    /// (doubles on each background relaunch, resets in the foreground;
+    /// infinite after a force-quit).
+    pub fn relaunch_delay_ms(&self) -> f64 {
+        self.relaunch_delay_ms
+    }
+
+    /// What the daemon is told about the link under this profile.
+    fn network_info(&self) -> crate::core::network::NetworkInfo {
+        let kind = if self.profile.sees_link { self.link.clone() } else { None };
+        crate::core::network::NetworkInfo { kind, ..Default::default() }
     }
 
     /// The most requests that were in flight at once.
@@ -298,7 +333,8 @@ impl Sim {
     /// - success means `/Documents/<taskId>` (where [`KeepFiles`] moves it)
     ///   holds exactly the server's bytes;
     /// - no journal entry delivered twice, none left undelivered;
-    /// - nothing left behind: no temp file, no orphan segment;
+    /// - nothing left behind: no temp file, no orphan segment, no finished
+    ///   task's record (one holding resume bytes aside);
     /// - `usage()` equals the bytes really stored for the files.
     pub fn violations(&self, finished: bool) -> Vec<String> {
         let mut out = Vec::new();
@@ -307,7 +343,7 @@ impl Sim {
                 out.push(format!("entry {seq} of \"{session}\" delivered {n} times"));
             }
         }
-        for t in self.store.tasks.values() {
+        for t in self.store.all_tasks() {
             let methods = self.trace_methods(t.task_id);
             let completions = methods.iter().filter(|m| **m == "didCompleteWithError").count();
             if completions > 1 || (finished && completions != 1) {
@@ -335,6 +371,13 @@ impl Sim {
         if finished {
             if !self.store.journal.is_empty() {
                 out.push(format!("{} journal entries never delivered", self.store.journal.len()));
+            }
+            // Only a failed download's record whose error carried resume
+            // data may stay (it owns the bytes that data names).
+            let holds_resume_data = |t: &crate::core::task::TaskRecord| !t.segments.is_empty() && t.error.as_ref().is_some_and(|e| e.user_info.contains_key(crate::core::resume::RESUME_DATA_KEY));
+            let kept: Vec<u64> = self.store.tasks.values().filter(|t| t.state == crate::core::task::TaskState::Completed && !holds_resume_data(t)).map(|t| t.task_id).collect();
+            if !kept.is_empty() {
+                out.push(format!("finished task records never forgotten: {kept:?}"));
             }
             let temps: Vec<&String> = self.store.files.keys().filter(|k| k.starts_with("/tmp/")).collect();
             if !temps.is_empty() {
@@ -464,7 +507,8 @@ impl Sim {
             Due::BackgroundLaunch => {
                 if !self.app_open {
                     self.app_background = true;
-                    self.note(Lane::System, "relaunched in the background", None, Some("iOS relaunched the app in the background: its session's events are ready".into()));
+                    let note = Some(format!("{} relaunched the app in the background: its session's events are ready", self.profile.name));
+                    self.note(Lane::System, "relaunched in the background", None, note);
                     self.open_app();
                 }
             }
@@ -487,6 +531,8 @@ impl Sim {
             Step::KillDaemon => self.kill("killed by the system"),
             Step::Restart => {
                 self.count("restart");
+                let note = Some(self.profile.why_restart.to_string());
+                self.note(Lane::System, "restart", None, note);
                 self.close_app("ended by the restart");
                 self.kill("ended by the restart");
                 if self.profile.daemon_starts_at_boot {
@@ -517,6 +563,18 @@ impl Sim {
                 self.count("resource changed");
                 self.server.change(&url);
             }
+            Step::ServerStopsRanges => {
+                for r in self.server.resources.values_mut() {
+                    r.ranges = false;
+                }
+                self.note(Lane::System, "server stops honouring Range", None, None);
+            }
+            Step::Link(kind) => {
+                self.link = Some(kind.clone());
+                self.note(Lane::System, &format!("link: {kind}"), None, None);
+                let info = self.network_info();
+                self.daemon_input(|d, now| d.handle_network(now, info));
+            }
             Step::EvictBytes => {
                 self.count("bytes evicted");
                 self.lost_at.push(self.now);
@@ -529,6 +587,7 @@ impl Sim {
 
     fn open_app(&mut self) {
         self.app_open = true;
+        self.told_no_relaunch = false;
         self.opened_at = self.now;
         self.count("app launches");
         self.push(self.now + HEARTBEAT_MS, Due::Heartbeat);
@@ -577,7 +636,8 @@ impl Sim {
             self.count("bytes dropped by the engine");
             self.lost_at.push(self.now);
             self.store.blobs.clear();
-            self.note(Lane::System, "stored bytes dropped", None, Some("WebKit's ephemeral store dropped the Cache API entries with the last page".into()));
+            let note = Some(format!("{}: the ephemeral data store dropped the Cache API entries with the last page", self.profile.name));
+            self.note(Lane::System, "stored bytes dropped", None, note);
         }
         self.schedule_worker_check();
     }
@@ -606,6 +666,8 @@ impl Sim {
         let Ok(req) = Request::get(&url) else { return };
         let mut task = TaskRecord::new_download(&session, id, req, self.now, format!("dl-{id}"));
         task.nonce = format!("n{id}");
+        let discretionary = self.discretionary.contains(&session);
+        task.policy.is_discretionary = discretionary;
         if let Some(r) = self.replayers.get_mut(&session) {
             r.handle_task_open(id, true);
         }
@@ -613,8 +675,13 @@ impl Sim {
             if let Some(n) = self.max_connections.get(&session) {
                 c.http_maximum_connections_per_host = *n;
             }
+            c.is_discretionary = discretionary;
             c
         });
+        if discretionary {
+            let note = Some(self.profile.why_discretionary.to_string());
+            self.note(Lane::Daemon, "discretionary task", Some(id), note);
+        }
         self.command(Command::Resume { task, fresh: true, id_floor: id, config });
     }
 
@@ -679,7 +746,7 @@ impl Sim {
         let mut d = Daemon::new(self.seed);
         let tasks: Vec<TaskRecord> = self.store.tasks.values().cloned().collect();
         let configs: Vec<ConfigData> = self.store.configs.values().cloned().collect();
-        d.handle_network(self.now, Default::default());
+        d.handle_network(self.now, self.network_info());
         d.handle_started(self.now, tasks, configs);
         if self.app_open {
             for s in self.replayers.keys() {
@@ -703,8 +770,17 @@ impl Sim {
                 self.store.blobs.insert((c.blob_id.clone(), c.next_segment), c.segment.clone());
             }
         }
-        let note = (why != "ended by the restart" && why != "killed by the system").then(|| self.profile.why_stopped.to_string());
+        let note = match why {
+            "ended by the restart" => None,
+            "killed by the system" => Some(self.profile.why_killed.to_string()),
+            // Nothing left to do: every engine stops an idle worker, and nothing waits.
+            "stopped (idle)" => None,
+            _ => Some(self.profile.why_stopped.to_string()),
+        };
         self.note(Lane::Daemon, why, None, note);
+        if why == "killed by the system" && self.profile.restarts_after_kill {
+            self.wake("launchd");
+        }
     }
 
     fn schedule_worker_check(&mut self) {
@@ -815,12 +891,23 @@ impl Sim {
     }
 
     fn launch_app(&mut self, session: String, why: String) {
-        if !self.profile.relaunches_app || self.app_open || !self.relaunch_delay_ms.is_finite() {
+        if self.app_open {
+            return;
+        }
+        if !self.profile.relaunches_app {
+            if !self.told_no_relaunch {
+                self.told_no_relaunch = true;
+                let note = Some(self.profile.why_relaunch.to_string());
+                self.note(Lane::System, "events wait for a page", None, note);
+            }
+            return;
+        }
+        if !self.relaunch_delay_ms.is_finite() {
             return;
         }
         let delay = self.relaunch_delay_ms;
         self.relaunch_delay_ms *= 2.0; // the limiter: each background relaunch doubles the next delay
-        self.note(Lane::System, "relaunch scheduled", None, Some(format!("session \"{session}\" {why}; iOS waits {:.0} s (the delay doubles each background relaunch)", delay / 1000.0)));
+        self.note(Lane::System, "relaunch scheduled", None, Some(format!("{}: session \"{session}\" {why}; iOS waits {:.0} s", self.profile.why_relaunch, delay / 1000.0)));
         self.push(self.now + delay, Due::BackgroundLaunch);
     }
 
@@ -941,6 +1028,13 @@ impl Sim {
                 };
                 let alive = entry.at >= self.opened_at;
                 self.trace.push(TraceEvent { at: self.now, lane: Lane::App, what: call.method.to_string(), task: Some(entry.task_id), detail, app_alive: alive, note: None });
+                // The temporary file goes when the method returns (the acks remove it).
+                if let CallArgs::Location(l) = &call.args {
+                    if (Files { store: &mut self.store, now: self.now }).file_exists(l) {
+                        let note = Some(self.profile.why_temp_deleted.to_string());
+                        self.note(Lane::System, "temporary file deleted", Some(entry.task_id), note);
+                    }
+                }
                 if let Some(r) = self.replayers.get_mut(session) {
                     r.handle_delivered();
                 }

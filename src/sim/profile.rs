@@ -36,6 +36,24 @@ pub struct Profile {
     pub why_stopped: &'static str,
     /// What happens at a force-quit, for a timeline.
     pub why_force_quit: &'static str,
+    /// The system restarts a killed daemon at once (iOS: launchd restarts
+    /// nsurlsessiond).
+    pub restarts_after_kill: bool,
+    /// What happens when the system kills the daemon, for a timeline.
+    pub why_killed: &'static str,
+    /// What happens at a device (browser) restart, for a timeline.
+    pub why_restart: &'static str,
+    /// The daemon sees the link's type (Wi-Fi or cellular): iOS does;
+    /// desktop Chromium, Firefox and WebKit do not say it.
+    pub sees_link: bool,
+    /// What `isDiscretionary` does here, for a timeline.
+    pub why_discretionary: &'static str,
+    /// What happens when a closed app's session has events ready (iOS: a
+    /// background relaunch; a browser: they wait for a page), for a timeline.
+    pub why_relaunch: &'static str,
+    /// What happens to the temporary file when `didFinishDownloadingTo`
+    /// returns and the app has not moved it, for a timeline.
+    pub why_temp_deleted: &'static str,
 }
 
 impl Profile {
@@ -54,6 +72,13 @@ impl Profile {
             daemon_starts_at_boot: true,
             why_stopped: "iOS: nsurlsessiond is a system daemon; it stops only with the device",
             why_force_quit: "iOS: force-quit cancels the app's background transfers with -999, and the app is not relaunched for them",
+            restarts_after_kill: true,
+            why_killed: "iOS: launchd restarts nsurlsessiond at once, and it resumes the transfer",
+            why_restart: "iOS: nsurlsessiond starts at boot and resumes the transfers before the app is opened",
+            sees_link: true,
+            why_discretionary: "iOS: isDiscretionary lets the system defer the transfer until Wi-Fi (and power) are good",
+            why_relaunch: "iOS relaunches the app in the background when its session's events are ready; the delay doubles on each background relaunch and resets when the app comes to the foreground",
+            why_temp_deleted: "iOS deletes the temporary file when didFinishDownloadingTo returns: the app must move it first",
         }
     }
 
@@ -73,6 +98,13 @@ impl Profile {
             daemon_starts_at_boot: false,
             why_stopped: "Chromium stopped the worker: an event's waitUntil lasts at most 5 minutes; the transfer waits for the next page",
             why_force_quit: "Chromium: no force-quit gesture; closing the tab is the system ending a suspended app, and transfers go on",
+            restarts_after_kill: false,
+            why_killed: "Chromium: a killed worker starts again only with the next event (a page, a message)",
+            why_restart: "Chromium: the worker does not start with the browser; the transfer resumes at the next page",
+            sees_link: false,
+            why_discretionary: "Chromium on a desktop does not say whether the link is cellular: a discretionary task waits only while other transfers run",
+            why_relaunch: "Chromium cannot launch a closed app: the events wait in the journal for the next page",
+            why_temp_deleted: "Chromium (bgsession): the temporary file is deleted when didFinishDownloadingTo returns, as on iOS",
         }
     }
 
@@ -91,6 +123,13 @@ impl Profile {
             daemon_starts_at_boot: false,
             why_stopped: "Firefox stopped the worker 60 s after its last event: the transfer waits for the next page",
             why_force_quit: "Firefox: no force-quit gesture; closing the tab ends the page, and the worker goes on until Firefox stops it (60 s)",
+            restarts_after_kill: false,
+            why_killed: "Firefox: a killed worker starts again only with the next event (a page, a message)",
+            why_restart: "Firefox: the worker does not start with the browser; the transfer resumes at the next page",
+            sees_link: false,
+            why_discretionary: "Firefox has no Network Information API: a discretionary task waits only while other transfers run",
+            why_relaunch: "Firefox cannot launch a closed app: the events wait in the journal for the next page",
+            why_temp_deleted: "Firefox (bgsession): the temporary file is deleted when didFinishDownloadingTo returns, as on iOS",
         }
     }
 
@@ -109,6 +148,13 @@ impl Profile {
             daemon_starts_at_boot: false,
             why_stopped: "WebKit stopped the worker 10 s after its last page closed: the transfer waits for the next page",
             why_force_quit: "WebKit: no force-quit gesture; closing the tab ends the page, and WebKit stops the worker 10 s later",
+            restarts_after_kill: false,
+            why_killed: "WebKit: a killed worker starts again only with the next event (a page, a message)",
+            why_restart: "WebKit: the worker does not start with the browser; the transfer resumes at the next page",
+            sees_link: false,
+            why_discretionary: "WebKit has no Network Information API: a discretionary task waits only while other transfers run",
+            why_relaunch: "WebKit cannot launch a closed app: the events wait in the journal for the next page",
+            why_temp_deleted: "WebKit (bgsession): the temporary file is deleted when didFinishDownloadingTo returns, as on iOS",
         }
     }
 
@@ -121,5 +167,18 @@ impl Profile {
     /// The four platforms a timeline compares.
     pub fn all() -> Vec<Profile> {
         vec![Self::ios(), Self::chromium(), Self::firefox(), Self::webkit()]
+    }
+
+    /// A profile by its short name: "ios", "chromium", "firefox", "webkit",
+    /// "webkit-ephemeral".
+    pub fn by_name(name: &str) -> Option<Profile> {
+        match name.to_ascii_lowercase().as_str() {
+            "ios" => Some(Self::ios()),
+            "chromium" => Some(Self::chromium()),
+            "firefox" => Some(Self::firefox()),
+            "webkit" => Some(Self::webkit()),
+            "webkit-ephemeral" => Some(Self::webkit_ephemeral()),
+            _ => None,
+        }
     }
 }

@@ -9,7 +9,7 @@ use crate::core::daemon::{Commit, TaskKey};
 use crate::core::files::{self, FileMeta};
 use crate::core::journal::{Ack, AppendPlan, JournalEntry};
 use crate::core::path::SandboxPath;
-use crate::core::task::TaskRecord;
+use crate::core::task::{TaskRecord, TaskState};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// See the module documentation.
@@ -17,6 +17,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 pub struct Store {
     /// Task records.
     pub tasks: BTreeMap<TaskKey, TaskRecord>,
+    /// Records deleted once their last event was acknowledged (as iOS
+    /// forgets a finished task); kept here only for the simulator's checks.
+    pub forgotten: BTreeMap<TaskKey, TaskRecord>,
     /// Session configurations.
     pub configs: BTreeMap<String, ConfigData>,
     /// The journal, by seq.
@@ -31,17 +34,30 @@ pub struct Store {
 }
 
 impl Store {
+    /// Every task record ever stored: those kept and those forgotten.
+    pub fn all_tasks(&self) -> impl Iterator<Item = &TaskRecord> {
+        let kept = self.tasks.iter().filter(|(k, _)| !self.forgotten.contains_key(*k)).map(|(_, t)| t);
+        kept.chain(self.forgotten.values())
+    }
+
     /// Applies a daemon commit in one transaction; returns the entries
     /// written, with their seqs.
     pub fn commit(&mut self, c: Commit) -> Vec<JournalEntry> {
         if let Some(cfg) = c.config {
             self.configs.insert(cfg.identifier.clone(), cfg);
         }
-        if let Some(t) = c.task {
+        if let Some(t) = c.task.clone() {
             self.tasks.insert((t.session.clone(), t.task_id), t);
         }
         if let Some(f) = c.file {
             self.files.insert(f.path.clone(), f);
+        }
+        if let Some(key) = c.task.as_ref().filter(|_| c.forget_if_delivered).map(|t| (t.session.clone(), t.task_id)) {
+            if !self.journal.values().any(|e| e.session == key.0 && e.task_id == key.1) {
+                if let Some(t) = self.tasks.remove(&key) {
+                    self.forgotten.insert(key, t);
+                }
+            }
         }
         let mut written = Vec::new();
         for (mut e, plan) in c.appends {
@@ -82,6 +98,13 @@ impl Store {
             }
             if a.forget_task {
                 self.totals.remove(&key);
+                // As the page's acknowledgement does (glue.js ackEntries): a
+                // finished task is forgotten unless it holds resume bytes.
+                if self.tasks.get(&key).is_some_and(|t| t.state == TaskState::Completed && t.segments.is_empty()) {
+                    if let Some(t) = self.tasks.remove(&key) {
+                        self.forgotten.insert(key.clone(), t);
+                    }
+                }
             }
             if let Some(loc) = &a.remove_file {
                 if let Ok(p) = SandboxPath::parse(loc) {

@@ -354,7 +354,8 @@ export async function bgFetchResponse(registration) {
 // entries are delivered again).
 export function ackEntries(db, session, ops, paths) {
   return new Promise((resolve, reject) => {
-    const tx = db.transaction(["events", "delivered", "files"], "readwrite", { durability: "relaxed" });
+    const tx = db.transaction(["events", "delivered", "files", "tasks"], "readwrite", { durability: "relaxed" });
+    const tasks = tx.objectStore("tasks");
     const events = tx.objectStore("events");
     const delivered = tx.objectStore("delivered");
     const files = tx.objectStore("files");
@@ -376,7 +377,18 @@ export function ackEntries(db, session, ops, paths) {
       };
     }
     for (let i = 0; i < ops.length; i += 4) {
-      if (ops[i + 2] === 1) delivered.delete([session, ops[i + 1]]);
+      if (ops[i + 2] === 1) {
+        // The task's last event is acknowledged: it is over, and forgotten
+        // (as iOS forgets a finished task) unless its record holds bytes
+        // kept for resume data.
+        const key = [session, ops[i + 1]];
+        delivered.delete(key);
+        const rec = tasks.get(key);
+        rec.onsuccess = () => {
+          const t = rec.result;
+          if (t && t.state === "completed" && !(t.segments && t.segments.length)) tasks.delete(key);
+        };
+      }
       else if (ops[i + 2] === 2) delivered.put({ session, taskId: ops[i + 1], total: ops[i + 3] });
     }
     if (paths.length) {

@@ -2,7 +2,7 @@
 //! and a body reader; classifies what went wrong.
 
 use crate::core::request::ResponseInfo;
-use crate::core::transfer::{FetchPlan, Failure};
+use crate::core::transfer::{self, FetchPlan, Failure, RedirectProbe};
 use crate::web::js;
 use std::collections::BTreeMap;
 use wasm_bindgen::prelude::*;
@@ -67,7 +67,9 @@ fn online() -> bool {
 pub fn classify(err: &JsValue) -> Failure {
     let name = js::error_name(err);
     let msg = js::message(err);
-    if name == "QuotaExceededError" {
+    if name == BAD_RESPONSE {
+        Failure::BadResponse(msg)
+    } else if name == "QuotaExceededError" {
         Failure::Quota(msg)
     } else if name == "TimeoutError" {
         Failure::TimedOut(msg)
@@ -80,19 +82,98 @@ pub fn classify(err: &JsValue) -> Failure {
     }
 }
 
+/// The name of the error a limited body fails with when it goes on past
+/// its announced size (see [`limit_body`], [`classify`]).
+const BAD_RESPONSE: &str = "BgsessionBadServerResponse";
+
+/// A body without `Content-Length` (chunked) is not cut by the browser at
+/// the size its `Content-Range` announced: past `transfer::body_limit` this
+/// copy of the response errors with a [`BAD_RESPONSE`] error (so the reader
+/// sees `transfer::body_too_long`). Other responses are returned as they are.
+fn limit_body(resp: JsValue, head: &ResponseInfo) -> JsValue {
+    let limit = match transfer::body_limit(head) {
+        Some(l) if head.header("content-length").is_none() => l,
+        _ => return resp,
+    };
+    let r: &web_sys::Response = resp.unchecked_ref();
+    let Some(body) = r.body() else { return resp };
+    let seen = std::rc::Rc::new(std::cell::Cell::new(0.0));
+    let transform = Closure::<dyn FnMut(JsValue, JsValue)>::new(move |chunk: JsValue, controller: JsValue| {
+        let n = seen.get() + js::get(&chunk, "byteLength").as_f64().unwrap_or(0.0);
+        seen.set(n);
+        let (method, arg) = if n > limit as f64 {
+            let why = match transfer::body_too_long(limit) {
+                Failure::BadResponse(why) => why,
+                other => format!("{other:?}"),
+            };
+            ("error", js::error(BAD_RESPONSE, &why))
+        } else {
+            ("enqueue", chunk)
+        };
+        let f: js_sys::Function = js::get(&controller, method).unchecked_into();
+        let _ = f.call1(&controller, &arg);
+    });
+    let transformer = js::object(&[("transform", transform.as_ref().clone())]);
+    transform.forget(); // lives as long as the stream
+    let global = js::global();
+    let wrap = || -> Result<JsValue, JsValue> {
+        let ts = js_sys::Reflect::construct(js::get(&global, "TransformStream").unchecked_ref::<js_sys::Function>(), &js_sys::Array::of1(&transformer))?;
+        let pipe: js_sys::Function = js::get(&body, "pipeThrough").unchecked_into();
+        let piped = pipe.call1(&body, &ts)?;
+        let init = js::object(&[
+            ("status", JsValue::from_f64(r.status() as f64)),
+            ("statusText", JsValue::from_str(&r.status_text())),
+            ("headers", r.headers().into()),
+        ]);
+        let copy = js_sys::Reflect::construct(js::get(&global, "Response").unchecked_ref::<js_sys::Function>(), &js_sys::Array::of2(&piped, &init))?;
+        // `url` (the last redirect's) and `redirected` as the original's.
+        for key in ["url", "redirected"] {
+            let desc = js::object(&[("value", js::get(&resp, key))]);
+            js_sys::Reflect::apply(js::get(&js::get(&global, "Object"), "defineProperty").unchecked_ref::<js_sys::Function>(), &JsValue::UNDEFINED, &js_sys::Array::of3(&copy, &JsValue::from_str(key), &desc))?;
+        }
+        Ok(copy)
+    };
+    wrap().unwrap_or(resp)
+}
+
+/// The property of a request's promise (from [`begin_with_body`]) holding the
+/// request as JSON, for [`arrive`] to check the answer against.
+const SENT: &str = "bgsessionRequest";
+
+/// `transfer::check_response` on the head `resp` of the request sent as
+/// `pending`: `Err` with the bad response's failure (its body dropped), or
+/// the response to read (a chunked body limited, see [`limit_body`]).
+fn checked(pending: &js_sys::Promise, resp: web_sys::Response) -> Result<web_sys::Response, Failure> {
+    let Some(request) = js::get(pending, SENT).as_string().and_then(|j| serde_json::from_str::<crate::core::request::Request>(&j).ok()) else {
+        return Ok(resp);
+    };
+    let head = head_of(&resp);
+    if let Err(failure) = transfer::check_response(&request, &head) {
+        if let Some(body) = resp.body() {
+            let _ = body.cancel();
+        }
+        return Err(failure);
+    }
+    Ok(limit_body(resp.into(), &head).unchecked_into())
+}
+
 /// Sends `plan`'s request now (with a request body: an upload's file), so it
-/// can travel while other work goes on; [`arrive`] waits for its head.
+/// can travel while other work goes on; [`arrive`] waits for its head and
+/// checks it against the request (`transfer::check_response`).
 pub fn begin_with_body(plan: &FetchPlan, body: Option<&web_sys::Blob>, abort: &web_sys::AbortController) -> Result<js_sys::Promise, StartError> {
     let init = web_sys::RequestInit::new();
     if let Some(body) = body {
         init.set_body(body);
     }
     init.set_method(&plan.request.method);
+    // A stored request with a header the browser refuses or drops (written
+    // by an older build, or by other code): -1000, not retried.
+    crate::core::request::check_headers(&plan.request.headers).map_err(|e| StartError::Failed(Failure::BadRequest(e.to_string())))?;
     let headers = web_sys::Headers::new().map_err(|e| StartError::Failed(Failure::Connect(js::message(&e))))?;
     for (k, v) in &plan.request.headers {
         headers
             .set(k, v)
-            .map_err(|e| StartError::Failed(Failure::BadResponse(format!("header {k}: {}", js::message(&e)))))?;
+            .map_err(|e| StartError::Failed(Failure::BadRequest(format!("header {k:?} cannot be sent: {}", js::message(&e)))))?;
     }
     init.set_headers(&headers);
     init.set_signal(Some(&abort.signal()));
@@ -104,6 +185,9 @@ pub fn begin_with_body(plan: &FetchPlan, body: Option<&web_sys::Blob>, abort: &w
         .map_err(|e| StartError::Failed(Failure::Connect(js::message(&e))))?;
     // Rejections are handled in `arrive`; keep an early one quiet meanwhile.
     let promise: js_sys::Promise = promise.unchecked_into();
+    if let Ok(json) = serde_json::to_string(&plan.request) {
+        js::set(&promise, SENT, &JsValue::from_str(&json));
+    }
     let quiet = Closure::<dyn FnMut(JsValue)>::new(|_e: JsValue| {});
     let _ = promise.catch(&quiet);
     quiet.forget();
@@ -115,7 +199,7 @@ pub fn begin_with_body(plan: &FetchPlan, body: Option<&web_sys::Blob>, abort: &w
 pub async fn arrive(pending: js_sys::Promise, abort: &web_sys::AbortController, timeout_ms: f64) -> Result<Started, StartError> {
     let signal = abort.signal();
     let (timed_out, _watchdog) = watchdog(abort, timeout_ms);
-    let resp: web_sys::Response = match js::wait(pending).await {
+    let resp: web_sys::Response = match js::wait(pending.clone()).await {
         Ok(r) => r.unchecked_into(),
         Err(_) if timed_out.get() => {
             return Err(StartError::Failed(Failure::TimedOut(format!(
@@ -132,16 +216,25 @@ pub async fn arrive(pending: js_sys::Promise, abort: &web_sys::AbortController, 
             }))
         }
     };
+    let resp = checked(&pending, resp).map_err(StartError::Failed)?;
     let info = head_of(&resp);
     Ok(Started { info, response: resp })
 }
 
-/// Explains a `fetch` that failed before any response. The browser gives
-/// the same bare `TypeError` for an unreachable host and for a cross-origin
-/// answer without CORS headers (whose body script may not read); an opaque
-/// `no-cors` request to the same URL tells them apart: if the server answers
-/// it, the failure was CORS, which no retry will fix.
+/// Explains a `fetch` that failed before any response. Browsers give the
+/// same bare `TypeError` for an unreachable host, for a redirect chain that
+/// cannot be followed (a loop past 20 hops, a redirect to a non-http URL),
+/// and for a cross-origin answer without CORS headers. Two probes tell them
+/// apart: the same URL with `redirect: "manual"` (an `opaqueredirect`
+/// answer: the redirects were the problem, see
+/// `transfer::explain_no_response`), then for another origin an opaque
+/// `no-cors` request (answered: the failure was CORS). Neither is fixed by
+/// a retry.
 pub async fn diagnose(failure: Failure, url: &str) -> Failure {
+    if !matches!(failure, Failure::Connect(_)) {
+        return failure;
+    }
+    let failure = transfer::explain_no_response(failure, url, redirect_probe(url).await);
     let Failure::Connect(detail) = failure else { return failure };
     let own = js::get(&js::get(&js::global(), "location"), "origin").as_string().unwrap_or_default();
     let origin = web_sys::Url::new(url).map(|u| u.origin()).unwrap_or_default();
@@ -160,6 +253,31 @@ pub async fn diagnose(failure: Failure, url: &str) -> Failure {
              (Access-Control-Allow-Origin): the browser withholds it. Serve the file with CORS, or from {own}"
         )),
         Err(_) => Failure::Connect(detail),
+    }
+}
+
+/// Asks `url` once more, `HEAD` with `redirect: "manual"` (10 s at most):
+/// does it answer with a redirect? Works in a Service Worker in every engine
+/// (the answer is an `opaqueredirect` response; its `Location` is hidden).
+async fn redirect_probe(url: &str) -> RedirectProbe {
+    let Ok(abort) = web_sys::AbortController::new() else { return RedirectProbe::Failed };
+    let (_timed_out, _watchdog) = watchdog(&abort, 10_000.0);
+    let init = web_sys::RequestInit::new();
+    init.set_method("HEAD");
+    init.set_redirect(web_sys::RequestRedirect::Manual);
+    init.set_cache(web_sys::RequestCache::NoStore);
+    init.set_signal(Some(&abort.signal()));
+    let fetch: js_sys::Function = js::get(&js::global(), "fetch").unchecked_into();
+    let Ok(p) = fetch.call2(&js::global(), &JsValue::from_str(url), &init) else { return RedirectProbe::Failed };
+    match js::wait(p.unchecked_into()).await {
+        Ok(r) => {
+            if js::get(&r, "type").as_string().as_deref() == Some("opaqueredirect") {
+                RedirectProbe::Redirected
+            } else {
+                RedirectProbe::Answered
+            }
+        }
+        Err(_) => RedirectProbe::Failed,
     }
 }
 

@@ -17,6 +17,7 @@
 //   GET      /sha256?size=N&seed=S | ?size=N&name=<name>   [&flip=1 -> seed + 1]
 //                                 -> {"sha256": "<hex>", "size": N}
 //   ANY      /status/<code>[?retryAfter=SEC]               -> that status, body "status <code>"
+//   ANY      /redirect/loop[?...] -> 302 to itself (same query), forever. Logged.
 //   ANY      /redirect/<n>?to=<path-and-query>[&status=301|302|303|307|308]
 //                                 n >= 1 hops: n > 1 -> <status> (default 302) to /redirect/<n-1>?<same query>,
 //                                 n = 1 -> <status> to `to` (URL-encode it; any printable-ASCII URL). Logged.
@@ -55,6 +56,15 @@
 //                      Log: stalledAt = N.
 //   noValidators=1     send neither ETag nor Last-Modified (If-Range then never matches; Range alone
 //                      still gets a 206).
+// Hostile answers (a server that is wrong, not one that fails):
+//   badRange=shift     a 206 starts one byte after the asked offset (a possible range, not ours).
+//   badRange=impossible a 206's Content-Range is "bytes <start>-<size>/<size>" (last >= total).
+//   partial=1          a request WITHOUT Range gets 206 + "Content-Range: bytes 0-<N-1>/<N>"; one with
+//                      Range gets 200 + the whole body (ranges ignored).
+//   contentLength=V    Content-Length: V exactly as given (e.g. -5, 99999999999999999999) with
+//                      Connection: close; the real body follows and the socket closes.
+//   extra=K            no Content-Length (chunked), and K bytes (0x78) more than the range / size after
+//                      the body: more bytes than the Content-Range or ETag-size announced.
 // Several faults may be combined; at one offset the order is stall, cut, short; a response ends at
 // the first cut/short that fires, and only that fault is used up. Bad values -> 400.
 //
@@ -284,7 +294,14 @@ function parseFaults(query) {
     stallMs: num('stallMs', DEFAULT_STALL_MS),
     ignoreRange: parseFlag(query.get('ignoreRange')),
     noValidators: parseFlag(query.get('noValidators')),
+    badRange: query.get('badRange'),
+    partial: parseFlag(query.get('partial')),
+    contentLength: query.get('contentLength'),
+    extra: num('extra', 0),
   };
+  if (f.badRange != null && !['shift', 'impossible'].includes(f.badRange)) return 'bad badRange';
+  if (f.contentLength != null && /[^\x21-\x7e]/.test(f.contentLength)) return 'bad contentLength';
+  if (Number.isNaN(f.extra)) return 'bad extra';
   for (const key of ['fail503', 'flipAfter', 'short', 'shortBy', 'stallAt', 'stallMs']) {
     if (Number.isNaN(f[key])) return `bad ${key}`;
   }
@@ -505,6 +522,7 @@ export async function startServer({
     if (
       !forced &&
       !faults.ignoreRange &&
+      !faults.partial &&
       rangeHeader &&
       (!ifRange || (validators && ifRangeMatches(ifRange, etag, lastModified)))
     ) {
@@ -519,8 +537,26 @@ export async function startServer({
         headers['Content-Range'] = `bytes ${range.start}-${range.end}/${size}`;
       }
     }
+    if (faults.partial && !rangeHeader && !forced && size > 0) {
+      status = 206; // a 206 to a request without Range
+      headers['Content-Range'] = `bytes 0-${size - 1}/${size}`;
+    }
+    if (status === 206 && faults.badRange === 'shift' && length > 1) {
+      start += 1; // a possible range, but not the one asked for
+      length -= 1;
+      headers['Content-Range'] = `bytes ${start}-${start + length - 1}/${size}`;
+    } else if (status === 206 && faults.badRange === 'impossible') {
+      headers['Content-Range'] = `bytes ${start}-${size}/${size}`; // last >= total
+    }
     const noBody = req.method === 'HEAD' || status === 204 || status === 304;
     if (status !== 204) headers['Content-Length'] = length;
+    if (faults.contentLength != null) {
+      headers['Content-Length'] = faults.contentLength; // a lie; the body ends when the socket closes
+      headers.Connection = 'close';
+    }
+    if (faults.extra > 0) {
+      delete headers['Content-Length']; // chunked: the browser cannot cut the surplus
+    }
     entry.intended = noBody ? 0 : length;
     res.writeHead(status, headers);
     if (noBody || length === 0) return res.end();
@@ -584,6 +620,12 @@ export async function startServer({
       entry.bytesSent += n;
       if (!res.write(buf)) await waitDrainOrClose(res);
     }
+    if (!closed && faults.extra > 0) {
+      const surplus = Buffer.alloc(faults.extra, 0x78);
+      entry.bytesSent += surplus.length;
+      entry.intended += surplus.length;
+      res.write(surplus);
+    }
     if (!closed) res.end();
   }
 
@@ -618,6 +660,12 @@ export async function startServer({
   function handleRedirect(req, res, pathname, query) {
     const entry = track(req, res, pathname, query);
     req.resume(); // drain any request body
+    if (pathname === '/redirect/loop') {
+      const location = `/redirect/loop${query.size ? `?${query}` : ''}`;
+      const body = `redirect to ${location}`;
+      if (req.method !== 'HEAD') entry.intended = entry.bytesSent = Buffer.byteLength(body);
+      return sendText(res, 302, body, { Location: location });
+    }
     const m = /^\/redirect\/(\d+)$/.exec(pathname);
     const hops = m ? Number(m[1]) : 0;
     if (!(hops >= 1 && Number.isSafeInteger(hops))) return sendText(res, 400, 'bad redirect count');

@@ -2,6 +2,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -977,5 +978,81 @@ describe('CLI', () => {
     } finally {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
+  });
+});
+
+describe('hostile answers', () => {
+  /** A raw HTTP/1.1 exchange over one socket (no parser: Node's refuses a lying Content-Length). */
+  function raw(urlPath, headers = {}) {
+    return new Promise((resolve, reject) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+        s.write(`GET ${urlPath} HTTP/1.1\r\nHost: 127.0.0.1\r\n${extra}Connection: close\r\n\r\n`);
+      });
+      const chunks = [];
+      s.on('data', (c) => chunks.push(c));
+      s.on('end', () => {
+        const all = Buffer.concat(chunks);
+        const cut = all.indexOf('\r\n\r\n');
+        resolve({ head: all.subarray(0, cut).toString('latin1'), body: all.subarray(cut + 4) });
+      });
+      s.on('error', reject);
+    });
+  }
+
+  test('contentLength=V sends V as given, then the real body until the socket closes', async () => {
+    for (const v of ['-5', '99999999999999999999']) {
+      const r = await raw(`/files/cl.bin?size=100&contentLength=${v}`);
+      assert.match(r.head, new RegExp(`^content-length: ${v}$`, 'im'));
+      assert.match(r.head, /^connection: close$/im);
+      assert.deepEqual(r.body, refBytes(fnv1a('cl.bin'), 0, 100));
+    }
+    assert.equal((await request(port, '/files/cl.bin?contentLength=a%20b')).status, 400);
+  });
+
+  test('partial=1: 206 to a request without Range, 200 whole to one with Range', async () => {
+    const seed = fnv1a('p.bin');
+    const plain = await request(port, '/files/p.bin?size=300&partial=1');
+    assert.equal(plain.status, 206);
+    assert.equal(plain.headers['content-range'], 'bytes 0-299/300');
+    assert.deepEqual(plain.body, refBytes(seed, 0, 300));
+    const ranged = await request(port, '/files/p.bin?size=300&partial=1', { headers: { range: 'bytes=10-19' } });
+    assert.equal(ranged.status, 200);
+    assert.equal(ranged.headers['content-range'], undefined);
+    assert.equal(ranged.body.length, 300);
+  });
+
+  test('badRange=shift answers one byte after the asked offset; badRange=impossible a last byte >= total', async () => {
+    const seed = fnv1a('b.bin');
+    const shift = await request(port, '/files/b.bin?size=300&badRange=shift', { headers: { range: 'bytes=10-19' } });
+    assert.equal(shift.status, 206);
+    assert.equal(shift.headers['content-range'], 'bytes 11-19/300');
+    assert.deepEqual(shift.body, refBytes(seed, 11, 9));
+    const imp = await request(port, '/files/b.bin?size=300&badRange=impossible', { headers: { range: 'bytes=10-19' } });
+    assert.equal(imp.headers['content-range'], 'bytes 10-300/300');
+    assert.equal(imp.body.length, 10);
+    const whole = await request(port, '/files/b.bin?size=300&badRange=shift');
+    assert.equal(whole.status, 200, 'no Range: a normal answer');
+    assert.equal((await request(port, '/files/b.bin?badRange=nope')).status, 400);
+  });
+
+  test('extra=K sends K bytes more than announced, chunked', async () => {
+    const r = await request(port, '/files/e.bin?size=300&extra=7', { headers: { range: 'bytes=0-99' } });
+    assert.equal(r.status, 206);
+    assert.equal(r.headers['content-range'], 'bytes 0-99/300');
+    assert.equal(r.headers['content-length'], undefined);
+    assert.equal(r.headers['transfer-encoding'], 'chunked');
+    assert.equal(r.body.length, 107);
+    assert.deepEqual(r.body.subarray(100), Buffer.alloc(7, 0x78));
+  });
+
+  test('/redirect/loop redirects to itself, forever, each hop logged', async () => {
+    srv.resetLog();
+    for (let i = 0; i < 3; i++) {
+      const r = await request(port, '/redirect/loop?k=1');
+      assert.equal(r.status, 302);
+      assert.equal(r.headers.location, '/redirect/loop?k=1');
+    }
+    assert.equal(srv.log.filter((e) => e.path === '/redirect/loop').length, 3);
   });
 });

@@ -182,7 +182,9 @@ impl UrlSessionConfiguration {
         js::to_js(&self.data.borrow().http_additional_headers)
     }
     /// Sets `httpAdditionalHeaders` (null clears them); names are lower-cased, and
-    /// a request's own header of the same name wins.
+    /// a request's own header of the same name wins. A header with CR, LF or
+    /// NUL, a forbidden name (`Cookie`, `Host`, `Sec-…`) or a value over 8 KiB
+    /// throws a `TypeError` naming it, and nothing changes.
     #[wasm_bindgen(setter = httpAdditionalHeaders)]
     pub fn set_http_additional_headers(&self, #[wasm_bindgen(unchecked_param_type = "Record<string, string> | null")] v: JsValue) -> Result<(), JsValue> {
         let map: BTreeMap<String, String> = if v.is_null() || v.is_undefined() {
@@ -190,6 +192,9 @@ impl UrlSessionConfiguration {
         } else {
             js::from_js(v, "httpAdditionalHeaders must be an object of string values")?
         };
+        // CR/LF, forbidden names, huge values: a TypeError naming the header,
+        // here rather than a task that cannot send its request.
+        crate::core::request::check_headers(&map).map_err(usage)?;
         self.data.borrow_mut().http_additional_headers = map.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
         Ok(())
     }

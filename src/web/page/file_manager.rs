@@ -16,6 +16,15 @@ fn file_error(e: FileError) -> JsValue {
     thrown_ns_error(COCOA, e.code(), &e.to_string())
 }
 
+/// Cocoa's "no such file" (4) for a file whose bytes the browser evicted;
+/// `userInfo.NSLocalizedFailureReason` says what was found.
+fn gone(path: &SandboxPath, why: &str) -> JsValue {
+    let err = file_error(FileError::NoSuchFile(path.url()));
+    let info = js::get(&err, "userInfo");
+    js::set(&info, "NSLocalizedFailureReason", &JsValue::from_str(&format!("its bytes were evicted from browser storage: {why}")));
+    err
+}
+
 fn location(v: &JsValue, what: &str) -> Result<SandboxPath, JsValue> {
     let s = v.as_string().or_else(|| v.is_object().then(|| js::get(v, "href").as_string()).flatten());
     let Some(s) = s else {
@@ -155,7 +164,13 @@ impl FileManager {
         let path = location(&at, "contents(atPath:)")?;
         let store = store::shared().await?;
         let meta = store.get_file(&path).await?.ok_or_else(|| file_error(FileError::NoSuchFile(path.url())))?;
-        bytes::shared().await?.read(&meta).await
+        // Bytes evicted behind our back (Cache API entries deleted, or cut
+        // short): the file is gone, never returned with wrong bytes.
+        match bytes::shared().await?.read(&meta).await {
+            Ok(blob) if blob.size() as u64 == meta.size => Ok(blob),
+            Ok(blob) => Err(gone(&path, &format!("its stored bytes are {} of the {} recorded", blob.size(), meta.size))),
+            Err(e) => Err(gone(&path, &js::message(&e))),
+        }
     }
 
     /// Locations (`file:///…`) directly inside a directory; subdirectories end in `/`.
@@ -192,12 +207,15 @@ impl FileManager {
     }
 
     /// Space used, as a storage cleaner shows it: `{tmp, documents, caches,
-    /// total, quota}` in bytes (`quota` from `navigator.storage.estimate()`).
+    /// total, quota}` in bytes (`quota` from `navigator.storage.estimate()`),
+    /// and `daemon`: what the daemon holds outside the sandbox (downloads in
+    /// progress, resume data), not in `total`.
     #[doc(hidden)]
     #[wasm_bindgen(js_name = usage, unchecked_return_type = "StorageUsage")]
     pub async fn js_usage(&self) -> Result<JsValue, JsValue> {
         let all = store::shared().await?.files().await?;
         let u = files::usage(&all);
+        let daemon = files::daemon_bytes(&store::shared().await?.tasks(None).await?);
         let quota = estimate_quota().await.unwrap_or(-1.0);
         let _ = Root::ALL;
         Ok(js::object(&[
@@ -206,6 +224,7 @@ impl FileManager {
             ("caches", JsValue::from_f64(u.caches as f64)),
             ("total", JsValue::from_f64(u.total as f64)),
             ("quota", JsValue::from_f64(quota)),
+            ("daemon", JsValue::from_f64(daemon as f64)),
         ]))
     }
 

@@ -4,6 +4,8 @@ mod application;
 mod config;
 mod delegate;
 mod file_manager;
+mod ids;
+mod replay;
 pub(crate) mod session;
 mod rust_api;
 mod task;
@@ -23,8 +25,12 @@ use crate::core::error::{NsError, UsageError};
 use crate::web::js;
 use wasm_bindgen::JsValue;
 
-/// A broken rule as a thrown JS `Error` whose `name` is the rule.
+/// A broken rule as a thrown JS `Error` whose `name` is the rule (a real
+/// `TypeError` for the rules named so, e.g. an invalid header).
 pub(crate) fn usage(e: UsageError) -> JsValue {
+    if e.rule() == "TypeError" {
+        return js::type_error(&e.to_string());
+    }
     js::error(e.rule(), &e.to_string())
 }
 

@@ -3,22 +3,22 @@
 
 use crate::core::config::ConfigData;
 use crate::core::error::UsageError;
-use crate::core::journal::{ack_for, delegate_call, CallArgs, Event, JournalEntry, ReplayTracker};
+use crate::core::replayer::Replayer;
 use crate::core::path::SandboxPath;
 use crate::core::request::Request;
 use crate::core::resume::ResumeData;
 use crate::web::daemon::RESUME_DATA_KEY;
 use crate::core::task::{TaskRecord, TaskState};
-use crate::web::bytes;
-use crate::web::daemon::CHANNEL;
 use crate::web::js;
 use crate::web::page::config::UrlSessionConfiguration;
-use crate::web::page::delegate::{DelayedRequestDisposition, ErasedDelegate};
+use crate::web::page::delegate::ErasedDelegate;
+use crate::web::page::ids;
 use crate::web::page::task::{TaskInner, UrlSessionTask};
 use crate::web::page::{ns_error, usage};
 use crate::web::store;
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
+
 use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -49,108 +49,41 @@ pub(crate) fn lock_name(identifier: &str) -> String {
     format!("bgsession:events:{identifier}")
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Life {
-    Live,
-    /// `finishTasksAndInvalidate()`: no new tasks; invalid when all are done.
-    Finishing,
-    Invalidated,
-}
-
 pub(crate) struct SessionInner {
     pub(crate) config: ConfigData,
     pub(crate) delegate: DelegateTarget,
     pub(crate) description: RefCell<String>,
-    tasks: RefCell<BTreeMap<u64, (Rc<TaskInner>, JsValue)>>,
+    pub(crate) tasks: RefCell<BTreeMap<u64, (Rc<TaskInner>, JsValue)>>,
     /// The object passed as `session` to delegate methods.
-    js_self: RefCell<Option<JsValue>>,
-    life: Cell<Life>,
-    worker: RefCell<Option<js_sys::Promise>>,
-    opened: RefCell<Option<js_sys::Promise>>,
-    replay: RefCell<ReplayTracker>,
-    draining: Cell<bool>,
-    drain_again: Cell<bool>,
-    /// The highest journal `seq` delivered by this page (delivery is in seq
-    /// order), so an entry read twice is not delivered twice.
-    delivered_up_to: Cell<u64>,
-    /// Delivered-progress totals by task (all of the session's, read when
-    /// it opened, then kept as they are written).
-    delivered: RefCell<HashMap<u64, u64>>,
-    release_lock: RefCell<Option<js_sys::Function>>,
-    channel: RefCell<Option<JournalChannel>>,
-    heartbeat: RefCell<Option<gloo_timers::callback::Interval>>,
-    /// Acknowledgements not yet committed.
-    acks: Rc<AckWriter>,
+    pub(crate) js_self: RefCell<Option<JsValue>>,
+    pub(crate) worker: RefCell<Option<js_sys::Promise>>,
+    pub(crate) opened: RefCell<Option<js_sys::Promise>>,
+    /// The replay's decisions (see `replay.rs`, its host).
+    pub(crate) replayer: RefCell<Replayer>,
+    /// Is the host running the machine's actions?
+    pub(crate) pumping: Cell<bool>,
+    /// Has this page woken the daemon since the session opened?
+    pub(crate) woke: Cell<bool>,
+    /// Tasks not yet resumed whose number turned out to be another tab's
+    /// stored task (filed under their own number once the daemon gives one).
+    pub(crate) provisional: RefCell<Vec<(Rc<TaskInner>, JsValue)>>,
+    pub(crate) release_lock: RefCell<Option<js_sys::Function>>,
+    pub(crate) channel: RefCell<Option<JournalChannel>>,
+    pub(crate) heartbeat: RefCell<Option<gloo_timers::callback::Interval>>,
     /// When Background Sync was last asked for (ms since epoch).
-    sync_requested_at: Cell<f64>,
+    pub(crate) sync_requested_at: Cell<f64>,
 }
 
 /// A page asks for a Background Sync wake-up at most this often.
 const SYNC_REREGISTER_MS: f64 = 10_000.0;
 
-/// Writes acknowledgements in batches, one transaction at a time, in order
-/// (a group commit: the next event need not wait for the disk), with the
-/// temp files the delegate did not move.
-#[derive(Default)]
-struct AckWriter {
-    queue: RefCell<Vec<(u64, crate::core::journal::Ack)>>,
-    /// The running write loop; `None` when idle.
-    writer: RefCell<Option<js_sys::Promise>>,
-}
-
-impl AckWriter {
-    /// Starts the write loop if it is idle.
-    fn kick(this: &Rc<AckWriter>, session: String) {
-        if this.writer.borrow().is_some() {
-            return;
-        }
-        let me = this.clone();
-        let run = wasm_bindgen_futures::future_to_promise(async move {
-            let result = async {
-                let store = store::shared().await?;
-                loop {
-                    let batch: Vec<_> = me.queue.borrow_mut().drain(..).collect();
-                    if batch.is_empty() {
-                        return Ok::<(), JsValue>(());
-                    }
-                    for f in store.ack(&session, &batch).await? {
-                        bytes::shared().await?.delete(&f.blob_id, f.segments.len()).await?;
-                    }
-                }
-            }
-            .await;
-            me.writer.borrow_mut().take();
-            result.map(|_| JsValue::UNDEFINED)
-        });
-        // The loop starts on the next microtask, so it is still to run here.
-        *this.writer.borrow_mut() = Some(run);
-    }
-}
-
-/// At most this many acknowledgements wait for a transaction before
-/// delivery waits for them to be written. With the batch being written it
-/// bounds what a page closed in the middle of a replay can have delivered
-/// without its acknowledgement on disk (at most twice this; those entries
-/// are delivered again on the next launch). 128 made 1,000 events ~25 ms
-/// slower to replay here.
-const MAX_ACKS_IN_FLIGHT: usize = 256;
-
-/// While a page has running tasks it pokes the daemon this often: each
-/// command re-extends the worker's lifetime, and wakes (and so resumes) a
-/// daemon the browser has stopped.
-const HEARTBEAT_MS: u32 = 2_000;
-
-/// A page opening a session wakes the daemon once the queued events are
-/// delivered, or after this long if that takes longer.
-const WAKE_AFTER_MS: u32 = 500;
-
 thread_local! {
-    static LIVE: RefCell<HashMap<String, Weak<SessionInner>>> = RefCell::new(HashMap::new());
+    pub(crate) static LIVE: RefCell<HashMap<String, Weak<SessionInner>>> = RefCell::new(HashMap::new());
 }
 
 /// Is a session with this identifier live in this page?
 pub(crate) fn is_live(identifier: &str) -> bool {
-    LIVE.with(|l| l.borrow().get(identifier).and_then(|w| w.upgrade()).is_some_and(|s| s.life.get() != Life::Invalidated))
+    LIVE.with(|l| l.borrow().get(identifier).and_then(|w| w.upgrade()).is_some_and(|s| !s.replayer.borrow().is_invalidated()))
 }
 
 /// A background `URLSession`: the page's handle on one session identifier.
@@ -194,43 +127,7 @@ assert!(UrlSession::with_delegate(&config, App).is_err());
 #[wasm_bindgen(js_name = URLSession)]
 #[derive(Clone)]
 pub struct UrlSession {
-    inner: Rc<SessionInner>,
-}
-
-fn next_task_id(identifier: &str) -> u64 {
-    let key = format!("bgsession.nextTaskIdentifier.{identifier}");
-    let storage = web_sys::window().and_then(|w| w.local_storage().ok().flatten());
-    let Some(storage) = storage else {
-        thread_local!(static N: Cell<u64> = const { Cell::new(1) });
-        return N.with(|n| {
-            let v = n.get();
-            n.set(v + 1);
-            v
-        });
-    };
-    let n = storage.get_item(&key).ok().flatten().and_then(|s| s.parse::<u64>().ok()).unwrap_or(1);
-    let _ = storage.set_item(&key, &(n + 1).to_string());
-    n
-}
-
-/// The next number `next_task_id` would hand out (without taking it).
-pub(crate) fn peek_task_id(identifier: &str) -> u64 {
-    let key = format!("bgsession.nextTaskIdentifier.{identifier}");
-    web_sys::window()
-        .and_then(|w| w.local_storage().ok().flatten())
-        .and_then(|s| s.get_item(&key).ok().flatten())
-        .and_then(|s| s.parse::<u64>().ok())
-        .unwrap_or(1)
-}
-
-fn bump_task_id(identifier: &str, at_least: u64) {
-    let key = format!("bgsession.nextTaskIdentifier.{identifier}");
-    if let Some(storage) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {
-        let n = storage.get_item(&key).ok().flatten().and_then(|s| s.parse::<u64>().ok()).unwrap_or(1);
-        if n < at_least {
-            let _ = storage.set_item(&key, &at_least.to_string());
-        }
-    }
+    pub(crate) inner: Rc<SessionInner>,
 }
 
 fn resolve_url(url: &str) -> String {
@@ -242,7 +139,7 @@ fn resolve_url(url: &str) -> String {
 }
 
 /// Accepts a URL string, a `URL`, or a Request-like `{url, method, headers}`.
-fn parse_request(v: &JsValue, config: &ConfigData) -> Result<Request, JsValue> {
+pub(crate) fn parse_request(v: &JsValue, config: &ConfigData) -> Result<Request, JsValue> {
     let req = if let Some(s) = v.as_string() {
         Request { url: resolve_url(&s), method: "GET".into(), headers: BTreeMap::new() }
     } else if v.is_instance_of::<web_sys::Url>() {
@@ -334,18 +231,15 @@ impl UrlSession {
             description: RefCell::new(String::new()),
             tasks: RefCell::new(BTreeMap::new()),
             js_self: RefCell::new(None),
-            life: Cell::new(Life::Live),
             worker: RefCell::new(None),
             opened: RefCell::new(None),
-            replay: RefCell::new(ReplayTracker::default()),
-            draining: Cell::new(false),
-            drain_again: Cell::new(false),
-            delivered_up_to: Cell::new(0),
-            delivered: RefCell::new(HashMap::new()),
+            replayer: RefCell::new(Replayer::new()),
+            pumping: Cell::new(false),
+            woke: Cell::new(false),
+            provisional: RefCell::new(Vec::new()),
             release_lock: RefCell::new(None),
             channel: RefCell::new(None),
             heartbeat: RefCell::new(None),
-            acks: Rc::new(AckWriter::default()),
             sync_requested_at: Cell::new(f64::NEG_INFINITY),
         });
         LIVE.with(|l| l.borrow_mut().insert(config.identifier.clone(), Rc::downgrade(&inner)));
@@ -410,7 +304,7 @@ impl UrlSession {
         reject_completion_handler("downloadTask", &[completion_handler.as_ref().unwrap_or(&JsValue::UNDEFINED)])?;
         self.inner.check_live()?;
         let request = parse_request(&url_or_request, &self.inner.config)?;
-        let id = next_task_id(&self.inner.config.identifier);
+        let id = self.inner.next_task_id();
         let blob_id = format!("dl-{}", js::random_id());
         let record = TaskRecord::new_download(&self.inner.config.identifier, id, request, js::now(), blob_id);
         Ok(self.inner.adopt(record, false))
@@ -434,7 +328,7 @@ impl UrlSession {
         if data.session != self.inner.config.identifier {
             js::console_warn(&format!("bgsession: resume data from session \"{}\" used in \"{}\"", data.session, self.inner.config.identifier));
         }
-        let id = next_task_id(&self.inner.config.identifier);
+        let id = self.inner.next_task_id();
         let record = data.into_task(&self.inner.config.identifier, id, js::now());
         Ok(self.inner.adopt(record, false))
     }
@@ -468,7 +362,7 @@ impl UrlSession {
             req.method = crate::core::upload::DEFAULT_METHOD.into();
         }
         crate::core::upload::check_request(&req).map_err(usage)?;
-        let id = next_task_id(&self.inner.config.identifier);
+        let id = self.inner.next_task_id();
         let record = TaskRecord::new_upload(&self.inner.config.identifier, id, req, &from, js::now(), format!("up-{}", js::random_id()));
         Ok(self.inner.adopt(record, false))
     }
@@ -479,7 +373,8 @@ impl UrlSession {
     pub async fn js_get_all_tasks(&self) -> Result<js_sys::Array, JsValue> {
         self.inner.load_tasks().await?;
         let out = js_sys::Array::new();
-        for (_, (t, obj)) in self.inner.tasks.borrow().iter() {
+        let (tasks, aside) = (self.inner.tasks.borrow(), self.inner.provisional.borrow());
+        for (t, obj) in tasks.values().chain(aside.iter()) {
             if t.record.borrow().state != TaskState::Completed {
                 out.push(obj);
             }
@@ -530,11 +425,8 @@ impl UrlSession {
     /// (`didBecomeInvalidWithError(session, null)`).
     #[wasm_bindgen(js_name = finishTasksAndInvalidate)]
     pub fn finish_tasks_and_invalidate(&self) {
-        if self.inner.life.get() == Life::Live {
-            self.inner.life.set(Life::Finishing);
-            let inner = self.inner.clone();
-            spawn_local(async move { inner.maybe_invalidate().await });
-        }
+        self.inner.replayer.borrow_mut().finish_tasks_and_invalidate();
+        self.inner.kick();
     }
 
     /// Cancels every task, then invalidates the session: as on iOS, the
@@ -542,10 +434,10 @@ impl UrlSession {
     /// `didBecomeInvalidWithError(session, null)`.
     #[wasm_bindgen(js_name = invalidateAndCancel)]
     pub async fn invalidate_and_cancel(&self) -> Result<(), JsValue> {
-        if self.inner.life.get() == Life::Invalidated {
+        if self.inner.replayer.borrow().is_invalidated() {
             return Ok(());
         }
-        self.inner.life.set(Life::Finishing);
+        self.inner.replayer.borrow_mut().finish_tasks_and_invalidate();
         let _ = self.inner.load_tasks().await;
         let tasks: Vec<Rc<TaskInner>> = self.inner.tasks.borrow().values().map(|(t, _)| t.clone()).collect();
         for t in tasks {
@@ -555,34 +447,54 @@ impl UrlSession {
                 task.cancel().await?;
             }
         }
-        // Not invalidate(): that closes the channel, and completions still on
-        // their way from the daemon would wait for the next page. Invalid
-        // once the last one has been delivered (deliver() checks again).
-        self.inner.maybe_invalidate().await;
+        // Invalid once the last completion has been delivered (the
+        // replayer decides): completions still on their way from the daemon
+        // would otherwise wait for the next page.
+        self.inner.kick();
         Ok(())
     }
 }
 
 impl SessionInner {
     fn check_live(&self) -> Result<(), JsValue> {
-        match self.life.get() {
-            Life::Live => Ok(()),
-            _ => Err(usage(UsageError::SessionInvalidated { identifier: self.config.identifier.clone() })),
+        if self.replayer.borrow().is_live() {
+            return Ok(());
         }
+        Err(usage(UsageError::SessionInvalidated { identifier: self.config.identifier.clone() }))
     }
 
-    /// The JS object for a record (one per task, so identity holds).
-    fn adopt(self: &Rc<Self>, mut record: TaskRecord, persisted: bool) -> JsValue {
+    /// A number for a new task (see `ids.rs`).
+    fn next_task_id(&self) -> u64 {
+        let tasks = self.tasks.borrow();
+        ids::next(&self.config.identifier, |n| tasks.contains_key(&n))
+    }
+
+    /// The number the daemon renumbers a clashing fresh task from.
+    pub(crate) fn id_floor(&self) -> u64 {
+        ids::peek(&self.config.identifier)
+    }
+
+    /// The JS object for a record (one per task, so identity holds). A new
+    /// task (`persisted` false) always gets its own: its number is new in
+    /// this page. A stored record whose number a task of this page not yet
+    /// resumed holds is another tab's task: this page's goes aside until
+    /// the daemon numbers it.
+    pub(crate) fn adopt(self: &Rc<Self>, mut record: TaskRecord, persisted: bool) -> JsValue {
         if !persisted && record.nonce.is_empty() {
             record.nonce = js::random_id();
         }
         let id = record.task_id;
-        if let Some((t, obj)) = self.tasks.borrow().get(&id) {
-            if persisted {
+        let held = self.tasks.borrow().get(&id).cloned();
+        if let Some((t, obj)) = held {
+            let ours = t.persisted.get() || t.record.borrow().nonce == record.nonce;
+            if persisted && ours {
                 t.update_from(record);
                 t.persisted.set(true);
+                return obj;
             }
-            return obj.clone();
+            if persisted {
+                self.provisional.borrow_mut().push((t, obj));
+            }
         }
         let inner = TaskInner::new(record, Rc::downgrade(self), persisted);
         let obj: JsValue = UrlSessionTask { inner: inner.clone() }.into();
@@ -593,16 +505,23 @@ impl SessionInner {
     /// The daemon gave a new task another number (another tab's task had
     /// drawn the same one at the same instant): file it under that number.
     pub(crate) fn renumber(&self, task: &Rc<TaskInner>, old: u64, new: u64) {
-        bump_task_id(&self.config.identifier, new + 1);
+        ids::saw(&self.config.identifier, new);
         let mut tasks = self.tasks.borrow_mut();
-        if tasks.get(&old).is_some_and(|(t, _)| Rc::ptr_eq(t, task)) {
-            let entry = tasks.remove(&old).expect("present");
-            // `new` is at least this page's next number: no task of ours has it.
+        let entry = if tasks.get(&old).is_some_and(|(t, _)| Rc::ptr_eq(t, task)) {
+            tasks.remove(&old)
+        } else {
+            let mut aside = self.provisional.borrow_mut();
+            let at = aside.iter().position(|(t, _)| Rc::ptr_eq(t, task));
+            at.map(|i| aside.remove(i))
+        };
+        // `new` is at least this page's next number and above every stored
+        // task's: no task of this page has it.
+        if let Some(entry) = entry {
             tasks.insert(new, entry);
         }
     }
 
-    fn session_js(self: &Rc<Self>) -> JsValue {
+    pub(crate) fn session_js(self: &Rc<Self>) -> JsValue {
         if let Some(s) = self.js_self.borrow().as_ref() {
             return s.clone();
         }
@@ -682,14 +601,13 @@ impl SessionInner {
     }
 
     /// Makes (or refreshes) the task objects of stored records.
-    fn take_records(self: &Rc<Self>, records: Vec<TaskRecord>) {
+    pub(crate) fn take_records(self: &Rc<Self>, records: Vec<TaskRecord>) {
         let max = records.iter().map(|r| r.task_id).max().unwrap_or(0);
-        bump_task_id(&self.config.identifier, max + 1);
+        ids::saw(&self.config.identifier, max);
         for r in records {
-            let known = self.tasks.borrow().contains_key(&r.task_id);
-            if known {
+            let known = self.tasks.borrow().get(&r.task_id).filter(|(t, _)| t.persisted.get()).cloned();
+            if let Some((t, _)) = known {
                 // Keep the delivered view's state; refresh counters.
-                let (t, _) = self.tasks.borrow().get(&r.task_id).cloned().unwrap();
                 let state = t.record.borrow().state;
                 t.update_from(r);
                 if state == TaskState::Completed {
@@ -701,380 +619,4 @@ impl SessionInner {
             }
         }
     }
-
-    async fn open(self: &Rc<Self>) -> Result<(), JsValue> {
-        let release = js::wait(js::hold_lock(&lock_name(&self.config.identifier))).await?;
-        if self.life.get() == Life::Invalidated {
-            let _ = release.unchecked_ref::<js_sys::Function>().call0(&JsValue::UNDEFINED);
-            return Ok(());
-        }
-        *self.release_lock.borrow_mut() = Some(release.unchecked_into());
-        // Journal notifications from the daemon, listened to before the
-        // journal is read (so an entry appended after the read is
-        // announced). Until the opening read is delivered they only mark
-        // that the journal is to be read again.
-        self.draining.set(true);
-        let weak = Rc::downgrade(self);
-        let identifier = self.config.identifier.clone();
-        let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
-            let data = ev.data();
-            if js::get(&data, "session").as_string().as_deref() == Some(identifier.as_str()) {
-                if let Some(s) = weak.upgrade() {
-                    spawn_local(async move { s.drain(Vec::new()).await });
-                }
-            }
-        });
-        if let Ok(ch) = web_sys::BroadcastChannel::new(CHANNEL) {
-            ch.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-            *self.channel.borrow_mut() = Some((ch, on_message));
-        }
-        let view = match store::shared().await {
-            Ok(store) => store.session_view(&self.config.identifier).await,
-            Err(e) => Err(e),
-        };
-        let view = match view {
-            Ok(v) => v,
-            Err(e) => {
-                self.draining.set(false);
-                return Err(e);
-            }
-        };
-        self.take_records(view.tasks);
-        // This page is now the one writer of these totals: all of them are here.
-        *self.delivered.borrow_mut() = view.delivered_totals;
-        let entries = view.entries;
-        self.replay.borrow_mut().opened(entries.len());
-        // Background Fetch tasks whose download a closed page never started.
-        let waiting: Vec<Rc<TaskInner>> = self.tasks.borrow().values().map(|(t, _)| t.clone()).collect();
-        for t in waiting {
-            self.start_background_fetch(&t).await;
-        }
-        // Wake the daemon: it resumes this origin's unfinished transfers.
-        // Not before the queued events are delivered (or WAKE_AFTER_MS has
-        // passed): its scheduling pass reads every task of the origin and
-        // would compete with the replay for IndexedDB.
-        let woke = Rc::new(Cell::new(false));
-        let (weak, w) = (Rc::downgrade(self), woke.clone());
-        gloo_timers::callback::Timeout::new(WAKE_AFTER_MS, move || {
-            if let Some(s) = weak.upgrade() {
-                if !w.replace(true) {
-                    s.wake();
-                }
-            }
-        })
-        .forget();
-        let weak = Rc::downgrade(self);
-        let beat = gloo_timers::callback::Interval::new(HEARTBEAT_MS, move || {
-            if let Some(s) = weak.upgrade() {
-                let running = s.tasks.borrow().values().any(|(t, _)| t.persisted.get() && t.record.borrow().state == TaskState::Running);
-                if running {
-                    s.wake();
-                }
-            }
-        });
-        *self.heartbeat.borrow_mut() = Some(beat);
-        let me = self.clone();
-        spawn_local(async move {
-            me.drain_owned(entries).await;
-            if !woke.replace(true) {
-                me.wake();
-            }
-        });
-        Ok(())
-    }
-
-    /// Delivers the journal until it is empty; one drain at a time. `first`:
-    /// entries already read (the session's opening read), delivered before
-    /// the journal is read again (only if the daemon announced more).
-    async fn drain(self: &Rc<Self>, first: Vec<JournalEntry>) {
-        if self.release_lock.borrow().is_none() {
-            return; // not the page that holds this identifier's events
-        }
-        if self.draining.get() {
-            self.drain_again.set(true);
-            return;
-        }
-        self.draining.set(true);
-        self.drain_owned(first).await;
-    }
-
-    /// [`SessionInner::drain`] once `draining` is set (by it, or by `open`).
-    async fn drain_owned(self: &Rc<Self>, first: Vec<JournalEntry>) {
-        let mut first = Some(first).filter(|v| !v.is_empty());
-        loop {
-            let entries = match first.take() {
-                Some(v) => Ok(v),
-                None => {
-                    // What was announced before this read is in it.
-                    self.drain_again.set(false);
-                    match store::shared().await {
-                        Ok(s) => s.pending_events(&self.config.identifier).await,
-                        Err(e) => Err(e),
-                    }
-                }
-            };
-            let mut entries = match entries {
-                Ok(v) => v,
-                Err(e) => {
-                    js::console_error(&format!("bgsession: reading the journal failed: {}", js::message(&e)));
-                    break;
-                }
-            };
-            // Journal order is seq order: an entry at or below the last one
-            // delivered here was delivered already (read before its ack).
-            let up_to = self.delivered_up_to.get();
-            entries.retain(|e| e.seq.map_or(true, |s| s > up_to));
-            if entries.is_empty() && !self.drain_again.get() {
-                break;
-            }
-            for entry in entries {
-                if self.life.get() == Life::Invalidated {
-                    break;
-                }
-                if let Err(e) = self.deliver(&entry).await {
-                    js::console_error(&format!("bgsession: delivering {} failed: {}", entry.event.method(), js::message(&e)));
-                    self.draining.set(false);
-                    return;
-                }
-            }
-            // The daemon announces every entry it appends (and this page
-            // listened before it read): read again only if one was announced.
-            if self.drain_again.get() {
-                continue;
-            }
-            // Done once every delivered entry is acknowledged on disk (then
-            // urlSessionDidFinishEvents: a page closed after it gets none of
-            // them again), unless more was announced meanwhile.
-            if let Err(e) = self.flush_acks().await {
-                js::console_error(&format!("bgsession: acknowledging events failed: {}", js::message(&e)));
-                self.draining.set(false);
-                return;
-            }
-            if !self.drain_again.get() {
-                break;
-            }
-        }
-        self.draining.set(false);
-        if self.life.get() != Life::Invalidated && self.replay.borrow_mut().drained() {
-            match &self.delegate {
-                DelegateTarget::Js(d) => {
-                    let args = js_sys::Array::of1(&self.session_js());
-                    if let Err(e) = js::wait(js::call_delegate(d, "urlSessionDidFinishEvents", &args)).await {
-                        js::console_error(&format!("bgsession: urlSessionDidFinishEvents threw: {}", js::message(&e)));
-                    }
-                }
-                DelegateTarget::Rust(d) => d.finished_events(&UrlSession { inner: self.clone() }).await,
-            }
-        }
-        if self.life.get() == Life::Finishing {
-            self.maybe_invalidate().await;
-        }
-    }
-
-    /// Delivers one entry, then acknowledges it (exactly once: the ack is
-    /// written only after the delegate method and its Promise returned).
-    async fn deliver(self: &Rc<Self>, entry: &JournalEntry) -> Result<(), JsValue> {
-        let task_obj = self.tasks.borrow().get(&entry.task_id).map(|(_, obj)| obj.clone());
-        let task_obj = match task_obj {
-            Some(o) => o,
-            None => match store::shared().await?.get_task(&self.config.identifier, entry.task_id).await? {
-                Some(r) => self.adopt(r, true),
-                None => {
-                    let mut r = TaskRecord::new_download(&self.config.identifier, entry.task_id, Request::get("http://unknown.invalid/").unwrap(), entry.at, String::new());
-                    r.state = TaskState::Running;
-                    self.adopt(r, true)
-                }
-            },
-        };
-        let inner = self.tasks.borrow().get(&entry.task_id).map(|(t, _)| t.clone()).unwrap();
-        inner.apply(entry);
-        // Every stored total was read when the session opened.
-        let last = self.delivered.borrow().get(&entry.task_id).copied().unwrap_or(0);
-        let call = delegate_call(entry, last);
-        let args = js_sys::Array::new();
-        args.push(&self.session_js());
-        args.push(&task_obj);
-        match &call.args {
-            CallArgs::None => {}
-            CallArgs::Numbers(ns) => ns.iter().for_each(|n| {
-                args.push(&JsValue::from_f64(*n));
-            }),
-            CallArgs::Location(l) => {
-                args.push(&JsValue::from_str(l));
-            }
-            CallArgs::Bytes(b) => {
-                args.push(&js_sys::Uint8Array::from(b.as_slice()).into());
-            }
-            CallArgs::Request(_) => {} // see below
-            CallArgs::Error(e) => {
-                args.push(&e.as_ref().map(error_for_delegate).unwrap_or(JsValue::NULL));
-            }
-        }
-        if let CallArgs::Request(r) = &call.args {
-            args.push(&js::to_js(r));
-            self.answer_delayed_request(entry.task_id, &inner, r, &args).await?;
-        } else {
-            match &self.delegate {
-                DelegateTarget::Js(d) => {
-                    // Awaited only if the method returned a Promise.
-                    let outcome = match js::call_delegate_now(d, call.method, &args) {
-                        Ok(p) if !p.is_undefined() => js::wait(js_sys::Promise::resolve(&p)).await.map(|_| ()),
-                        Ok(_) => Ok(()),
-                        Err(e) => Err(e),
-                    };
-                    if let Err(e) = outcome {
-                        // As an uncaught exception in a delegate method: reported, and the
-                        // event counts as delivered (it would only throw again).
-                        js::console_error(&format!("bgsession: delegate {} threw: {}", call.method, js::message(&e)));
-                    }
-                }
-                DelegateTarget::Rust(d) => {
-                    d.task_event(&UrlSession { inner: self.clone() }, &UrlSessionTask { inner: inner.clone() }, &call).await;
-                }
-            }
-        }
-        if let Some(seq) = entry.seq {
-            self.delivered_up_to.set(self.delivered_up_to.get().max(seq));
-        }
-        if let Some(mut ack) = ack_for(entry) {
-            if let Some(total) = ack.delivered_total {
-                self.delivered.borrow_mut().insert(entry.task_id, total);
-            }
-            if ack.forget_task && self.delivered.borrow_mut().remove(&entry.task_id).is_none() {
-                ack.forget_task = false; // no stored total to delete
-            }
-            // Group commit: the acknowledgement joins those waiting for the
-            // next transaction, written as soon as the one before commits.
-            self.acks.queue.borrow_mut().push((entry.task_id, ack));
-            AckWriter::kick(&self.acks, self.config.identifier.clone());
-            if self.acks.queue.borrow().len() >= MAX_ACKS_IN_FLIGHT {
-                self.flush_acks().await?;
-            }
-        }
-        if matches!(entry.event, Event::DidCompleteWithError { .. }) && self.life.get() == Life::Finishing {
-            self.maybe_invalidate().await;
-        }
-        Ok(())
-    }
-
-    /// `willBeginDelayedRequest(session, task, request)`: the delegate returns
-    /// (or resolves to) "continue", "cancel" or a new request; the daemon is
-    /// told before the event is acknowledged, so a page closing meanwhile
-    /// asks again on the next open.
-    async fn answer_delayed_request(self: &Rc<Self>, task_id: u64, task: &Rc<TaskInner>, request: &Request, args: &js_sys::Array) -> Result<(), JsValue> {
-        let method = "willBeginDelayedRequest";
-        let (decision, request) = match &self.delegate {
-            DelegateTarget::Rust(d) => {
-                match d.delayed(&UrlSession { inner: self.clone() }, &UrlSessionTask { inner: task.clone() }, request).await {
-                    DelayedRequestDisposition::ContinueLoading => ("continue", JsValue::UNDEFINED),
-                    DelayedRequestDisposition::Cancel => ("cancel", JsValue::UNDEFINED),
-                    DelayedRequestDisposition::UseNewRequest(r) => match r.validated() {
-                        Ok(r) => ("request", js::to_js(&r)),
-                        Err(e) => {
-                            js::console_error(&format!("bgsession: {method} returned a bad request ({e}); the task continues with its own"));
-                            ("continue", JsValue::UNDEFINED)
-                        }
-                    },
-                }
-            }
-            DelegateTarget::Js(delegate) => match js::wait(js::call_delegate_for_value(delegate, method, args)).await {
-            Err(e) => {
-                js::console_error(&format!("bgsession: delegate {method} threw: {}; the task continues", js::message(&e)));
-                ("continue", JsValue::UNDEFINED)
-            }
-            Ok(r) if js::get(&r, "exists").as_bool() != Some(true) => ("continue", JsValue::UNDEFINED),
-            Ok(r) => {
-                let value = js::get(&r, "value");
-                match value.as_string().as_deref() {
-                    Some("continue") | Some("continueLoading") => ("continue", JsValue::UNDEFINED),
-                    Some("cancel") => ("cancel", JsValue::UNDEFINED),
-                    _ if value.is_object() => match parse_request(&value, &self.config) {
-                        Ok(req) => ("request", js::to_js(&req)),
-                        Err(e) => {
-                            js::console_error(&format!("bgsession: {method} returned a bad request ({}); the task continues with its own", js::message(&e)));
-                            ("continue", JsValue::UNDEFINED)
-                        }
-                    },
-                    _ => {
-                        js::console_error(&format!(
-                            "bgsession: {method} must return \"continue\", \"cancel\" or a new request {{url, method, headers}}, not {}; the task continues",
-                            js::message(&value)
-                        ));
-                        ("continue", JsValue::UNDEFINED)
-                    }
-                }
-            }
-            },
-        };
-        let msg = js::object(&[
-            ("op", "delayedRequest".into()),
-            ("session", self.config.identifier.clone().into()),
-            ("taskId", JsValue::from_f64(task_id as f64)),
-            ("decision", decision.into()),
-            ("request", request),
-        ]);
-        self.ask(msg).await?;
-        Ok(())
-    }
-
-    /// Waits until every queued acknowledgement is written.
-    async fn flush_acks(&self) -> Result<(), JsValue> {
-        loop {
-            let running = self.acks.writer.borrow().clone();
-            match running {
-                Some(p) => {
-                    js::wait(p.clone()).await?;
-                    let mut w = self.acks.writer.borrow_mut();
-                    if w.as_ref().is_some_and(|x| JsValue::from(x.clone()) == JsValue::from(p.clone())) {
-                        *w = None; // finished
-                    }
-                }
-                None if self.acks.queue.borrow().is_empty() => return Ok(()),
-                None => AckWriter::kick(&self.acks, self.config.identifier.clone()),
-            }
-        }
-    }
-
-    async fn maybe_invalidate(self: &Rc<Self>) {
-        if self.life.get() != Life::Finishing {
-            return;
-        }
-        let open = self.tasks.borrow().values().any(|(t, _)| t.persisted.get() && t.record.borrow().state != TaskState::Completed);
-        if !open {
-            self.invalidate().await;
-        }
-    }
-
-    async fn invalidate(self: &Rc<Self>) {
-        if self.life.get() == Life::Invalidated {
-            return;
-        }
-        self.life.set(Life::Invalidated);
-        self.heartbeat.borrow_mut().take();
-        if let Some((ch, _)) = self.channel.borrow_mut().take() {
-            ch.set_onmessage(None);
-            ch.close();
-        }
-        if let Some(release) = self.release_lock.borrow_mut().take() {
-            let _ = release.call0(&JsValue::UNDEFINED);
-        }
-        LIVE.with(|l| {
-            let mut l = l.borrow_mut();
-            if l.get(&self.config.identifier).is_some_and(|w| w.ptr_eq(&Rc::downgrade(self))) {
-                l.remove(&self.config.identifier);
-            }
-        });
-        match &self.delegate {
-            DelegateTarget::Js(d) => {
-                let args = js_sys::Array::of2(&self.session_js(), &JsValue::NULL);
-                if let Err(e) = js::wait(js::call_delegate(d, "didBecomeInvalidWithError", &args)).await {
-                    js::console_error(&format!("bgsession: didBecomeInvalidWithError threw: {}", js::message(&e)));
-                }
-            }
-            DelegateTarget::Rust(d) => d.invalid(&UrlSession { inner: self.clone() }, None).await,
-        }
-        // Break the cycle session → wrapper → session.
-        self.js_self.borrow_mut().take();
-    }
 }
-

@@ -5,6 +5,7 @@ use crate::core::journal::Event;
 use crate::core::journal::JournalEntry;
 use crate::core::task::{TaskRecord, TaskState};
 use crate::web::js::{self, to_js};
+use crate::web::page::replay::Numbering;
 use crate::web::page::session::SessionInner;
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
@@ -266,9 +267,12 @@ impl UrlSessionTask {
         }
         let config = to_js(&session.config);
         js::set(&config, "sessionDescription", &JsValue::from_str(&session.description.borrow()));
-        let fresh = JsValue::from_bool(!self.inner.persisted.get());
-        let floor = JsValue::from_f64(crate::web::page::session::peek_task_id(&session.config.identifier) as f64);
-        let msg = js::object(&[("op", "resume".into()), ("task", to_js(&record)), ("config", config), ("fresh", fresh), ("idFloor", floor)]);
+        let fresh = !self.inner.persisted.get();
+        // Until the daemon answers, the task's number may change: nothing is
+        // delivered meanwhile (dropped, however this ends).
+        let numbering = fresh.then(|| Numbering::start(&session));
+        let floor = JsValue::from_f64(session.id_floor() as f64);
+        let msg = js::object(&[("op", "resume".into()), ("task", to_js(&record)), ("config", config), ("fresh", JsValue::from_bool(fresh)), ("idFloor", floor)]);
         let stored = session.ask(msg).await?;
         let mut stored: TaskRecord = js::from_js(stored, "daemon reply")?;
         if stored.task_id != record.task_id {
@@ -281,6 +285,7 @@ impl UrlSessionTask {
         }
         self.inner.update_from(stored);
         self.inner.persisted.set(true);
+        drop(numbering); // filed under its final number: delivery goes on
         session.start_background_fetch(&self.inner).await;
         session.request_background_wake();
         Ok(())

@@ -135,6 +135,8 @@ export interface StorageUsage {
     caches: number;
     total: number;
     quota: number;
+    /** Bytes the daemon holds outside the sandbox (not in `total`): downloads in progress and resume data. */
+    daemon: number;
 }
 
 /** A sandbox location: `file:///tmp/…`, `file:///Documents/…`, `file:///Library/Caches/…`. */
@@ -171,6 +173,9 @@ pub enum UrlError {
     /// -1001 (`NSURLErrorTimedOut`): `timeoutIntervalForRequest` or
     /// `timeoutIntervalForResource` ran out.
     timedOut = -1001,
+    /// -1000 (`NSURLErrorBadURL`): the request cannot be sent as it is (a
+    /// header with CR/LF, a forbidden name or an oversized value).
+    badURL = -1000,
     /// -1002 (`NSURLErrorUnsupportedURL`): not an http(s) URL.
     unsupportedURL = -1002,
     /// -1004 (`NSURLErrorCannotConnectToHost`): no response from the host.
@@ -178,6 +183,9 @@ pub enum UrlError {
     /// -1005 (`NSURLErrorNetworkConnectionLost`): the transfer broke, or the
     /// body ended short.
     networkConnectionLost = -1005,
+    /// -1007 (`NSURLErrorHTTPTooManyRedirects`): the redirects could not be
+    /// followed (a loop: more than 20).
+    httpTooManyRedirects = -1007,
     /// -1009 (`NSURLErrorNotConnectedToInternet`): the browser is offline.
     notConnectedToInternet = -1009,
     /// -1011 (`NSURLErrorBadServerResponse`): the server's answer made no
@@ -200,9 +208,11 @@ const fn js_code(c: UrlErrorCode) -> UrlError {
     match c {
         UrlErrorCode::Cancelled => UrlError::cancelled,
         UrlErrorCode::TimedOut => UrlError::timedOut,
+        UrlErrorCode::BadUrl => UrlError::badURL,
         UrlErrorCode::UnsupportedUrl => UrlError::unsupportedURL,
         UrlErrorCode::CannotConnectToHost => UrlError::cannotConnectToHost,
         UrlErrorCode::NetworkConnectionLost => UrlError::networkConnectionLost,
+        UrlErrorCode::HttpTooManyRedirects => UrlError::httpTooManyRedirects,
         UrlErrorCode::NotConnectedToInternet => UrlError::notConnectedToInternet,
         UrlErrorCode::BadServerResponse => UrlError::badServerResponse,
         UrlErrorCode::FileDoesNotExist => UrlError::fileDoesNotExist,

@@ -158,11 +158,7 @@ eachEngine("an upload sends the file's exact bytes: didSendBodyData → didRecei
   });
 });
 
-eachEngine("two tabs: tasks created at the same moment get distinct identifiers; each event is delivered once overall", {
-  todo: {
-    chromium: "seen once (2026-12-02, the first Chromium run of this test): identifiers 1,4,5 and 2,3,3 — the second tab's third task kept a number its own second task had; the two tabs share one localStorage counter read without a lock (multitab.test.mjs's one-task-per-tab race passes)",
-  },
-}, async (engine) => {
+eachEngine("two tabs: tasks created at the same moment get distinct identifiers; each event is delivered once overall", {}, async (engine) => {
   await inBrowser(engine, async (browser) => {
     const S = "com.example.x-tabs";
     const a = await openAppIn(browser, base());

@@ -1,0 +1,413 @@
+//! The page's host of [`Replayer`]: it takes the session's events lock,
+//! opens the journal, feeds the machine what arrives (entries, the daemon's
+//! announcements, delegate calls returned, acknowledgements written) and
+//! performs what it polls out: the delegate call, the batch of
+//! acknowledgements (glue.js `ackEntries`, written while the next calls
+//! run), a read of the journal, `urlSessionDidFinishEvents`, the
+//! invalidation. Every decision is the machine's.
+
+use crate::core::journal::{Ack, CallArgs, DelegateCall, JournalEntry};
+use crate::core::replayer::ReplayAction;
+use crate::core::request::Request;
+use crate::core::task::{TaskRecord, TaskState};
+use crate::web::bytes;
+use crate::web::daemon::CHANNEL;
+use crate::web::js;
+use crate::web::page::delegate::DelayedRequestDisposition;
+use crate::web::page::session::{error_for_delegate, lock_name, parse_request, DelegateTarget, SessionInner, UrlSession, LIVE};
+use crate::web::page::task::{TaskInner, UrlSessionTask};
+use crate::web::store;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::spawn_local;
+
+/// While a page has running tasks it pokes the daemon this often: each
+/// command re-extends the worker's lifetime, and wakes (and so resumes) a
+/// daemon the browser has stopped.
+const HEARTBEAT_MS: u32 = 2_000;
+
+/// A page opening a session wakes the daemon once the queued events are
+/// delivered, or after this long if that takes longer.
+const WAKE_AFTER_MS: u32 = 500;
+
+/// What `willBeginDelayedRequest` answered, as the daemon takes it.
+type DelayedAnswer = (&'static str, JsValue);
+
+impl SessionInner {
+    /// Takes the identifier's events lock, listens to the daemon's
+    /// announcements, reads the session (tasks, journal, delivered totals)
+    /// and starts the replay.
+    pub(crate) async fn open(self: &Rc<Self>) -> Result<(), JsValue> {
+        let release = js::wait(js::hold_lock(&lock_name(&self.config.identifier))).await?;
+        if self.replayer.borrow().is_invalidated() {
+            let _ = release.unchecked_ref::<js_sys::Function>().call0(&JsValue::UNDEFINED);
+            return Ok(());
+        }
+        *self.release_lock.borrow_mut() = Some(release.unchecked_into());
+        // Listened to before the journal is read, so an entry appended
+        // after the read is announced.
+        self.listen();
+        let view = store::shared().await?.session_view(&self.config.identifier).await?;
+        self.take_records(view.tasks);
+        // Background Fetch tasks whose download a closed page never started.
+        let waiting: Vec<Rc<TaskInner>> = self.tasks.borrow().values().map(|(t, _)| t.clone()).collect();
+        for t in waiting {
+            self.start_background_fetch(&t).await;
+        }
+        // This page is now the one writer of the delivered totals: all of them are here.
+        self.replayer.borrow_mut().handle_opened(view.entries, view.delivered_totals);
+        self.keep_daemon_awake();
+        self.kick();
+        Ok(())
+    }
+
+    /// The daemon's announcements of journal growth go to the machine.
+    fn listen(self: &Rc<Self>) {
+        let weak = Rc::downgrade(self);
+        let identifier = self.config.identifier.clone();
+        let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
+            if js::get(&ev.data(), "session").as_string().as_deref() != Some(identifier.as_str()) {
+                return;
+            }
+            if let Some(s) = weak.upgrade() {
+                s.replayer.borrow_mut().handle_announced();
+                s.kick();
+            }
+        });
+        if let Ok(ch) = web_sys::BroadcastChannel::new(CHANNEL) {
+            ch.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+            *self.channel.borrow_mut() = Some((ch, on_message));
+        }
+    }
+
+    /// Wakes the daemon (it resumes the origin's unfinished transfers) once
+    /// the queued events are delivered or [`WAKE_AFTER_MS`] has passed (its
+    /// scheduling pass reads every task and would compete with the replay
+    /// for IndexedDB), then every [`HEARTBEAT_MS`] while a task runs.
+    fn keep_daemon_awake(self: &Rc<Self>) {
+        let weak = Rc::downgrade(self);
+        gloo_timers::callback::Timeout::new(WAKE_AFTER_MS, move || {
+            if let Some(s) = weak.upgrade() {
+                s.wake_once();
+            }
+        })
+        .forget();
+        let weak = Rc::downgrade(self);
+        let beat = gloo_timers::callback::Interval::new(HEARTBEAT_MS, move || {
+            if let Some(s) = weak.upgrade() {
+                let running = s.tasks.borrow().values().any(|(t, _)| t.persisted.get() && t.record.borrow().state == TaskState::Running);
+                if running {
+                    s.wake();
+                }
+            }
+        });
+        *self.heartbeat.borrow_mut() = Some(beat);
+    }
+
+    fn wake_once(self: &Rc<Self>) {
+        if !self.woke.replace(true) {
+            self.wake();
+        }
+    }
+
+    /// Runs the machine's actions until it waits; one runner at a time
+    /// (a kick while it runs is seen at its next poll).
+    pub(crate) fn kick(self: &Rc<Self>) {
+        if self.pumping.replace(true) {
+            return;
+        }
+        let me = self.clone();
+        spawn_local(async move { me.pump().await });
+    }
+
+    async fn pump(self: &Rc<Self>) {
+        self.sync_open_tasks();
+        loop {
+            let action = self.replayer.borrow_mut().poll();
+            let Some(action) = action else { break };
+            self.perform(action).await;
+        }
+        self.pumping.set(false);
+        let r = self.replayer.borrow();
+        if r.is_opened() && r.is_drained() {
+            drop(r);
+            self.wake_once();
+        }
+    }
+
+    /// Tells the machine which tasks are open (stored, not completed).
+    fn sync_open_tasks(&self) {
+        let mut r = self.replayer.borrow_mut();
+        for (id, (t, _)) in self.tasks.borrow().iter() {
+            r.handle_task_open(*id, t.persisted.get() && t.record.borrow().state != TaskState::Completed);
+        }
+    }
+
+    async fn perform(self: &Rc<Self>, action: ReplayAction) {
+        match action {
+            ReplayAction::Deliver { entry, call } => match self.deliver(&entry, &call).await {
+                Ok(()) => self.replayer.borrow_mut().handle_delivered(),
+                Err(e) => {
+                    js::console_error(&format!("bgsession: delivering {} failed: {}", call.method, js::message(&e)));
+                    self.replayer.borrow_mut().handle_delivery_failed();
+                }
+            },
+            ReplayAction::WriteAcks(acks) => self.write_acks(acks),
+            ReplayAction::ReadJournal => {
+                let read = async { store::shared().await?.pending_events(&self.config.identifier).await }.await;
+                match read {
+                    Ok(entries) => self.replayer.borrow_mut().handle_entries(entries),
+                    Err(e) => {
+                        js::console_error(&format!("bgsession: reading the journal failed: {}", js::message(&e)));
+                        self.replayer.borrow_mut().handle_read_failed();
+                    }
+                }
+            }
+            ReplayAction::FinishEvents => self.finish_events().await,
+            ReplayAction::BecomeInvalid => self.invalidate().await,
+        }
+    }
+
+    /// Writes a batch of acknowledgements in one transaction (deleting the
+    /// temp files the delegate did not move) while delivery goes on.
+    fn write_acks(self: &Rc<Self>, acks: Vec<Ack>) {
+        let me = self.clone();
+        spawn_local(async move {
+            let batch: Vec<(u64, Ack)> = acks.iter().map(|a| (a.task_id, a.clone())).collect();
+            let written = async {
+                for f in store::shared().await?.ack(&me.config.identifier, &batch).await? {
+                    bytes::shared().await?.delete(&f.blob_id, f.segments.len()).await?;
+                }
+                Ok::<(), JsValue>(())
+            }
+            .await;
+            match written {
+                Ok(()) => me.replayer.borrow_mut().handle_acks_written(),
+                Err(e) => {
+                    js::console_error(&format!("bgsession: acknowledging events failed: {}", js::message(&e)));
+                    me.replayer.borrow_mut().handle_acks_failed(acks);
+                }
+            }
+            me.kick();
+        });
+    }
+
+    /// Calls the delegate with one entry (the task's view updated first).
+    async fn deliver(self: &Rc<Self>, entry: &JournalEntry, call: &DelegateCall) -> Result<(), JsValue> {
+        let (task, task_obj) = self.task_for(entry).await?;
+        task.apply(entry);
+        let args = self.call_args(&task_obj, &call.args);
+        match (&call.args, &self.delegate) {
+            (CallArgs::Request(r), _) => {
+                args.push(&js::to_js(r));
+                let answer = self.delayed_answer(&task, r, &args).await;
+                self.tell_delayed_answer(entry.task_id, answer).await
+            }
+            (_, DelegateTarget::Js(d)) => {
+                // Awaited only if the method returned a Promise.
+                let outcome = match js::call_delegate_now(d, call.method, &args) {
+                    Ok(p) if !p.is_undefined() => js::wait(js_sys::Promise::resolve(&p)).await.map(|_| ()),
+                    other => other.map(|_| ()),
+                };
+                if let Err(e) = outcome {
+                    // As an uncaught exception in a delegate method: reported, and the
+                    // event counts as delivered (it would only throw again).
+                    js::console_error(&format!("bgsession: delegate {} threw: {}", call.method, js::message(&e)));
+                }
+                Ok(())
+            }
+            (_, DelegateTarget::Rust(d)) => {
+                d.task_event(&UrlSession { inner: self.clone() }, &UrlSessionTask { inner: task.clone() }, call).await;
+                Ok(())
+            }
+        }
+    }
+
+    /// The task object of an entry: the one this page has, or one made
+    /// from the stored record (a task of an earlier page or another tab).
+    async fn task_for(self: &Rc<Self>, entry: &JournalEntry) -> Result<(Rc<TaskInner>, JsValue), JsValue> {
+        let known = self.tasks.borrow().get(&entry.task_id).filter(|(t, _)| t.persisted.get()).cloned();
+        if let Some(known) = known {
+            return Ok(known);
+        }
+        let record = match store::shared().await?.get_task(&self.config.identifier, entry.task_id).await? {
+            Some(r) => r,
+            None => {
+                let unknown = Request::get("http://unknown.invalid/").expect("a valid URL");
+                let mut r = TaskRecord::new_download(&self.config.identifier, entry.task_id, unknown, entry.at, String::new());
+                r.state = TaskState::Running;
+                r
+            }
+        };
+        self.adopt(record, true);
+        Ok(self.tasks.borrow().get(&entry.task_id).cloned().expect("adopted"))
+    }
+
+    /// `(session, task, …)`: the arguments of a delegate call.
+    fn call_args(self: &Rc<Self>, task_obj: &JsValue, call_args: &CallArgs) -> js_sys::Array {
+        let args = js_sys::Array::of2(&self.session_js(), task_obj);
+        match call_args {
+            CallArgs::None | CallArgs::Request(_) => {}
+            CallArgs::Numbers(ns) => ns.iter().for_each(|n| {
+                args.push(&JsValue::from_f64(*n));
+            }),
+            CallArgs::Location(l) => {
+                args.push(&JsValue::from_str(l));
+            }
+            CallArgs::Bytes(b) => {
+                args.push(&js_sys::Uint8Array::from(b.as_slice()).into());
+            }
+            CallArgs::Error(e) => {
+                args.push(&e.as_ref().map(error_for_delegate).unwrap_or(JsValue::NULL));
+            }
+        }
+        args
+    }
+
+    /// `willBeginDelayedRequest(session, task, request)`: the delegate returns
+    /// (or resolves to) "continue", "cancel" or a new request.
+    async fn delayed_answer(self: &Rc<Self>, task: &Rc<TaskInner>, request: &Request, args: &js_sys::Array) -> DelayedAnswer {
+        const METHOD: &str = "willBeginDelayedRequest";
+        match &self.delegate {
+            DelegateTarget::Rust(d) => match d.delayed(&UrlSession { inner: self.clone() }, &UrlSessionTask { inner: task.clone() }, request).await {
+                DelayedRequestDisposition::ContinueLoading => ("continue", JsValue::UNDEFINED),
+                DelayedRequestDisposition::Cancel => ("cancel", JsValue::UNDEFINED),
+                DelayedRequestDisposition::UseNewRequest(r) => match r.validated() {
+                    Ok(r) => ("request", js::to_js(&r)),
+                    Err(e) => {
+                        js::console_error(&format!("bgsession: {METHOD} returned a bad request ({e}); the task continues with its own"));
+                        ("continue", JsValue::UNDEFINED)
+                    }
+                },
+            },
+            DelegateTarget::Js(delegate) => match js::wait(js::call_delegate_for_value(delegate, METHOD, args)).await {
+                Err(e) => {
+                    js::console_error(&format!("bgsession: delegate {METHOD} threw: {}; the task continues", js::message(&e)));
+                    ("continue", JsValue::UNDEFINED)
+                }
+                Ok(r) if js::get(&r, "exists").as_bool() != Some(true) => ("continue", JsValue::UNDEFINED),
+                Ok(r) => self.js_delayed_answer(&js::get(&r, "value")),
+            },
+        }
+    }
+
+    fn js_delayed_answer(&self, value: &JsValue) -> DelayedAnswer {
+        const METHOD: &str = "willBeginDelayedRequest";
+        match value.as_string().as_deref() {
+            Some("continue") | Some("continueLoading") => ("continue", JsValue::UNDEFINED),
+            Some("cancel") => ("cancel", JsValue::UNDEFINED),
+            _ if value.is_object() => match parse_request(value, &self.config) {
+                Ok(req) => ("request", js::to_js(&req)),
+                Err(e) => {
+                    js::console_error(&format!("bgsession: {METHOD} returned a bad request ({}); the task continues with its own", js::message(&e)));
+                    ("continue", JsValue::UNDEFINED)
+                }
+            },
+            _ => {
+                js::console_error(&format!(
+                    "bgsession: {METHOD} must return \"continue\", \"cancel\" or a new request {{url, method, headers}}, not {}; the task continues",
+                    js::message(value)
+                ));
+                ("continue", JsValue::UNDEFINED)
+            }
+        }
+    }
+
+    /// The daemon is told before the event is acknowledged, so a page
+    /// closing meanwhile asks again on the next open.
+    async fn tell_delayed_answer(&self, task_id: u64, (decision, request): DelayedAnswer) -> Result<(), JsValue> {
+        let msg = js::object(&[
+            ("op", "delayedRequest".into()),
+            ("session", self.config.identifier.clone().into()),
+            ("taskId", JsValue::from_f64(task_id as f64)),
+            ("decision", decision.into()),
+            ("request", request),
+        ]);
+        self.ask(msg).await.map(|_| ())
+    }
+
+    /// `urlSessionDidFinishEvents(session)`: the events queued when the
+    /// page opened are delivered and acknowledged on disk.
+    async fn finish_events(self: &Rc<Self>) {
+        match &self.delegate {
+            DelegateTarget::Js(d) => {
+                let args = js_sys::Array::of1(&self.session_js());
+                if let Err(e) = js::wait(js::call_delegate(d, "urlSessionDidFinishEvents", &args)).await {
+                    js::console_error(&format!("bgsession: urlSessionDidFinishEvents threw: {}", js::message(&e)));
+                }
+            }
+            DelegateTarget::Rust(d) => d.finished_events(&UrlSession { inner: self.clone() }).await,
+        }
+    }
+
+    /// `didBecomeInvalidWithError(session, null)`: the lock, the channel and
+    /// the identifier are given up first.
+    async fn invalidate(self: &Rc<Self>) {
+        self.heartbeat.borrow_mut().take();
+        if let Some((ch, _)) = self.channel.borrow_mut().take() {
+            ch.set_onmessage(None);
+            ch.close();
+        }
+        if let Some(release) = self.release_lock.borrow_mut().take() {
+            let _ = release.call0(&JsValue::UNDEFINED);
+        }
+        LIVE.with(|l| {
+            let mut l = l.borrow_mut();
+            if l.get(&self.config.identifier).is_some_and(|w| w.ptr_eq(&Rc::downgrade(self))) {
+                l.remove(&self.config.identifier);
+            }
+        });
+        match &self.delegate {
+            DelegateTarget::Js(d) => {
+                let args = js_sys::Array::of2(&self.session_js(), &JsValue::NULL);
+                if let Err(e) = js::wait(js::call_delegate(d, "didBecomeInvalidWithError", &args)).await {
+                    js::console_error(&format!("bgsession: didBecomeInvalidWithError threw: {}", js::message(&e)));
+                }
+            }
+            DelegateTarget::Rust(d) => d.invalid(&UrlSession { inner: self.clone() }, None).await,
+        }
+        // Break the cycle session → wrapper → session.
+        self.js_self.borrow_mut().take();
+    }
+}
+
+/// Holds a session's delivery while a fresh task's `resume()` waits for the
+/// daemon, which may renumber it (`Replayer::handle_identifier_pending`);
+/// released when dropped (the answer, or an error, came) or after
+/// [`NUMBERING_HOLD_MS`] (a daemon killed before it answered never will).
+pub(crate) struct Numbering {
+    session: Rc<SessionInner>,
+    settled: Rc<std::cell::Cell<bool>>,
+}
+
+/// The longest a `resume()` without an answer holds the session's delivery.
+const NUMBERING_HOLD_MS: u32 = 10_000;
+
+impl Numbering {
+    pub(crate) fn start(session: &Rc<SessionInner>) -> Numbering {
+        session.replayer.borrow_mut().handle_identifier_pending();
+        let hold = Numbering { session: session.clone(), settled: Rc::new(std::cell::Cell::new(false)) };
+        let (weak, settled) = (Rc::downgrade(session), hold.settled.clone());
+        spawn_local(async move {
+            gloo_timers::future::TimeoutFuture::new(NUMBERING_HOLD_MS).await;
+            if let Some(s) = weak.upgrade() {
+                Numbering::settle(&s, &settled);
+            }
+        });
+        hold
+    }
+
+    fn settle(session: &Rc<SessionInner>, settled: &std::cell::Cell<bool>) {
+        if !settled.replace(true) {
+            session.replayer.borrow_mut().handle_identifier_settled();
+            session.kick();
+        }
+    }
+}
+
+impl Drop for Numbering {
+    fn drop(&mut self) {
+        Numbering::settle(&self.session, &self.settled);
+    }
+}
