@@ -61,8 +61,10 @@ pub enum Command {
         /// The task as the page knows it.
         task: TaskRecord,
         /// The page has not stored this task yet (its first `resume()`).
+        #[serde(default)]
         fresh: bool,
         /// Task identifiers below this are taken in the session (renumbering floor).
+        #[serde(default)]
         id_floor: u64,
         /// The session's configuration, stored with the task.
         config: Option<ConfigData>,
@@ -298,6 +300,7 @@ mod tests {
             (r#"{"op":"suspend","session":5,"taskId":"seven"}"#, "session, taskId"),
             (r#"{"op":"resume","task":42}"#, "task"),
             (r#"{"session":"s"}"#, "unknown daemon command \"\""),
+            (r#"{"op":"resume","fresh":true}"#, "missing field `task`"),
             (r#"[1,2]"#, "object"),
             (r#"{"op":"frobnicate"}"#, "frobnicate"),
         ] {
