@@ -37,7 +37,7 @@
 //! assert!(actions.iter().any(|a| matches!(a, Action::Send(s) if s.request.headers["range"] == "bytes=0-1048575")));
 //! ```
 
-use crate::core::config::ConfigData;
+use crate::core::config::{ConfigData, Transport};
 use crate::core::delayed;
 use crate::core::error::NsError;
 use crate::core::files::{download_temp_path, FileMeta};
@@ -47,7 +47,7 @@ use crate::core::protocol::{Broadcast, Command, DaemonEvent, DelayedAnswer, Repl
 use crate::core::request::{host_key, ContentRange, Request, ResponseInfo};
 use crate::core::resume::{keep_for_resume, ResumeData};
 use crate::core::task::{TaskKind, TaskRecord, TaskState, Transition};
-use crate::core::transfer::{self, Failure, FailureDecision, ResponseDecision, RetryPolicy, SegmentOutcome};
+use crate::core::transfer::{self, Failure, FailureDecision, ResponseDecision, RetryPolicy, SegmentOutcome, SettledDecision};
 use crate::core::upload;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
@@ -61,6 +61,9 @@ pub const DEFAULT_MAX_PER_HOST: usize = 6;
 pub const NETWORK_POLL_MS: f64 = 2000.0;
 /// Default `timeoutIntervalForRequest` in ms.
 pub const DEFAULT_REQUEST_TIMEOUT_MS: f64 = 60_000.0;
+/// The slowest upload rate (bytes/s) allowed for before an upload's
+/// response head is overdue.
+pub const UPLOAD_SEND_RATE: f64 = 256.0 * 1024.0;
 /// Default `timeoutIntervalForResource` in ms (7 days, as on iOS).
 pub const DEFAULT_RESOURCE_TIMEOUT_MS: f64 = 7.0 * 86_400_000.0;
 
@@ -93,6 +96,15 @@ pub struct Send {
     pub upload_body: Option<(String, Vec<u64>)>,
     /// No data for this long ends the attempt (`Failure::TimedOut`).
     pub request_timeout_ms: f64,
+    /// No response head for this long ends the attempt: the request
+    /// timeout, plus for an upload the time to send its body at
+    /// [`UPLOAD_SEND_RATE`] (the server answers once it has read it).
+    pub head_timeout_ms: f64,
+    /// The browser's download service carries this task (Background Fetch,
+    /// started by a page under this id): the host listens to it instead of
+    /// fetching, reports its progress ([`Daemon::handle_background_fetch_progress`])
+    /// and how it settled ([`Daemon::handle_background_fetch_settled`]).
+    pub background_fetch: Option<String>,
 }
 
 /// One IndexedDB transaction: the task's new state, journal appends and a
@@ -201,6 +213,11 @@ struct Transfer {
     upload: bool,
     /// When the head arrived (a streamed probe's rate is measured from here).
     head_at: f64,
+    /// A Background Fetch (the browser downloads; no worker needed).
+    background: bool,
+    /// A settled Background Fetch's body, read into segments (its rate
+    /// says nothing about the link).
+    ingest: bool,
 }
 
 /// Per-attempt memory of a task (lost with the worker, as in the browser).
@@ -380,12 +397,22 @@ impl Daemon {
     /// Nothing runs, nothing is checked, no timer waits: a host may let the
     /// worker go.
     pub fn is_idle(&self) -> bool {
-        self.active.is_empty() && self.holds.is_empty() && self.timer.is_none()
+        self.background_transfers() == self.active.len() && self.holds.is_empty() && self.timer.is_none()
     }
 
-    /// Requests in flight.
+    /// Requests in flight (Background Fetches included).
     pub fn transfers(&self) -> usize {
         self.transfers.len()
+    }
+
+    /// Is a request of this task in flight (a host holds the task's lock meanwhile)?
+    pub fn is_transferring(&self, session: &str, task_id: u64) -> bool {
+        self.active.contains_key(&(session.to_string(), task_id))
+    }
+
+    /// Background Fetches this machine listens to.
+    pub fn background_transfers(&self) -> usize {
+        self.transfers.values().filter(|t| t.background).count()
     }
 
     /// Scheduling decisions taken so far (for the benchmark).
@@ -420,13 +447,14 @@ impl Daemon {
         let reply = match command {
             Command::Resume { task, fresh, id_floor, config } => self.resume(now, task, fresh, id_floor, config),
             Command::Suspend { session, task_id } => self.suspend(now, (session, task_id)),
-            Command::Cancel { session, task_id } => self.cancel(now, (session, task_id), false),
-            Command::CancelByProducingResumeData { session, task_id } => self.cancel(now, (session, task_id), true),
+            Command::Cancel { session, task_id, task } => self.cancel(now, (session, task_id), task, false),
+            Command::CancelByProducingResumeData { session, task_id } => self.cancel(now, (session, task_id), None, true),
             Command::DelayedRequest { session, task_id, answer } => self.answer_delayed(now, (session, task_id), answer),
             Command::SimulateNetwork { conditions } => {
                 self.network_override = conditions;
                 Reply::Network { network: self.network_now() }
             }
+            Command::BackgroundFetchUnavailable { session, task_id } => self.background_fetch_unavailable(now, (session, task_id)),
             Command::Wake | Command::Ping => Reply::Done { changed: false },
             Command::Status => Reply::Status { transfers: self.transfers.len(), pending: self.index.entries.len() },
         };
@@ -474,6 +502,7 @@ impl Daemon {
         if transfer::is_transient_status(head.status_code) {
             let jitter = self.random();
             if self.policy.on_server_error(&mut task, &head, now, jitter).is_some() {
+                self.new_attempt(&tr.key);
                 self.actions.push_back(Action::Abort(id));
                 self.end_transfer(id);
                 self.commit(now, task, None, vec![]);
@@ -536,7 +565,7 @@ impl Daemon {
         tr.segments_stored += 1;
         // A streamed probe's rate is judged on its whole body (body end).
         let streamed = tr.plan.end.is_none();
-        let judged = streamed || tr.plan.whole;
+        let judged = !tr.background && !tr.ingest && (streamed || tr.plan.whole);
         let switch = judged && transfer::after_segment(&mut task, len, elapsed_ms, streamed) == SegmentOutcome::SwitchToFast;
         let ev = Event::DidWriteData { total_bytes_written: task.bytes_received, total_bytes_expected_to_write: task.expected_or_unknown() };
         self.transfers.insert(id, tr);
@@ -643,7 +672,88 @@ impl Daemon {
         self.schedule(now);
     }
 
+    /// A Background Fetch's progress, as the browser reports it (`downloaded`
+    /// of `total` bytes, 0: unknown): the counters show its figures until the
+    /// body is handed over.
+    pub fn handle_background_fetch_progress(&mut self, now: f64, key: TaskKey, downloaded: u64, total: u64) {
+        self.now = self.now.max(now);
+        let Some(mut task) = self.running_task(&key) else { return };
+        if task.bg_fetch_id.is_none() || !task.segments.is_empty() || (task.bytes_received == downloaded && task.bytes_expected == (total > 0).then_some(total)) {
+            return;
+        }
+        task.bytes_received = downloaded;
+        task.bytes_expected = (total > 0).then_some(total);
+        let ev = Event::DidWriteData { total_bytes_written: task.bytes_received, total_bytes_expected_to_write: task.expected_or_unknown() };
+        self.commit(now, task, None, vec![ev]);
+    }
+
+    /// The Background Fetch `id` settled (`kind`: "success", "fail" or
+    /// "abort"; `reason`: its `failureReason`; `head`: its response's head,
+    /// if it has one). The body is then read into segments under the
+    /// returned transfer (an [`Action::ReadBody`] follows); a failure is
+    /// retried with `fetch` (a worker cannot start a Background Fetch).
+    pub fn handle_background_fetch_settled(&mut self, now: f64, id: &str, kind: &str, reason: &str, head: Option<ResponseInfo>) -> Option<TransferId> {
+        self.now = self.now.max(now);
+        let key = self.tasks.values().find(|t| t.state == TaskState::Running && t.bg_fetch_id.as_deref() == Some(id)).map(key_of)?;
+        let mut task = self.running_task(&key)?;
+        task.bg_fetch_id = None;
+        task.transport = Transport::Fetch;
+        if let Some(old) = self.active.get(&key).copied() {
+            self.end_transfer(old);
+        }
+        let result = match (transfer::on_background_fetch_settled(kind, reason, head.is_some()), head) {
+            (SettledDecision::Fail(err), _) => {
+                self.fail(now, task, err);
+                None
+            }
+            (SettledDecision::Ingest, Some(head)) => Some(self.ingest(now, task, head)),
+            (SettledDecision::Retry(f), _) => {
+                self.failed(now, task, f);
+                None
+            }
+            (SettledDecision::Ingest, None) => {
+                self.failed(now, task, Failure::Lost("the Background Fetch has no response".into()));
+                None
+            }
+        };
+        self.schedule(now);
+        result
+    }
+
+    /// A settled Background Fetch's body becomes the task's bytes, read as
+    /// one streamed body.
+    fn ingest(&mut self, now: f64, mut task: TaskRecord, head: ResponseInfo) -> TransferId {
+        let key = key_of(&task);
+        let (old_blob, old_count) = (task.blob_id.clone(), task.segments.len());
+        task.discard_bytes();
+        if old_count > 0 {
+            self.actions.push_back(Action::DeleteBytes { blob_id: old_blob, from: 0, count: old_count });
+        }
+        task.bytes_expected = head.content_length();
+        task.current_request.url = head.url.clone();
+        task.response = Some(head);
+        let id = TransferId(self.next_transfer);
+        self.next_transfer += 1;
+        let plan = transfer::FetchPlan { request: task.current_request.clone(), offset: 0, end: None, whole: false };
+        self.transfers.insert(id, Transfer { key: key.clone(), plan, stored: 0, first_segment: 0, segments_stored: 0, bounded: None, upload: false, head_at: now, background: false, ingest: true });
+        self.active.insert(key, id);
+        let read = Action::ReadBody { transfer: id, blob_id: task.blob_id.clone(), first_segment: 0 };
+        self.commit(now, task, None, vec![]);
+        self.actions.push_back(read);
+        id
+    }
+
     // ----- commands -----
+
+    /// The page could not start the task's Background Fetch: it runs with `fetch`.
+    fn background_fetch_unavailable(&mut self, now: f64, key: TaskKey) -> Reply {
+        let Some(mut task) = self.running_task(&key).filter(|t| t.transport == Transport::BackgroundFetch) else { return Reply::Done { changed: false } };
+        self.stop(&key);
+        task.transport = Transport::Fetch;
+        task.bg_fetch_id = None;
+        self.put(now, task);
+        Reply::Done { changed: true }
+    }
 
     fn resume(&mut self, now: f64, mut rec: TaskRecord, fresh: bool, id_floor: u64, config: Option<ConfigData>) -> Reply {
         if let Some(c) = &config {
@@ -662,9 +772,13 @@ impl Daemon {
         if is_new && !task.segments.is_empty() {
             self.claim_bytes(&mut task);
         }
-        if is_new && task.kind == TaskKind::Download && task.bytes_received == 0 {
+        if task.kind == TaskKind::Download && task.bytes_received == 0 && task.bg_fetch_id.is_none() {
             if let Some(t) = config.as_ref().map(|c| c.transport) {
                 task.transport = t;
+            }
+            if task.transport == Transport::BackgroundFetch {
+                // The page starts it under this id.
+                task.bg_fetch_id = Some(format!("bgsession-{:016x}", self.random_u64()));
             }
         }
         let transition = match task.resume() {
@@ -713,6 +827,7 @@ impl Daemon {
 
     fn suspend(&mut self, now: f64, key: TaskKey) -> Reply {
         let Some(mut task) = self.tasks.get(&key).cloned() else { return not_found(&key) };
+        forget_background_fetch(&mut task);
         match task.suspend() {
             Ok(Transition::StopTransfer) => {
                 self.stop(&key);
@@ -723,10 +838,12 @@ impl Daemon {
         }
     }
 
-    fn cancel(&mut self, now: f64, key: TaskKey, produce_resume_data: bool) -> Reply {
-        let Some(mut task) = self.tasks.get(&key).cloned() else {
+    fn cancel(&mut self, now: f64, key: TaskKey, given: Option<TaskRecord>, produce_resume_data: bool) -> Reply {
+        let given = given.filter(|t| key_of(t) == key && t.state == TaskState::Suspended);
+        let Some(mut task) = self.tasks.get(&key).cloned().or(given) else {
             return if produce_resume_data { Reply::ResumeData { data: None } } else { not_found(&key) };
         };
+        forget_background_fetch(&mut task);
         match task.cancel() {
             Ok(Transition::Complete(err)) => {
                 self.stop(&key);
@@ -910,8 +1027,11 @@ impl Daemon {
             whole: plan.whole,
             upload_body: upload.then(|| (task.blob_id.clone(), task.segments.clone())),
             request_timeout_ms,
+            head_timeout_ms: request_timeout_ms + if upload { task.segments.iter().sum::<u64>() as f64 / UPLOAD_SEND_RATE * 1000.0 } else { 0.0 },
+            background_fetch: task.bg_fetch_id.clone().filter(|_| task.transport == Transport::BackgroundFetch && !upload),
         };
-        self.transfers.insert(id, Transfer { key: key.clone(), plan, stored: 0, first_segment: task.segments.len(), segments_stored: 0, bounded: None, upload, head_at: now });
+        let background = send.background_fetch.is_some();
+        self.transfers.insert(id, Transfer { key: key.clone(), plan, stored: 0, first_segment: task.segments.len(), segments_stored: 0, bounded: None, upload, head_at: now, background, ingest: false });
         self.active.insert(key.clone(), id);
         self.set_task(task);
         self.actions.push_back(Action::Send(send));
@@ -921,6 +1041,7 @@ impl Daemon {
     // ----- outcomes -----
 
     fn failed(&mut self, now: f64, mut task: TaskRecord, failure: Failure) {
+        self.new_attempt(&key_of(&task));
         let jitter = self.random();
         match self.policy.on_failure(&mut task, failure, now, jitter) {
             FailureDecision::RetryAt(_) => self.commit(now, task, None, vec![]),
@@ -971,6 +1092,14 @@ impl Daemon {
         let file = FileMeta::new(&location, task.blob_id.clone(), std::mem::take(&mut task.segments), now, content_type);
         let events = vec![Event::DidFinishDownloadingTo { location: location.url() }, Event::DidCompleteWithError { error: None }];
         self.commit(now, task, Some(file), events);
+    }
+
+    /// After a failure the next request is a new attempt: its first
+    /// response says where the download resumes (`didResumeAtOffset`).
+    fn new_attempt(&mut self, key: &TaskKey) {
+        if let Some(a) = self.attempts.get_mut(key) {
+            *a = Attempt { first_response: true, restarted: false };
+        }
     }
 
     fn verify(&mut self, task: &TaskRecord, finishing: bool) {
@@ -1108,6 +1237,14 @@ impl Daemon {
     }
 }
 
+/// A suspended or cancelled Background Fetch is aborted and forgotten: the
+/// browser's partial download is not ours to resume (a resume starts a new one).
+fn forget_background_fetch(task: &mut TaskRecord) {
+    if task.bg_fetch_id.take().is_some() {
+        task.discard_bytes();
+    }
+}
+
 fn key_of(t: &TaskRecord) -> TaskKey {
     (t.session.clone(), t.task_id)
 }
@@ -1118,4 +1255,171 @@ fn resumed_at(task: &TaskRecord, offset: u64) -> Event {
 
 fn not_found(key: &TaskKey) -> Reply {
     Reply::Error { name: "NotFoundError".into(), message: format!("no task {} in session \"{}\"", key.1, key.0) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::request::Request;
+    use std::collections::BTreeMap;
+
+    const URL: &str = "https://example.test/a";
+
+    fn started() -> Daemon {
+        let mut d = Daemon::new(7);
+        d.handle_started(0.0, vec![], vec![]);
+        drain(&mut d);
+        d
+    }
+
+    fn drain(d: &mut Daemon) -> Vec<Action> {
+        std::iter::from_fn(|| d.poll_action()).collect()
+    }
+
+    fn task(id: u64) -> TaskRecord {
+        TaskRecord::new_download("s", id, Request::get(URL).unwrap(), 0.0, format!("dl-{id}"))
+    }
+
+    fn background_config() -> ConfigData {
+        let mut c = ConfigData::background("s").unwrap();
+        c.transport = Transport::BackgroundFetch;
+        c
+    }
+
+    fn head(status: u16, len: u64, range: Option<&str>) -> ResponseInfo {
+        let mut headers = BTreeMap::new();
+        headers.insert("content-length".to_string(), len.to_string());
+        headers.insert("etag".to_string(), "\"v1\"".to_string());
+        if let Some(r) = range {
+            headers.insert("content-range".to_string(), r.to_string());
+        }
+        ResponseInfo { url: URL.into(), status_code: status, headers }
+    }
+
+    fn sends(actions: &[Action]) -> Vec<&Send> {
+        actions.iter().filter_map(|a| if let Action::Send(s) = a { Some(s) } else { None }).collect()
+    }
+
+    fn events(actions: &[Action]) -> Vec<Event> {
+        actions.iter().filter_map(|a| if let Action::Commit(c) = a { Some(c.appends.iter().map(|(e, _)| e.event.clone())) } else { None }).flatten().collect()
+    }
+
+    fn resume_background(d: &mut Daemon) -> Vec<Action> {
+        d.handle_command(0.0, 1, Command::Resume { task: task(1), fresh: true, id_floor: 1, config: Some(background_config()) });
+        drain(d)
+    }
+
+    #[test]
+    fn background_fetch_is_listened_to_and_its_body_ingested() {
+        let mut d = started();
+        let actions = resume_background(&mut d);
+        let id = d.task("s", 1).unwrap().bg_fetch_id.clone().expect("a Background Fetch id for the page");
+        let send = sends(&actions)[0].clone();
+        assert_eq!(send.background_fetch.as_deref(), Some(id.as_str()), "the host listens instead of fetching");
+        assert_eq!(d.background_transfers(), 1, "listening to the browser is not work that keeps the worker");
+        d.handle_background_fetch_progress(10.0, ("s".into(), 1), 500, 1000);
+        assert_eq!(events(&drain(&mut d)), vec![Event::DidWriteData { total_bytes_written: 500, total_bytes_expected_to_write: 1000 }]);
+        let ingest = d.handle_background_fetch_settled(20.0, &id, "success", "", Some(head(200, 1000, None))).expect("the body is read");
+        let actions = drain(&mut d);
+        assert!(actions.iter().any(|a| matches!(a, Action::ReadBody { transfer, first_segment: 0, .. } if *transfer == ingest)));
+        d.handle_segment_stored(30.0, ingest, 1000, 5.0);
+        d.handle_body_end(31.0, ingest);
+        let actions = drain(&mut d);
+        assert!(sends(&actions).is_empty(), "an ingested body is never judged for the fast path");
+        let Some(Action::VerifyBytes { task, .. }) = actions.iter().find(|a| matches!(a, Action::VerifyBytes { .. })).cloned() else { panic!("checked before finishing: {actions:?}") };
+        d.handle_bytes_verified(32.0, task, 1);
+        let evs = events(&drain(&mut d));
+        assert!(matches!(evs[..], [Event::DidFinishDownloadingTo { .. }, Event::DidCompleteWithError { error: None }]), "{evs:?}");
+    }
+
+    #[test]
+    fn a_failed_background_fetch_is_retried_with_fetch() {
+        let mut d = started();
+        resume_background(&mut d);
+        let id = d.task("s", 1).unwrap().bg_fetch_id.clone().unwrap();
+        assert!(d.handle_background_fetch_settled(10.0, &id, "fail", "fetch-error", None).is_none());
+        let t = d.task("s", 1).unwrap();
+        assert_eq!((t.transport, t.bg_fetch_id.clone(), t.state), (Transport::Fetch, None, TaskState::Running));
+        let retry = t.retry_at.expect("a retry after backoff");
+        d.handle_timeout(retry + 1.0);
+        let actions = drain(&mut d);
+        assert!(sends(&actions).iter().any(|s| s.background_fetch.is_none()), "the retry uses fetch");
+        assert_eq!(d.handle_background_fetch_settled(11.0, &id, "abort", "", None), None, "a stale registration changes nothing");
+    }
+
+    #[test]
+    fn suspending_a_background_fetch_aborts_and_forgets_it_and_a_resume_starts_a_new_one() {
+        let mut d = started();
+        let actions = resume_background(&mut d);
+        let first = sends(&actions)[0].transfer;
+        let id = d.task("s", 1).unwrap().bg_fetch_id.clone().unwrap();
+        d.handle_command(1.0, 2, Command::Suspend { session: "s".into(), task_id: 1 });
+        let actions = drain(&mut d);
+        assert!(actions.contains(&Action::Abort(first)));
+        assert_eq!(d.task("s", 1).unwrap().bg_fetch_id, None);
+        d.handle_command(2.0, 3, Command::Resume { task: task(1), fresh: false, id_floor: 1, config: Some(background_config()) });
+        drain(&mut d);
+        let again = d.task("s", 1).unwrap().bg_fetch_id.clone().expect("a new Background Fetch");
+        assert_ne!(again, id);
+    }
+
+    #[test]
+    fn background_fetch_unavailable_runs_the_task_with_fetch() {
+        let mut d = started();
+        resume_background(&mut d);
+        d.handle_command(1.0, 2, Command::BackgroundFetchUnavailable { session: "s".into(), task_id: 1 });
+        let actions = drain(&mut d);
+        assert!(actions.contains(&Action::Reply { to: 2, reply: Reply::Done { changed: true } }));
+        let s = sends(&actions);
+        assert!(s.len() == 1 && s[0].background_fetch.is_none() && s[0].request.headers["range"] == "bytes=0-1048575", "{actions:?}");
+    }
+
+    #[test]
+    fn cancelling_a_task_never_resumed_completes_it_with_minus_999() {
+        let mut d = started();
+        d.handle_command(0.0, 1, Command::Cancel { session: "s".into(), task_id: 4, task: Some(task(4)) });
+        let actions = drain(&mut d);
+        let evs = events(&actions);
+        assert!(matches!(&evs[..], [Event::DidCompleteWithError { error: Some(e) }] if e.code == -999), "{evs:?}");
+        assert_eq!(d.task("s", 4).unwrap().state, TaskState::Completed);
+        d.handle_command(0.0, 2, Command::Cancel { session: "s".into(), task_id: 5, task: None });
+        assert!(matches!(&drain(&mut d)[..], [Action::Reply { reply: Reply::Error { .. }, .. }]), "an unknown task without its record is not found");
+    }
+
+    #[test]
+    fn a_retry_after_a_cut_tells_where_it_resumes() {
+        let mut d = started();
+        d.handle_command(0.0, 1, Command::Resume { task: task(1), fresh: true, id_floor: 1, config: None });
+        let probe = sends(&drain(&mut d))[0].transfer;
+        d.handle_response(1.0, probe, head(206, 1 << 20, Some("bytes 0-1048575/4194304")));
+        drain(&mut d);
+        d.handle_segment_stored(2.0, probe, 1 << 20, 1000.0);
+        d.handle_body_end(3.0, probe);
+        let next = sends(&drain(&mut d))[0].clone();
+        d.handle_response(4.0, next.transfer, head(206, 3 << 20, Some("bytes 1048576-4194303/4194304")));
+        drain(&mut d);
+        d.handle_segment_stored(5.0, next.transfer, 1000, 1000.0);
+        d.handle_transfer_failed(6.0, next.transfer, Failure::Lost("cut".into()));
+        drain(&mut d);
+        let retry = d.task("s", 1).unwrap().retry_at.unwrap();
+        d.handle_timeout(retry);
+        let again = sends(&drain(&mut d))[0].clone();
+        assert_eq!(again.request.headers["range"], format!("bytes={}-", (1 << 20) + 1000));
+        d.handle_response(retry + 1.0, again.transfer, head(206, (3 << 20) - 1000, Some("bytes 1049576-4194303/4194304")));
+        let evs = events(&drain(&mut d));
+        assert!(evs.iter().any(|e| matches!(e, Event::DidResumeAtOffset { file_offset, .. } if *file_offset == (1 << 20) + 1000)), "{evs:?}");
+    }
+
+    #[test]
+    fn an_upload_waits_for_its_response_as_long_as_sending_its_body_takes() {
+        let mut d = started();
+        let from = crate::core::path::SandboxPath::parse("file:///Documents/a.bin").unwrap();
+        let up = TaskRecord::new_upload("s", 1, Request::get(URL).unwrap(), &from, 0.0, "up-1".into());
+        d.handle_command(0.0, 1, Command::Resume { task: up, fresh: true, id_floor: 1, config: None });
+        let actions = drain(&mut d);
+        assert!(actions.iter().any(|a| matches!(a, Action::CopyFile { .. })));
+        d.handle_file_copied(1.0, ("s".into(), 1), Ok(vec![512 * 1024]));
+        let send = sends(&drain(&mut d))[0].clone();
+        assert_eq!(send.head_timeout_ms, send.request_timeout_ms + 2000.0, "512 KiB at 256 KiB/s");
+    }
 }

@@ -61,8 +61,10 @@ pub enum Command {
         /// The task as the page knows it.
         task: TaskRecord,
         /// The page has not stored this task yet (its first `resume()`).
+        #[serde(default)]
         fresh: bool,
         /// Task identifiers below this are taken in the session (renumbering floor).
+        #[serde(default)]
         id_floor: u64,
         /// The session's configuration, stored with the task.
         config: Option<ConfigData>,
@@ -82,6 +84,10 @@ pub enum Command {
         session: String,
         /// The task's identifier.
         task_id: u64,
+        /// The task as the page knows it: a task never resumed is not
+        /// stored yet, and is cancelled (and stored) as given.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task: Option<TaskRecord>,
     },
     /// `cancel(byProducingResumeData:)`.
     #[serde(rename_all = "camelCase")]
@@ -106,12 +112,100 @@ pub enum Command {
         /// The link to assume.
         conditions: Option<NetworkInfo>,
     },
+    /// The page could not start the task's Background Fetch (the browser
+    /// has none, or refused): the task runs with `fetch`.
+    #[serde(rename_all = "camelCase")]
+    BackgroundFetchUnavailable {
+        /// The session identifier.
+        session: String,
+        /// The task's identifier.
+        task_id: u64,
+    },
     /// Any page of the origin loaded the library: resume what is pending.
     Wake,
     /// A page's heartbeat (keeps engines that stop idle workers from doing so).
     Ping,
     /// `daemonStatus()`.
     Status,
+}
+
+/// A page's message to the worker, decoded ([`decode_page_message`]).
+#[derive(Clone, Debug, PartialEq)]
+pub enum PageMessage {
+    /// A command for the machine.
+    Command {
+        /// The `op` it came with (the reply's shape depends on it).
+        op: String,
+        /// The command.
+        command: Command,
+        /// `(identifier, sessionDescription)` of a `resume`'s configuration
+        /// (stored with it; the machine does not need it).
+        description: Option<(String, String)>,
+    },
+    /// `simulateDaemonKill`: the host ends this worker life.
+    SimulateKill,
+    /// Background Sync asks whether any task is unfinished.
+    Pending,
+}
+
+/// Decodes what a page posts (`{op, ...}` as JSON). Pages send the
+/// protocol's commands, except that `delayedRequest` carries its
+/// `decision` and `request` flat, `suspend` may carry the page's `task`,
+/// `backgroundFetchUnavailable` a `reason`, and `resume`'s configuration a
+/// `sessionDescription`. Anything else is refused with a sentence naming
+/// the problem.
+///
+/// ```
+/// use bgsession::core::protocol::{decode_page_message, Command, DelayedAnswer, PageMessage};
+///
+/// let m = decode_page_message(r#"{"op":"delayedRequest","session":"s","taskId":2,"decision":"cancel"}"#).unwrap();
+/// assert_eq!(m, PageMessage::Command { op: "delayedRequest".into(), command: Command::DelayedRequest { session: "s".into(), task_id: 2, answer: DelayedAnswer::Cancel }, description: None });
+/// assert!(decode_page_message(r#"{"op":"format"}"#).unwrap_err().contains("format"));
+/// assert!(decode_page_message(r#""hello""#).unwrap_err().contains("object"));
+/// ```
+pub fn decode_page_message(json: &str) -> Result<PageMessage, String> {
+    let mut value: serde_json::Value = serde_json::from_str(json).map_err(|e| format!("a daemon command must be an object {{op, ...}}: {e}"))?;
+    let obj = value.as_object_mut().ok_or("a daemon command must be an object {op, ...}")?;
+    let op = obj.get("op").and_then(|o| o.as_str()).unwrap_or_default().to_string();
+    let Some(shape) = page_shape(&op) else {
+        return Err(format!("unknown daemon command \"{op}\" (a daemon command is an object {{op, ...}})"));
+    };
+    let mut description = None;
+    match op.as_str() {
+        "simulateKill" => return Ok(PageMessage::SimulateKill),
+        "pending" => return Ok(PageMessage::Pending),
+        "suspend" => drop(obj.remove("task")),
+        "backgroundFetchUnavailable" => drop(obj.remove("reason")),
+        "delayedRequest" => {
+            let mut answer = serde_json::Map::new();
+            answer.insert("decision".into(), obj.remove("decision").unwrap_or_default());
+            if let Some(r) = obj.remove("request") {
+                answer.insert("request".into(), r);
+            }
+            obj.insert("answer".into(), answer.into());
+        }
+        "resume" => {
+            let config = obj.get("config").and_then(|c| c.as_object());
+            description = config.and_then(|c| Some((c.get("identifier")?.as_str()?.to_string(), c.get("sessionDescription")?.as_str()?.to_string())));
+        }
+        _ => {}
+    }
+    let command = serde_json::from_value::<Command>(value).map_err(|e| format!("daemon command \"{op}\" {shape}: {e}"))?;
+    Ok(PageMessage::Command { op, command, description })
+}
+
+/// The fields a page sends with each `op` (for error messages); `None`:
+/// no such command.
+fn page_shape(op: &str) -> Option<&'static str> {
+    Some(match op {
+        "resume" => "{op, task, fresh, idFloor, config}",
+        "suspend" | "cancel" | "cancelByProducingResumeData" => "{op, session, taskId}",
+        "delayedRequest" => "{op, session, taskId, decision, request}",
+        "backgroundFetchUnavailable" => "{op, session, taskId, reason}",
+        "simulateNetwork" => "{op, conditions}",
+        "wake" | "ping" | "status" | "simulateKill" | "pending" => "{op}",
+        _ => return None,
+    })
 }
 
 /// The daemon's answer to a [`Command`].
@@ -184,4 +278,34 @@ pub enum Broadcast {
         /// When (ms since epoch).
         at: f64,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_messages_decode_or_say_what_is_wrong() {
+        let suspend = decode_page_message(r#"{"op":"suspend","session":"s","taskId":3,"task":{"whatever":1}}"#).unwrap();
+        assert_eq!(suspend, PageMessage::Command { op: "suspend".into(), command: Command::Suspend { session: "s".into(), task_id: 3 }, description: None });
+        let unavailable = decode_page_message(r#"{"op":"backgroundFetchUnavailable","session":"s","taskId":3,"reason":"NotSupportedError"}"#).unwrap();
+        assert!(matches!(unavailable, PageMessage::Command { command: Command::BackgroundFetchUnavailable { task_id: 3, .. }, .. }));
+        let delayed = decode_page_message(r#"{"op":"delayedRequest","session":"s","taskId":1,"decision":"request","request":{"url":"https://example.test/b"}}"#);
+        assert!(matches!(delayed, Ok(PageMessage::Command { command: Command::DelayedRequest { answer: DelayedAnswer::Request { .. }, .. }, .. })), "{delayed:?}");
+        assert_eq!(decode_page_message(r#"{"op":"simulateKill"}"#), Ok(PageMessage::SimulateKill));
+        assert_eq!(decode_page_message(r#"{"op":"pending"}"#), Ok(PageMessage::Pending));
+        for (bad, names) in [
+            (r#"{"op":"resume","task":5}"#, "resume"),
+            (r#"{"op":"suspend","session":"s"}"#, "taskId"),
+            (r#"{"op":"suspend","session":5,"taskId":"seven"}"#, "session, taskId"),
+            (r#"{"op":"resume","task":42}"#, "task"),
+            (r#"{"session":"s"}"#, "unknown daemon command \"\""),
+            (r#"{"op":"resume","fresh":true}"#, "missing field `task`"),
+            (r#"[1,2]"#, "object"),
+            (r#"{"op":"frobnicate"}"#, "frobnicate"),
+        ] {
+            let err = decode_page_message(bad).unwrap_err();
+            assert!(err.contains(names), "{bad}: {err}");
+        }
+    }
 }

@@ -556,7 +556,7 @@ impl Sim {
             Step::Download { session, url } => self.download(session, url),
             Step::Suspend(id) => self.task_command(id, |session, task_id| Command::Suspend { session, task_id }),
             Step::Resume(id) => self.resume_task(id),
-            Step::Cancel(id) => self.task_command(id, |session, task_id| Command::Cancel { session, task_id }),
+            Step::Cancel(id) => self.task_command(id, |session, task_id| Command::Cancel { session, task_id, task: None }),
             Step::CancelProducingResumeData(id) => self.task_command(id, |session, task_id| Command::CancelByProducingResumeData { session, task_id }),
             Step::ResumeWithData(id) => self.resume_with_data(id),
             Step::ChangeResource(url) => {
@@ -649,7 +649,7 @@ impl Sim {
         if self.profile.force_quit_cancels {
             let open: Vec<(String, u64)> = self.store.tasks.values().filter(|t| t.state != TaskState::Completed).map(|t| (t.session.clone(), t.task_id)).collect();
             for (session, task_id) in open {
-                self.command(Command::Cancel { session, task_id });
+                self.command(Command::Cancel { session, task_id, task: None });
             }
             self.relaunch_delay_ms = f64::INFINITY; // not relaunched for them
         }

@@ -349,6 +349,12 @@ impl Store {
         Self::finish(tx).await
     }
 
+    /// Every stored session configuration (JS objects `{identifier, ...}`).
+    pub async fn sessions(&self) -> Result<Vec<JsValue>> {
+        let tx = self.tx(&[SESSIONS], TransactionMode::ReadOnly)?;
+        tx.object_store(SESSIONS).map_err(e)?.get_all(None, None).map_err(e)?.await.map_err(e)
+    }
+
     /// The stored configuration of session `identifier` (a JS object), if any.
     pub async fn session(&self, identifier: &str) -> Result<Option<JsValue>> {
         let tx = self.tx(&[SESSIONS], TransactionMode::ReadOnly)?;
@@ -364,18 +370,35 @@ impl Store {
     /// still running: a transfer's writes never bring back a task that was
     /// meanwhile suspended, cancelled or completed (error `TaskMovedOn`).
     pub async fn commit(&self, task: Option<&TaskRecord>, file: Option<&FileMeta>, appends: Vec<(JournalEntry, AppendPlan)>, only_if_running: bool) -> Result<Vec<JournalEntry>> {
+        self.commit_all(task, None, file, appends, only_if_running, false).await
+    }
+
+    /// [`Store::commit`] that also writes a session's configuration (a JS
+    /// object `{identifier, ...}`) in the same transaction: the daemon's
+    /// `Commit` action, all or nothing. The transaction is created before
+    /// the first await, so commits made one after another are written in
+    /// that order.
+    ///
+    /// With `forget_if_delivered`, the task record is deleted instead of
+    /// written unless the journal still holds one of its entries (then the
+    /// acknowledgement of its last entry deletes it).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn commit_all(&self, task: Option<&TaskRecord>, config: Option<&JsValue>, file: Option<&FileMeta>, appends: Vec<(JournalEntry, AppendPlan)>, only_if_running: bool, forget_if_delivered: bool) -> Result<Vec<JournalEntry>> {
         let Some(t) = task else {
-            return self.commit_tx(None, file, appends, false).await;
+            return self.commit_tx(None, config, file, appends, (false, false)).await;
         };
         let _write = self.begin_task_write();
-        let r = self.commit_tx(task, file, appends, only_if_running).await;
+        let r = self.commit_tx(task, config, file, appends, (only_if_running, forget_if_delivered)).await;
         let out = self.task_write_failed(r)?;
         self.wrote_task(t);
         Ok(out)
     }
 
-    async fn commit_tx(&self, task: Option<&TaskRecord>, file: Option<&FileMeta>, appends: Vec<(JournalEntry, AppendPlan)>, only_if_running: bool) -> Result<Vec<JournalEntry>> {
-        let tx = self.tx(&[TASKS, FILES, EVENTS], TransactionMode::ReadWrite)?;
+    async fn commit_tx(&self, task: Option<&TaskRecord>, config: Option<&JsValue>, file: Option<&FileMeta>, appends: Vec<(JournalEntry, AppendPlan)>, (only_if_running, forget): (bool, bool)) -> Result<Vec<JournalEntry>> {
+        let tx = self.tx(&[TASKS, FILES, EVENTS, SESSIONS], TransactionMode::ReadWrite)?;
+        if let Some(c) = config {
+            tx.object_store(SESSIONS).map_err(e)?.put(c, None).map_err(e)?.await.map_err(e)?;
+        }
         if let Some(t) = task {
             let tasks = tx.object_store(TASKS).map_err(e)?;
             if only_if_running {
@@ -386,7 +409,11 @@ impl Store {
                     return Err(js::error("TaskMovedOn", &format!("task {} is {} now", t.task_id, state.unwrap_or_default())));
                 }
             }
-            tasks.put(&to_js(t), None).map_err(e)?.await.map_err(e)?;
+            if forget && !Self::journal_holds(&tx, t).await? {
+                tasks.delete(Query::Key(key2(&t.session, t.task_id))).map_err(e)?.await.map_err(e)?;
+            } else {
+                tasks.put(&to_js(t), None).map_err(e)?.await.map_err(e)?;
+            }
         }
         if let Some(f) = file {
             tx.object_store(FILES).map_err(e)?.put(&to_js(f), None).map_err(e)?.await.map_err(e)?;
@@ -404,6 +431,13 @@ impl Store {
         }
         Self::finish(tx).await?;
         Ok(out)
+    }
+
+    /// Does the journal still hold an entry of `t`?
+    async fn journal_holds(tx: &Transaction, t: &TaskRecord) -> Result<bool> {
+        let index = tx.object_store(EVENTS).map_err(e)?.index("by_session").map_err(e)?;
+        let all = index.get_all(Some(Query::Key(JsValue::from_str(&t.session))), None).map_err(e)?.await.map_err(e)?;
+        Ok(all.iter().any(|v| js::get(v, "taskId").as_f64() == Some(t.task_id as f64)))
     }
 
     /// The session's undelivered entries, in journal order.

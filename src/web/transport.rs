@@ -15,15 +15,6 @@ pub struct Started {
 }
 
 impl Started {
-    /// A reader of the body (`ReadableStreamDefaultReader`), or `null` for a
-    /// body-less response.
-    pub fn reader(&self) -> JsValue {
-        match self.response.body() {
-            Some(body) => body.get_reader().into(),
-            None => JsValue::NULL,
-        }
-    }
-
     /// Abandons a body we will not read.
     pub fn discard(&self) {
         if let Some(body) = self.response.body() {
@@ -145,14 +136,7 @@ fn limit_body(resp: JsValue, head: &ResponseInfo) -> JsValue {
     wrap().unwrap_or(resp)
 }
 
-/// Sends `plan`'s request now (so it can travel while other work goes on);
-/// [`arrive`] waits for its head and checks it against the request
-/// (`transfer::check_response`).
-pub fn begin(plan: &FetchPlan, abort: &web_sys::AbortController) -> Result<js_sys::Promise, StartError> {
-    begin_with_body(plan, None, abort)
-}
-
-/// The property of a request's promise (from [`begin`]) holding the
+/// The property of a request's promise (from [`begin_with_body`]) holding the
 /// request as JSON, for [`arrive`] to check the answer against.
 const SENT: &str = "bgsessionRequest";
 
@@ -173,7 +157,9 @@ fn checked(pending: &js_sys::Promise, resp: web_sys::Response) -> Result<web_sys
     Ok(limit_body(resp.into(), &head).unchecked_into())
 }
 
-/// [`begin`] with a request body (an upload's file).
+/// Sends `plan`'s request now (with a request body: an upload's file), so it
+/// can travel while other work goes on; [`arrive`] waits for its head and
+/// checks it against the request (`transfer::check_response`).
 pub fn begin_with_body(plan: &FetchPlan, body: Option<&web_sys::Blob>, abort: &web_sys::AbortController) -> Result<js_sys::Promise, StartError> {
     let init = web_sys::RequestInit::new();
     if let Some(body) = body {
@@ -208,7 +194,7 @@ pub fn begin_with_body(plan: &FetchPlan, body: Option<&web_sys::Blob>, abort: &w
     Ok(promise)
 }
 
-/// Waits for the head of a request sent by [`begin`]; none within
+/// Waits for the head of a request sent by [`begin_with_body`]; none within
 /// `timeout_ms` is a timeout (`timeoutIntervalForRequest`).
 pub async fn arrive(pending: js_sys::Promise, abort: &web_sys::AbortController, timeout_ms: f64) -> Result<Started, StartError> {
     let signal = abort.signal();
