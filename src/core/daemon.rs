@@ -341,6 +341,8 @@ pub struct Daemon {
     now: f64,
     timer: Option<f64>,
     was_busy: bool,
+    /// "idle" was broadcast and nothing started since.
+    announced_idle: bool,
     decisions: u64,
 }
 
@@ -368,6 +370,7 @@ impl Daemon {
             now: 0.0,
             timer: None,
             was_busy: false,
+            announced_idle: false,
             decisions: 0,
         }
     }
@@ -1210,11 +1213,21 @@ impl Daemon {
         self.network_override.clone().unwrap_or_else(|| self.network.clone())
     }
 
+    /// "busy" when a transfer starts while none ran (so a retry after a
+    /// wait says so again); "idle" only when nothing is left to do, not even
+    /// a retry or a deadline waiting on the timer.
     fn announce_activity(&mut self, now: f64) {
         let busy = !self.active.is_empty();
-        if busy != self.was_busy {
-            self.was_busy = busy;
-            self.broadcast_daemon(if busy { DaemonEvent::Busy } else { DaemonEvent::Idle }, now);
+        if busy && !self.was_busy {
+            self.was_busy = true;
+            self.announced_idle = false;
+            self.broadcast_daemon(DaemonEvent::Busy, now);
+        } else if !busy {
+            self.was_busy = false;
+            if !self.announced_idle && self.is_idle() {
+                self.announced_idle = true;
+                self.broadcast_daemon(DaemonEvent::Idle, now);
+            }
         }
     }
 
