@@ -816,9 +816,9 @@ impl Daemon {
             Some(mut source) => {
                 source.segments.clear();
                 source.bytes_received = 0;
-                let key = key_of(&source);
-                self.set_task(source.clone());
-                self.tasks.remove(&key);
+                // A finished task is not in the scheduling index: forgetting
+                // it is dropping it from the map.
+                self.tasks.remove(&key_of(&source));
                 self.actions.push_back(Action::Commit(Commit { task: Some(source), forget_if_delivered: true, ..Commit::default() }));
             }
             None => {

@@ -732,7 +732,7 @@ fn commit(life: u64, c: Commit) {
     host(|h| h.busy += 1);
     let written = future_to_promise(async move {
         let written = match store::shared().await {
-            Ok(s) => s.commit_all(c.task.as_ref(), config.as_ref(), c.file.as_ref(), c.appends, false, c.forget_if_delivered).await,
+            Ok(s) => s.commit_all(c.task.as_ref(), config.as_ref(), c.file.as_ref(), c.appends, c.forget_if_delivered).await,
             Err(e) => Err(e),
         };
         host(|h| h.busy -= 1);

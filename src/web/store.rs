@@ -231,58 +231,6 @@ impl Store {
         Ok(Some(std::cell::Ref::map(self.tasks.borrow(), |c| c.as_ref().expect("just filled"))))
     }
 
-    /// Writes a task record (insert or replace), in its own transaction.
-    pub async fn put_task(&self, t: &TaskRecord) -> Result<()> {
-        let _write = self.begin_task_write();
-        let r = async {
-            let tx = self.tx(&[TASKS], TransactionMode::ReadWrite)?;
-            tx.object_store(TASKS).map_err(e)?.put(&to_js(t), None).map_err(e)?.await.map_err(e)?;
-            Self::finish(tx).await
-        }
-        .await;
-        self.task_write_failed(r)?;
-        self.wrote_task(t);
-        Ok(())
-    }
-
-    /// Stores a task the page has just created. Its `taskIdentifier` comes
-    /// from a per-origin counter that two tabs may read at the same instant;
-    /// if another task (another `nonce`) holds the number, this one gets the
-    /// session's next free number, in the same transaction. Returns whether
-    /// it was renumbered. The new number is at least `floor` (the numbers
-    /// below it may be handed out in the page already).
-    pub async fn insert_task(&self, t: &mut TaskRecord, floor: u64) -> Result<bool> {
-        let _write = self.begin_task_write();
-        let r = self.insert_task_tx(t, floor).await;
-        let clash = self.task_write_failed(r)?;
-        self.wrote_task(t);
-        Ok(clash)
-    }
-
-    async fn insert_task_tx(&self, t: &mut TaskRecord, floor: u64) -> Result<bool> {
-        let tx = self.tx(&[TASKS], TransactionMode::ReadWrite)?;
-        let store = tx.object_store(TASKS).map_err(e)?;
-        let held = store.get(Query::Key(key2(&t.session, t.task_id))).map_err(e)?.await.map_err(e)?;
-        let clash = match held {
-            Some(v) => from_js::<TaskRecord>(v, "stored task")?.nonce != t.nonce,
-            None => false,
-        };
-        if clash {
-            let keys = store
-                .index("by_session")
-                .map_err(e)?
-                .get_all_keys(Some(Query::Key(JsValue::from_str(&t.session))), None)
-                .map_err(e)?
-                .await
-                .map_err(e)?;
-            let max = keys.iter().filter_map(|k| js_sys::Reflect::get_u32(k, 1).ok().and_then(|v| v.as_f64())).fold(0.0, f64::max);
-            t.task_id = (max as u64 + 1).max(floor);
-        }
-        store.put(&to_js(t), None).map_err(e)?.await.map_err(e)?;
-        Self::finish(tx).await?;
-        Ok(clash)
-    }
-
     /// The stored record of task `task_id` of `session`, if any.
     pub async fn get_task(&self, session: &str, task_id: u64) -> Result<Option<TaskRecord>> {
         if let Some(kept) = self.kept_tasks().await? {
@@ -312,42 +260,7 @@ impl Store {
         decode_all(all, "stored tasks")
     }
 
-    /// Takes over the stored bytes `blob_id` for a task made from resume
-    /// data: the finished task that kept them lets go, in one transaction.
-    /// False if no task holds them any more.
-    pub async fn claim_bytes(&self, blob_id: &str) -> Result<bool> {
-        let _write = self.begin_task_write();
-        let r = self.claim_bytes_tx(blob_id).await;
-        let claimed = self.task_write_failed(r)?;
-        claimed.iter().for_each(|t| self.wrote_task(t));
-        Ok(!claimed.is_empty())
-    }
-
-    async fn claim_bytes_tx(&self, blob_id: &str) -> Result<Vec<TaskRecord>> {
-        let tx = self.tx(&[TASKS], TransactionMode::ReadWrite)?;
-        let store = tx.object_store(TASKS).map_err(e)?;
-        let all = store.get_all(None, None).map_err(e)?.await.map_err(e)?;
-        let mut claimed = Vec::new();
-        for v in all {
-            let mut t: TaskRecord = from_js(v, "stored task")?;
-            if t.blob_id == blob_id && t.state == crate::core::task::TaskState::Completed && !t.segments.is_empty() {
-                t.discard_bytes();
-                store.put(&to_js(&t), None).map_err(e)?.await.map_err(e)?;
-                claimed.push(t);
-            }
-        }
-        Self::finish(tx).await?;
-        Ok(claimed)
-    }
-
     // ---- sessions ----------------------------------------------------------
-
-    /// Stores a session's configuration (`{identifier, ...}`).
-    pub async fn put_session(&self, config: &JsValue) -> Result<()> {
-        let tx = self.tx(&[SESSIONS], TransactionMode::ReadWrite)?;
-        tx.object_store(SESSIONS).map_err(e)?.put(config, None).map_err(e)?.await.map_err(e)?;
-        Self::finish(tx).await
-    }
 
     /// Every stored session configuration (JS objects `{identifier, ...}`).
     pub async fn sessions(&self) -> Result<Vec<JsValue>> {
@@ -366,49 +279,32 @@ impl Store {
     /// One transaction: writes `task` and `file` if given and appends the
     /// entries as planned. Returns the entries with their `seq`.
     ///
-    /// With `only_if_running`, nothing is written unless the stored task is
-    /// still running: a transfer's writes never bring back a task that was
-    /// meanwhile suspended, cancelled or completed (error `TaskMovedOn`).
-    pub async fn commit(&self, task: Option<&TaskRecord>, file: Option<&FileMeta>, appends: Vec<(JournalEntry, AppendPlan)>, only_if_running: bool) -> Result<Vec<JournalEntry>> {
-        self.commit_all(task, None, file, appends, only_if_running, false).await
-    }
-
-    /// [`Store::commit`] that also writes a session's configuration (a JS
-    /// object `{identifier, ...}`) in the same transaction: the daemon's
-    /// `Commit` action, all or nothing. The transaction is created before
-    /// the first await, so commits made one after another are written in
-    /// that order.
+    /// A session's configuration (a JS object `{identifier, ...}`) is written
+    /// in the same transaction: the daemon's `Commit` action, all or nothing.
+    /// The transaction is created before the first await, so commits made
+    /// one after another are written in that order.
     ///
     /// With `forget_if_delivered`, the task record is deleted instead of
     /// written unless the journal still holds one of its entries (then the
     /// acknowledgement of its last entry deletes it).
-    #[allow(clippy::too_many_arguments)]
-    pub async fn commit_all(&self, task: Option<&TaskRecord>, config: Option<&JsValue>, file: Option<&FileMeta>, appends: Vec<(JournalEntry, AppendPlan)>, only_if_running: bool, forget_if_delivered: bool) -> Result<Vec<JournalEntry>> {
+    pub async fn commit_all(&self, task: Option<&TaskRecord>, config: Option<&JsValue>, file: Option<&FileMeta>, appends: Vec<(JournalEntry, AppendPlan)>, forget_if_delivered: bool) -> Result<Vec<JournalEntry>> {
         let Some(t) = task else {
-            return self.commit_tx(None, config, file, appends, (false, false)).await;
+            return self.commit_tx(None, config, file, appends, false).await;
         };
         let _write = self.begin_task_write();
-        let r = self.commit_tx(task, config, file, appends, (only_if_running, forget_if_delivered)).await;
+        let r = self.commit_tx(task, config, file, appends, forget_if_delivered).await;
         let out = self.task_write_failed(r)?;
         self.wrote_task(t);
         Ok(out)
     }
 
-    async fn commit_tx(&self, task: Option<&TaskRecord>, config: Option<&JsValue>, file: Option<&FileMeta>, appends: Vec<(JournalEntry, AppendPlan)>, (only_if_running, forget): (bool, bool)) -> Result<Vec<JournalEntry>> {
+    async fn commit_tx(&self, task: Option<&TaskRecord>, config: Option<&JsValue>, file: Option<&FileMeta>, appends: Vec<(JournalEntry, AppendPlan)>, forget: bool) -> Result<Vec<JournalEntry>> {
         let tx = self.tx(&[TASKS, FILES, EVENTS, SESSIONS], TransactionMode::ReadWrite)?;
         if let Some(c) = config {
             tx.object_store(SESSIONS).map_err(e)?.put(c, None).map_err(e)?.await.map_err(e)?;
         }
         if let Some(t) = task {
             let tasks = tx.object_store(TASKS).map_err(e)?;
-            if only_if_running {
-                let stored = tasks.get(Query::Key(key2(&t.session, t.task_id))).map_err(e)?.await.map_err(e)?;
-                let state = stored.map(|v| js::get(&v, "state").as_string().unwrap_or_default());
-                if state.as_deref().is_some_and(|s| s != crate::core::task::TaskState::Running.as_str()) {
-                    let _ = tx.abort();
-                    return Err(js::error("TaskMovedOn", &format!("task {} is {} now", t.task_id, state.unwrap_or_default())));
-                }
-            }
             if forget && !Self::journal_holds(&tx, t).await? {
                 tasks.delete(Query::Key(key2(&t.session, t.task_id))).map_err(e)?.await.map_err(e)?;
             } else {

@@ -6,7 +6,7 @@
 // should, and that the worker still answers afterwards.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, newProfile, removeProfile, launch, openApp, waitFor } from "./harness.mjs";
+import { startServer, openApp, waitFor, withBrowser } from "./harness.mjs";
 import { startDownload, assertOrder, assertFile } from "./order-helpers.mjs";
 
 let server;
@@ -21,19 +21,7 @@ const MiB = 1 << 20;
 const SESSION = "com.example.hostile";
 
 // A fresh profile with the fixture app; no console errors at the end.
-async function withApp(body) {
-  const profile = await newProfile();
-  const context = await launch(profile);
-  const errors = [];
-  try {
-    const page = await openApp(context, server.url, errors);
-    await body({ page, context, errors });
-    assert.deepEqual(errors, [], "no console errors");
-  } finally {
-    await context.close();
-    await removeProfile(profile);
-  }
-}
+const withApp = (body) => withBrowser(async ({ context, errors }) => body({ page: await openApp(context, server.url, errors), context, errors }));
 
 const log = (page) => page.evaluate(() => window.log);
 
