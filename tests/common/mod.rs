@@ -49,12 +49,12 @@ pub async fn task_round_trip() {
     let mut t = TaskRecord::new_download(&session, 7, Request::get("https://example.test/a").unwrap(), 1.0, "b".into());
     t.task_description = "Episode 1".into();
     t.resume().unwrap();
-    s.put_task(&t).await.unwrap();
+    s.commit_all(Some(&t), None, None, vec![], false).await.unwrap();
     let back = s.get_task(&session, 7).await.unwrap().expect("stored");
     assert_eq!(back, t);
     let mut t2 = t.clone();
     t2.task_id = 8;
-    s.put_task(&t2).await.unwrap();
+    s.commit_all(Some(&t2), None, None, vec![], false).await.unwrap();
     let all = s.tasks(Some(&session)).await.unwrap();
     assert_eq!(all.iter().map(|t| t.task_id).collect::<Vec<_>>(), vec![7, 8]);
     assert!(s.get_task(&session, 9).await.unwrap().is_none());
@@ -75,17 +75,17 @@ pub async fn journal_order_coalescing_and_ack() {
     let s = store::shared().await.unwrap();
     let session = unique("journal");
     // progress 10 for task 1, progress 5 for task 2, then task 1's 20 replaces its 10.
-    let a = s.commit(None, None, vec![(wd(&session, 1, 10), AppendPlan::Append)], false).await.unwrap().remove(0);
-    s.commit(None, None, vec![(wd(&session, 2, 5), AppendPlan::Append)], false).await.unwrap();
+    let a = s.commit_all(None, None, None, vec![(wd(&session, 1, 10), AppendPlan::Append)], false).await.unwrap().remove(0);
+    s.commit_all(None, None, None, vec![(wd(&session, 2, 5), AppendPlan::Append)], false).await.unwrap();
     let plan = plan_append(Some(&a), &wd(&session, 1, 20).event);
     assert!(matches!(plan, AppendPlan::ReplaceThenAppend(seq) if Some(seq) == a.seq));
-    s.commit(None, None, vec![(wd(&session, 1, 20), plan)], false).await.unwrap();
+    s.commit_all(None, None, None, vec![(wd(&session, 1, 20), plan)], false).await.unwrap();
     // A temp file and its finish + completion events, in one transaction.
     let tmp = SandboxPath::parse(&format!("/tmp/{}.tmp", unique("f"))).unwrap();
     let file = FileMeta::new(&tmp, unique("blob"), vec![3], 0.0, None);
     let fin = JournalEntry { event: Event::DidFinishDownloadingTo { location: tmp.url() }, ..wd(&session, 1, 0) };
     let done = JournalEntry { event: Event::DidCompleteWithError { error: None }, ..wd(&session, 1, 0) };
-    s.commit(None, Some(&file), vec![(fin, AppendPlan::Append), (done, AppendPlan::Append)], false).await.unwrap();
+    s.commit_all(None, None, Some(&file), vec![(fin, AppendPlan::Append), (done, AppendPlan::Append)], false).await.unwrap();
 
     let pending = s.pending_events(&session).await.unwrap();
     let kinds: Vec<(u64, &str)> = pending.iter().map(|e| (e.task_id, e.event.method())).collect();
@@ -188,7 +188,7 @@ pub async fn acks_spare_other_sessions() {
         (fin(&a, 4, &paths[4]), AppendPlan::Append),
         (wd(&a, 5, 10), AppendPlan::Append),
     ];
-    s.commit(None, None, plan, false).await.unwrap();
+    s.commit_all(None, None, None, plan, false).await.unwrap();
     let ours = s.pending_events(&a).await.unwrap();
     assert_eq!(ours.len(), 6);
     let acks: Vec<(u64, _)> = ours.iter().map(|e| (e.task_id, ack_for(e).unwrap())).collect();
@@ -210,7 +210,7 @@ pub async fn acks_spare_other_sessions() {
     // What a page opening b reads first: its tasks and its entries in order.
     let mut t = TaskRecord::new_download(&b, 1, Request::get("https://example.test/b").unwrap(), 1.0, "blob-b".into());
     t.resume().unwrap();
-    s.put_task(&t).await.unwrap();
+    s.commit_all(Some(&t), None, None, vec![], false).await.unwrap();
     let view = s.session_view(&b).await.unwrap();
     assert_eq!(view.tasks, vec![t]);
     assert_eq!(view.entries.iter().map(|e| e.event.method()).collect::<Vec<_>>(), vec!["didFinishDownloadingTo", "didCompleteWithError"]);
