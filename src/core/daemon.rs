@@ -29,7 +29,7 @@
 //! daemon.handle_started(0.0, vec![], vec![]);
 //! while daemon.poll_action().is_some() {} // "started", told to the pages
 //! let task = TaskRecord::new_download("s", 1, Request::get("https://example.test/a").unwrap(), 0.0, "dl-1".into());
-//! daemon.handle_command(0.0, 1, Command::Resume { task, fresh: true, id_floor: 1, config: None });
+//! daemon.handle_command(0.0, 1, Command::Resume { task, fresh: true, id_floor: 1, config: None, session_description: None });
 //! let actions: Vec<Action> = std::iter::from_fn(|| daemon.poll_action()).collect();
 //! // The task is stored, the page is answered, and a request goes out for the 1 MiB probe.
 //! assert!(matches!(&actions[0], Action::Commit(c) if c.task.as_ref().unwrap().task_id == 1));
@@ -326,6 +326,10 @@ pub struct Daemon {
     active: HashMap<TaskKey, TransferId>,
     attempts: HashMap<TaskKey, Attempt>,
     holds: HashMap<TaskKey, Hold>,
+    /// An upload's `resume()` is answered once the daemon has its own copy
+    /// of the file (so the app may move or delete it as soon as the call
+    /// resolves): the reply waits here until [`Daemon::handle_file_copied`].
+    copy_replies: HashMap<TaskKey, (u64, Reply)>,
     last_progress: HashMap<TaskKey, JournalEntry>,
     /// The scheduler's indexes over running tasks.
     index: Index,
@@ -357,6 +361,7 @@ impl Daemon {
             active: HashMap::new(),
             attempts: HashMap::new(),
             holds: HashMap::new(),
+            copy_replies: HashMap::new(),
             last_progress: HashMap::new(),
             index: Index::default(),
             pages: BTreeSet::new(),
@@ -447,8 +452,9 @@ impl Daemon {
     /// A command from a page; its reply is an [`Action::Reply`] to `to`.
     pub fn handle_command(&mut self, now: f64, to: u64, command: Command) {
         self.now = self.now.max(now);
+        let resuming = matches!(command, Command::Resume { .. });
         let reply = match command {
-            Command::Resume { task, fresh, id_floor, config } => self.resume(now, task, fresh, id_floor, config),
+            Command::Resume { task, fresh, id_floor, config, .. } => self.resume(now, task, fresh, id_floor, config),
             Command::Suspend { session, task_id } => self.suspend(now, (session, task_id)),
             Command::Cancel { session, task_id, task } => self.cancel(now, (session, task_id), task, false),
             Command::CancelByProducingResumeData { session, task_id } => self.cancel(now, (session, task_id), None, true),
@@ -459,9 +465,17 @@ impl Daemon {
             }
             Command::BackgroundFetchUnavailable { session, task_id } => self.background_fetch_unavailable(now, (session, task_id)),
             Command::Wake | Command::Ping => Reply::Done { changed: false },
-            Command::Status => Reply::Status { transfers: self.transfers.len(), pending: self.index.entries.len() },
+            Command::Status => {
+                let background = self.transfers.values().filter(|t| t.background).count();
+                Reply::Status { transfers: self.transfers.len() - background, background_fetches: background, pending: self.index.entries.len() }
+            }
         };
-        self.actions.push_back(Action::Reply { to, reply });
+        match &reply {
+            Reply::Task { task } if resuming && self.holds.get(&key_of(task)) == Some(&Hold::Copying) => {
+                self.copy_replies.insert(key_of(task), (to, reply));
+            }
+            _ => self.actions.push_back(Action::Reply { to, reply }),
+        }
         self.schedule(now);
     }
 
@@ -648,7 +662,11 @@ impl Daemon {
             if task.bytes_received == 0 {
                 task.discard_bytes();
             }
-            self.attempts.entry(key.clone()).or_default().restarted = true;
+            // The next request is a new attempt: its first response tells
+            // the app where the download goes on (`didResumeAtOffset`).
+            let attempt = self.attempts.entry(key.clone()).or_default();
+            attempt.restarted = true;
+            attempt.first_response = true;
             self.commit(now, task, None, vec![]);
         } else if finishing {
             self.finish(now, task);
@@ -660,6 +678,15 @@ impl Daemon {
     /// task's error (no such file, no space).
     pub fn handle_file_copied(&mut self, now: f64, key: TaskKey, copied: Result<Vec<u64>, NsError>) {
         self.now = self.now.max(now);
+        let reply = self.copy_replies.remove(&key);
+        self.file_copied(now, key, copied);
+        // After the copy's commit: the page hears of it once it is written.
+        if let Some((to, reply)) = reply {
+            self.actions.push_back(Action::Reply { to, reply });
+        }
+    }
+
+    fn file_copied(&mut self, now: f64, key: TaskKey, copied: Result<Vec<u64>, NsError>) {
         if self.holds.remove(&key) != Some(Hold::Copying) {
             return;
         }
@@ -1318,7 +1345,7 @@ mod tests {
     }
 
     fn resume_background(d: &mut Daemon) -> Vec<Action> {
-        d.handle_command(0.0, 1, Command::Resume { task: task(1), fresh: true, id_floor: 1, config: Some(background_config()) });
+        d.handle_command(0.0, 1, Command::Resume { task: task(1), fresh: true, id_floor: 1, config: Some(background_config()), session_description: None });
         drain(d)
     }
 
@@ -1370,7 +1397,7 @@ mod tests {
         let actions = drain(&mut d);
         assert!(actions.contains(&Action::Abort(first)));
         assert_eq!(d.task("s", 1).unwrap().bg_fetch_id, None);
-        d.handle_command(2.0, 3, Command::Resume { task: task(1), fresh: false, id_floor: 1, config: Some(background_config()) });
+        d.handle_command(2.0, 3, Command::Resume { task: task(1), fresh: false, id_floor: 1, config: Some(background_config()), session_description: None });
         drain(&mut d);
         let again = d.task("s", 1).unwrap().bg_fetch_id.clone().expect("a new Background Fetch");
         assert_ne!(again, id);
@@ -1402,7 +1429,7 @@ mod tests {
     #[test]
     fn a_retry_after_a_cut_tells_where_it_resumes() {
         let mut d = started();
-        d.handle_command(0.0, 1, Command::Resume { task: task(1), fresh: true, id_floor: 1, config: None });
+        d.handle_command(0.0, 1, Command::Resume { task: task(1), fresh: true, id_floor: 1, config: None, session_description: None });
         let probe = sends(&drain(&mut d))[0].transfer;
         d.handle_response(1.0, probe, head(206, 1 << 20, Some("bytes 0-1048575/4194304")));
         drain(&mut d);
@@ -1428,11 +1455,59 @@ mod tests {
         let mut d = started();
         let from = crate::core::path::SandboxPath::parse("file:///Documents/a.bin").unwrap();
         let up = TaskRecord::new_upload("s", 1, Request::get(URL).unwrap(), &from, 0.0, "up-1".into());
-        d.handle_command(0.0, 1, Command::Resume { task: up, fresh: true, id_floor: 1, config: None });
+        d.handle_command(0.0, 1, Command::Resume { task: up, fresh: true, id_floor: 1, config: None, session_description: None });
         let actions = drain(&mut d);
         assert!(actions.iter().any(|a| matches!(a, Action::CopyFile { .. })));
         d.handle_file_copied(1.0, ("s".into(), 1), Ok(vec![512 * 1024]));
         let send = sends(&drain(&mut d))[0].clone();
         assert_eq!(send.head_timeout_ms, send.request_timeout_ms + 2000.0, "512 KiB at 256 KiB/s");
+    }
+
+    /// `uploadTask(...).resume()` resolves once the daemon holds its own
+    /// copy: an app may delete its file right after (tests/e2e/upload.test.mjs).
+    #[test]
+    fn an_upload_resume_is_answered_once_the_file_is_copied() {
+        let mut d = started();
+        let from = crate::core::path::SandboxPath::parse("file:///Documents/a.bin").unwrap();
+        let up = TaskRecord::new_upload("s", 1, Request::get(URL).unwrap(), &from, 0.0, "up-1".into());
+        d.handle_command(0.0, 7, Command::Resume { task: up, fresh: true, id_floor: 1, config: None, session_description: None });
+        let actions = drain(&mut d);
+        assert!(actions.iter().any(|a| matches!(a, Action::CopyFile { .. })));
+        assert!(!actions.iter().any(|a| matches!(a, Action::Reply { .. })), "no answer before the copy: {actions:?}");
+        d.handle_file_copied(1.0, ("s".into(), 1), Ok(vec![10]));
+        let actions = drain(&mut d);
+        let reply = actions.iter().position(|a| matches!(a, Action::Reply { to: 7, reply: Reply::Task { .. } }));
+        let commit = actions.iter().position(|a| matches!(a, Action::Commit(c) if c.task.as_ref().is_some_and(|t| t.segments == vec![10])));
+        assert!(matches!((commit, reply), (Some(c), Some(r)) if c < r), "the copy is committed, then the page answered: {actions:?}");
+        // A missing file: answered all the same, and the task fails.
+        let up = TaskRecord::new_upload("s", 2, Request::get(URL).unwrap(), &from, 0.0, "up-2".into());
+        d.handle_command(2.0, 8, Command::Resume { task: up, fresh: true, id_floor: 2, config: None, session_description: None });
+        drain(&mut d);
+        d.handle_file_copied(3.0, ("s".into(), 2), Err(NsError::url(crate::core::error::UrlErrorCode::FileDoesNotExist, "gone")));
+        assert!(drain(&mut d).iter().any(|a| matches!(a, Action::Reply { to: 8, .. })));
+        assert_eq!(d.task("s", 2).map(|t| t.state), Some(TaskState::Completed));
+    }
+
+    /// Bytes found gone before finishing (storage evicted mid-download):
+    /// the download starts again and the app is told where
+    /// (`didResumeAtOffset(0)`), as after any restart.
+    #[test]
+    fn bytes_lost_before_finishing_restart_the_download_and_say_so() {
+        let mut d = started();
+        d.handle_command(0.0, 1, Command::Resume { task: task(1), fresh: true, id_floor: 1, config: None, session_description: None });
+        let probe = sends(&drain(&mut d))[0].transfer;
+        d.handle_response(1.0, probe, head(206, 1000, Some("bytes 0-999/1000")));
+        drain(&mut d);
+        d.handle_segment_stored(2.0, probe, 1000, 10.0);
+        d.handle_body_end(3.0, probe);
+        let actions = drain(&mut d);
+        let Some(Action::VerifyBytes { task: key, .. }) = actions.iter().find(|a| matches!(a, Action::VerifyBytes { .. })).cloned() else { panic!("checked before finishing: {actions:?}") };
+        d.handle_bytes_verified(4.0, key, 0);
+        let actions = drain(&mut d);
+        assert!(events(&actions).is_empty(), "no success over bytes that are gone: {actions:?}");
+        let again = sends(&actions).first().cloned().expect("fetched again");
+        d.handle_response(5.0, again.transfer, head(206, 1000, Some("bytes 0-999/1000")));
+        let evs = events(&drain(&mut d));
+        assert!(evs.iter().any(|e| matches!(e, Event::DidResumeAtOffset { file_offset: 0, .. })), "{evs:?}");
     }
 }

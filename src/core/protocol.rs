@@ -25,9 +25,10 @@ use serde::{Deserialize, Serialize};
 pub const CHANNEL: &str = "bgsession";
 
 /// The Web Lock a page holds while it receives a session's events (one page
-/// at a time per identifier).
+/// at a time per identifier). The daemon shows a launch notification only
+/// when no page holds it.
 pub fn session_lock(identifier: &str) -> String {
-    format!("bgsession:session:{identifier}")
+    format!("bgsession:events:{identifier}")
 }
 
 /// The Web Lock a worker holds while it runs a task (an old and a new worker
@@ -68,6 +69,10 @@ pub enum Command {
         id_floor: u64,
         /// The session's configuration, stored with the task.
         config: Option<ConfigData>,
+        /// The session's `sessionDescription` (stored with its
+        /// configuration: a launch notification shows it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session_description: Option<String>,
     },
     /// `task.suspend()`.
     #[serde(rename_all = "camelCase")]
@@ -129,37 +134,52 @@ pub enum Command {
     Status,
 }
 
-/// A page's message to the worker, decoded ([`decode_page_message`]).
-#[derive(Clone, Debug, PartialEq)]
-pub enum PageMessage {
-    /// A command for the machine.
-    Command {
-        /// The `op` it came with (the reply's shape depends on it).
-        op: String,
-        /// The command.
-        command: Command,
-        /// `(identifier, sessionDescription)` of a `resume`'s configuration
-        /// (stored with it; the machine does not need it).
-        description: Option<(String, String)>,
-    },
-    /// `simulateDaemonKill`: the host ends this worker life.
+/// What a page (or the worker's own script) may ask of the worker host
+/// itself rather than of the machine.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "camelCase", deny_unknown_fields)]
+pub enum HostRequest {
+    /// `simulateDaemonKill()`: end this worker life as a browser would.
+    /// Answered with [`Reply::Killed`].
     SimulateKill,
-    /// Background Sync asks whether any task is unfinished.
+    /// Background Sync asks whether any task is unfinished. Answered with
+    /// [`Reply::Pending`].
     Pending,
 }
 
-/// Decodes what a page posts (`{op, ...}` as JSON). Pages send the
-/// protocol's commands, except that `delayedRequest` carries its
-/// `decision` and `request` flat, `suspend` may carry the page's `task`,
-/// `backgroundFetchUnavailable` a `reason`, and `resume`'s configuration a
-/// `sessionDescription`. Anything else is refused with a sentence naming
-/// the problem.
+/// A page's message to the worker, decoded ([`decode_page_message`]).
+#[derive(Clone, Debug, PartialEq)]
+#[allow(clippy::large_enum_variant)] // decoded once per message and moved, never stored
+pub enum PageMessage {
+    /// A command for the machine.
+    Command {
+        /// The `op` it came with.
+        op: String,
+        /// The command.
+        command: Command,
+    },
+    /// A request for the worker host itself.
+    Host(HostRequest),
+}
+
+/// Decodes what a page posts: a [`Command`] or a [`HostRequest`], as
+/// serde writes them (`{op, ...}`). The shapes pages of earlier versions
+/// sent are accepted too, so that an open page of the previous release
+/// keeps working with a newly installed worker: `delayedRequest` with its
+/// `decision` and `request` flat, `suspend` with the page's `task`,
+/// `backgroundFetchUnavailable` with a `reason`, and `resume` with the
+/// `sessionDescription` inside its configuration. Anything else is refused
+/// with a sentence naming the problem.
 ///
 /// ```
-/// use bgsession::core::protocol::{decode_page_message, Command, DelayedAnswer, PageMessage};
+/// use bgsession::core::protocol::{decode_page_message, Command, DelayedAnswer, HostRequest, PageMessage};
 ///
-/// let m = decode_page_message(r#"{"op":"delayedRequest","session":"s","taskId":2,"decision":"cancel"}"#).unwrap();
-/// assert_eq!(m, PageMessage::Command { op: "delayedRequest".into(), command: Command::DelayedRequest { session: "s".into(), task_id: 2, answer: DelayedAnswer::Cancel }, description: None });
+/// let cancel = Command::DelayedRequest { session: "s".into(), task_id: 2, answer: DelayedAnswer::Cancel };
+/// let sent = serde_json::to_string(&cancel).unwrap();
+/// assert_eq!(decode_page_message(&sent).unwrap(), PageMessage::Command { op: "delayedRequest".into(), command: cancel.clone() });
+/// let flat = r#"{"op":"delayedRequest","session":"s","taskId":2,"decision":"cancel"}"#;
+/// assert_eq!(decode_page_message(flat).unwrap(), PageMessage::Command { op: "delayedRequest".into(), command: cancel });
+/// assert_eq!(decode_page_message(r#"{"op":"simulateKill"}"#).unwrap(), PageMessage::Host(HostRequest::SimulateKill));
 /// assert!(decode_page_message(r#"{"op":"format"}"#).unwrap_err().contains("format"));
 /// assert!(decode_page_message(r#""hello""#).unwrap_err().contains("object"));
 /// ```
@@ -170,38 +190,46 @@ pub fn decode_page_message(json: &str) -> Result<PageMessage, String> {
     let Some(shape) = page_shape(&op) else {
         return Err(format!("unknown daemon command \"{op}\" (a daemon command is an object {{op, ...}})"));
     };
-    let mut description = None;
-    match op.as_str() {
-        "simulateKill" => return Ok(PageMessage::SimulateKill),
-        "pending" => return Ok(PageMessage::Pending),
+    if matches!(op.as_str(), "simulateKill" | "pending") {
+        return serde_json::from_value::<HostRequest>(value).map(PageMessage::Host).map_err(|e| format!("daemon command \"{op}\" {shape}: {e}"));
+    }
+    upgrade_earlier_shape(&op, obj);
+    let command = serde_json::from_value::<Command>(value).map_err(|e| format!("daemon command \"{op}\" {shape}: {e}"))?;
+    Ok(PageMessage::Command { op, command })
+}
+
+/// Rewrites what a page of an earlier version sent as the [`Command`] it meant.
+fn upgrade_earlier_shape(op: &str, obj: &mut serde_json::Map<String, serde_json::Value>) {
+    match op {
         "suspend" => drop(obj.remove("task")),
         "backgroundFetchUnavailable" => drop(obj.remove("reason")),
-        "delayedRequest" => {
+        "delayedRequest" if !obj.contains_key("answer") => {
             let mut answer = serde_json::Map::new();
             answer.insert("decision".into(), obj.remove("decision").unwrap_or_default());
-            if let Some(r) = obj.remove("request") {
+            if let Some(r) = obj.remove("request").filter(|r| !r.is_null()) {
                 answer.insert("request".into(), r);
             }
             obj.insert("answer".into(), answer.into());
         }
-        "resume" => {
-            let config = obj.get("config").and_then(|c| c.as_object());
-            description = config.and_then(|c| Some((c.get("identifier")?.as_str()?.to_string(), c.get("sessionDescription")?.as_str()?.to_string())));
+        "resume" if !obj.contains_key("sessionDescription") => {
+            let inner = obj.get_mut("config").and_then(|c| c.as_object_mut()).and_then(|c| c.remove("sessionDescription"));
+            if let Some(d) = inner.filter(|d| d.is_string()) {
+                obj.insert("sessionDescription".into(), d);
+            }
         }
         _ => {}
     }
-    let command = serde_json::from_value::<Command>(value).map_err(|e| format!("daemon command \"{op}\" {shape}: {e}"))?;
-    Ok(PageMessage::Command { op, command, description })
 }
 
 /// The fields a page sends with each `op` (for error messages); `None`:
 /// no such command.
 fn page_shape(op: &str) -> Option<&'static str> {
     Some(match op {
-        "resume" => "{op, task, fresh, idFloor, config}",
-        "suspend" | "cancel" | "cancelByProducingResumeData" => "{op, session, taskId}",
-        "delayedRequest" => "{op, session, taskId, decision, request}",
-        "backgroundFetchUnavailable" => "{op, session, taskId, reason}",
+        "resume" => "{op, task, fresh, idFloor, config, sessionDescription}",
+        "suspend" | "cancelByProducingResumeData" => "{op, session, taskId}",
+        "cancel" => "{op, session, taskId, task}",
+        "delayedRequest" => "{op, session, taskId, answer: {decision, request}}",
+        "backgroundFetchUnavailable" => "{op, session, taskId}",
         "simulateNetwork" => "{op, conditions}",
         "wake" | "ping" | "status" | "simulateKill" | "pending" => "{op}",
         _ => return None,
@@ -210,6 +238,7 @@ fn page_shape(op: &str) -> Option<&'static str> {
 
 /// The daemon's answer to a [`Command`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[allow(clippy::large_enum_variant)] // one per command, moved once
 #[serde(tag = "reply", rename_all = "camelCase")]
 pub enum Reply {
     /// The task as stored after the command.
@@ -228,11 +257,25 @@ pub enum Reply {
         changed: bool,
     },
     /// `daemonStatus()`.
+    #[serde(rename_all = "camelCase")]
     Status {
-        /// Transfers running in this worker.
+        /// Transfers running in this worker (`fetch`).
         transfers: usize,
+        /// Transfers the browser's download service runs (Background Fetch).
+        #[serde(default)]
+        background_fetches: usize,
         /// Tasks not yet completed.
         pending: usize,
+    },
+    /// [`HostRequest::SimulateKill`]: the worker life ended.
+    Killed {
+        /// Transfers it stopped.
+        transfers: usize,
+    },
+    /// [`HostRequest::Pending`].
+    Pending {
+        /// Whether a task is still running.
+        running: bool,
     },
     /// The link the daemon judges by.
     Network {
@@ -258,6 +301,8 @@ pub enum DaemonEvent {
     Busy,
     /// Nothing runs or waits for a timer.
     Idle,
+    /// The worker life ended (`simulateDaemonKill`): transfers stopped.
+    Killed,
 }
 
 /// A message from the daemon to every page of the origin.
@@ -287,13 +332,13 @@ mod tests {
     #[test]
     fn page_messages_decode_or_say_what_is_wrong() {
         let suspend = decode_page_message(r#"{"op":"suspend","session":"s","taskId":3,"task":{"whatever":1}}"#).unwrap();
-        assert_eq!(suspend, PageMessage::Command { op: "suspend".into(), command: Command::Suspend { session: "s".into(), task_id: 3 }, description: None });
+        assert_eq!(suspend, PageMessage::Command { op: "suspend".into(), command: Command::Suspend { session: "s".into(), task_id: 3 } });
         let unavailable = decode_page_message(r#"{"op":"backgroundFetchUnavailable","session":"s","taskId":3,"reason":"NotSupportedError"}"#).unwrap();
         assert!(matches!(unavailable, PageMessage::Command { command: Command::BackgroundFetchUnavailable { task_id: 3, .. }, .. }));
         let delayed = decode_page_message(r#"{"op":"delayedRequest","session":"s","taskId":1,"decision":"request","request":{"url":"https://example.test/b"}}"#);
         assert!(matches!(delayed, Ok(PageMessage::Command { command: Command::DelayedRequest { answer: DelayedAnswer::Request { .. }, .. }, .. })), "{delayed:?}");
-        assert_eq!(decode_page_message(r#"{"op":"simulateKill"}"#), Ok(PageMessage::SimulateKill));
-        assert_eq!(decode_page_message(r#"{"op":"pending"}"#), Ok(PageMessage::Pending));
+        assert_eq!(decode_page_message(r#"{"op":"simulateKill"}"#), Ok(PageMessage::Host(HostRequest::SimulateKill)));
+        assert_eq!(decode_page_message(r#"{"op":"pending"}"#), Ok(PageMessage::Host(HostRequest::Pending)));
         for (bad, names) in [
             (r#"{"op":"resume","task":5}"#, "resume"),
             (r#"{"op":"suspend","session":"s"}"#, "taskId"),
@@ -306,6 +351,48 @@ mod tests {
         ] {
             let err = decode_page_message(bad).unwrap_err();
             assert!(err.contains(names), "{bad}: {err}");
+        }
+    }
+
+    /// What a page of this version sends is what the worker decodes; what
+    /// a page of the previous version sent still decodes to the same.
+    #[test]
+    fn commands_round_trip_and_earlier_shapes_still_decode() {
+        let task = TaskRecord::new_download("s", 4, Request::get("https://example.test/a").unwrap(), 1.0, "b".into());
+        let config = ConfigData::background("s").unwrap();
+        let commands = [
+            Command::Resume { task: task.clone(), fresh: true, id_floor: 4, config: Some(config.clone()), session_description: Some("Podcasts".into()) },
+            Command::Suspend { session: "s".into(), task_id: 4 },
+            Command::Cancel { session: "s".into(), task_id: 4, task: Some(task.clone()) },
+            Command::CancelByProducingResumeData { session: "s".into(), task_id: 4 },
+            Command::DelayedRequest { session: "s".into(), task_id: 4, answer: DelayedAnswer::Request { request: Request::get("https://example.test/b").unwrap() } },
+            Command::DelayedRequest { session: "s".into(), task_id: 4, answer: DelayedAnswer::Continue },
+            Command::SimulateNetwork { conditions: None },
+            Command::BackgroundFetchUnavailable { session: "s".into(), task_id: 4 },
+            Command::Wake,
+            Command::Ping,
+            Command::Status,
+        ];
+        for c in commands {
+            let json = serde_json::to_string(&c).unwrap();
+            match decode_page_message(&json) {
+                Ok(PageMessage::Command { command, .. }) => assert_eq!(command, c, "{json}"),
+                other => panic!("{json}: {other:?}"),
+            }
+        }
+        for h in [HostRequest::SimulateKill, HostRequest::Pending] {
+            assert_eq!(decode_page_message(&serde_json::to_string(&h).unwrap()), Ok(PageMessage::Host(h)));
+        }
+        // The previous version's resume: the description inside the configuration.
+        let mut old_config = serde_json::to_value(&config).unwrap();
+        old_config["sessionDescription"] = "Podcasts".into();
+        let old = serde_json::json!({"op": "resume", "task": task, "config": old_config, "fresh": true, "idFloor": 4});
+        match decode_page_message(&old.to_string()) {
+            Ok(PageMessage::Command { command: Command::Resume { session_description, config: Some(c), .. }, .. }) => {
+                assert_eq!(session_description.as_deref(), Some("Podcasts"));
+                assert_eq!(c, config);
+            }
+            other => panic!("{other:?}"),
         }
     }
 }

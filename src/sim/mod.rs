@@ -682,7 +682,7 @@ impl Sim {
             let note = Some(self.profile.why_discretionary.to_string());
             self.note(Lane::Daemon, "discretionary task", Some(id), note);
         }
-        self.command(Command::Resume { task, fresh: true, id_floor: id, config });
+        self.command(Command::Resume { task, fresh: true, id_floor: id, config, session_description: None });
     }
 
     fn task_key(&self, id: u64) -> Option<(String, u64)> {
@@ -703,7 +703,7 @@ impl Sim {
             return;
         }
         if let Some(task) = self.task_key(id).and_then(|k| self.store.tasks.get(&k).cloned()) {
-            self.command(Command::Resume { task, fresh: false, id_floor: 0, config: None });
+            self.command(Command::Resume { task, fresh: false, id_floor: 0, config: None, session_description: None });
         }
     }
 
@@ -720,7 +720,7 @@ impl Sim {
         if let Some(r) = self.replayers.get_mut(&session) {
             r.handle_task_open(id, true);
         }
-        self.command(Command::Resume { task, fresh: true, id_floor: id, config: None });
+        self.command(Command::Resume { task, fresh: true, id_floor: id, config: None, session_description: None });
     }
 
     /// Sends a command (waking the daemon: a message starts a worker).

@@ -57,10 +57,17 @@ thread_local! {
     static SHARED: std::cell::RefCell<Option<Rc<Bytes>>> = const { std::cell::RefCell::new(None) };
 }
 
-/// The segment store of this page or worker, opened once.
+/// The segment store of this page or worker, opened once, and again when
+/// its cache was deleted meanwhile (storage evicted, or site data cleared):
+/// a `Cache` object opened before goes on accepting writes that are lost
+/// and reading entries that are gone for everyone else, so bytes written
+/// after the eviction would vanish and bytes lost by it would look intact.
 pub async fn shared() -> Result<Rc<Bytes>> {
     if let Some(b) = SHARED.with(|s| s.borrow().clone()) {
-        return Ok(b);
+        if js::wait(js::caches()?.has(CACHE_NAME)).await?.as_bool() == Some(true) {
+            return Ok(b);
+        }
+        js::console_warn("bgsession: the byte store (Cache API) was deleted under the library (storage evicted?): opened again; transfers whose bytes were in it start again");
     }
     let cache: web_sys::Cache = js::wait(js::caches()?.open(CACHE_NAME)).await?.unchecked_into();
     let b = Rc::new(Bytes { cache, origin: js::origin() });

@@ -20,7 +20,7 @@ use crate::core::error::{NsError, UrlErrorCode};
 use crate::core::files::FileMeta;
 use crate::core::network::NetworkInfo;
 use crate::core::path::SandboxPath;
-use crate::core::protocol::{decode_page_message, task_lock, Command, PageMessage, Reply};
+use crate::core::protocol::{decode_page_message, task_lock, Broadcast, Command, DaemonEvent, HostRequest, PageMessage, Reply};
 use crate::core::task::TaskState;
 use crate::core::transfer::{Failure, FetchPlan};
 use crate::web::js::{self, to_js};
@@ -34,7 +34,6 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, spawn_local};
 
 pub use crate::core::protocol::CHANNEL;
-pub use crate::core::resume::RESUME_DATA_KEY;
 
 /// Largest segment persisted in one Cache API entry.
 pub const SEGMENT_BYTES: u64 = 16 * 1024 * 1024;
@@ -290,7 +289,7 @@ fn kill() -> usize {
     for w in waiters.values() {
         let _ = w.reject.call1(&JsValue::UNDEFINED, &js::error("AbortError", "the daemon was stopped"));
     }
-    post(&js::object(&[("type", "daemon".into()), ("event", "killed".into()), ("transfers", JsValue::from_f64(stopped as f64)), ("at", JsValue::from_f64(js::now()))]));
+    post(&to_js(&Broadcast::Daemon { event: DaemonEvent::Killed, transfers: stopped, at: js::now() }));
     notify_idle();
     stopped
 }
@@ -303,15 +302,15 @@ fn kill() -> usize {
 #[wasm_bindgen(js_name = daemonHandleMessage)]
 pub async fn daemon_handle_message(msg: JsValue) -> Result<JsValue, JsValue> {
     match decode(&msg).map_err(|m| js::type_error(&m))? {
-        PageMessage::SimulateKill => Ok(JsValue::from_f64(kill() as f64)),
-        PageMessage::Pending => {
+        PageMessage::Host(HostRequest::SimulateKill) => reply_to_js("simulateKill", Reply::Killed { transfers: kill() }),
+        PageMessage::Host(HostRequest::Pending) => {
             let life = ensure_started().await?;
             let running = input(life, |d, _| d.tasks().any(|t| t.state == TaskState::Running)).unwrap_or(false);
-            Ok(JsValue::from_bool(running))
+            reply_to_js("pending", Reply::Pending { running })
         }
-        PageMessage::Command { op, command, description } => {
-            if let Some((session, d)) = description {
-                host(|h| h.descriptions.insert(session, d));
+        PageMessage::Command { op, command } => {
+            if let Command::Resume { config: Some(c), session_description: Some(d), .. } = &command {
+                host(|h| h.descriptions.insert(c.identifier.clone(), d.clone()));
             }
             run_command(op, command).await
         }
@@ -414,20 +413,21 @@ fn answer(to: u64, reply: Reply) {
     });
 }
 
-/// A reply in the shape pages read.
+/// A reply in the shape pages read (those of earlier versions too): the
+/// task record, the resume data, `true`/`false`, the status object, the
+/// network conditions, the number of transfers stopped; an error rejects.
 fn reply_to_js(op: &str, reply: Reply) -> Result<JsValue, JsValue> {
     Ok(match reply {
         Reply::Task { task } => to_js(&task),
         Reply::ResumeData { data } => data.map_or(JsValue::NULL, |d| js_sys::Uint8Array::from(d.as_slice()).into()),
         Reply::Done { changed } => JsValue::from_bool(changed || matches!(op, "wake" | "ping" | "backgroundFetchUnavailable")),
-        Reply::Status { transfers, .. } => {
-            let background = host(|h| h.flights.values().filter(|f| f.background.is_some()).count());
-            js::object(&[
-                ("transfers", JsValue::from_f64(transfers.saturating_sub(background) as f64)),
-                ("backgroundFetches", JsValue::from_f64(background as f64)),
-            ])
-        }
+        Reply::Status { transfers, background_fetches, .. } => js::object(&[
+            ("transfers", JsValue::from_f64(transfers as f64)),
+            ("backgroundFetches", JsValue::from_f64(background_fetches as f64)),
+        ]),
         Reply::Network { network } => to_js(&network),
+        Reply::Killed { transfers } => JsValue::from_f64(transfers as f64),
+        Reply::Pending { running } => JsValue::from_bool(running),
         Reply::Error { name, message } => return Err(js::error(&name, &message)),
     })
 }
@@ -814,7 +814,7 @@ async fn launch_app(session: &str, why: &str) -> Result<(), JsValue> {
     let store = store::shared().await?;
     let config = store.session(session).await?.unwrap_or(JsValue::UNDEFINED);
     let held = js::held_lock_names().await.unwrap_or_default();
-    if held.iter().any(|n| *n == crate::web::page::session_lock_name(session)) {
+    if held.iter().any(|n| *n == crate::core::protocol::session_lock(session)) {
         return Ok(()); // a page is open: it receives the events
     }
     let pending = store.count_pending(session).await.unwrap_or(0);

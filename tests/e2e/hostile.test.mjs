@@ -351,9 +351,7 @@ test("Cache API entries deleted behind the daemon's back: FileManager says the f
   });
 });
 
-test("after the Cache API was evicted, new downloads store their bytes again", {
-  todo: "seen: the next download completes but FileManager.contents says its file is gone: the worker and the page keep the Cache object they opened before the eviction, and writes to a deleted cache are lost (src/web/bytes.rs must open the cache again when caches.has(name) is false)",
-}, async () => {
+test("after the Cache API was evicted, new downloads store their bytes again", async () => {
   await withApp(async ({ page }) => {
     const id = await start(page, "/files/ev2.bin?size=300000", "ev2.bin");
     assertOrder((await waitDone(page, id)).entries, id);
@@ -362,9 +360,7 @@ test("after the Cache API was evicted, new downloads store their bytes again", {
   });
 });
 
-test("Cache API entries deleted mid-download: the task starts again from zero and ends byte-exact", {
-  todo: "seen: the task completes with no didResumeAtOffset(0): the worker's Cache object opened before the eviction still holds the segments, so nothing looks lost until the worker restarts (src/web/bytes.rs must notice the deleted cache)",
-}, async () => {
+test("Cache API entries deleted mid-download: the task starts again from zero and ends byte-exact", async () => {
   await withApp(async ({ page }) => {
     const size = 6 * MiB;
     const id = await start(page, `/files/mid.bin?size=${size}&rate=${2 * MiB}`, "mid.bin");
@@ -382,7 +378,7 @@ test("Cache API entries deleted mid-download: the task starts again from zero an
 const HOSTILE_MESSAGES = [
   ["an unknown operation", { op: "frobnicate" }, /frobnicate/],
   ["no operation at all", { hello: 1 }, /unknown daemon command ""/],
-  ["not an object", "resume", /not an object|\{op/, "seen: 'unknown daemon command \"\"', which does not say the message was not an object (src/web/daemon.rs)"],
+  ["not an object", "resume", /not an object|\{op/],
   ["a resume with the task of wrong type", { op: "resume", task: 42 }, /task/],
   ["a resume with no task", { op: "resume" }, /task/],
   ["a suspend with fields of wrong types", { op: "suspend", session: 5, taskId: "seven" }, /session|taskId/],

@@ -150,7 +150,7 @@ async fn wake_daemon() -> Result<(), JsValue> {
     }
     for url in urls {
         let worker = js::wait(js::active_worker(&url)).await?;
-        js::wait(js::ask_worker(&worker, &js::object(&[("op", "wake".into())]))).await?;
+        js::wait(js::ask_worker(&worker, &js::to_js(&crate::core::protocol::Command::Wake))).await?;
     }
     Ok(())
 }

@@ -7,9 +7,12 @@
 use crate::core::error::{NsError, UsageError};
 use crate::core::journal::{CallArgs, DelegateCall};
 use crate::core::request::Request;
-use crate::web::page::{UrlSession, UrlSessionTask};
-use std::future::Future;
-use std::pin::Pin;
+use crate::core::protocol::DelayedAnswer;
+use crate::web::js;
+use crate::web::page::session::UrlSession;
+use crate::web::page::state::{ErasedDelegate, LocalFuture, SessionInner, TaskInner};
+use crate::web::page::task::UrlSessionTask;
+use std::rc::Rc;
 use wasm_bindgen::JsValue;
 
 /// An error of the Rust API: a broken rule (named, as the JS error's `name`)
@@ -158,20 +161,12 @@ pub trait UrlSessionDelegate: 'static {
     async fn did_become_invalid_with_error(&self, session: &UrlSession, error: Option<&NsError>) {}
 }
 
-type LocalFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
-
-/// [`UrlSessionDelegate`] behind a pointer (its `async fn`s make it generic).
-pub(crate) trait ErasedDelegate {
-    fn task_event<'a>(&'a self, session: &'a UrlSession, task: &'a UrlSessionTask, call: &'a DelegateCall) -> LocalFuture<'a, ()>;
-    fn asks(&self) -> bool;
-    fn delayed<'a>(&'a self, session: &'a UrlSession, task: &'a UrlSessionTask, request: &'a Request) -> LocalFuture<'a, DelayedRequestDisposition>;
-    fn finished_events<'a>(&'a self, session: &'a UrlSession) -> LocalFuture<'a, ()>;
-    fn invalid<'a>(&'a self, session: &'a UrlSession, error: Option<&'a NsError>) -> LocalFuture<'a, ()>;
-}
-
+/// The page's [`ErasedDelegate`] is any [`UrlSessionDelegate`]: each call
+/// makes the handles its methods take.
 impl<D: UrlSessionDelegate> ErasedDelegate for D {
-    fn task_event<'a>(&'a self, session: &'a UrlSession, task: &'a UrlSessionTask, call: &'a DelegateCall) -> LocalFuture<'a, ()> {
+    fn task_event<'a>(&'a self, session: Rc<SessionInner>, task: Rc<TaskInner>, call: &'a DelegateCall) -> LocalFuture<'a, ()> {
         Box::pin(async move {
+            let (session, task) = (&UrlSession { inner: session }, &UrlSessionTask { inner: task });
             let n = |i: usize| match &call.args {
                 CallArgs::Numbers(v) => v.get(i).copied().unwrap_or(0.0),
                 _ => 0.0,
@@ -193,15 +188,28 @@ impl<D: UrlSessionDelegate> ErasedDelegate for D {
         self.asks_before_delayed_requests()
     }
 
-    fn delayed<'a>(&'a self, session: &'a UrlSession, task: &'a UrlSessionTask, request: &'a Request) -> LocalFuture<'a, DelayedRequestDisposition> {
-        Box::pin(self.will_begin_delayed_request(session, task, request))
+    fn delayed<'a>(&'a self, session: Rc<SessionInner>, task: Rc<TaskInner>, request: &'a Request) -> LocalFuture<'a, DelayedAnswer> {
+        Box::pin(async move {
+            let (session, task) = (UrlSession { inner: session }, UrlSessionTask { inner: task });
+            match self.will_begin_delayed_request(&session, &task, request).await {
+                DelayedRequestDisposition::ContinueLoading => DelayedAnswer::Continue,
+                DelayedRequestDisposition::Cancel => DelayedAnswer::Cancel,
+                DelayedRequestDisposition::UseNewRequest(r) => match r.validated() {
+                    Ok(request) => DelayedAnswer::Request { request },
+                    Err(e) => {
+                        js::console_error(&format!("bgsession: willBeginDelayedRequest returned a bad request ({e}); the task continues with its own"));
+                        DelayedAnswer::Continue
+                    }
+                },
+            }
+        })
     }
 
-    fn finished_events<'a>(&'a self, session: &'a UrlSession) -> LocalFuture<'a, ()> {
-        Box::pin(self.url_session_did_finish_events(session))
+    fn finished_events(&self, session: Rc<SessionInner>) -> LocalFuture<'_, ()> {
+        Box::pin(async move { self.url_session_did_finish_events(&UrlSession { inner: session }).await })
     }
 
-    fn invalid<'a>(&'a self, session: &'a UrlSession, error: Option<&'a NsError>) -> LocalFuture<'a, ()> {
-        Box::pin(self.did_become_invalid_with_error(session, error))
+    fn invalid<'a>(&'a self, session: Rc<SessionInner>, error: Option<&'a NsError>) -> LocalFuture<'a, ()> {
+        Box::pin(async move { self.did_become_invalid_with_error(&UrlSession { inner: session }, error).await })
     }
 }

@@ -7,6 +7,7 @@ mod file_manager;
 mod ids;
 mod replay;
 pub(crate) mod session;
+mod state;
 mod rust_api;
 mod task;
 mod typescript;
@@ -18,10 +19,10 @@ pub use file_manager::FileManager;
 pub use session::UrlSession;
 pub use rust_api::{ApplicationDelegate, CompletionHandler, FileAttributes, FileEntry, StorageUsage, TaskRequest};
 pub use task::UrlSessionTask;
-pub(crate) use session::lock_name as session_lock_name;
 pub use typescript::UrlError;
 
 use crate::core::error::{NsError, UsageError};
+use crate::core::resume::RESUME_DATA_KEY;
 use crate::web::js;
 use wasm_bindgen::JsValue;
 
@@ -47,4 +48,13 @@ pub(crate) fn thrown_ns_error(domain: &str, code: i64, description: &str) -> JsV
     js::set(&err, "localizedDescription", &JsValue::from_str(description));
     js::set(&err, "userInfo", &js_sys::Object::new());
     err
+}
+
+pub(crate) fn error_for_delegate(e: &crate::core::error::NsError) -> JsValue {
+    let v = ns_error(e);
+    let info = js::get(&v, "userInfo");
+    if let Some(text) = js::get(&info, RESUME_DATA_KEY).as_string() {
+        js::set(&info, RESUME_DATA_KEY, &js_sys::Uint8Array::from(text.as_bytes()).into());
+    }
+    v
 }

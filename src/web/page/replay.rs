@@ -11,11 +11,11 @@ use crate::core::replayer::ReplayAction;
 use crate::core::request::Request;
 use crate::core::task::{TaskRecord, TaskState};
 use crate::web::bytes;
-use crate::web::daemon::CHANNEL;
+use crate::core::protocol::{Broadcast, Command, DelayedAnswer, CHANNEL};
 use crate::web::js;
-use crate::web::page::delegate::DelayedRequestDisposition;
-use crate::web::page::session::{error_for_delegate, lock_name, parse_request, DelegateTarget, SessionInner, UrlSession, LIVE};
-use crate::web::page::task::{TaskInner, UrlSessionTask};
+use crate::web::page::error_for_delegate;
+use crate::web::page::session::{lock_name, parse_request, LIVE};
+use crate::web::page::state::{DelegateTarget, SessionInner, TaskInner};
 use crate::web::store;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -30,9 +30,6 @@ const HEARTBEAT_MS: u32 = 2_000;
 /// A page opening a session wakes the daemon once the queued events are
 /// delivered, or after this long if that takes longer.
 const WAKE_AFTER_MS: u32 = 500;
-
-/// What `willBeginDelayedRequest` answered, as the daemon takes it.
-type DelayedAnswer = (&'static str, JsValue);
 
 impl SessionInner {
     /// Takes the identifier's events lock, listens to the daemon's
@@ -67,8 +64,9 @@ impl SessionInner {
         let weak = Rc::downgrade(self);
         let identifier = self.config.identifier.clone();
         let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
-            if js::get(&ev.data(), "session").as_string().as_deref() != Some(identifier.as_str()) {
-                return;
+            match serde_wasm_bindgen::from_value::<Broadcast>(ev.data()) {
+                Ok(Broadcast::Journal { session }) if session == identifier => {}
+                _ => return,
             }
             if let Some(s) = weak.upgrade() {
                 s.replayer.borrow_mut().handle_announced();
@@ -218,7 +216,7 @@ impl SessionInner {
                 Ok(())
             }
             (_, DelegateTarget::Rust(d)) => {
-                d.task_event(&UrlSession { inner: self.clone() }, &UrlSessionTask { inner: task.clone() }, call).await;
+                d.task_event(self.clone(), task.clone(), call).await;
                 Ok(())
             }
         }
@@ -270,23 +268,13 @@ impl SessionInner {
     async fn delayed_answer(self: &Rc<Self>, task: &Rc<TaskInner>, request: &Request, args: &js_sys::Array) -> DelayedAnswer {
         const METHOD: &str = "willBeginDelayedRequest";
         match &self.delegate {
-            DelegateTarget::Rust(d) => match d.delayed(&UrlSession { inner: self.clone() }, &UrlSessionTask { inner: task.clone() }, request).await {
-                DelayedRequestDisposition::ContinueLoading => ("continue", JsValue::UNDEFINED),
-                DelayedRequestDisposition::Cancel => ("cancel", JsValue::UNDEFINED),
-                DelayedRequestDisposition::UseNewRequest(r) => match r.validated() {
-                    Ok(r) => ("request", js::to_js(&r)),
-                    Err(e) => {
-                        js::console_error(&format!("bgsession: {METHOD} returned a bad request ({e}); the task continues with its own"));
-                        ("continue", JsValue::UNDEFINED)
-                    }
-                },
-            },
+            DelegateTarget::Rust(d) => d.delayed(self.clone(), task.clone(), request).await,
             DelegateTarget::Js(delegate) => match js::wait(js::call_delegate_for_value(delegate, METHOD, args)).await {
                 Err(e) => {
                     js::console_error(&format!("bgsession: delegate {METHOD} threw: {}; the task continues", js::message(&e)));
-                    ("continue", JsValue::UNDEFINED)
+                    DelayedAnswer::Continue
                 }
-                Ok(r) if js::get(&r, "exists").as_bool() != Some(true) => ("continue", JsValue::UNDEFINED),
+                Ok(r) if js::get(&r, "exists").as_bool() != Some(true) => DelayedAnswer::Continue,
                 Ok(r) => self.js_delayed_answer(&js::get(&r, "value")),
             },
         }
@@ -295,13 +283,13 @@ impl SessionInner {
     fn js_delayed_answer(&self, value: &JsValue) -> DelayedAnswer {
         const METHOD: &str = "willBeginDelayedRequest";
         match value.as_string().as_deref() {
-            Some("continue") | Some("continueLoading") => ("continue", JsValue::UNDEFINED),
-            Some("cancel") => ("cancel", JsValue::UNDEFINED),
+            Some("continue") | Some("continueLoading") => DelayedAnswer::Continue,
+            Some("cancel") => DelayedAnswer::Cancel,
             _ if value.is_object() => match parse_request(value, &self.config) {
-                Ok(req) => ("request", js::to_js(&req)),
+                Ok(request) => DelayedAnswer::Request { request },
                 Err(e) => {
                     js::console_error(&format!("bgsession: {METHOD} returned a bad request ({}); the task continues with its own", js::message(&e)));
-                    ("continue", JsValue::UNDEFINED)
+                    DelayedAnswer::Continue
                 }
             },
             _ => {
@@ -309,22 +297,15 @@ impl SessionInner {
                     "bgsession: {METHOD} must return \"continue\", \"cancel\" or a new request {{url, method, headers}}, not {}; the task continues",
                     js::message(value)
                 ));
-                ("continue", JsValue::UNDEFINED)
+                DelayedAnswer::Continue
             }
         }
     }
 
     /// The daemon is told before the event is acknowledged, so a page
     /// closing meanwhile asks again on the next open.
-    async fn tell_delayed_answer(&self, task_id: u64, (decision, request): DelayedAnswer) -> Result<(), JsValue> {
-        let msg = js::object(&[
-            ("op", "delayedRequest".into()),
-            ("session", self.config.identifier.clone().into()),
-            ("taskId", JsValue::from_f64(task_id as f64)),
-            ("decision", decision.into()),
-            ("request", request),
-        ]);
-        self.ask(msg).await.map(|_| ())
+    async fn tell_delayed_answer(&self, task_id: u64, answer: DelayedAnswer) -> Result<(), JsValue> {
+        self.ask(&Command::DelayedRequest { session: self.config.identifier.clone(), task_id, answer }).await.map(|_| ())
     }
 
     /// `urlSessionDidFinishEvents(session)`: the events queued when the
@@ -337,7 +318,7 @@ impl SessionInner {
                     js::console_error(&format!("bgsession: urlSessionDidFinishEvents threw: {}", js::message(&e)));
                 }
             }
-            DelegateTarget::Rust(d) => d.finished_events(&UrlSession { inner: self.clone() }).await,
+            DelegateTarget::Rust(d) => d.finished_events(self.clone()).await,
         }
     }
 
@@ -365,49 +346,10 @@ impl SessionInner {
                     js::console_error(&format!("bgsession: didBecomeInvalidWithError threw: {}", js::message(&e)));
                 }
             }
-            DelegateTarget::Rust(d) => d.invalid(&UrlSession { inner: self.clone() }, None).await,
+            DelegateTarget::Rust(d) => d.invalid(self.clone(), None).await,
         }
         // Break the cycle session → wrapper → session.
         self.js_self.borrow_mut().take();
     }
 }
 
-/// Holds a session's delivery while a fresh task's `resume()` waits for the
-/// daemon, which may renumber it (`Replayer::handle_identifier_pending`);
-/// released when dropped (the answer, or an error, came) or after
-/// [`NUMBERING_HOLD_MS`] (a daemon killed before it answered never will).
-pub(crate) struct Numbering {
-    session: Rc<SessionInner>,
-    settled: Rc<std::cell::Cell<bool>>,
-}
-
-/// The longest a `resume()` without an answer holds the session's delivery.
-const NUMBERING_HOLD_MS: u32 = 10_000;
-
-impl Numbering {
-    pub(crate) fn start(session: &Rc<SessionInner>) -> Numbering {
-        session.replayer.borrow_mut().handle_identifier_pending();
-        let hold = Numbering { session: session.clone(), settled: Rc::new(std::cell::Cell::new(false)) };
-        let (weak, settled) = (Rc::downgrade(session), hold.settled.clone());
-        spawn_local(async move {
-            gloo_timers::future::TimeoutFuture::new(NUMBERING_HOLD_MS).await;
-            if let Some(s) = weak.upgrade() {
-                Numbering::settle(&s, &settled);
-            }
-        });
-        hold
-    }
-
-    fn settle(session: &Rc<SessionInner>, settled: &std::cell::Cell<bool>) {
-        if !settled.replace(true) {
-            session.replayer.borrow_mut().handle_identifier_settled();
-            session.kick();
-        }
-    }
-}
-
-impl Drop for Numbering {
-    fn drop(&mut self) {
-        Numbering::settle(&self.session, &self.settled);
-    }
-}

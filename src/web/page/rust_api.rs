@@ -9,7 +9,7 @@ use crate::core::request::{Request, ResponseInfo};
 use crate::core::task::{TaskKind, TaskState};
 use crate::web::js;
 use crate::web::page::delegate::{Error, UrlSessionDelegate};
-use crate::web::page::session::DelegateTarget;
+use crate::web::page::state::DelegateTarget;
 use crate::web::page::{FileManager, UiApplication, UrlSession, UrlSessionConfiguration, UrlSessionTask};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;

@@ -3,18 +3,18 @@
 
 use crate::core::config::ConfigData;
 use crate::core::error::UsageError;
+use crate::core::protocol::{Command, HostRequest};
 use crate::core::replayer::Replayer;
 use crate::core::path::SandboxPath;
 use crate::core::request::Request;
 use crate::core::resume::ResumeData;
-use crate::web::daemon::RESUME_DATA_KEY;
 use crate::core::task::{TaskRecord, TaskState};
 use crate::web::js;
 use crate::web::page::config::UrlSessionConfiguration;
-use crate::web::page::delegate::ErasedDelegate;
 use crate::web::page::ids;
-use crate::web::page::task::{TaskInner, UrlSessionTask};
-use crate::web::page::{ns_error, usage};
+use crate::web::page::state::{DelegateTarget, SessionInner, TaskInner};
+use crate::web::page::task::UrlSessionTask;
+use crate::web::page::usage;
 use crate::web::store;
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
@@ -24,54 +24,9 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
 
-/// The daemon's BroadcastChannel and the listener that drains the journal.
-type JournalChannel = (web_sys::BroadcastChannel, Closure<dyn FnMut(web_sys::MessageEvent)>);
-
-/// Who receives a session's events: a JS object with Apple's method names,
-/// or a Rust [`UrlSessionDelegate`](crate::UrlSessionDelegate).
-pub(crate) enum DelegateTarget {
-    Js(JsValue),
-    Rust(Rc<dyn ErasedDelegate>),
-}
-
-impl DelegateTarget {
-    /// Does the delegate answer `willBeginDelayedRequest`?
-    pub(crate) fn asks_before_delayed_requests(&self) -> bool {
-        match self {
-            DelegateTarget::Js(d) => js::get(d, "willBeginDelayedRequest").is_function(),
-            DelegateTarget::Rust(d) => d.asks(),
-        }
-    }
-}
-
 /// Lock held by the one page that receives an identifier's events.
 pub(crate) fn lock_name(identifier: &str) -> String {
-    format!("bgsession:events:{identifier}")
-}
-
-pub(crate) struct SessionInner {
-    pub(crate) config: ConfigData,
-    pub(crate) delegate: DelegateTarget,
-    pub(crate) description: RefCell<String>,
-    pub(crate) tasks: RefCell<BTreeMap<u64, (Rc<TaskInner>, JsValue)>>,
-    /// The object passed as `session` to delegate methods.
-    pub(crate) js_self: RefCell<Option<JsValue>>,
-    pub(crate) worker: RefCell<Option<js_sys::Promise>>,
-    pub(crate) opened: RefCell<Option<js_sys::Promise>>,
-    /// The replay's decisions (see `replay.rs`, its host).
-    pub(crate) replayer: RefCell<Replayer>,
-    /// Is the host running the machine's actions?
-    pub(crate) pumping: Cell<bool>,
-    /// Has this page woken the daemon since the session opened?
-    pub(crate) woke: Cell<bool>,
-    /// Tasks not yet resumed whose number turned out to be another tab's
-    /// stored task (filed under their own number once the daemon gives one).
-    pub(crate) provisional: RefCell<Vec<(Rc<TaskInner>, JsValue)>>,
-    pub(crate) release_lock: RefCell<Option<js_sys::Function>>,
-    pub(crate) channel: RefCell<Option<JournalChannel>>,
-    pub(crate) heartbeat: RefCell<Option<gloo_timers::callback::Interval>>,
-    /// When Background Sync was last asked for (ms since epoch).
-    pub(crate) sync_requested_at: Cell<f64>,
+    crate::core::protocol::session_lock(identifier)
 }
 
 /// A page asks for a Background Sync wake-up at most this often.
@@ -182,15 +137,6 @@ fn quiet(p: &js_sys::Promise) {
 }
 
 /// An NSError for the delegate; resume data in `userInfo` becomes bytes.
-pub(crate) fn error_for_delegate(e: &crate::core::error::NsError) -> JsValue {
-    let v = ns_error(e);
-    let info = js::get(&v, "userInfo");
-    if let Some(text) = js::get(&info, RESUME_DATA_KEY).as_string() {
-        js::set(&info, RESUME_DATA_KEY, &js_sys::Uint8Array::from(text.as_bytes()).into());
-    }
-    v
-}
-
 fn reject_completion_handler(method: &'static str, args: &[&JsValue]) -> Result<(), JsValue> {
     if args.iter().any(|a| a.is_function()) {
         return Err(usage(UsageError::CompletionHandlerInBackgroundSession { method }));
@@ -388,7 +334,7 @@ impl UrlSession {
     /// with event "started", "busy", "idle" or "killed".)
     #[wasm_bindgen(js_name = daemonStatus, unchecked_return_type = "DaemonStatus")]
     pub async fn daemon_status(&self) -> Result<JsValue, JsValue> {
-        self.inner.ask(js::object(&[("op", "status".into())])).await
+        self.inner.ask(&Command::Status).await
     }
 
     /// bgsession addition, for teaching and tests: makes the daemon behave as
@@ -397,7 +343,7 @@ impl UrlSession {
     /// page does within 2 s. Resolves with the number of transfers stopped.
     #[wasm_bindgen(js_name = simulateDaemonKill, unchecked_return_type = "number")]
     pub async fn simulate_daemon_kill(&self) -> Result<JsValue, JsValue> {
-        self.inner.ask(js::object(&[("op", "simulateKill".into())])).await
+        self.inner.ask(&HostRequest::SimulateKill).await
     }
 
     /// bgsession addition, for teaching and tests: makes the daemon judge the
@@ -413,10 +359,11 @@ impl UrlSession {
         if !(conditions.is_object() || conditions.is_null() || conditions.is_undefined()) {
             return Err(usage(UsageError::InvalidArgument { what: "simulateNetworkConditions takes {type, effectiveType, saveData} or null".into() }));
         }
-        if conditions.is_object() {
-            let _: crate::core::network::NetworkInfo = js::from_js(conditions.clone(), "simulateNetworkConditions({type, effectiveType, saveData})")?;
-        }
-        let reply = self.inner.ask(js::object(&[("op", "simulateNetwork".into()), ("conditions", conditions)])).await?;
+        let conditions = match conditions.is_object() {
+            true => Some(js::from_js(conditions, "simulateNetworkConditions({type, effectiveType, saveData})")?),
+            false => None,
+        };
+        let reply = self.inner.ask(&Command::SimulateNetwork { conditions }).await?;
         self.inner.wake();
         Ok(reply)
     }
@@ -531,10 +478,11 @@ impl SessionInner {
     }
 
     /// Sends a command to the daemon and waits for its reply.
-    pub(crate) async fn ask(&self, msg: JsValue) -> Result<JsValue, JsValue> {
+    /// Sends the daemon a [`Command`] (or a [`HostRequest`]); resolves with its reply.
+    pub(crate) async fn ask(&self, msg: &impl serde::Serialize) -> Result<JsValue, JsValue> {
         let worker = self.worker.borrow().clone().ok_or_else(|| js::error("BGSessionUnavailable", "no daemon"))?;
         let worker = js::wait(worker).await?;
-        js::wait(js::ask_worker(&worker, &msg)).await
+        js::wait(js::ask_worker(&worker, &js::to_js(msg))).await
     }
 
     /// Starts a Background Fetch task's download in the browser's download
@@ -554,16 +502,11 @@ impl SessionInner {
         let started = js::wait(js::bg_fetch_from_page(&script, &id, &url, &method, &headers, &title)).await;
         if started.is_ok() {
             // The daemon attaches to it and journals its progress.
-            let _ = self.ask(js::object(&[("op", "wake".into())])).await;
+            let _ = self.ask(&Command::Wake).await;
         }
         if let Err(e) = started {
-            let msg = js::object(&[
-                ("op", "backgroundFetchUnavailable".into()),
-                ("session", sid.into()),
-                ("taskId", JsValue::from_f64(tid as f64)),
-                ("reason", js::message(&e).into()),
-            ]);
-            if let Err(e) = self.ask(msg).await {
+            js::console_warn(&format!("bgsession: Background Fetch unavailable ({}); the task runs with fetch", js::message(&e)));
+            if let Err(e) = self.ask(&Command::BackgroundFetchUnavailable { session: sid, task_id: tid }).await {
                 js::console_warn(&format!("bgsession: {}", js::message(&e)));
             }
         }
@@ -588,7 +531,7 @@ impl SessionInner {
     pub(crate) fn wake(self: &Rc<Self>) {
         let me = self.clone();
         spawn_local(async move {
-            if let Err(e) = me.ask(js::object(&[("op", "wake".into())])).await {
+            if let Err(e) = me.ask(&Command::Wake).await {
                 js::console_warn(&format!("bgsession: could not reach the daemon: {}", js::message(&e)));
             }
         });

@@ -3,20 +3,13 @@
 
 use crate::core::journal::Event;
 use crate::core::journal::JournalEntry;
+use crate::core::protocol::Command;
 use crate::core::task::{TaskRecord, TaskState};
 use crate::web::js::{self, to_js};
-use crate::web::page::replay::Numbering;
-use crate::web::page::session::SessionInner;
+use crate::web::page::state::{Numbering, SessionInner, TaskInner};
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
-
-pub(crate) struct TaskInner {
-    pub(crate) record: RefCell<TaskRecord>,
-    pub(crate) session: Weak<SessionInner>,
-    /// Has the daemon stored this task (after the first `resume()`)?
-    pub(crate) persisted: Cell<bool>,
-}
 
 impl TaskInner {
     pub(crate) fn new(record: TaskRecord, session: Weak<SessionInner>, persisted: bool) -> Rc<Self> {
@@ -177,7 +170,7 @@ impl UrlSessionTask {
     #[wasm_bindgen(getter = error, unchecked_return_type = "NSError | null")]
     pub fn js_error(&self) -> JsValue {
         match &self.inner.record.borrow().error {
-            Some(e) => crate::web::page::session::error_for_delegate(e),
+            Some(e) => crate::web::page::error_for_delegate(e),
             None => JsValue::NULL,
         }
     }
@@ -265,15 +258,18 @@ impl UrlSessionTask {
             let asks = session.delegate.asks_before_delayed_requests();
             record.asks_before_delayed_start = record.earliest_begin_date.is_some() && asks;
         }
-        let config = to_js(&session.config);
-        js::set(&config, "sessionDescription", &JsValue::from_str(&session.description.borrow()));
         let fresh = !self.inner.persisted.get();
         // Until the daemon answers, the task's number may change: nothing is
         // delivered meanwhile (dropped, however this ends).
         let numbering = fresh.then(|| Numbering::start(&session));
-        let floor = JsValue::from_f64(session.id_floor() as f64);
-        let msg = js::object(&[("op", "resume".into()), ("task", to_js(&record)), ("config", config), ("fresh", JsValue::from_bool(fresh)), ("idFloor", floor)]);
-        let stored = session.ask(msg).await?;
+        let msg = Command::Resume {
+            task: record.clone(),
+            fresh,
+            id_floor: session.id_floor(),
+            config: Some(session.config.clone()),
+            session_description: Some(session.description.borrow().clone()),
+        };
+        let stored = session.ask(&msg).await?;
         let mut stored: TaskRecord = js::from_js(stored, "daemon reply")?;
         if stored.task_id != record.task_id {
             session.renumber(&self.inner, record.task_id, stored.task_id);
@@ -293,12 +289,12 @@ impl UrlSessionTask {
 
     /// Stops the transfer, keeping its bytes; `resume()` continues it.
     pub async fn suspend(&self) -> Result<(), JsValue> {
-        self.command("suspend", TaskState::Suspended).await
+        self.command(TaskState::Suspended).await
     }
 
     /// Cancels the task: the delegate gets `didCompleteWithError` with -999.
     pub async fn cancel(&self) -> Result<(), JsValue> {
-        self.command("cancel", TaskState::Canceling).await
+        self.command(TaskState::Canceling).await
     }
 
     /// Cancels the task and resolves with resume data for
@@ -309,7 +305,7 @@ impl UrlSessionTask {
     #[wasm_bindgen(js_name = cancelByProducingResumeData, unchecked_return_type = "Uint8Array | null")]
     pub async fn js_cancel_by_producing_resume_data(&self) -> Result<JsValue, JsValue> {
         if !self.inner.persisted.get() {
-            self.command("cancel", TaskState::Canceling).await?;
+            self.command(TaskState::Canceling).await?;
             return Ok(JsValue::NULL);
         }
         let session = self.session()?;
@@ -317,8 +313,7 @@ impl UrlSessionTask {
             let r = self.inner.record.borrow();
             (r.session.clone(), r.task_id)
         };
-        let msg = js::object(&[("op", "cancelByProducingResumeData".into()), ("session", sid.into()), ("taskId", JsValue::from_f64(id as f64))]);
-        let data = session.ask(msg).await?;
+        let data = session.ask(&Command::CancelByProducingResumeData { session: sid, task_id: id }).await?;
         {
             let mut r = self.inner.record.borrow_mut();
             if r.state != TaskState::Completed {
@@ -337,18 +332,19 @@ impl UrlSessionTask {
             .ok_or_else(|| js::error("SessionInvalidated", "this task's URLSession no longer exists"))
     }
 
-    async fn command(&self, op: &str, local: TaskState) -> Result<(), JsValue> {
-        if !self.inner.persisted.get() && op == "suspend" {
+    /// `suspend()` (`local` Suspended) or `cancel()` (Canceling).
+    async fn command(&self, local: TaskState) -> Result<(), JsValue> {
+        if !self.inner.persisted.get() && local == TaskState::Suspended {
             return Ok(()); // a task not yet resumed is already suspended
         }
         let session = self.session()?;
-        let (sid, id) = {
-            let r = self.inner.record.borrow();
-            (r.session.clone(), r.task_id)
+        let record = self.inner.record.borrow().clone();
+        let (session_id, task_id) = (record.session.clone(), record.task_id);
+        let msg = match local {
+            TaskState::Suspended => Command::Suspend { session: session_id, task_id },
+            _ => Command::Cancel { session: session_id, task_id, task: Some(record) },
         };
-        let record = to_js(&*self.inner.record.borrow());
-        let msg = js::object(&[("op", op.into()), ("session", sid.into()), ("taskId", JsValue::from_f64(id as f64)), ("task", record)]);
-        let stored = session.ask(msg).await?;
+        let stored = session.ask(&msg).await?;
         let stored: TaskRecord = js::from_js(stored, "daemon reply")?;
         // The delegate learns of completion through the journal; keep the
         // view's state at most "canceling" until then.
