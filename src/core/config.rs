@@ -131,6 +131,14 @@ pub struct ConfigData {
     /// (`sessionSendsLaunchEvents`); default: the page that made the session.
     #[serde(default, rename = "launchURL")]
     pub launch_url: Option<String>,
+    /// Not a setting: the highest task identifier the daemon has stored in
+    /// this session, kept with the session's record so that an identifier
+    /// is never handed out twice — not even after finished tasks are
+    /// forgotten or a browser restart lost the pages' counter (iOS: "uniquely
+    /// identifies the task within a given session"). What a page sends is
+    /// ignored.
+    #[serde(default)]
+    pub last_task_id: u64,
 }
 
 impl ConfigData {
@@ -154,6 +162,7 @@ impl ConfigData {
             service_worker_url: DEFAULT_SERVICE_WORKER_URL.to_string(),
             transport: Transport::Fetch,
             launch_url: None,
+            last_task_id: 0,
         })
     }
 

@@ -439,6 +439,12 @@ impl Daemon {
         for c in sessions {
             self.sessions.insert(c.identifier.clone(), c);
         }
+        for t in &tasks {
+            // A store written before identifiers were kept with the session.
+            if let Some(c) = self.sessions.get_mut(&t.session) {
+                c.last_task_id = c.last_task_id.max(t.task_id);
+            }
+        }
         for t in tasks {
             if t.state == TaskState::Running && !t.segments.is_empty() && t.kind == TaskKind::Download {
                 self.verify(&t, false);
@@ -786,18 +792,19 @@ impl Daemon {
     }
 
     fn resume(&mut self, now: f64, mut rec: TaskRecord, fresh: bool, id_floor: u64, config: Option<ConfigData>) -> Reply {
-        if let Some(c) = &config {
-            self.sessions.insert(c.identifier.clone(), c.clone());
-        }
+        let last = self.sessions.get(&rec.session).map_or(0, |c| c.last_task_id);
         let mut key = key_of(&rec);
         let existing = self.tasks.get(&key).filter(|e| !fresh || e.nonce == rec.nonce).cloned();
         let is_new = existing.is_none();
-        if is_new && self.tasks.contains_key(&key) {
-            // Two tabs numbered a task alike: the later one is renumbered.
-            let next = self.tasks.range((rec.session.clone(), 0)..=(rec.session.clone(), u64::MAX)).last().map_or(1, |(k, _)| k.1 + 1);
-            rec.task_id = next.max(id_floor);
+        if is_new && (self.tasks.contains_key(&key) || (fresh && rec.task_id <= last)) {
+            // Two tabs numbered a task alike, or a page (whose counter a
+            // browser restart lost) gave a number used before: the task gets
+            // the next one never used.
+            let stored = self.tasks.range((rec.session.clone(), 0)..=(rec.session.clone(), u64::MAX)).last().map_or(0, |(k, _)| k.1);
+            rec.task_id = (stored.max(last) + 1).max(id_floor);
             key = key_of(&rec);
         }
+        let config = self.session_after(&rec.session, config, rec.task_id);
         let mut task = existing.unwrap_or(rec);
         if is_new && !task.segments.is_empty() {
             self.claim_bytes(&mut task);
@@ -833,6 +840,19 @@ impl Daemon {
         }
         self.set_task(task.clone());
         Reply::Task { task }
+    }
+
+    /// The session's record once task `task_id` is stored: the page's
+    /// configuration (if it sent one) with the highest identifier used.
+    /// `None` when it does not change.
+    fn session_after(&mut self, session: &str, sent: Option<ConfigData>, task_id: u64) -> Option<ConfigData> {
+        let known = self.sessions.get(session);
+        let last = known.map_or(0, |c| c.last_task_id).max(task_id);
+        let changed = sent.is_some() || known.is_some_and(|c| c.last_task_id < last);
+        let mut config = sent.or_else(|| known.cloned())?;
+        config.last_task_id = last;
+        self.sessions.insert(session.to_string(), config.clone());
+        changed.then_some(config)
     }
 
     /// A task made from resume data takes over the stored bytes, once:
@@ -1509,5 +1529,38 @@ mod tests {
         d.handle_response(5.0, again.transfer, head(206, 1000, Some("bytes 0-999/1000")));
         let evs = events(&drain(&mut d));
         assert!(evs.iter().any(|e| matches!(e, Event::DidResumeAtOffset { file_offset: 0, .. })), "{evs:?}");
+    }
+
+    /// Identifiers are never handed out twice in a session, not even after
+    /// the finished tasks that had them were forgotten and the pages lost
+    /// their counter (the soak found a download and an earlier upload with
+    /// the same identifier: an app keying its state by it mixes them up).
+    #[test]
+    fn a_task_identifier_is_never_reused_in_a_session() {
+        let mut d = Daemon::new(7);
+        let mut stored = ConfigData::background("s").unwrap();
+        stored.last_task_id = 5;
+        d.handle_started(0.0, vec![], vec![stored]);
+        drain(&mut d);
+        let page_config = ConfigData::background("s").unwrap(); // knows nothing of identifiers
+        d.handle_command(1.0, 1, Command::Resume { task: task(3), fresh: true, id_floor: 3, config: Some(page_config.clone()), session_description: None });
+        let actions = drain(&mut d);
+        assert!(actions.iter().any(|a| matches!(a, Action::Reply { reply: Reply::Task { task }, .. } if task.task_id == 6)), "renumbered above every identifier used: {actions:?}");
+        let written = actions.iter().find_map(|a| match a {
+            Action::Commit(c) if c.task.as_ref().is_some_and(|t| t.task_id == 6) => c.config.clone(),
+            _ => None,
+        });
+        assert_eq!(written.map(|c| c.last_task_id), Some(6), "the highest identifier is written with the task");
+        // A page whose number is above every one used keeps it.
+        d.handle_command(2.0, 2, Command::Resume { task: task(9), fresh: true, id_floor: 9, config: Some(page_config), session_description: None });
+        assert!(drain(&mut d).iter().any(|a| matches!(a, Action::Reply { reply: Reply::Task { task }, .. } if task.task_id == 9)));
+        // An older store (no identifier kept): the stored tasks say it.
+        let mut d = Daemon::new(7);
+        let mut old = task(4);
+        old.resume().unwrap();
+        d.handle_started(0.0, vec![old], vec![ConfigData::background("s").unwrap()]);
+        drain(&mut d);
+        d.handle_command(1.0, 1, Command::Resume { task: task(2), fresh: true, id_floor: 2, config: None, session_description: None });
+        assert!(drain(&mut d).iter().any(|a| matches!(a, Action::Reply { reply: Reply::Task { task }, .. } if task.task_id == 5)));
     }
 }

@@ -51,6 +51,12 @@ const count = (what, n = 1) => (counts[what] = (counts[what] ?? 0) + n);
 
 // Every task the soak created: key "session/id".
 const tasks = new Map();
+// A new task: its identifier must be new in its session (iOS: it "uniquely
+// identifies the task within a given session"; apps key their state by it).
+function addTask(key, t) {
+  if (tasks.has(key)) violations.push(`${key}: identifier handed out again (was ${tasks.get(key).kind} ${tasks.get(key).name ?? tasks.get(key).from?.name}, now ${t.kind} ${t.name ?? t.from?.name})`);
+  tasks.set(tasks.has(key) ? `${key}#${tasks.size}` : key, t);
+}
 // Logs of pages that went away (and, at the end, of those still open).
 const logs = [];
 let pageNo = 0;
@@ -141,7 +147,8 @@ async function startDownloadTask() {
     },
     { session, url: d.url, name },
   );
-  tasks.set(`${session}/${id}`, { session, id, kind: "download", name, size: d.size, flipped: d.flipped });
+  addTask(`${session}/${id}`, { session, id, kind: "download", name, size: d.size, flipped: d.flipped });
+  if (process.env.SOAK_DEBUG) console.log(`  download ${session}/${id} ${name} in page ${page.no}: ${d.url}`);
   for (const [what, n] of d.faults) count(what, n);
   count("downloads started");
 }
@@ -163,7 +170,7 @@ async function startUploadTask() {
     { session, url: `${base}/upload/${from.name}-${tasks.size + 1}?drop=${drop}`, path: `file:///Documents/${from.name}` },
   );
   from.uploads = (from.uploads ?? 0) + 1;
-  tasks.set(`${session}/${id}`, { session, id, kind: "upload", from });
+  addTask(`${session}/${id}`, { session, id, kind: "upload", from });
   if (drop) count("upload connections cut", drop);
   count("uploads started");
 }
@@ -196,13 +203,14 @@ async function taskCommand() {
     },
     { session: t.session, id: t.id, op },
   );
+  if (process.env.SOAK_DEBUG) console.log(`  ${op} ${t.session}/${t.id} (${t.name ?? t.from?.name}) in page ${page.no}: ${JSON.stringify(r)}`);
   if (!r.found) return; // it ended meanwhile
   count(`task ${op}`);
   if (op === "suspend") t.suspended = true;
   if (op === "resume") t.suspended = false;
   if (op === "cancel" || op === "cancelWithResumeData") t.cancelled = true;
   if (r.resumed != null) {
-    tasks.set(`${t.session}/${r.resumed}`, { ...t, id: r.resumed, cancelled: false, suspended: false, fromResumeData: true });
+    addTask(`${t.session}/${r.resumed}`, { ...t, id: r.resumed, cancelled: false, suspended: false, fromResumeData: true });
     count("downloads continued from resume data");
   }
 }
@@ -249,10 +257,26 @@ async function verifyFile(page, t) {
   const got = await page.evaluate((p) => window.bg.FileManager.default.fileExists(p).then((e) => (e ? window.sha256Of(p) : null)), path);
   if (!got) return false;
   const want = await served(t);
-  if (got.sha256 !== want.sha256 || got.size !== t.size) violations.push(`${path}: ${got.size} B sha256 ${got.sha256.slice(0, 12)}…, the server sent ${t.size} B ${want.sha256.slice(0, 12)}…`);
+  if (got.sha256 !== want.sha256 || got.size !== t.size) {
+    violations.push(`${path}: ${got.size} B sha256 ${got.sha256.slice(0, 12)}…, the server sent ${t.size} B ${want.sha256.slice(0, 12)}…`);
+    if (process.env.SOAK_DEBUG) await debugName(page, t.name);
+  }
   else count("files byte-exact");
   count("bytes checked", got.size);
   return true;
+}
+
+// SOAK_DEBUG: everything known of the tasks named `name` (the soak's
+// records, each page's log of them, the server's requests for it).
+async function debugName(page, name) {
+  const keys = [...tasks.entries()].filter(([, t]) => t.name === name).map(([k, t]) => { console.log("task", k, JSON.stringify(t)); return k; });
+  const open = await page.evaluate(() => window.slog);
+  for (const { page: no, log } of [...logs, { page: page.no, log: open }]) {
+    for (const e of log) if (keys.includes(`${e[0]}/${e[2]}`)) console.log(`  page ${no}:`, JSON.stringify(e));
+  }
+  for (const e of server.log.filter((e) => e.path === `/files/${name}`)) {
+    console.log(`  server #${e.id} ${e.start - t0} ms: range ${e.range} if-range ${e.ifRange} → ${e.status}, ${e.bytesSent} B, ${e.completed ? "completed" : e.aborted ? "aborted" : "?"}${e.cutAt != null ? ` cut at ${e.cutAt}` : ""}`);
+  }
 }
 
 // Checks, then removes, some finished files (the app cleaning up).
