@@ -307,8 +307,13 @@ async function refresh() {
   }
 }
 
+// An app queues downloads a few at a time (an episode list, a playlist).
+async function startDownloads() {
+  for (let n = between(1, 4); n > 0; n--) await startDownloadTask();
+}
+
 const ACTIONS = [
-  [30, startDownloadTask],
+  [30, startDownloads],
   [6, startUploadTask],
   [10, taskCommand],
   [5, async function closeTab() { if (pages.length) await closePage(pick(pages)); }],
