@@ -46,15 +46,38 @@ pub fn held_lock_names() -> impl std::future::Future<Output = Result<Vec<String>
     }
 }
 
+// One serialisation path, JSON: serde_json on the Rust side and the
+// engine's own JSON.parse/JSON.stringify on the other. A second serde
+// format (serde-wasm-bindgen) doubled every record type's generated code
+// in the wasm for no measurable gain.
+
 /// Rust value → plain JS object (maps as objects, u64 as numbers).
 pub fn to_js<T: Serialize + ?Sized>(v: &T) -> JsValue {
-    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .unwrap_or_else(|e| JsValue::from_str(&format!("serialisation failed: {e}")))
+    match serde_json::to_string(v) {
+        Ok(text) => js_sys::JSON::parse(&text).unwrap_or(JsValue::NULL),
+        Err(e) => JsValue::from_str(&format!("serialisation failed: {e}")),
+    }
 }
 
 /// JS value → Rust value, with an error that says what was expected.
+/// (`undefined` properties are missing fields, as JSON has them.)
 pub fn from_js<T: DeserializeOwned>(v: JsValue, what: &str) -> Result<T, JsValue> {
-    serde_wasm_bindgen::from_value(v).map_err(|e| type_error(&format!("{what}: {e}")))
+    let text = match js_sys::JSON::stringify(&v) {
+        Ok(t) => t.as_string(),
+        Err(_) => None,
+    };
+    // JSON.stringify(undefined) is undefined; a cycle or a BigInt throws.
+    let text = text.ok_or_else(|| type_error(&format!("{what}: expected a plain object, not {}", message(&v))))?;
+    serde_json::from_str(&text).map_err(|e| type_error(&format!("{what}: {}", json_error(&e))))
+}
+
+/// A serde_json error without its position in a text the caller never saw.
+pub fn json_error(e: &serde_json::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" at line ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
 }
 
 pub fn get(obj: &JsValue, key: &str) -> JsValue {

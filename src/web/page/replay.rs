@@ -64,7 +64,7 @@ impl SessionInner {
         let weak = Rc::downgrade(self);
         let identifier = self.config.identifier.clone();
         let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
-            match serde_wasm_bindgen::from_value::<Broadcast>(ev.data()) {
+            match js::from_js::<Broadcast>(ev.data(), "daemon broadcast") {
                 Ok(Broadcast::Journal { session }) if session == identifier => {}
                 _ => return,
             }
