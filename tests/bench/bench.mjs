@@ -16,6 +16,8 @@
 //   tasks    500 queued tasks, httpMaximumConnectionsPerHost = 6: wall time and
 //            the most connections the server saw at once
 // BENCH=throughput,memory,kill,replay,tasks picks sections (default: all).
+// In Firefox and WebKit (and Chromium through the same driver): tests/bench/engines.mjs,
+// ENGINE=chromium|firefox|webkit|all ./scripts/bench.sh (throughput and replay).
 import { execSync } from "node:child_process";
 import { startServer, newProfile, removeProfile, launch, openApp, waitFor } from "../e2e/harness.mjs";
 

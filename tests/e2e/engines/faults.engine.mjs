@@ -24,9 +24,10 @@ eachEngine("connection cut 3 times: retried with Range, byte-exact, the bytes be
     figure(engine, "3 connection cuts: bytes fetched again", refetched, "B");
     // Each retry goes on from (about) where its cut was. When a connection
     // breaks, an engine discards the body it had received but not yet handed
-    // to script (a stream error empties its queue), which no script can keep:
-    // per cut 68–350 KB seen in WebKit, 0 or one chunk in Chromium (3 cuts:
-    // 0 and 353 KB), 0 in Firefox. WebKit's sum can pass 1 MiB.
+    // to script, which no script can keep: WebKit hands the body over in
+    // large batches and drops the unread one (per cut 68–350 KB seen; see the
+    // 200-to-a-Range todo), Chromium 0 or one chunk (3 cuts: 0 and 353 KB),
+    // Firefox 0. WebKit's sum can pass 1 MiB.
     reqs.slice(1).forEach((r, i) => {
       const from = Number(/^bytes=(\d+)-/.exec(r.range)?.[1] ?? 0);
       const cut = reqs[i].cutAt; // the file offset the previous request was cut at
@@ -56,7 +57,16 @@ eachEngine("503 with Retry-After: 1 then the file", {}, async (engine) => {
 
 eachEngine("a server that answers 200 to a Range: restarts from zero, byte-exact", {
   todo: {
-    webkit: "seen in WebKitGTK 2.50.6: the first request (Range bytes=0-1048575, answered 200 and cut at 2 MiB) left no stored bytes, so the retry asked for no Range (200, whole body): the file is byte-exact, but the bytes before a cut were lost and the 200-to-a-Range path is never taken",
+    // An engine limit, not a decision of ours (measured in a page of WebKitGTK
+    // 2.50.6 with tests/server: fetch, then reader.read() until it rejects).
+    webkit:
+      "WebKitGTK 2.50.6 hands a fetch body to script in large batches and, when the connection breaks, " +
+      "drops what it has received but not yet handed over: reader.read() rejects (TypeError: Load failed) " +
+      "with the last batch unread. Unthrottled on loopback the 2 MiB before this cut arrive as one batch, so " +
+      "script gets 0 bytes (with or without a Range; cut at 4 MiB: 0; at 16 MiB: 8.1 MiB); Chromium and Firefox " +
+      "hand over every byte before the error. No bytes are stored, so the retry rightly asks for no Range " +
+      "(200, whole body, byte-exact) and the 200-to-a-Range path is not reached. No other API reads a fetch " +
+      "body in a Service Worker. The throttled scenario below takes the path in WebKit",
   },
 }, async (engine) => {
   await inBrowser(engine, async (browser) => {
@@ -64,6 +74,24 @@ eachEngine("a server that answers 200 to a Range: restarts from zero, byte-exact
     const size = 4 * MiB;
     const name = `norange-${engine}.bin`;
     const id = await startDownload(page, { session: S, url: `${base()}/files/${name}?size=${size}&ignoreRange=1&cut=${2 * MiB}`, name });
+    const entries = await waitDone(page, id);
+    assertOrder(entries, id);
+    const reqs = requestsFor(`/files/${name}`);
+    assert.ok(reqs.slice(1).some((r) => r.range && r.status === 200), `a later request asked for a Range and got the whole body: ${shown(`/files/${name}`)}`);
+    assert.deepEqual(entries.filter((e) => e[0] === "didResumeAtOffset" && e[1] === id).map((e) => e[2]), [0], "didResumeAtOffset(0)");
+    await assertFile(page, name, { size });
+  });
+});
+
+// The same server on a link of 8 MiB/s: every engine, WebKit too, hands
+// script most of the bytes before the cut (WebKit ~1.7 of 2 MiB), so the retry
+// asks for a Range (with If-Range) and gets the whole body again.
+eachEngine("a server that answers 200 to a Range, 8 MiB/s link: restarts from zero, byte-exact", {}, async (engine) => {
+  await inBrowser(engine, async (browser) => {
+    const page = await openAppIn(browser, base());
+    const size = 4 * MiB;
+    const name = `norange-slow-${engine}.bin`;
+    const id = await startDownload(page, { session: S, url: `${base()}/files/${name}?size=${size}&ignoreRange=1&cut=${2 * MiB}&rate=${8 * MiB}`, name });
     const entries = await waitDone(page, id);
     assertOrder(entries, id);
     const reqs = requestsFor(`/files/${name}`);
