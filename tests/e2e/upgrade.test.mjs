@@ -8,7 +8,9 @@
 // carries on: the running and the suspended one finish byte-exact, the
 // queued events are delivered once, in order, the resume data continues,
 // the file is still there and FileManager.usage() adds up to the bytes
-// stored. The old worker is replaced by the new one while a page is open.
+// stored. Then a new worker script takes over (skipWaiting) while a
+// transfer runs with a page open: two builds differing only in a version
+// string; the transfer ends byte-exact, nothing delivered twice.
 //
 // The old build is made by scripts/old-build.sh (cached under
 // target/old-www/<hash>/, so only the first run builds it: ~50 s).
@@ -17,8 +19,10 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
-import { startServer, newProfile, removeProfile, launch, openApp, waitFor } from "./harness.mjs";
-import { startDownload, assertOrder, assertFile, assertProgress, taskEvents } from "./order-helpers.mjs";
+import { tmpdir } from "node:os";
+import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { startServer, newProfile, removeProfile, launch, openApp, waitFor, withBrowser } from "./harness.mjs";
+import { startDownload, assertOrder, assertFile, assertProgress, assertTaskOrder, taskEvents } from "./order-helpers.mjs";
 
 const OLD = process.env.BGSESSION_OLD_COMMIT || "2ddb749";
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
@@ -198,5 +202,81 @@ test(`a profile made by ${OLD} is finished by this build: running, suspended, qu
   } finally {
     await server.close();
     await removeProfile(profile);
+  }
+});
+
+test("a new worker script takes over (skipWaiting) while a transfer runs, a page open: the transfer ends byte-exact, nothing delivered twice", { timeout: 120_000 }, async () => {
+  // Two builds of this code differing only in a version string: www/ as
+  // built, and the same with the worker script saying "version B".
+  const dir = await mkdtemp(join(tmpdir(), "bgsession-swap-"));
+  await cp(join(REPO, "www"), join(dir, "www"), { recursive: true });
+  const sw = join(dir, "www/bgsession-sw.js");
+  const server = await startServer({ port: 0, root: join(dir, "www") });
+  const size = 4 * MiB;
+  try {
+    await withBrowser(async ({ context, errors }) => {
+      const page = await openApp(context, server.url, errors);
+      const id = await startDownload(page, { session: SESSION, url: `${server.url}/files/swap.bin?size=${size}&rate=${512 * KiB}`, name: "swap.bin" });
+      await waitStored(page, id, 512 * KiB, "swap.bin partly stored by worker A");
+      await writeFile(sw, `${await readFile(sw, "utf8")}\n// bgsession worker, version B\n`);
+      // The browser's update check (it runs one on navigations and events;
+      // here, at once): B installs and skips waiting.
+      const update = await within(30_000, page.evaluate(async () => {
+        const reg = await navigator.serviceWorker.getRegistration();
+        window.__a = reg.active;
+        await reg.update();
+        const b = (window.__b = reg.installing || reg.waiting);
+        if (!b) return null;
+        await new Promise((resolve) => {
+          const check = () => b.state !== "installing" && resolve();
+          b.addEventListener("statechange", check);
+          check();
+        });
+        await new Promise((r) => setTimeout(r, 2000));
+        return b.state;
+      }), "the update to worker B");
+      assert.ok(update, "the browser found worker B");
+      // Chromium activates a worker that skipped waiting only once the old
+      // one has no event in flight, and the daemon's events last while it
+      // transfers (an open page re-extends them): B waits. The browser stops
+      // A at its event cap (5 min); here, at once.
+      const waited = update === "installed";
+      if (waited) {
+        const cdp = await context.newCDPSession(page);
+        await cdp.send("ServiceWorker.enable");
+        await cdp.send("ServiceWorker.stopAllWorkers");
+      }
+      const swap = await within(30_000, page.evaluate(async () => {
+        const [a, b] = [window.__a, window.__b];
+        const reg = await navigator.serviceWorker.getRegistration();
+        const until = (w, ok) => new Promise((resolve) => {
+          const check = () => ok(w.state) && resolve();
+          w.addEventListener("statechange", check);
+          check();
+        });
+        await until(b, (s) => s === "activating" || s === "activated");
+        await until(a, (s) => s === "redundant");
+        return { a: a.state, active: reg.active === b };
+      }), "worker B taking over");
+      const atSwap = (await stored(page, id))?.bytesReceived;
+      assert.deepEqual(swap, { a: "redundant", active: true }, "B replaced A");
+      assert.ok(atSwap < size, `the transfer was running when B took over (${atSwap} of ${size} stored)`);
+      await waitFor(async () => (await page.evaluate(() => window.log)).some((e) => e[0] === "didCompleteWithError" && e[1] === id), { timeout: 60_000, what: "swap.bin finished under worker B" });
+      // The page still talks to the daemon (now B): a command answers.
+      const tasks = await within(10_000, page.evaluate((s) => window.openSession(s).getAllTasks().then((t) => t.length), SESSION), "getAllTasks after the swap");
+      assert.ok(tasks >= 0);
+      const log = await page.evaluate(() => window.log);
+      const calls = assertTaskOrder(log, id, "(didWriteData|didResumeAtOffset)* didFinishDownloadingTo didCompleteWithError", "swap.bin");
+      assertProgress(calls, { size, what: "swap.bin" });
+      assertOrder(log, id);
+      await assertFile(server, page, "file:///Documents/swap.bin", { name: "swap.bin", size });
+      const requests = server.log.filter((e) => e.path === "/files/swap.bin");
+      const sent = requests.reduce((n, e) => n + e.bytesSent, 0);
+      assert.ok(requests.slice(1).every((e) => e.range && e.status === 206), `every later request continued with Range: ${JSON.stringify(requests.map((e) => [e.range, e.status]))}`);
+      console.log(`# swap: B ${waited ? "waited for A's events (A stopped)" : "did not wait"}; ${atSwap} bytes stored when B took over; ${requests.length} requests, ${sent - size} bytes fetched again`);
+    });
+  } finally {
+    await server.close();
+    await rm(dir, { recursive: true, force: true });
   }
 });
