@@ -69,7 +69,7 @@ use crate::core::journal::{Event, JournalEntry};
 use crate::core::request::Request;
 use crate::core::task::{TaskRecord, TaskState};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -135,7 +135,9 @@ pub struct Unreadable {
 
 /// Decodes and upgrades one record, or says why it cannot be read.
 pub fn decode_one<T: Record>(raw: Value) -> Result<T, Unreadable> {
-    match T::deserialize(&raw) {
+    // From text, as every stored record is decoded (`serde_json::from_str`),
+    // not from the `Value`: one decoder per record type in the wasm, not two.
+    match serde_json::from_str::<T>(&raw.to_string()) {
         Err(err) => Err(Unreadable { reason: format!("it does not decode ({err})"), raw }),
         Ok(r) if r.version() > RECORD_VERSION => Err(Unreadable {
             reason: format!("it was written by a newer version of bgsession (record format v{}; this build reads up to v{RECORD_VERSION})", r.version()),
@@ -254,7 +256,7 @@ fn aside(store: &str, key: Value, record: Value, reason: &str, at: f64) -> Quara
 /// description, its kind), the error, and no bytes (those stay with the
 /// quarantined record).
 fn stand_in(raw: &Value, session: &str, id: u64, error: NsError, now: f64) -> TaskRecord {
-    let request = |field: &str| raw.get(field).and_then(|v| Request::deserialize(v).ok());
+    let request = |field: &str| raw.get(field).and_then(|v| serde_json::from_str::<Request>(&v.to_string()).ok());
     let original = request("originalRequest").unwrap_or(Request { url: String::new(), method: "GET".into(), headers: BTreeMap::new() });
     let mut t = TaskRecord::new_download(session, id, original.clone(), now, String::new());
     t.current_request = request("currentRequest").unwrap_or(original);

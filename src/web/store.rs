@@ -9,7 +9,7 @@ use crate::core::journal::{Ack, AppendPlan, JournalEntry};
 use crate::core::path::SandboxPath;
 use crate::core::stored::{self, Record, SetAside, Unreadable};
 use crate::core::task::TaskRecord;
-use crate::web::js::{self, from_js, to_js};
+use crate::web::js::{self, to_js};
 use idb::{Database, Query, Transaction, TransactionMode};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -144,7 +144,8 @@ fn decode_records<T: Record>(array: &js_sys::Array, what: &str) -> Result<(Vec<T
 
 /// One stored record, upgraded; an error naming why if it cannot be read.
 fn decode_value<T: Record>(v: JsValue, what: &str) -> Result<T> {
-    let raw: serde_json::Value = from_js(v, what)?;
+    let text = js_sys::JSON::stringify(&v).ok().and_then(|t| t.as_string()).ok_or_else(|| js::type_error(&format!("{what}: cannot be read")))?;
+    let raw: serde_json::Value = serde_json::from_str(&text).map_err(|err| js::type_error(&format!("{what}: {err}")))?;
     stored::decode_one(raw).map_err(|u| js::type_error(&format!("{what}: {}", u.reason)))
 }
 
