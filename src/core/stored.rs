@@ -163,14 +163,14 @@ pub fn decode_many<T: Record>(raws: Vec<Value>) -> (Vec<T>, Vec<Unreadable>) {
     (good, bad)
 }
 
-/// Upgrades records decoded together; `Err` if one is of a newer format
-/// (then decode them one by one with [`decode_many`]).
-pub fn upgrade_all<T: Record>(records: &mut [T]) -> Result<(), ()> {
+/// Upgrades records decoded together; `false` (and nothing changed) if one
+/// is of a newer format: then decode them one by one with [`decode_many`].
+pub fn upgrade_all<T: Record>(records: &mut [T]) -> bool {
     if records.iter().any(|r| r.version() > RECORD_VERSION) {
-        return Err(());
+        return false;
     }
     records.iter_mut().for_each(Record::upgrade);
-    Ok(())
+    true
 }
 
 /// The error a task's delegate gets when something stored about the task
@@ -424,7 +424,7 @@ mod tests {
         assert!(u.reason.contains("newer version"), "{}", u.reason);
         let mut all: Vec<TaskRecord> = vec![decode_one(old_task(1, "running")).unwrap()];
         all[0].v = RECORD_VERSION + 1;
-        assert!(upgrade_all(&mut all).is_err());
+        assert!(!upgrade_all(&mut all));
     }
 
     #[test]

@@ -133,7 +133,7 @@ fn decode_records<T: Record>(array: &js_sys::Array, what: &str) -> Result<(Vec<T
     let text = js_sys::JSON::stringify(array).map_err(|_| js::type_error(&format!("{what}: cannot be read")))?;
     let text = text.as_string().unwrap_or_default();
     if let Ok(mut all) = serde_json::from_str::<Vec<T>>(&text) {
-        if stored::upgrade_all(&mut all).is_ok() {
+        if stored::upgrade_all(&mut all) {
             return Ok((all, Vec::new()));
         }
     }
