@@ -32,6 +32,8 @@ node --test tests/server/
 
 step "build www/pkg"
 ./scripts/build.sh
+# 2ddb749's www/ for tests/e2e/upgrade.test.mjs (offline, cached by hash in target/old-www/).
+./scripts/old-build.sh > /dev/null
 
 step "3/7 API contract (tsc --noEmit --strict tests/api/sample.ts; node --test tests/api)"
 node_modules/.bin/tsc -p tests/api/tsconfig.json --noEmit --strict

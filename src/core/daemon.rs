@@ -1168,7 +1168,7 @@ impl Daemon {
         let mut seq_hint = None;
         for event in events {
             let plan = plan_append(previous.take().as_ref(), &event);
-            let entry = JournalEntry { seq: None, session: task.session.clone(), task_id: task.task_id, event, response: task.response.clone(), at: now };
+            let entry = JournalEntry { v: crate::core::stored::RECORD_VERSION, seq: None, session: task.session.clone(), task_id: task.task_id, event, response: task.response.clone(), at: now };
             seq_hint = Some(entry.clone());
             appends.push((entry, plan));
         }

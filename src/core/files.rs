@@ -30,6 +30,11 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FileMeta {
+    /// Format version of the stored record (`"v"`; absent = 0, the format
+    /// of 2ddb749): [`RECORD_VERSION`](crate::core::stored::RECORD_VERSION)
+    /// once read or made by this build (see `core::stored`).
+    #[serde(default)]
+    pub v: u32,
     /// Normalised key, e.g. `/Documents/ep1.mp3` ([`SandboxPath::key`]).
     pub path: String,
     /// Which stored byte run holds the contents.
@@ -52,6 +57,7 @@ impl FileMeta {
     /// since the epoch) its modification date.
     pub fn new(path: &SandboxPath, blob_id: String, segments: Vec<u64>, now: f64, content_type: Option<String>) -> Self {
         FileMeta {
+            v: crate::core::stored::RECORD_VERSION,
             path: path.key(),
             blob_id,
             size: segments.iter().sum(),

@@ -18,7 +18,7 @@
 //! use bgsession::core::journal::{self, AppendPlan, CallArgs, Event, JournalEntry};
 //!
 //! let progress = |total| Event::DidWriteData { total_bytes_written: total, total_bytes_expected_to_write: 100 };
-//! let entry = |seq, event| JournalEntry { seq: Some(seq), session: "s".into(), task_id: 1, event, response: None, at: 0.0 };
+//! let entry = |seq, event| JournalEntry { v: 1, seq: Some(seq), session: "s".into(), task_id: 1, event, response: None, at: 0.0 };
 //!
 //! // Nothing journalled yet for the task: append.
 //! assert_eq!(journal::plan_append(None, &progress(10)), AppendPlan::Append);
@@ -137,6 +137,11 @@ impl Event {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct JournalEntry {
+    /// Format version of the stored record (`"v"`; absent = 0, the format
+    /// of 2ddb749): [`RECORD_VERSION`](crate::core::stored::RECORD_VERSION)
+    /// once read or made by this build (see `core::stored`).
+    #[serde(default)]
+    pub v: u32,
     /// Assigned by the store on append.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seq: Option<u64>,
@@ -331,7 +336,7 @@ mod tests {
     use crate::core::error::UrlErrorCode;
 
     fn entry(seq: u64, task: u64, event: Event) -> JournalEntry {
-        JournalEntry { seq: Some(seq), session: "s".into(), task_id: task, event, response: None, at: 0.0 }
+        JournalEntry { v: 1, seq: Some(seq), session: "s".into(), task_id: task, event, response: None, at: 0.0 }
     }
     fn wd(total: u64) -> Event {
         Event::DidWriteData { total_bytes_written: total, total_bytes_expected_to_write: 100 }

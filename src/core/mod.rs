@@ -17,6 +17,7 @@ pub mod replayer;
 pub mod request;
 pub mod resume;
 pub mod schedule;
+pub mod stored;
 pub mod task;
 pub mod transfer;
 pub mod upload;

@@ -21,7 +21,7 @@
 //! use bgsession::core::journal::{Event, JournalEntry};
 //! use bgsession::core::replayer::{ReplayAction, Replayer};
 //!
-//! let entry = |seq, event| JournalEntry { seq: Some(seq), session: "s".into(), task_id: 1, event, response: None, at: 0.0 };
+//! let entry = |seq, event| JournalEntry { v: 1, seq: Some(seq), session: "s".into(), task_id: 1, event, response: None, at: 0.0 };
 //! let mut r = Replayer::new();
 //! r.handle_opened(vec![entry(1, Event::DidWriteData { total_bytes_written: 5, total_bytes_expected_to_write: 5 }),
 //!                      entry(2, Event::DidCompleteWithError { error: None })], []);
@@ -330,7 +330,7 @@ mod tests {
     use crate::core::journal::CallArgs;
 
     fn entry(seq: u64, task_id: u64, event: Event) -> JournalEntry {
-        JournalEntry { seq: Some(seq), session: "s".into(), task_id, event, response: None, at: 0.0 }
+        JournalEntry { v: 1, seq: Some(seq), session: "s".into(), task_id, event, response: None, at: 0.0 }
     }
     fn progress(seq: u64, task_id: u64, total: u64) -> JournalEntry {
         entry(seq, task_id, Event::DidWriteData { total_bytes_written: total, total_bytes_expected_to_write: 100 })

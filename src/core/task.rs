@@ -117,6 +117,11 @@ impl Validator {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskRecord {
+    /// Format version of the stored record (`"v"`; absent = 0, the format
+    /// of 2ddb749): [`RECORD_VERSION`](crate::core::stored::RECORD_VERSION)
+    /// once read or made by this build (see `core::stored`).
+    #[serde(default)]
+    pub v: u32,
     /// Identifier of the task's session (`configuration.identifier`).
     pub session: String,
     /// `taskIdentifier`: unique in its session, stable across reloads.
@@ -257,6 +262,7 @@ impl TaskRecord {
     /// A new, suspended download task (tasks start suspended, as on iOS).
     pub fn new_download(session: &str, task_id: u64, request: Request, now: f64, blob_id: String) -> Self {
         TaskRecord {
+            v: crate::core::stored::RECORD_VERSION,
             session: session.to_string(),
             task_id,
             kind: TaskKind::Download,

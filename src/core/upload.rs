@@ -151,7 +151,7 @@ mod tests {
         assert_eq!(ev[2], Event::DidCompleteWithError { error: None });
         let mut got = Vec::new();
         for e in &ev[..2] {
-            let entry = JournalEntry { seq: Some(1), session: "s".into(), task_id: 3, event: e.clone(), response: None, at: 0.0 };
+            let entry = JournalEntry { v: 1, seq: Some(1), session: "s".into(), task_id: 3, event: e.clone(), response: None, at: 0.0 };
             let call = delegate_call(&entry, 0);
             assert_eq!(call.method, "didReceiveData");
             match call.args {

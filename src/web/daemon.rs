@@ -351,6 +351,8 @@ pub async fn daemon_sweep() -> Result<u32, JsValue> {
     let mut keep: std::collections::HashSet<String> = store.files().await?.into_iter().map(|f| f.blob_id).collect();
     // Unfinished tasks' bytes, and a cancelled or failed task's bytes kept for its resume data.
     keep.extend(store.tasks(None).await?.into_iter().filter(|t| t.state != TaskState::Completed || !t.segments.is_empty()).map(|t| t.blob_id));
+    // Bytes named by records kept aside (core::stored): never dropped.
+    keep.extend(store.quarantined_blob_ids().await?);
     bytes::shared().await?.sweep(|id| keep.contains(id)).await
 }
 

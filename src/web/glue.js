@@ -5,7 +5,9 @@
 const TIMEOUT = Symbol("timeout");
 
 // The origin's database (store.rs names its stores), opened, and created
-// or upgraded, once per context. A page starts opening it as soon as this
+// or upgraded, once per context. Its version is core::stored::SCHEMA_VERSION
+// (1: tasks, events, delivered, files, sessions, as 2ddb749 made them;
+// 2: quarantine added); an upgrade only adds stores. A page starts opening it as soon as this
 // module loads, while the wasm is still being fetched and compiled.
 const opening = new Map();
 export function openDatabase(name, version) {
@@ -21,6 +23,8 @@ export function openDatabase(name, version) {
         if (!has("delivered")) db.createObjectStore("delivered", { keyPath: ["session", "taskId"] });
         if (!has("files")) db.createObjectStore("files", { keyPath: "path" });
         if (!has("sessions")) db.createObjectStore("sessions", { keyPath: "identifier" });
+        // Version 2: records that cannot be read, kept aside (core::stored).
+        if (!has("quarantine")) db.createObjectStore("quarantine", { autoIncrement: true });
       };
       req.onsuccess = () => {
         const db = req.result;
@@ -35,7 +39,8 @@ export function openDatabase(name, version) {
   }
   return opening.get(key);
 }
-if (globalThis.document && globalThis.indexedDB) openDatabase("bgsession", 1).catch(() => {});
+export const SCHEMA_VERSION = 2; // = core::stored::SCHEMA_VERSION (a native test checks)
+if (globalThis.document && globalThis.indexedDB) openDatabase("bgsession", SCHEMA_VERSION).catch(() => {});
 
 // Streams one segment of `reader`'s body into `cache` under `key`: at most
 // `maxBytes`, and closed early once `maxMs` have passed with bytes in it (so
@@ -222,17 +227,35 @@ export async function showLaunchNotification(session, description, why, pending,
   return true;
 }
 
-// Sends `msg` to the active service worker of `registration` and resolves
-// with its reply (or rejects with the error it reports).
+// Sends `msg` to the daemon and resolves with its reply (or rejects with
+// the error it reports). The daemon is the registration's active worker at
+// the time: a newer version that took over (skipWaiting, an upgrade) replaces
+// the `worker` this page first reached, and a command whose worker became
+// redundant before it answered is sent again to the one that replaced it
+// (commands are idempotent: a task's nonce, resume of a running task…).
 export function askWorker(worker, msg) {
+  const current = () => (daemonRegistration && daemonRegistration.active) || worker;
   return new Promise((resolve, reject) => {
-    const ch = new MessageChannel();
-    ch.port1.onmessage = (e) => {
-      ch.port1.close();
-      if (e.data && e.data.ok) resolve(e.data.value);
-      else reject(Object.assign(new Error(e.data && e.data.error || "bgsession daemon error"), { name: "BGSessionDaemonError" }));
+    const send = (w) => {
+      const ch = new MessageChannel();
+      const replaced = () => {
+        if (w.state !== "redundant") return;
+        const next = current();
+        if (next === w) return;
+        w.removeEventListener("statechange", replaced);
+        ch.port1.close();
+        send(next);
+      };
+      ch.port1.onmessage = (e) => {
+        w.removeEventListener("statechange", replaced);
+        ch.port1.close();
+        if (e.data && e.data.ok) resolve(e.data.value);
+        else reject(Object.assign(new Error(e.data && e.data.error || "bgsession daemon error"), { name: "BGSessionDaemonError" }));
+      };
+      w.addEventListener("statechange", replaced);
+      w.postMessage(msg, [ch.port2]);
     };
-    worker.postMessage(msg, [ch.port2]);
+    send(current());
   });
 }
 
@@ -389,7 +412,7 @@ export function ackEntries(db, session, ops, paths) {
           if (t && t.state === "completed" && !(t.segments && t.segments.length)) tasks.delete(key);
         };
       }
-      else if (ops[i + 2] === 2) delivered.put({ session, taskId: ops[i + 1], total: ops[i + 3] });
+      else if (ops[i + 2] === 2) delivered.put({ v: 1, session, taskId: ops[i + 1], total: ops[i + 3] });
     }
     if (paths.length) {
       const wanted = new Set(paths);

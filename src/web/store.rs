@@ -7,8 +7,9 @@
 use crate::core::files::{plan_move, FileError, FileMeta};
 use crate::core::journal::{Ack, AppendPlan, JournalEntry};
 use crate::core::path::SandboxPath;
+use crate::core::stored::{self, Record, SetAside, Unreadable};
 use crate::core::task::TaskRecord;
-use crate::web::js::{self, from_js, to_js};
+use crate::web::js::{self, to_js};
 use idb::{Database, Query, Transaction, TransactionMode};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -16,8 +17,9 @@ use wasm_bindgen::prelude::*;
 
 /// Name of the origin's IndexedDB database.
 pub const DB_NAME: &str = "bgsession";
-/// The schema's version (glue.js `openDatabase` creates the stores).
-const DB_VERSION: u32 = 1;
+/// The schema's version (glue.js `openDatabase` creates the stores; what
+/// each version holds: `core::stored`).
+const DB_VERSION: u32 = stored::SCHEMA_VERSION;
 /// Object store of [`TaskRecord`]s, keyed by `[session, taskId]`, indexed
 /// `by_session`.
 pub const TASKS: &str = "tasks";
@@ -32,6 +34,9 @@ pub const FILES: &str = "files";
 /// Object store of session configurations (the JSON of
 /// [`ConfigData`](crate::core::config::ConfigData)), keyed by `identifier`.
 pub const SESSIONS: &str = "sessions";
+/// Object store of records that could not be read, kept aside
+/// ([`Quarantined`](crate::core::stored::Quarantined)), auto-incremented keys.
+pub const QUARANTINE: &str = stored::QUARANTINE;
 
 type Result<T> = std::result::Result<T, JsValue>;
 
@@ -117,12 +122,38 @@ pub async fn shared() -> Result<Rc<Store>> {
 
 /// Decodes many stored records at once: one `JSON.stringify` and
 /// `serde_json` is several times faster than decoding each object field by
-/// field through `serde_wasm_bindgen`.
-fn decode_all<T: serde::de::DeserializeOwned>(values: Vec<JsValue>, what: &str) -> Result<Vec<T>> {
-    decode_array(&values.into_iter().collect(), what)
+/// field through `serde_wasm_bindgen`. Records are upgraded to this build's
+/// format; those that cannot be read (they do not decode, or a newer build
+/// wrote them) are returned apart, as stored (`core::stored` decides what
+/// they mean).
+fn decode_records<T: Record>(array: &js_sys::Array, what: &str) -> Result<(Vec<T>, Vec<Unreadable>)> {
+    if array.length() == 0 {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let text = js_sys::JSON::stringify(array).map_err(|_| js::type_error(&format!("{what}: cannot be read")))?;
+    let text = text.as_string().unwrap_or_default();
+    if let Ok(mut all) = serde_json::from_str::<Vec<T>>(&text) {
+        if stored::upgrade_all(&mut all) {
+            return Ok((all, Vec::new()));
+        }
+    }
+    // One at a time, to tell the readable ones from the others.
+    let raws: Vec<serde_json::Value> = serde_json::from_str(&text).map_err(|err| js::type_error(&format!("{what}: {err}")))?;
+    Ok(stored::decode_many(raws))
 }
 
-/// [`decode_all`] of a JS array.
+/// One stored record, upgraded; an error naming why if it cannot be read.
+fn decode_value<T: Record>(v: JsValue, what: &str) -> Result<T> {
+    let text = js_sys::JSON::stringify(&v).ok().and_then(|t| t.as_string()).ok_or_else(|| js::type_error(&format!("{what}: cannot be read")))?;
+    let raw: serde_json::Value = serde_json::from_str(&text).map_err(|err| js::type_error(&format!("{what}: {err}")))?;
+    stored::decode_one(raw).map_err(|u| js::type_error(&format!("{what}: {}", u.reason)))
+}
+
+fn array(values: Vec<JsValue>) -> js_sys::Array {
+    values.into_iter().collect()
+}
+
+/// Decodes a JS array of records of any type at once (no versions).
 fn decode_array<T: serde::de::DeserializeOwned>(array: &js_sys::Array, what: &str) -> Result<Vec<T>> {
     if array.length() == 0 {
         return Ok(Vec::new());
@@ -238,7 +269,7 @@ impl Store {
         }
         let tx = self.tx(&[TASKS], TransactionMode::ReadOnly)?;
         let v = tx.object_store(TASKS).map_err(e)?.get(Query::Key(key2(session, task_id))).map_err(e)?.await.map_err(e)?;
-        v.map(|v| from_js(v, "stored task")).transpose()
+        v.map(|v| decode_value(v, "stored task")).transpose()
     }
 
     /// All tasks, or those of one session, in key order.
@@ -250,14 +281,79 @@ impl Store {
     }
 
     async fn read_tasks(&self, session: Option<&str>) -> Result<Vec<TaskRecord>> {
+        let all = self.read_tasks_raw(session).await?;
+        let (tasks, bad) = decode_records(&array(all), "stored tasks")?;
+        if bad.is_empty() {
+            return Ok(tasks);
+        }
+        // Set the unreadable ones aside (each reported as its task's
+        // error), then read again: the stand-ins are among the tasks.
+        self.set_aside(stored::plan(&bad, &[], &tasks, &[], js::now())).await?;
+        let all = self.read_tasks_raw(session).await?;
+        Ok(decode_records(&array(all), "stored tasks")?.0)
+    }
+
+    async fn read_tasks_raw(&self, session: Option<&str>) -> Result<Vec<JsValue>> {
         let tx = self.tx(&[TASKS], TransactionMode::ReadOnly)?;
         let store = tx.object_store(TASKS).map_err(e)?;
-        let all = match session {
+        match session {
             Some(s) => store.index("by_session").map_err(e)?.get_all(Some(Query::Key(JsValue::from_str(s))), None).map_err(e)?.await,
             None => store.get_all(None, None).map_err(e)?.await,
         }
-        .map_err(e)?;
-        decode_all(all, "stored tasks")
+        .map_err(e)
+    }
+
+    // ---- records that cannot be read -----------------------------------------
+
+    /// Carries out `core::stored`'s plan for unreadable records in one
+    /// transaction: each moved to the quarantine store (if it is still
+    /// there as read: another context may have set it aside first, and then
+    /// nothing is written), the stand-in task records and journal entries
+    /// written, and the plan's lines logged as warnings.
+    async fn set_aside(&self, plan: SetAside) -> Result<()> {
+        if plan.is_empty() {
+            return Ok(());
+        }
+        let tx = self.tx(&[TASKS, EVENTS, FILES, QUARANTINE], TransactionMode::ReadWrite)?;
+        let quarantine = tx.object_store(QUARANTINE).map_err(e)?;
+        for q in &plan.quarantine {
+            let from = tx.object_store(&q.store).map_err(e)?;
+            let key = Query::Key(to_js(&q.key));
+            let now: Option<serde_json::Value> = match from.get(key.clone()).map_err(e)?.await.map_err(e)? {
+                Some(v) => js_sys::JSON::stringify(&v).ok().and_then(|t| t.as_string()).and_then(|t| serde_json::from_str(&t).ok()),
+                None => None,
+            };
+            if now.as_ref() != Some(&q.record) {
+                let _ = tx.abort();
+                return Ok(()); // set aside by someone else meanwhile
+            }
+            from.delete(key).map_err(e)?.await.map_err(e)?;
+            quarantine.add(&to_js(q), None).map_err(e)?.await.map_err(e)?;
+        }
+        let tasks = tx.object_store(TASKS).map_err(e)?;
+        for t in &plan.tasks {
+            tasks.put(&to_js(t), None).map_err(e)?.await.map_err(e)?;
+        }
+        let events = tx.object_store(EVENTS).map_err(e)?;
+        for entry in &plan.entries {
+            match entry.seq {
+                Some(_) => events.put(&to_js(entry), None).map_err(e)?.await.map_err(e)?,
+                None => events.add(&to_js(entry), None).map_err(e)?.await.map_err(e)?,
+            };
+        }
+        Self::finish(tx).await?;
+        for line in &plan.log {
+            js::console_warn(line);
+        }
+        Ok(())
+    }
+
+    /// The byte-store keys named by records kept aside: their bytes stay.
+    pub async fn quarantined_blob_ids(&self) -> Result<Vec<String>> {
+        let tx = self.tx(&[QUARANTINE], TransactionMode::ReadOnly)?;
+        let all = tx.object_store(QUARANTINE).map_err(e)?.get_all(None, None).map_err(e)?.await.map_err(e)?;
+        let text = js_sys::JSON::stringify(&array(all)).ok().and_then(|t| t.as_string()).unwrap_or_default();
+        Ok(stored::blob_ids(&serde_json::from_str::<Vec<serde_json::Value>>(&text).unwrap_or_default()))
     }
 
     // ---- sessions ----------------------------------------------------------
@@ -301,6 +397,7 @@ impl Store {
     async fn commit_tx(&self, task: Option<&TaskRecord>, config: Option<&JsValue>, file: Option<&FileMeta>, appends: Vec<(JournalEntry, AppendPlan)>, forget: bool) -> Result<Vec<JournalEntry>> {
         let tx = self.tx(&[TASKS, FILES, EVENTS, SESSIONS], TransactionMode::ReadWrite)?;
         if let Some(c) = config {
+            js::set(c, "v", &JsValue::from(stored::RECORD_VERSION));
             tx.object_store(SESSIONS).map_err(e)?.put(c, None).map_err(e)?.await.map_err(e)?;
         }
         if let Some(t) = task {
@@ -338,6 +435,16 @@ impl Store {
 
     /// The session's undelivered entries, in journal order.
     pub async fn pending_events(&self, session: &str) -> Result<Vec<JournalEntry>> {
+        let (mut v, bad) = self.pending_events_read(session).await?;
+        if !bad.is_empty() {
+            // The session's view sets them aside (it needs the tasks too).
+            return Ok(self.session_view(session).await?.entries);
+        }
+        v.sort_by_key(|e| e.seq);
+        Ok(v)
+    }
+
+    async fn pending_events_read(&self, session: &str) -> Result<(Vec<JournalEntry>, Vec<Unreadable>)> {
         let tx = self.tx(&[EVENTS], TransactionMode::ReadOnly)?;
         let all = tx
             .object_store(EVENTS)
@@ -348,25 +455,38 @@ impl Store {
             .map_err(e)?
             .await
             .map_err(e)?;
-        let mut v: Vec<JournalEntry> = decode_all(all, "journal entries")?;
-        v.sort_by_key(|e| e.seq);
-        Ok(v)
+        decode_records(&array(all), "journal entries")
     }
 
     /// A session's task records, its undelivered journal entries (in order)
     /// and its delivered-progress totals, read in one transaction: what a
     /// page opening the session needs first.
+    ///
+    /// Records that cannot be read are set aside as `core::stored::plan`
+    /// says (an unreadable task record becomes that task's error), then the
+    /// view is read again.
     pub async fn session_view(&self, session: &str) -> Result<SessionView> {
+        let (mut view, bad_tasks, bad_entries) = self.session_view_read(session).await?;
+        if bad_tasks.is_empty() && bad_entries.is_empty() {
+            return Ok(view);
+        }
+        self.set_aside(stored::plan(&bad_tasks, &bad_entries, &view.tasks, &view.entries, js::now())).await?;
+        // What still cannot be read (written meanwhile) waits for the next read.
+        (view, _, _) = self.session_view_read(session).await?;
+        Ok(view)
+    }
+
+    async fn session_view_read(&self, session: &str) -> Result<(SessionView, Vec<Unreadable>, Vec<Unreadable>)> {
         let all = js::wait(js::session_view(&self.raw, session)).await.map_err(|err| read_error("a session's tasks and journal", &err))?;
         let all = js_sys::Array::from(&all);
-        let tasks: Vec<TaskRecord> = decode_array(&all.get(0).into(), "stored tasks")?;
-        let mut entries: Vec<JournalEntry> = decode_array(&all.get(1).into(), "journal entries")?;
+        let (tasks, bad_tasks) = decode_records::<TaskRecord>(&all.get(0).into(), "stored tasks")?;
+        let (mut entries, bad_entries) = decode_records::<JournalEntry>(&all.get(1).into(), "journal entries")?;
         entries.sort_by_key(|e| e.seq);
         let totals = js_sys::Array::from(&all.get(2))
             .iter()
             .filter_map(|r| Some((js::get(&r, "taskId").as_f64()? as u64, js::get(&r, "total").as_f64()? as u64)))
             .collect();
-        Ok(SessionView { tasks, entries, delivered_totals: totals })
+        Ok((SessionView { tasks, entries, delivered_totals: totals }, bad_tasks, bad_entries))
     }
 
     /// Identifiers of sessions that have undelivered entries (walks the
@@ -427,14 +547,18 @@ impl Store {
     pub async fn get_file(&self, path: &SandboxPath) -> Result<Option<FileMeta>> {
         let tx = self.tx(&[FILES], TransactionMode::ReadOnly)?;
         let v = tx.object_store(FILES).map_err(e)?.get(Query::Key(JsValue::from_str(&path.key()))).map_err(e)?.await.map_err(e)?;
-        v.map(|v| from_js(v, "file metadata")).transpose()
+        v.map(|v| decode_value(v, "file metadata")).transpose()
     }
 
     /// Every file's metadata, in path order.
     pub async fn files(&self) -> Result<Vec<FileMeta>> {
         let tx = self.tx(&[FILES], TransactionMode::ReadOnly)?;
         let all = tx.object_store(FILES).map_err(e)?.get_all(None, None).map_err(e)?.await.map_err(e)?;
-        decode_all(all, "file metadata")
+        let (files, bad) = decode_records(&array(all), "file metadata")?;
+        if !bad.is_empty() {
+            self.set_aside(stored::plan_files(&bad, js::now())).await?;
+        }
+        Ok(files)
     }
 
     /// `moveItem`: relabels the metadata in one transaction; no byte moves.
@@ -442,7 +566,7 @@ impl Store {
         let tx = self.tx(&[FILES], TransactionMode::ReadWrite)?;
         let files = tx.object_store(FILES).map_err(e)?;
         let src = files.get(Query::Key(JsValue::from_str(&from.key()))).map_err(e)?.await.map_err(e)?;
-        let src: Option<FileMeta> = src.map(|v| from_js(v, "file metadata")).transpose()?;
+        let src: Option<FileMeta> = src.map(|v| decode_value(v, "file metadata")).transpose()?;
         let dst_exists = files.get(Query::Key(JsValue::from_str(&to.key()))).map_err(e)?.await.map_err(e)?.is_some();
         match plan_move(src.as_ref(), dst_exists, from, to) {
             Ok(moved) => {
@@ -464,7 +588,7 @@ impl Store {
         let files = tx.object_store(FILES).map_err(e)?;
         let key = Query::Key(JsValue::from_str(&path.key()));
         let v = files.get(key.clone()).map_err(e)?.await.map_err(e)?;
-        let meta: Option<FileMeta> = v.map(|v| from_js(v, "file metadata")).transpose()?;
+        let meta: Option<FileMeta> = v.map(|v| decode_value(v, "file metadata")).transpose()?;
         if meta.is_some() {
             files.delete(key).map_err(e)?.await.map_err(e)?;
         }

@@ -62,6 +62,7 @@ pub async fn task_round_trip() {
 
 fn wd(session: &str, task: u64, total: u64) -> JournalEntry {
     JournalEntry {
+        v: 1,
         seq: None,
         session: session.into(),
         task_id: task,
