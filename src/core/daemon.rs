@@ -148,7 +148,10 @@ pub enum Action {
     Abort(TransferId),
     /// Write atomically.
     Commit(Commit),
-    /// Delete stored bytes: segments `from..from + count` of `blob_id`.
+    /// Delete stored bytes: segments `from..from + count` of `blob_id`,
+    /// once the writes of the blob's transfers in flight have settled
+    /// (an aborted body may still store what had arrived: a discarded
+    /// blob's range covers [`UNRECORDED_SEGMENTS`] past the recorded ones).
     DeleteBytes {
         /// The blob.
         blob_id: String,
@@ -316,6 +319,12 @@ fn is_limited(t: &TaskRecord) -> bool {
     let p = &t.policy;
     p.is_discretionary || !p.allows_cellular_access || !p.allows_expensive_network_access || !p.allows_constrained_network_access
 }
+
+/// Segments an aborted body may have stored past those the task records:
+/// the one being persisted and the next, already streaming (segments are
+/// pipelined). Freeing a task's bytes frees these too, or they would be
+/// left with no owner (the soak found them).
+pub const UNRECORDED_SEGMENTS: usize = 2;
 
 /// The daemon. See the module documentation.
 #[derive(Debug)]
@@ -537,7 +546,7 @@ impl Daemon {
         let range_len = head.header("content-range").and_then(ContentRange::parse).map_or(0, |r| r.len());
         let decision = transfer::on_response(&mut task, &tr.plan, head);
         if task.segments.is_empty() && old_segments > 0 {
-            self.actions.push_back(Action::DeleteBytes { blob_id: old_blob, from: 0, count: old_segments });
+            self.free_bytes(old_blob, 0, old_segments);
         }
         let attempt = self.attempts.entry(tr.key.clone()).or_default();
         let first = std::mem::replace(&mut attempt.first_response, false);
@@ -662,7 +671,7 @@ impl Daemon {
         let Some(mut task) = self.running_task(&key) else { return self.schedule(now) };
         if intact < task.segments.len() {
             let lost = task.segments.len() - intact;
-            self.actions.push_back(Action::DeleteBytes { blob_id: task.blob_id.clone(), from: intact, count: lost });
+            self.free_bytes(task.blob_id.clone(), intact, lost);
             task.segments.truncate(intact);
             task.bytes_received = task.segments.iter().sum();
             if task.bytes_received == 0 {
@@ -762,9 +771,7 @@ impl Daemon {
         let key = key_of(&task);
         let (old_blob, old_count) = (task.blob_id.clone(), task.segments.len());
         task.discard_bytes();
-        if old_count > 0 {
-            self.actions.push_back(Action::DeleteBytes { blob_id: old_blob, from: 0, count: old_count });
-        }
+        self.free_bytes(old_blob, 0, old_count);
         task.bytes_expected = head.content_length();
         task.current_request.url = head.url.clone();
         task.response = Some(head);
@@ -1104,28 +1111,38 @@ impl Daemon {
     /// Completes `task` with `err`; the bytes are kept for resume data when
     /// they can be continued, else deleted.
     fn fail(&mut self, now: f64, mut task: TaskRecord, mut err: NsError) {
-        let (blob_id, count) = (task.blob_id.clone(), task.segments.len());
+        let (blob_id, count, kind) = (task.blob_id.clone(), task.segments.len(), task.kind);
         let kept = keep_for_resume(&mut task, &mut err);
         if task.complete(Some(err.clone())).is_err() {
             return;
         }
         self.commit(now, task, None, vec![Event::DidCompleteWithError { error: Some(err) }]);
-        if !kept && count > 0 {
+        if !kept && kind == TaskKind::Download {
+            self.free_bytes(blob_id, 0, count);
+        } else if !kept && count > 0 {
             self.actions.push_back(Action::DeleteBytes { blob_id, from: 0, count });
         }
     }
 
     /// Ends `task` with `err` and frees its stored bytes.
     fn end_discarding(&mut self, now: f64, mut task: TaskRecord, err: NsError) {
-        let (blob_id, count) = (task.blob_id.clone(), task.segments.len());
+        let (blob_id, count, kind) = (task.blob_id.clone(), task.segments.len(), task.kind);
         task.discard_bytes();
         if task.complete(Some(err.clone())).is_err() {
             return;
         }
         self.commit(now, task, None, vec![Event::DidCompleteWithError { error: Some(err) }]);
-        if count > 0 {
+        if kind == TaskKind::Download {
+            self.free_bytes(blob_id, 0, count);
+        } else if count > 0 {
             self.actions.push_back(Action::DeleteBytes { blob_id, from: 0, count });
         }
+    }
+
+    /// Frees a download's segments `from..from + count` and the
+    /// [`UNRECORDED_SEGMENTS`] an aborted body may have stored after them.
+    fn free_bytes(&mut self, blob_id: String, from: usize, count: usize) {
+        self.actions.push_back(Action::DeleteBytes { blob_id, from, count: count + UNRECORDED_SEGMENTS });
     }
 
     /// The body is stored (and checked): it becomes a temp file, and the
@@ -1562,5 +1579,31 @@ mod tests {
         drain(&mut d);
         d.handle_command(1.0, 1, Command::Resume { task: task(2), fresh: true, id_floor: 2, config: None, session_description: None });
         assert!(drain(&mut d).iter().any(|a| matches!(a, Action::Reply { reply: Reply::Task { task }, .. } if task.task_id == 5)));
+    }
+
+    /// A cancelled download frees its recorded segments and the ones its
+    /// aborted body may still store (the 30-minute soak found 6 such
+    /// segments left with no owner).
+    #[test]
+    fn freeing_a_downloads_bytes_covers_what_an_aborted_body_may_store() {
+        let mut d = started();
+        d.handle_command(0.0, 1, Command::Resume { task: task(1), fresh: true, id_floor: 1, config: None, session_description: None });
+        let probe = sends(&drain(&mut d))[0].transfer;
+        d.handle_response(1.0, probe, head(206, 1 << 20, Some("bytes 0-1048575/4194304")));
+        drain(&mut d);
+        d.handle_segment_stored(2.0, probe, 1 << 20, 1000.0);
+        d.handle_body_end(3.0, probe);
+        let next = sends(&drain(&mut d))[0].clone();
+        d.handle_response(4.0, next.transfer, head(206, 3 << 20, Some("bytes 1048576-4194303/4194304")));
+        drain(&mut d);
+        d.handle_command(5.0, 2, Command::Cancel { session: "s".into(), task_id: 1, task: None });
+        let actions = drain(&mut d);
+        assert!(actions.iter().any(|a| matches!(a, Action::Abort(t) if *t == next.transfer)), "{actions:?}");
+        assert!(actions.iter().any(|a| matches!(a, Action::DeleteBytes { from: 0, count, .. } if *count == 1 + UNRECORDED_SEGMENTS)), "{actions:?}");
+        // Cancelled before anything was recorded: the first segment may still land.
+        d.handle_command(6.0, 3, Command::Resume { task: task(2), fresh: true, id_floor: 2, config: None, session_description: None });
+        drain(&mut d);
+        d.handle_command(7.0, 4, Command::Cancel { session: "s".into(), task_id: 2, task: None });
+        assert!(drain(&mut d).iter().any(|a| matches!(a, Action::DeleteBytes { from: 0, count, .. } if *count == UNRECORDED_SEGMENTS)));
     }
 }

@@ -89,6 +89,10 @@ struct Host {
     tails: HashMap<TaskKey, js_sys::Promise>,
     /// Per blob, settles when its pending deletions are done.
     deletes: HashMap<String, js_sys::Promise>,
+    /// Per blob, settles when the writes of the latest flight that wrote
+    /// it have ended (a deletion waits for them: an aborted body may still
+    /// store what had arrived).
+    writes: HashMap<String, js_sys::Promise>,
     /// Task locks held (released once the task transfers no more).
     locks: HashMap<TaskKey, js_sys::Function>,
     waiters: HashMap<u64, Waiter>,
@@ -604,7 +608,12 @@ fn read_body(life: u64, id: TransferId, blob_id: String, first: usize) {
     spawn_local(async move {
         // Writes of the task's previous request, and deletions, go first.
         let before = flight.before.borrow_mut().take();
-        let deleting = host(|h| h.deletes.get(&blob_id).cloned());
+        let deleting = host(|h| {
+            if let Some(tail) = h.tails.get(&flight.key).cloned() {
+                h.writes.insert(blob_id.clone(), tail);
+            }
+            h.deletes.get(&blob_id).cloned()
+        });
         for p in before.into_iter().chain(deleting) {
             let _ = js::wait(p).await;
         }
@@ -748,13 +757,13 @@ fn commit(life: u64, c: Commit) {
     host(|h| h.last_commit = Some(written));
 }
 
-/// Deletes stored bytes; a body written to the same blob afterwards waits
-/// for it.
+/// Deletes stored bytes once the blob's writes in flight have ended; a body
+/// written to the same blob afterwards waits for the deletion.
 fn delete_bytes(blob_id: String, from: usize, count: usize) {
-    let before = host(|h| h.deletes.get(&blob_id).cloned());
+    let before = host(|h| [h.deletes.get(&blob_id).cloned(), h.writes.remove(&blob_id)]);
     let id = blob_id.clone();
     let done = future_to_promise(async move {
-        if let Some(p) = before {
+        for p in before.into_iter().flatten() {
             let _ = js::wait(p).await;
         }
         let deleted = match bytes::shared().await {
