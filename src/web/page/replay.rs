@@ -174,8 +174,13 @@ impl SessionInner {
         spawn_local(async move {
             let batch: Vec<(u64, Ack)> = acks.iter().map(|a| (a.task_id, a.clone())).collect();
             let written = async {
-                for f in store::shared().await?.ack(&me.config.identifier, &batch).await? {
-                    bytes::shared().await?.delete(&f.blob_id, f.segments.len()).await?;
+                let removed = store::shared().await?.ack(&me.config.identifier, &batch).await?;
+                let with_bytes: Vec<_> = removed.into_iter().filter(|f| !f.segments.is_empty()).collect();
+                if !with_bytes.is_empty() {
+                    let bytes = bytes::shared().await?; // one check that the store is there, per batch
+                    for f in with_bytes {
+                        bytes.delete(&f.blob_id, f.segments.len()).await?;
+                    }
                 }
                 Ok::<(), JsValue>(())
             }
