@@ -407,7 +407,7 @@ for (const [what, msg, reason, todo] of HOSTILE_MESSAGES) {
 test("a forged resume of a task with a CR/LF header is refused, or its task ends with -1000 sending nothing", async () => {
   await withApp(async ({ page }) => {
     server.resetLog();
-    const real = await start(page, "/files/real.bin?size=1000", "real.bin");
+    const real = await start(page, "/files/real.bin?size=1000&rate=400", "real.bin"); // ~2.5 s: its record is read while it runs
     // A complete task record (the real one's, read before it finishes and is
     // forgotten), with a CR/LF in a header.
     const record = await waitFor(async () => (await snapshot(page)).idb.tasks.find((t) => t.taskId === real), { what: "the real task's record" });
