@@ -1463,8 +1463,9 @@ mod tests {
         assert!(matches!(&drain(&mut d)[..], [Action::Reply { reply: Reply::Error { .. }, .. }]), "an unknown task without its record is not found");
     }
 
-    #[test]
-    fn a_retry_after_a_cut_tells_where_it_resumes() {
+    /// Task 1 (4 MiB) with its 1 MiB probe stored and the rest of its body
+    /// being answered (206 from 1 MiB) at t = 4.
+    fn in_second_request() -> (Daemon, Send) {
         let mut d = started();
         d.handle_command(0.0, 1, Command::Resume { task: task(1), fresh: true, id_floor: 1, config: None, session_description: None });
         let probe = sends(&drain(&mut d))[0].transfer;
@@ -1475,6 +1476,12 @@ mod tests {
         let next = sends(&drain(&mut d))[0].clone();
         d.handle_response(4.0, next.transfer, head(206, 3 << 20, Some("bytes 1048576-4194303/4194304")));
         drain(&mut d);
+        (d, next)
+    }
+
+    #[test]
+    fn a_retry_after_a_cut_tells_where_it_resumes() {
+        let (mut d, next) = in_second_request();
         d.handle_segment_stored(5.0, next.transfer, 1000, 1000.0);
         d.handle_transfer_failed(6.0, next.transfer, Failure::Lost("cut".into()));
         drain(&mut d);
@@ -1586,16 +1593,7 @@ mod tests {
     /// segments left with no owner).
     #[test]
     fn freeing_a_downloads_bytes_covers_what_an_aborted_body_may_store() {
-        let mut d = started();
-        d.handle_command(0.0, 1, Command::Resume { task: task(1), fresh: true, id_floor: 1, config: None, session_description: None });
-        let probe = sends(&drain(&mut d))[0].transfer;
-        d.handle_response(1.0, probe, head(206, 1 << 20, Some("bytes 0-1048575/4194304")));
-        drain(&mut d);
-        d.handle_segment_stored(2.0, probe, 1 << 20, 1000.0);
-        d.handle_body_end(3.0, probe);
-        let next = sends(&drain(&mut d))[0].clone();
-        d.handle_response(4.0, next.transfer, head(206, 3 << 20, Some("bytes 1048576-4194303/4194304")));
-        drain(&mut d);
+        let (mut d, next) = in_second_request();
         d.handle_command(5.0, 2, Command::Cancel { session: "s".into(), task_id: 1, task: None });
         let actions = drain(&mut d);
         assert!(actions.iter().any(|a| matches!(a, Action::Abort(t) if *t == next.transfer)), "{actions:?}");
