@@ -177,10 +177,10 @@ async function cacheStore(name) {
 }
 
 const BYTES_DB = "bgsession-bytes";
-function request(req) {
+function idbResult(req) {
   return new Promise((resolve, reject) => { req.onsuccess = () => resolve(req.result); req.onerror = () => reject(req.error); });
 }
-function done(tx) {
+function txDone(tx) {
   return new Promise((resolve, reject) => {
     tx.oncomplete = () => resolve();
     tx.onerror = () => reject(tx.error);
@@ -197,7 +197,7 @@ function openBytesDb(state) {
     if (!db.objectStoreNames.contains("segments")) db.createObjectStore("segments");
     if (!db.objectStoreNames.contains("meta")) db.createObjectStore("meta");
   };
-  return request(req).then((db) => {
+  return idbResult(req).then((db) => {
     db.onversionchange = () => { db.close(); state.closed = true; };
     db.onclose = () => { state.closed = true; };
     return db;
@@ -214,7 +214,7 @@ async function idbStore(legacy) {
   const one = async (mode, f) => {
     const tx = db.transaction("segments", mode);
     const r = f(tx.objectStore("segments"));
-    await done(tx);
+    await txDone(tx);
     return r ? r.result : undefined;
   };
   const putBuffer = (k, buf) => one("readwrite", (s) => { s.put(buf, k); });
@@ -261,10 +261,10 @@ async function idbTakesBlobs(db) {
   try {
     const tx = db.transaction("meta", "readwrite");
     tx.objectStore("meta").put(new Blob([new Uint8Array(16)]), "probe");
-    await done(tx);
+    await txDone(tx);
     const del = db.transaction("meta", "readwrite");
     del.objectStore("meta").delete("probe");
-    await done(del);
+    await txDone(del);
     return true;
   } catch {
     return false;
@@ -279,7 +279,7 @@ async function chosenBackend(cacheName) {
   const state = { closed: false };
   const db = await openBytesDb(state);
   try {
-    const have = await request(db.transaction("meta").objectStore("meta").get("backend"));
+    const have = await idbResult(db.transaction("meta").objectStore("meta").get("backend"));
     if (have) return have;
     let choice = "cache";
     if (!(await idbTakesBlobs(db)) || !globalThis.caches) choice = "indexeddb";
@@ -290,7 +290,7 @@ async function chosenBackend(cacheName) {
       if (e.target.result) result = e.target.result;
       else meta.put(choice, "backend");
     };
-    await done(tx);
+    await txDone(tx);
     return result;
   } finally {
     db.close();
