@@ -177,6 +177,7 @@ async function cacheStore(name) {
 }
 
 const BYTES_DB = "bgsession-bytes";
+const PIECE = 8 * 1024 * 1024;
 function idbResult(req) {
   return new Promise((resolve, reject) => { req.onsuccess = () => resolve(req.result); req.onerror = () => reject(req.error); });
 }
@@ -187,15 +188,17 @@ function txDone(tx) {
     tx.onabort = () => reject(tx.error || new Error("bgsession: the byte store's transaction was aborted"));
   });
 }
-// The bytes' own database (not the journal's): "segments" (one ArrayBuffer
-// per segment, keyed by the segment's key) and "meta" (the origin's choice
-// of backend). `state.closed` turns true when the engine closes it under us.
+// The bytes' own database (not the journal's): "segments" (one value per
+// segment, keyed by the segment's key), "lengths" (its byte count, written
+// in the same transaction, so the intact check reads no bytes) and "meta"
+// (the origin's choice of backend). `state.closed` turns true when the engine closes it under us.
 function openBytesDb(state) {
   const req = indexedDB.open(BYTES_DB, 1);
   req.onupgradeneeded = () => {
     const db = req.result;
     if (!db.objectStoreNames.contains("segments")) db.createObjectStore("segments");
     if (!db.objectStoreNames.contains("meta")) db.createObjectStore("meta");
+    if (!db.objectStoreNames.contains("lengths")) db.createObjectStore("lengths");
   };
   return idbResult(req).then((db) => {
     db.onversionchange = () => { db.close(); state.closed = true; };
@@ -211,42 +214,53 @@ function openBytesDb(state) {
 async function idbStore(legacy) {
   const state = { closed: false };
   const db = await openBytesDb(state);
-  const one = async (mode, f) => {
-    const tx = db.transaction("segments", mode);
-    const r = f(tx.objectStore("segments"));
+  const one = async (mode, f, name = "segments") => {
+    const tx = db.transaction(name === "both" ? ["segments", "lengths"] : name, mode);
+    const r = name === "both" ? f(tx.objectStore("segments"), tx.objectStore("lengths")) : f(tx.objectStore(name));
     await txDone(tx);
     return r ? r.result : undefined;
   };
-  const putBuffer = (k, buf) => one("readwrite", (s) => { s.put(buf, k); });
+  const putBuffer = (k, buf) => {
+    const n = Array.isArray(buf) ? buf.reduce((t, b) => t + b.byteLength, 0) : buf.byteLength;
+    return one("readwrite", (s, l) => { s.put(buf, k); l.put(n, k); }, "both");
+  };
   const get = async (k) => {
     const v = await one("readonly", (s) => s.get(k));
-    if (v !== undefined) return new Blob([v]);
+    if (v !== undefined) return new Blob(Array.isArray(v) ? v : [v]);
     return legacy ? legacy.get(k) : null;
   };
   return {
     kind: "indexeddb",
+    // The segment's chunks are copied as they arrive into pieces of at most
+    // 8 MiB (the small network chunks are let go at once), stored as one
+    // value: an Array of ArrayBuffers.
     putStream: async (k, stream) => {
-      const parts = [];
-      let n = 0;
+      const pieces = [];
+      let piece = null;
+      let at = 0;
       for (const reader = stream.getReader(); ;) {
         const r = await reader.read();
         if (r.done) break;
-        parts.push(r.value);
-        n += r.value.byteLength;
+        let chunk = r.value;
+        while (chunk.byteLength > 0) {
+          if (!piece || at === piece.byteLength) { piece = new Uint8Array(PIECE); at = 0; pieces.push(piece); }
+          const n = Math.min(chunk.byteLength, piece.byteLength - at);
+          piece.set(chunk.subarray(0, n), at);
+          at += n;
+          chunk = chunk.subarray(n);
+        }
       }
-      const all = new Uint8Array(n);
-      let at = 0;
-      for (const p of parts) { all.set(p, at); at += p.byteLength; }
-      await putBuffer(k, all.buffer);
+      if (piece && at < piece.byteLength) pieces[pieces.length - 1] = piece.slice(0, at);
+      await putBuffer(k, pieces.map((p) => p.buffer));
     },
     putBlob: async (k, blob) => putBuffer(k, await blob.arrayBuffer()),
     get,
     size: async (k) => {
-      const v = await one("readonly", (s) => s.get(k));
-      if (v !== undefined) return v.byteLength;
+      const n = await one("readonly", (l) => l.get(k), "lengths");
+      if (n !== undefined) return n;
       return legacy ? legacy.size(k) : null;
     },
-    delete: async (k) => { await one("readwrite", (s) => { s.delete(k); }); if (legacy) await legacy.delete(k); },
+    delete: async (k) => { await one("readwrite", (s, l) => { s.delete(k); l.delete(k); }, "both"); if (legacy) await legacy.delete(k); },
     keys: async () => {
       const own = (await one("readonly", (s) => s.getAllKeys())).map(String);
       return legacy ? own.concat(await legacy.keys()) : own;
