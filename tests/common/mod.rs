@@ -207,6 +207,23 @@ pub async fn idb_sweep() {
     b.delete(&keep, 3).await.unwrap();
 }
 
+/// Bytes written to the Cache API before the origin chose IndexedDB stay
+/// readable through the IndexedDB store, and its deletion reaches them.
+pub async fn idb_reads_cache_api_segments() {
+    let cache = bytes::open(bytes::Backend::CacheApi).await.unwrap();
+    let idb = bytes::open(bytes::Backend::IndexedDb).await.unwrap();
+    let data = pattern(700_000, 5);
+    let blob_id = unique("legacy");
+    let segments = write_segments(&cache, &blob_id, &data, 300_000).await;
+    assert_eq!(segments, vec![300_000, 300_000, 100_000]);
+    assert_eq!(idb.intact_prefix(&blob_id, &segments).await.unwrap(), 3, "Cache API segments count as intact");
+    let path = SandboxPath::parse(&format!("/tmp/{blob_id}")).unwrap();
+    let file = FileMeta::new(&path, blob_id.clone(), segments.clone(), 0.0, None);
+    assert!(blob_bytes(&idb.read(&file).await.unwrap()).await == data, "read back equal through the IndexedDB store");
+    idb.delete(&blob_id, 3).await.unwrap();
+    assert_eq!(cache.intact_prefix(&blob_id, &segments).await.unwrap(), 0, "deleted from the Cache API too");
+}
+
 /// The origin's backend is chosen once and recorded: every open agrees.
 pub async fn backend_recorded() {
     let a = bytes::shared().await.unwrap().backend();
