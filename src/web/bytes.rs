@@ -1,8 +1,14 @@
-//! The downloaded bytes: segments in the Cache API (the fastest persisted
-//! store measured in this Chromium, ../shared/BASELINES.md), one entry per
-//! segment under a synthetic same-origin URL that is never fetched. A file
-//! is a `blob_id` plus its segment lengths; a resumed transfer loses at most
-//! the segment in flight.
+//! The downloaded bytes: one stored entry per segment, keyed by a synthetic
+//! same-origin URL that is never fetched, in one of two backends (glue.js,
+//! `openByteStore`): the Cache API (the fastest persisted store measured in
+//! Chromium) or IndexedDB ArrayBuffers in the `bgsession-bytes` database
+//! (WebKit's ephemeral store, like Safari's private browsing, takes no Blobs
+//! in IndexedDB and drops Cache API entries with the last page; ArrayBuffers
+//! there are both faster and kept). The origin's backend is chosen once, by
+//! feature, and recorded in that database, so a page and the worker agree;
+//! the IndexedDB backend still reads Cache API segments written before.
+//! A file is a `blob_id` plus its segment lengths; a resumed transfer loses
+//! at most the segment in flight.
 
 use crate::core::files::FileMeta;
 use crate::web::js;
@@ -47,9 +53,27 @@ pub const KEY_PREFIX: &str = "/__bgsession__/bytes/";
 
 type Result<T> = std::result::Result<T, JsValue>;
 
+/// Where segments are stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// Cache API entries.
+    CacheApi,
+    /// ArrayBuffers in IndexedDB (database `bgsession-bytes`).
+    IndexedDb,
+}
+
+impl Backend {
+    fn name(self) -> &'static str {
+        match self {
+            Backend::CacheApi => "cache",
+            Backend::IndexedDb => "indexeddb",
+        }
+    }
+}
+
 /// The segment store of this page or worker.
 pub struct Bytes {
-    cache: web_sys::Cache,
+    store: JsValue,
     origin: String,
 }
 
@@ -64,18 +88,54 @@ thread_local! {
 /// after the eviction would vanish and bytes lost by it would look intact.
 pub async fn shared() -> Result<Rc<Bytes>> {
     if let Some(b) = SHARED.with(|s| s.borrow().clone()) {
-        if js::wait(js::caches()?.has(CACHE_NAME)).await?.as_bool() == Some(true) {
+        if b.call0("alive").await?.as_bool() == Some(true) {
             return Ok(b);
         }
-        js::console_warn("bgsession: the byte store (Cache API) was deleted under the library (storage evicted?): opened again; transfers whose bytes were in it start again");
+        js::console_warn("bgsession: the byte store was deleted under the library (storage evicted?): opened again; transfers whose bytes were in it start again");
     }
-    let cache: web_sys::Cache = js::wait(js::caches()?.open(CACHE_NAME)).await?.unchecked_into();
-    let b = Rc::new(Bytes { cache, origin: js::origin() });
+    let b = Rc::new(open_store("").await?);
     SHARED.with(|s| *s.borrow_mut() = Some(b.clone()));
     Ok(b)
 }
 
+/// A segment store on the given backend, whatever the origin's choice
+/// (tests; the library uses [`shared`]).
+pub async fn open(backend: Backend) -> Result<Bytes> {
+    open_store(backend.name()).await
+}
+
+/// A new store on the origin's recorded backend (tests; the library uses
+/// [`shared`]).
+pub async fn open_recorded() -> Result<Bytes> {
+    open_store("").await
+}
+
+async fn open_store(backend: &str) -> Result<Bytes> {
+    let store = js::wait(js::open_byte_store(backend, CACHE_NAME)).await?;
+    Ok(Bytes { store, origin: js::origin() })
+}
+
 impl Bytes {
+    /// The backend this store writes to.
+    pub fn backend(&self) -> Backend {
+        match js::get(&self.store, "kind").as_string().as_deref() {
+            Some("indexeddb") => Backend::IndexedDb,
+            _ => Backend::CacheApi,
+        }
+    }
+
+    /// Calls the store's method `name` with `args` and waits for its promise.
+    async fn call(&self, name: &str, args: &[JsValue]) -> Result<JsValue> {
+        let f: js_sys::Function = js::get(&self.store, name).dyn_into()?;
+        let args: js_sys::Array = args.iter().collect();
+        let p = js_sys::Promise::resolve(&f.apply(&self.store, &args)?);
+        js::wait(p).await
+    }
+
+    async fn call0(&self, name: &str) -> Result<JsValue> {
+        self.call(name, &[]).await
+    }
+
     /// The key of segment `index` of `blob_id`.
     pub fn key(&self, blob_id: &str, index: usize) -> String {
         format!("{}{}{}/{}", self.origin, KEY_PREFIX, blob_id, index)
@@ -91,20 +151,19 @@ impl Bytes {
     /// previous segment meanwhile.
     #[allow(clippy::too_many_arguments)]
     pub fn start_segment(&self, reader: &JsValue, blob_id: &str, index: usize, max_bytes: u64, max_ms: f64, idle_ms: f64, carry: &JsValue) -> js_sys::Promise {
-        js::pump_segment(reader, &self.cache, &self.key(blob_id, index), max_bytes as f64, max_ms, idle_ms, carry)
+        js::pump_segment(reader, &self.store, &self.key(blob_id, index), max_bytes as f64, max_ms, idle_ms, carry)
     }
 
     /// Stores a whole segment the browser has read as a Blob.
     pub async fn put_blob(&self, blob_id: &str, index: usize, blob: &web_sys::Blob) -> Result<()> {
-        let resp = web_sys::Response::new_with_opt_blob(Some(blob))?;
-        js::wait(self.cache.put_with_str(&self.key(blob_id, index), &resp)).await.map(|_| ())
+        self.call("putBlob", &[JsValue::from_str(&self.key(blob_id, index)), blob.into()]).await.map(|_| ())
     }
 
     /// A file's contents as one Blob.
     pub async fn read(&self, file: &FileMeta) -> Result<web_sys::Blob> {
         let keys = self.keys(&file.blob_id, file.segments.len());
         let lengths: js_sys::Array = file.segments.iter().map(|n| JsValue::from_f64(*n as f64)).collect();
-        let blob = js::wait(js::read_segments(&self.cache, &keys, file.content_type.as_deref().unwrap_or(""), &lengths)).await?;
+        let blob = js::wait(js::read_segments(&self.store, &keys, file.content_type.as_deref().unwrap_or(""), &lengths)).await?;
         Ok(blob.unchecked_into())
     }
 
@@ -112,14 +171,14 @@ impl Bytes {
     /// the recorded lengths (see `core::daemon::Action::VerifyBytes`).
     pub async fn intact_prefix(&self, blob_id: &str, segments: &[u64]) -> Result<usize> {
         let lengths: js_sys::Array = segments.iter().map(|n| JsValue::from_f64(*n as f64)).collect();
-        let n = js::wait(js::intact_segments(&self.cache, &self.keys(blob_id, segments.len()), &lengths)).await?;
+        let n = js::wait(js::intact_segments(&self.store, &self.keys(blob_id, segments.len()), &lengths)).await?;
         Ok(n.as_f64().unwrap_or(0.0) as usize)
     }
 
     /// Copies a file's segments under `new_blob_id`.
     pub async fn copy(&self, file: &FileMeta, new_blob_id: &str) -> Result<()> {
         let n = file.segments.len();
-        js::wait(js::copy_segments(&self.cache, &self.keys(&file.blob_id, n), &self.keys(new_blob_id, n))).await?;
+        js::wait(js::copy_segments(&self.store, &self.keys(&file.blob_id, n), &self.keys(new_blob_id, n))).await?;
         Ok(())
     }
 
@@ -131,7 +190,7 @@ impl Bytes {
     /// Deletes segments `from..from + count` of `blob_id`.
     pub async fn delete_range(&self, blob_id: &str, from: usize, count: usize) -> Result<()> {
         for i in from..from + count {
-            js::wait(self.cache.delete_with_str(&self.key(blob_id, i))).await?;
+            self.call("delete", &[JsValue::from_str(&self.key(blob_id, i))]).await?;
         }
         Ok(())
     }
@@ -140,14 +199,14 @@ impl Bytes {
     /// many entries were deleted (a sweep of bytes left by an interrupted
     /// removal).
     pub async fn sweep(&self, keep: impl Fn(&str) -> bool) -> Result<u32> {
-        let reqs: js_sys::Array = js::wait(self.cache.keys()).await?.unchecked_into();
+        let keys: js_sys::Array = self.call0("keys").await?.unchecked_into();
         let mut n = 0;
-        for req in reqs.iter() {
-            let url = js::get(&req, "url").as_string().unwrap_or_default();
+        for key in keys.iter() {
+            let url = key.as_string().unwrap_or_default();
             let Some(rest) = url.split(KEY_PREFIX).nth(1) else { continue };
             let blob_id = rest.split('/').next().unwrap_or("");
             if !keep(blob_id) {
-                js::wait(self.cache.delete_with_str(&url)).await?;
+                self.call("delete", &[JsValue::from_str(&url)]).await?;
                 n += 1;
             }
         }

@@ -42,7 +42,8 @@ export function openDatabase(name, version) {
 export const SCHEMA_VERSION = 2; // = core::stored::SCHEMA_VERSION (a native test checks)
 if (globalThis.document && globalThis.indexedDB) openDatabase("bgsession", SCHEMA_VERSION).catch(() => {});
 
-// Streams one segment of `reader`'s body into `cache` under `key`: at most
+// Streams one segment of `reader`'s body into `store` (see openByteStore)
+// under `key`: at most
 // `maxBytes`, and closed early once `maxMs` have passed with bytes in it (so
 // a slow transfer still persists regularly). No data for `idleMs` fails it
 // with a TimeoutError (timeoutIntervalForRequest). `carry` holds a chunk
@@ -54,7 +55,7 @@ if (globalThis.document && globalThis.indexedDB) openDatabase("bgsession", SCHEM
 // finishes) with { written, done, error, stored }: `error` is the body's
 // failure (or null), `stored` a Promise that settles when the segment is
 // persisted (it rejects on a store failure such as the quota).
-export async function pumpSegment(reader, cache, key, maxBytes, maxMs, idleMs, carry) {
+export async function pumpSegment(reader, store, key, maxBytes, maxMs, idleMs, carry) {
   let written = 0;
   let done = false;
   let failure = null;
@@ -113,7 +114,7 @@ export async function pumpSegment(reader, cache, key, maxBytes, maxMs, idleMs, c
       ctrl.enqueue(chunk);
     },
   }, { highWaterMark: 1 });
-  const put = cache.put(key, new Response(stream, { headers: { "content-type": "application/octet-stream" } }));
+  const put = store.putStream(key, stream);
   const cleanup = () => { clearTimeout(timer); clearInterval(watchdog); };
   try {
     // Either every byte is handed over, or the store failed first.
@@ -121,7 +122,7 @@ export async function pumpSegment(reader, cache, key, maxBytes, maxMs, idleMs, c
   } finally {
     cleanup();
   }
-  const stored = put.then(() => (written === 0 ? cache.delete(key) : undefined)).then(() => undefined);
+  const stored = put.then(() => (written === 0 ? store.delete(key) : undefined)).then(() => undefined);
   stored.catch(() => {});
   return { written, done, error: failure, stored };
 }
@@ -129,11 +130,10 @@ export async function pumpSegment(reader, cache, key, maxBytes, maxMs, idleMs, c
 // Concatenates stored segments into one Blob (disk-backed parts; no copy).
 // A segment missing, or shorter or longer than recorded (an engine may drop
 // entries, or commit a truncated one), is an error: never wrong bytes.
-export async function readSegments(cache, keys, type, lengths) {
+export async function readSegments(store, keys, type, lengths) {
   const parts = await Promise.all(keys.map(async (k, i) => {
-    const r = await cache.match(k);
-    if (!r) throw new Error(`bgsession: a stored segment is missing (${k})`);
-    const b = await r.blob();
+    const b = await store.get(k);
+    if (!b) throw new Error(`bgsession: a stored segment is missing (${k})`);
     if (lengths && b.size !== lengths[i]) throw new Error(`bgsession: a stored segment holds ${b.size} bytes, not the ${lengths[i]} recorded (${k})`);
     return b;
   }));
@@ -142,23 +142,186 @@ export async function readSegments(cache, keys, type, lengths) {
 
 // How many of the segments (a prefix) are stored whole, at the lengths the
 // journal recorded. Firefox commits a truncated entry when the worker is
-// stopped mid-stream; WebKit's ephemeral store drops entries with the last page.
-export async function intactSegments(cache, keys, lengths) {
+// stopped mid-stream; WebKit's ephemeral store drops Cache API entries with
+// the last page.
+export async function intactSegments(store, keys, lengths) {
   for (let i = 0; i < keys.length; i++) {
-    const r = await cache.match(keys[i]);
-    if (!r) return i;
-    if ((await r.blob()).size !== lengths[i]) return i;
+    if ((await store.size(keys[i])) !== lengths[i]) return i;
   }
   return keys.length;
 }
 
 // Copies stored segments to new keys (copyItem): bytes stay in the browser's store.
-export async function copySegments(cache, fromKeys, toKeys) {
+export async function copySegments(store, fromKeys, toKeys) {
   for (let i = 0; i < fromKeys.length; i++) {
-    const r = await cache.match(fromKeys[i]);
-    if (!r) throw new Error(`bgsession: a stored segment is missing (${fromKeys[i]})`);
-    await cache.put(toKeys[i], r);
+    const b = await store.get(fromKeys[i]);
+    if (!b) throw new Error(`bgsession: a stored segment is missing (${fromKeys[i]})`);
+    await store.putBlob(toKeys[i], b);
   }
+}
+
+// The two segment stores behind one shape: putStream(key, ReadableStream),
+// putBlob(key, Blob), get(key) -> Blob | null, size(key) -> number | null,
+// delete(key), keys() -> [key], alive() -> bool (false once the store was
+// deleted under us: evicted, or site data cleared), kind.
+
+// Cache API: one entry per segment under a synthetic same-origin URL.
+async function cacheStore(name) {
+  if (!globalThis.caches) throw Object.assign(new Error("the Cache API is not available here (a secure context is needed: https or localhost)"), { name: "BGSessionUnavailable" });
+  const cache = await caches.open(name);
+  return {
+    kind: "cache",
+    putStream: (k, stream) => cache.put(k, new Response(stream, { headers: { "content-type": "application/octet-stream" } })),
+    putBlob: (k, blob) => cache.put(k, new Response(blob)),
+    get: async (k) => { const r = await cache.match(k); return r ? r.blob() : null; },
+    size: async (k) => { const r = await cache.match(k); return r ? (await r.blob()).size : null; },
+    delete: (k) => cache.delete(k),
+    keys: async () => (await cache.keys()).map((r) => r.url),
+    alive: () => caches.has(name),
+  };
+}
+
+const BYTES_DB = "bgsession-bytes";
+const PIECE = 8 * 1024 * 1024;
+function idbResult(req) {
+  return new Promise((resolve, reject) => { req.onsuccess = () => resolve(req.result); req.onerror = () => reject(req.error); });
+}
+function txDone(tx) {
+  return new Promise((resolve, reject) => {
+    tx.oncomplete = () => resolve();
+    tx.onerror = () => reject(tx.error);
+    tx.onabort = () => reject(tx.error || new Error("bgsession: the byte store's transaction was aborted"));
+  });
+}
+// The bytes' own database (not the journal's): "segments" (one value per
+// segment, keyed by the segment's key), "lengths" (its byte count, written
+// in the same transaction, so the intact check reads no bytes) and "meta"
+// (the origin's choice of backend). `state.closed` turns true when the engine closes it under us.
+function openBytesDb(state) {
+  const req = indexedDB.open(BYTES_DB, 1);
+  req.onupgradeneeded = () => {
+    const db = req.result;
+    if (!db.objectStoreNames.contains("segments")) db.createObjectStore("segments");
+    if (!db.objectStoreNames.contains("meta")) db.createObjectStore("meta");
+    if (!db.objectStoreNames.contains("lengths")) db.createObjectStore("lengths");
+  };
+  return idbResult(req).then((db) => {
+    db.onversionchange = () => { db.close(); state.closed = true; };
+    db.onclose = () => { state.closed = true; };
+    return db;
+  });
+}
+
+// IndexedDB, one ArrayBuffer per segment (WebKit's ephemeral store takes no
+// Blobs there, and drops Cache API entries with the last page). Reads fall
+// back on `legacy` (the Cache API store) for bytes written before the
+// origin's choice was made.
+async function idbStore(legacy) {
+  const state = { closed: false };
+  const db = await openBytesDb(state);
+  const one = async (mode, f, name = "segments") => {
+    const tx = db.transaction(name === "both" ? ["segments", "lengths"] : name, mode);
+    const r = name === "both" ? f(tx.objectStore("segments"), tx.objectStore("lengths")) : f(tx.objectStore(name));
+    await txDone(tx);
+    return r ? r.result : undefined;
+  };
+  const putBuffer = (k, buf) => {
+    const n = Array.isArray(buf) ? buf.reduce((t, b) => t + b.byteLength, 0) : buf.byteLength;
+    return one("readwrite", (s, l) => { s.put(buf, k); l.put(n, k); }, "both");
+  };
+  const get = async (k) => {
+    const v = await one("readonly", (s) => s.get(k));
+    if (v !== undefined) return new Blob(Array.isArray(v) ? v : [v]);
+    return legacy ? legacy.get(k) : null;
+  };
+  return {
+    kind: "indexeddb",
+    // The segment's chunks are copied as they arrive into pieces of at most
+    // 8 MiB (the small network chunks are let go at once), stored as one
+    // value: an Array of ArrayBuffers.
+    putStream: async (k, stream) => {
+      const pieces = [];
+      let piece = null;
+      let at = 0;
+      for (const reader = stream.getReader(); ;) {
+        const r = await reader.read();
+        if (r.done) break;
+        let chunk = r.value;
+        while (chunk.byteLength > 0) {
+          if (!piece || at === piece.byteLength) { piece = new Uint8Array(PIECE); at = 0; pieces.push(piece); }
+          const n = Math.min(chunk.byteLength, piece.byteLength - at);
+          piece.set(chunk.subarray(0, n), at);
+          at += n;
+          chunk = chunk.subarray(n);
+        }
+      }
+      if (piece && at < piece.byteLength) pieces[pieces.length - 1] = piece.slice(0, at);
+      await putBuffer(k, pieces.map((p) => p.buffer));
+    },
+    putBlob: async (k, blob) => putBuffer(k, await blob.arrayBuffer()),
+    get,
+    size: async (k) => {
+      const n = await one("readonly", (l) => l.get(k), "lengths");
+      if (n !== undefined) return n;
+      return legacy ? legacy.size(k) : null;
+    },
+    delete: async (k) => { await one("readwrite", (s, l) => { s.delete(k); l.delete(k); }, "both"); if (legacy) await legacy.delete(k); },
+    keys: async () => {
+      const own = (await one("readonly", (s) => s.getAllKeys())).map(String);
+      return legacy ? own.concat(await legacy.keys()) : own;
+    },
+    alive: async () => !state.closed,
+  };
+}
+
+// Does this engine store Blobs in IndexedDB? WebKit's ephemeral store (the
+// driver's, like Safari's private browsing) fails the transaction.
+async function idbTakesBlobs(db) {
+  try {
+    const tx = db.transaction("meta", "readwrite");
+    tx.objectStore("meta").put(new Blob([new Uint8Array(16)]), "probe");
+    await txDone(tx);
+    const del = db.transaction("meta", "readwrite");
+    del.objectStore("meta").delete("probe");
+    await txDone(del);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// The origin's backend: read from the bytes database's "meta" record, or
+// chosen (by feature) and recorded there by whoever comes first. The check
+// and the write are one readwrite transaction, so a page and the worker
+// choosing at once agree: the second finds the first's record.
+async function chosenBackend(cacheName) {
+  const state = { closed: false };
+  const db = await openBytesDb(state);
+  try {
+    const have = await idbResult(db.transaction("meta").objectStore("meta").get("backend"));
+    if (have) return have;
+    let choice = "cache";
+    if (!(await idbTakesBlobs(db)) || !globalThis.caches) choice = "indexeddb";
+    const tx = db.transaction("meta", "readwrite");
+    const meta = tx.objectStore("meta");
+    let result = choice;
+    meta.get("backend").onsuccess = (e) => {
+      if (e.target.result) result = e.target.result;
+      else meta.put(choice, "backend");
+    };
+    await txDone(tx);
+    return result;
+  } finally {
+    db.close();
+  }
+}
+
+// Opens the segment store: `backend` "cache" or "indexeddb", or "" for the
+// origin's recorded choice (see chosenBackend).
+export async function openByteStore(backend, cacheName) {
+  const kind = backend || (await chosenBackend(cacheName));
+  if (kind === "indexeddb") return idbStore(globalThis.caches ? await cacheStore(cacheName) : null);
+  return cacheStore(cacheName);
 }
 
 // Web Locks: resolves with a release function once the exclusive lock

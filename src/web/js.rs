@@ -9,13 +9,15 @@ use wasm_bindgen_futures::JsFuture;
 #[wasm_bindgen(module = "/src/web/glue.js")]
 extern "C" {
     #[wasm_bindgen(js_name = pumpSegment)]
-    pub fn pump_segment(reader: &JsValue, cache: &JsValue, key: &str, max_bytes: f64, max_ms: f64, idle_ms: f64, carry: &JsValue) -> Promise;
+    pub fn pump_segment(reader: &JsValue, store: &JsValue, key: &str, max_bytes: f64, max_ms: f64, idle_ms: f64, carry: &JsValue) -> Promise;
     #[wasm_bindgen(js_name = readSegments)]
-    pub fn read_segments(cache: &JsValue, keys: &JsValue, content_type: &str, lengths: &JsValue) -> Promise;
+    pub fn read_segments(store: &JsValue, keys: &JsValue, content_type: &str, lengths: &JsValue) -> Promise;
     #[wasm_bindgen(js_name = intactSegments)]
-    pub fn intact_segments(cache: &JsValue, keys: &JsValue, lengths: &JsValue) -> Promise;
+    pub fn intact_segments(store: &JsValue, keys: &JsValue, lengths: &JsValue) -> Promise;
     #[wasm_bindgen(js_name = copySegments)]
-    pub fn copy_segments(cache: &JsValue, from: &JsValue, to: &JsValue) -> Promise;
+    pub fn copy_segments(store: &JsValue, from: &JsValue, to: &JsValue) -> Promise;
+    #[wasm_bindgen(js_name = openByteStore)]
+    pub fn open_byte_store(backend: &str, cache_name: &str) -> Promise;
     #[wasm_bindgen(js_name = holdLock)]
     pub fn hold_lock(name: &str) -> Promise;
     #[wasm_bindgen(js_name = lockFreed)]
@@ -136,15 +138,6 @@ pub fn now() -> f64 {
 
 pub fn global() -> JsValue {
     js_sys::global().into()
-}
-
-/// `self.caches` in a page or a worker.
-pub fn caches() -> Result<web_sys::CacheStorage, JsValue> {
-    let c = get(&global(), "caches");
-    if c.is_undefined() {
-        return Err(error("BGSessionUnavailable", "the Cache API is not available here (a secure context is needed: https or localhost)"));
-    }
-    Ok(c.unchecked_into())
 }
 
 /// `location.origin` in a page or a worker.

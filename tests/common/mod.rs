@@ -115,14 +115,24 @@ pub async fn journal_order_coalescing_and_ack() {
 }
 
 pub async fn chunked_writes_round_trip() {
-    let b = bytes::shared().await.unwrap();
-    let data = pattern(5 * 1024 * 1024 + 123, 7);
-    let reader = reader_of(&data);
+    round_trip(&bytes::shared().await.unwrap()).await;
+}
+
+/// The IndexedDB backend (ArrayBuffers in `bgsession-bytes`): the same round trip.
+pub async fn idb_round_trip() {
+    let b = bytes::open(bytes::Backend::IndexedDb).await.unwrap();
+    assert_eq!(b.backend(), bytes::Backend::IndexedDb);
+    round_trip(&b).await;
+}
+
+/// Streams `data` into segments of at most `max` bytes under `blob_id`;
+/// returns the segment lengths.
+async fn write_segments(b: &bytes::Bytes, blob_id: &str, data: &[u8], max: u64) -> Vec<u64> {
+    let reader = reader_of(data);
     let carry: JsValue = js_sys::Object::new().into();
-    let blob_id = unique("seg");
     let mut segments = Vec::new();
     loop {
-        let seg = bytes::Segment::from_js(b.start_segment(&reader, &blob_id, segments.len(), 2 * 1024 * 1024, 60_000.0, 60_000.0, &carry)).await.unwrap();
+        let seg = bytes::Segment::from_js(b.start_segment(&reader, blob_id, segments.len(), max, 60_000.0, 60_000.0, &carry)).await.unwrap();
         seg.persisted().await.unwrap();
         assert!(seg.broken.is_none());
         if seg.written > 0 {
@@ -132,6 +142,13 @@ pub async fn chunked_writes_round_trip() {
             break;
         }
     }
+    segments
+}
+
+async fn round_trip(b: &bytes::Bytes) {
+    let data = pattern(5 * 1024 * 1024 + 123, 7);
+    let blob_id = unique("seg");
+    let segments = write_segments(b, &blob_id, &data, 2 * 1024 * 1024).await;
     assert_eq!(segments, vec![2 * 1024 * 1024, 2 * 1024 * 1024, 1024 * 1024 + 123], "segments cut at the size bound");
     let path = SandboxPath::parse(&format!("/tmp/{blob_id}")).unwrap();
     let file = FileMeta::new(&path, blob_id.clone(), segments.clone(), 0.0, Some("application/x-test".into()));
@@ -141,6 +158,78 @@ pub async fn chunked_writes_round_trip() {
     assert!(blob_bytes(&blob).await == data, "bytes read back equal bytes written");
     b.delete(&blob_id, segments.len()).await.unwrap();
     assert!(b.read(&file).await.is_err(), "deleted segments are gone");
+}
+
+/// IndexedDB backend: the intact check counts the whole segments; a
+/// truncated or missing segment ends the prefix; a copy reads back equal.
+pub async fn idb_intact_truncated_copy() {
+    let b = bytes::open(bytes::Backend::IndexedDb).await.unwrap();
+    let data = pattern(3 * 1024 * 1024, 3);
+    let blob_id = unique("intact");
+    let segments = write_segments(&b, &blob_id, &data, 1024 * 1024).await;
+    assert_eq!(segments, vec![1024 * 1024; 3]);
+    assert_eq!(b.intact_prefix(&blob_id, &segments).await.unwrap(), 3, "all three whole");
+    let mut longer = segments.clone();
+    longer.push(10);
+    assert_eq!(b.intact_prefix(&blob_id, &longer).await.unwrap(), 3, "a fourth segment never stored is not intact");
+
+    let path = SandboxPath::parse(&format!("/tmp/{blob_id}")).unwrap();
+    let file = FileMeta::new(&path, blob_id.clone(), segments.clone(), 0.0, None);
+    let copy_id = unique("copy");
+    b.copy(&file, &copy_id).await.unwrap();
+    let copied = FileMeta::new(&path, copy_id.clone(), segments.clone(), 0.0, None);
+    assert!(blob_bytes(&b.read(&copied).await.unwrap()).await == data, "the copy reads back equal");
+
+    // Segment 1 committed short (as an engine stopped mid-stream may leave it).
+    let short = web_sys::Blob::new_with_u8_array_sequence(&js_sys::Array::of1(&js_sys::Uint8Array::from(&data[..1000]))).unwrap();
+    b.put_blob(&blob_id, 1, &short).await.unwrap();
+    assert_eq!(b.intact_prefix(&blob_id, &segments).await.unwrap(), 1, "the truncated segment ends the intact prefix");
+    assert!(b.read(&file).await.is_err(), "a truncated segment is an error, never wrong bytes");
+    b.delete_range(&blob_id, 0, 1).await.unwrap();
+    assert_eq!(b.intact_prefix(&blob_id, &segments).await.unwrap(), 0, "a missing first segment: nothing intact");
+    assert!(blob_bytes(&b.read(&copied).await.unwrap()).await == data, "the copy is independent of its source");
+    b.delete(&blob_id, 3).await.unwrap();
+    b.delete(&copy_id, 3).await.unwrap();
+}
+
+/// IndexedDB backend: a sweep deletes every segment whose blob id is not
+/// kept, and only those.
+pub async fn idb_sweep() {
+    let b = bytes::open(bytes::Backend::IndexedDb).await.unwrap();
+    let (keep, drop) = (unique("keep"), unique("drop"));
+    let data = pattern(300_000, 9);
+    let kept = write_segments(&b, &keep, &data, 100_000).await;
+    let dropped = write_segments(&b, &drop, &data, 100_000).await;
+    assert_eq!(dropped.len(), 3);
+    let n = b.sweep(|id| id != drop).await.unwrap();
+    assert_eq!(n, 3, "the three segments of the unkept blob are swept, no other");
+    assert_eq!(b.intact_prefix(&drop, &dropped).await.unwrap(), 0, "swept segments are gone");
+    assert_eq!(b.intact_prefix(&keep, &kept).await.unwrap(), 3, "kept segments stay");
+    b.delete(&keep, 3).await.unwrap();
+}
+
+/// Bytes written to the Cache API before the origin chose IndexedDB stay
+/// readable through the IndexedDB store, and its deletion reaches them.
+pub async fn idb_reads_cache_api_segments() {
+    let cache = bytes::open(bytes::Backend::CacheApi).await.unwrap();
+    let idb = bytes::open(bytes::Backend::IndexedDb).await.unwrap();
+    let data = pattern(700_000, 5);
+    let blob_id = unique("legacy");
+    let segments = write_segments(&cache, &blob_id, &data, 300_000).await;
+    assert_eq!(segments, vec![300_000, 300_000, 100_000]);
+    assert_eq!(idb.intact_prefix(&blob_id, &segments).await.unwrap(), 3, "Cache API segments count as intact");
+    let path = SandboxPath::parse(&format!("/tmp/{blob_id}")).unwrap();
+    let file = FileMeta::new(&path, blob_id.clone(), segments.clone(), 0.0, None);
+    assert!(blob_bytes(&idb.read(&file).await.unwrap()).await == data, "read back equal through the IndexedDB store");
+    idb.delete(&blob_id, 3).await.unwrap();
+    assert_eq!(cache.intact_prefix(&blob_id, &segments).await.unwrap(), 0, "deleted from the Cache API too");
+}
+
+/// The origin's backend is chosen once and recorded: every open agrees.
+pub async fn backend_recorded() {
+    let a = bytes::shared().await.unwrap().backend();
+    let again = bytes::open_recorded().await.unwrap().backend();
+    assert_eq!(a, again, "the recorded choice is read back");
 }
 
 pub async fn files_move_relabels() {

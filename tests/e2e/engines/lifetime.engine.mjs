@@ -17,11 +17,7 @@ const STOP = {
 };
 const SEGMENT = 16 * MiB; // "at most one segment fetched again", as worker-kill.test.mjs
 
-eachEngine("the worker stopped mid-transfer with every page closed: the next page resumes it with a Range, byte-exact, at most one segment fetched again", {
-  todo: {
-    webkit: "WebKit (driver's ephemeral store) drops the site's Cache API entries once its last page closes; the daemon resumes over segments that are gone",
-  },
-}, async (engine) => {
+eachEngine("the worker stopped mid-transfer with every page closed: the next page resumes it with a Range, byte-exact, at most one segment fetched again", {}, async (engine) => {
   const { size, rate } = STOP[engine];
   await inBrowser(engine, async (browser) => {
     const S = "com.example.x-stop";
