@@ -146,8 +146,9 @@ pub enum Action {
     /// Drop a request in flight; nothing more of it is reported (whatever
     /// is reported anyway is ignored, or counted if it was stored).
     Abort(TransferId),
-    /// Write atomically.
-    Commit(Commit),
+    /// Write atomically (boxed: a commit carries a whole task record, and
+    /// every other action is small).
+    Commit(Box<Commit>),
     /// Delete stored bytes: segments `from..from + count` of `blob_id`,
     /// once the writes of the blob's transfers in flight have settled
     /// (an aborted body may still store what had arrived: a discarded
@@ -840,13 +841,13 @@ impl Daemon {
         if is_new && task.kind == TaskKind::Upload {
             self.holds.insert(key.clone(), Hold::Copying);
             let from = task.upload_from.clone().unwrap_or_default();
-            self.actions.push_back(Action::Commit(std::mem::take(&mut commit)));
+            self.actions.push_back(Action::Commit(Box::new(std::mem::take(&mut commit))));
             self.actions.push_back(Action::CopyFile { task: key.clone(), from, blob_id: task.blob_id.clone() });
         } else {
-            self.actions.push_back(Action::Commit(commit));
+            self.actions.push_back(Action::Commit(Box::new(commit)));
         }
         self.set_task(task.clone());
-        Reply::Task { task }
+        Reply::Task { task: Box::new(task) }
     }
 
     /// The session's record once task `task_id` is stored: the page's
@@ -873,7 +874,7 @@ impl Daemon {
                 // A finished task is not in the scheduling index: forgetting
                 // it is dropping it from the map.
                 self.tasks.remove(&key_of(&source));
-                self.actions.push_back(Action::Commit(Commit { task: Some(source), forget_if_delivered: true, ..Commit::default() }));
+                self.actions.push_back(Action::Commit(Box::new(Commit { task: Some(source), forget_if_delivered: true, ..Commit::default() })));
             }
             None => {
                 task.discard_bytes();
@@ -889,9 +890,9 @@ impl Daemon {
             Ok(Transition::StopTransfer) => {
                 self.stop(&key);
                 self.put(now, task.clone());
-                Reply::Task { task }
+                Reply::Task { task: Box::new(task) }
             }
-            _ => Reply::Task { task },
+            _ => Reply::Task { task: Box::new(task) },
         }
     }
 
@@ -917,11 +918,11 @@ impl Daemon {
                 if produce_resume_data {
                     Reply::ResumeData { data }
                 } else {
-                    Reply::Task { task }
+                    Reply::Task { task: Box::new(task) }
                 }
             }
             _ if produce_resume_data => Reply::ResumeData { data: None },
-            _ => Reply::Task { task },
+            _ => Reply::Task { task: Box::new(task) },
         }
     }
 
@@ -1201,7 +1202,7 @@ impl Daemon {
         }
         let session = task.session.clone();
         self.set_task(task.clone());
-        self.actions.push_back(Action::Commit(Commit { task: Some(task), file, appends, ..Commit::default() }));
+        self.actions.push_back(Action::Commit(Box::new(Commit { task: Some(task), file, appends, ..Commit::default() })));
         if journalled {
             self.actions.push_back(Action::Broadcast(Broadcast::Journal { session: session.clone() }));
         }

@@ -243,8 +243,8 @@ fn page_shape(op: &str) -> Option<&'static str> {
 pub enum Reply {
     /// The task as stored after the command.
     Task {
-        /// The stored record.
-        task: TaskRecord,
+        /// The stored record (boxed: the other replies are small).
+        task: Box<TaskRecord>,
     },
     /// `cancelByProducingResumeData`: the resume data, if the download can continue.
     ResumeData {

@@ -850,7 +850,7 @@ impl Sim {
                 if let (Some(_), Some(t)) = (&c.file, &c.task) {
                     self.finished_at.insert(t.task_id, now);
                 }
-                let written = self.store.commit(c);
+                let written = self.store.commit(*c);
                 if let Some(d) = self.daemon.as_mut() {
                     d.handle_appended(&written);
                 }

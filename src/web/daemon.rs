@@ -152,7 +152,7 @@ fn perform(life: u64, action: Action) {
         Action::Send(s) => send(life, s),
         Action::ReadBody { transfer, blob_id, first_segment } => read_body(life, transfer, blob_id, first_segment),
         Action::Abort(id) => abort(id),
-        Action::Commit(c) => commit(life, c),
+        Action::Commit(c) => commit(life, *c),
         Action::DeleteBytes { blob_id, from, count } => delete_bytes(blob_id, from, count),
         Action::CopyFile { task, from, blob_id } => spawn_local(async move {
             let copied = copy_upload(&from, &blob_id).await;
