@@ -42,13 +42,49 @@ export function openDatabase(name, version) {
 export const SCHEMA_VERSION = 2; // = core::stored::SCHEMA_VERSION (a native test checks)
 if (globalThis.document && globalThis.indexedDB) openDatabase("bgsession", SCHEMA_VERSION).catch(() => {});
 
+// Reads `reader` ahead of the store, into `carry.ahead`'s queue (at most
+// READ_AHEAD bytes held), so that the body the browser has received is in
+// our hands when the connection breaks: Chromium errors a failing body at
+// once and drops what script has not read yet (seen: up to ~700 KB a cut
+// when the store was slow to take bytes on a busy machine). A chunk queued
+// before the failure is kept; the failure comes after the queue.
+// `carry.waitingSince`: since when a read has been pending (the network's
+// silence, whatever the store is doing).
+const READ_AHEAD = 4 * 1024 * 1024;
+function readAhead(reader, carry) {
+  const a = carry.ahead ??= { queue: [], bytes: 0, end: null, reading: false, waiters: [] };
+  const wake = () => a.waiters.splice(0).forEach((w) => w());
+  if (a.reading || a.end || a.bytes >= READ_AHEAD) return a;
+  a.reading = true;
+  (async () => {
+    while (!a.end && a.bytes < READ_AHEAD) {
+      carry.waitingSince = Date.now();
+      try {
+        const r = await reader.read();
+        if (r.done) a.end = { done: true };
+        else {
+          a.queue.push(r.value);
+          a.bytes += r.value.byteLength;
+        }
+      } catch (error) {
+        a.end = { error };
+      }
+      carry.waitingSince = 0;
+      wake();
+    }
+    a.reading = false;
+  })();
+  return a;
+}
+const changed = (a) => new Promise((res) => a.waiters.push(res));
+
 // Streams one segment of `reader`'s body into `store` (see openByteStore)
 // under `key`: at most
 // `maxBytes`, and closed early once `maxMs` have passed with bytes in it (so
 // a slow transfer still persists regularly). No data for `idleMs` fails it
-// with a TimeoutError (timeoutIntervalForRequest). `carry` holds a chunk
-// split at the previous boundary, a read still pending and since when it
-// has been waited for; pass the same object for every segment of a body.
+// with a TimeoutError (timeoutIntervalForRequest). `carry` holds what was
+// read ahead (readAhead) and since when a read has been pending; pass the
+// same object for every segment of a body.
 // A failing body (connection cut, stall) ends the segment with the bytes that
 // did arrive, so they are kept. Resolves as soon as the segment's bytes are
 // all handed to the store (so the caller can read on while the store
@@ -67,9 +103,6 @@ export async function pumpSegment(reader, store, key, maxBytes, maxMs, idleMs, c
     timer = setTimeout(() => { deadlinePassed = true; res(TIMEOUT); }, maxMs);
   });
   const stalled = new Promise((_, reject) => {
-    // Counts only time spent waiting for the network: while the store is
-    // slow to take bytes (backpressure) no read is pending, and that is not
-    // the server's silence.
     watchdog = setInterval(() => {
       if (carry.waitingSince && Date.now() - carry.waitingSince > idleMs) {
         reject(Object.assign(new Error(`no data for ${Math.round(idleMs / 1000)} s (timeoutIntervalForRequest)`), { name: "TimeoutError" }));
@@ -81,37 +114,36 @@ export async function pumpSegment(reader, store, key, maxBytes, maxMs, idleMs, c
     async pull(ctrlRaw) {
       const ctrl = { enqueue: (c) => ctrlRaw.enqueue(c), close: () => { ctrlRaw.close(); markClosed(); } };
       if (written >= maxBytes || (deadlinePassed && written > 0)) { ctrl.close(); return; }
-      let chunk = carry.chunk;
-      carry.chunk = null;
-      if (!chunk) {
-        if (!carry.pending) {
-          carry.pending = reader.read();
-          carry.pending.catch(() => {});
-        }
-        if (!carry.waitingSince) carry.waitingSince = Date.now();
+      const a = readAhead(reader, carry);
+      while (a.queue.length === 0 && !a.end) {
         let r;
         try {
-          r = await Promise.race(written > 0 ? [carry.pending, deadline, stalled] : [carry.pending, stalled]);
+          r = await Promise.race(written > 0 ? [changed(a), deadline, stalled] : [changed(a), stalled]);
         } catch (err) {
-          carry.pending = null;
-          carry.waitingSince = 0;
           failure = err;
           ctrl.close();
           return;
         }
         if (r === TIMEOUT) { ctrl.close(); return; }
-        carry.pending = null;
-        carry.waitingSince = 0;
-        if (r.done) { done = true; ctrl.close(); return; }
-        chunk = r.value;
       }
+      if (a.queue.length === 0) {
+        if (a.end.error) failure = a.end.error;
+        else done = true;
+        ctrl.close();
+        return;
+      }
+      let chunk = a.queue[0];
       const room = maxBytes - written;
       if (chunk.byteLength > room) {
-        carry.chunk = chunk.subarray(room);
+        a.queue[0] = chunk.subarray(room);
         chunk = chunk.subarray(0, room);
+      } else {
+        a.queue.shift();
       }
+      a.bytes -= chunk.byteLength;
       written += chunk.byteLength;
       ctrl.enqueue(chunk);
+      readAhead(reader, carry);
     },
   }, { highWaterMark: 1 });
   const put = store.putStream(key, stream);
