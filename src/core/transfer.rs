@@ -334,7 +334,8 @@ pub enum Failure {
     Write(String),
     /// The server answered nonsense.
     BadResponse(String),
-    /// No data for `timeoutIntervalForRequest`.
+    /// No data for `timeoutIntervalForRequest`: the attempt ends and is
+    /// retried (a background session's rule).
     TimedOut(String),
     /// The browser withheld the response (a cross-origin URL without CORS):
     /// retrying cannot help.
@@ -603,7 +604,16 @@ impl RetryPolicy {
                 task.retry_at = Some(now + OFFLINE_POLL_MS);
                 return FailureDecision::WaitForConnectivity { notify };
             }
-            Failure::TimedOut(d) => (UrlErrorCode::TimedOut, d, false),
+            // Apple: "Any upload or download tasks created by a background
+            // session are automatically retried if the original request
+            // fails due to a timeout"; `timeoutIntervalForResource` bounds
+            // them. Not counted as a failure: a slow server never uses up
+            // the retries of the errors below.
+            Failure::TimedOut(_) => {
+                let at = now + self.backoff_ms(1, jitter);
+                task.retry_at = Some(at);
+                return FailureDecision::RetryAt(at);
+            }
             Failure::Connect(d) => (UrlErrorCode::CannotConnectToHost, d, true),
             Failure::Lost(d) => (UrlErrorCode::NetworkConnectionLost, d, true),
             Failure::Quota(d) => (UrlErrorCode::CannotWriteToFile, format!("storage quota exceeded: {d}"), false),
@@ -869,7 +879,6 @@ mod tests {
             (Failure::TooManyRedirects("a loop".into()), -1007),
             (Failure::BadRequest("header X-A has CR/LF".into()), -1000),
             (Failure::NotAllowed("no CORS".into()), -1011),
-            (Failure::TimedOut("60 s".into()), -1001),
             (Failure::Quota("full".into()), -3003),
             (Failure::Write("broken store".into()), -3003),
         ];
@@ -946,13 +955,16 @@ mod tests {
     }
 
     #[test]
-    fn timeouts_end_the_task_with_minus_1001() {
+    fn a_request_timeout_is_retried_and_the_resource_timeout_ends_the_task_with_minus_1001() {
         let p = RetryPolicy::default();
         let mut t = task();
-        match p.on_failure(&mut t, Failure::TimedOut("no data for 60 s".into()), 0.0, 0.0) {
-            FailureDecision::Fail(e) => assert_eq!(e.code, -1001),
-            d => panic!("{d:?}"),
+        for _ in 0..3 * p.max_failures {
+            match p.on_failure(&mut t, Failure::TimedOut("no data for 60 s".into()), 0.0, 0.0) {
+                FailureDecision::RetryAt(at) => assert!(at > 0.0 && at <= p.base_ms, "{at}"),
+                d => panic!("a background session retries a request that timed out: {d:?}"),
+            }
         }
+        assert_eq!(t.failures, 0, "timeouts use up no retries");
         let mut t = task();
         assert_eq!(resource_timed_out(&t, 1e12), None, "no deadline");
         t.resource_deadline = Some(100.0);

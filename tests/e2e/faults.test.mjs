@@ -281,19 +281,32 @@ test("resume data: cancel at ~50 %, resume from the data, byte-exact", async () 
   });
 });
 
-test("timeoutIntervalForRequest: a stalled body ends the task with -1001", async () => {
+// Apple: "Any upload or download tasks created by a background session are
+// automatically retried if the original request fails due to a timeout"
+// (timeoutIntervalForResource bounds them). Until 2026-12-06 this test
+// asserted the task ended with -1001, which is what a default session does,
+// not a background one.
+test("timeoutIntervalForRequest: a stalled body is retried from the stored bytes, as a background session does, byte-exact", async () => {
   await withApp(async ({ page }) => {
     const name = "stall.bin";
+    const size = 4 * MiB;
     const id = await start(page, {
       session: "com.example.timeouts",
       options: { timeoutIntervalForRequest: 1.5 },
-      path: `/files/${name}?size=${4 * MiB}&stallAt=${MiB}&stallMs=6000`,
+      path: `/files/${name}?size=${size}&stallAt=${MiB}&stallMs=6000`,
       name,
     });
     const entries = await waitDone(page, id);
-    assertOrder(entries, id, { error: -1001 });
-    const error = await page.evaluate((id) => window.errors[id], id);
-    assert.match(error.userInfo.NSLocalizedFailureReason, /timeoutIntervalForRequest/);
+    assertOrder(entries, id);
+    const reqs = requestsFor(`/files/${name}`);
+    const stalled = reqs.findIndex((r) => r.stalledAt !== null);
+    assert.ok(stalled >= 0, "the server stalled a response");
+    const retry = reqs[stalled + 1];
+    assert.ok(retry, `and it was retried: ${reqs.map((r) => `${r.range} ${r.status}`).join("; ")}`);
+    assert.ok(retry.start < reqs[stalled].start + 6000, "the retry did not wait for the stall to end: the request timed out");
+    assert.equal(retry.status, 206);
+    assert.ok(Number(/^bytes=(\d+)-/.exec(retry.range)?.[1]) >= MiB, `the retry goes on from the stored bytes (${retry.range})`);
+    await assertFile(page, name, { size });
   });
 });
 

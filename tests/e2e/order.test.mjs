@@ -167,13 +167,15 @@ test("an HTTP 404 is not a task error: didFinishDownloadingTo with statusCode 40
   });
 });
 
-// A stalled body fails the task with -1001 (timeoutIntervalForRequest: no
-// data for 1.5 s). The first MiB (the daemon's probe) is stored before the
-// stall; with an ETag that makes the failure resumable.
+// A stalled body fails the task with -1001 once timeoutIntervalForResource
+// (3 s) has passed. (Until 2026-12-06 these tests used timeoutIntervalForRequest,
+// which now retries, as a background session does on iOS.) The first MiB
+// (the daemon's probe) is stored before the stall; with an ETag that makes
+// the failure resumable.
 async function failByTimeout(page, { name, size, extra = "" }) {
   const session = "com.example.order.failure";
-  const url = `${server.url}/files/${name}?size=${size}&stallAt=${MiB}&stallMs=6000${extra}`;
-  const id = await startDownload(page, { session, url, name, options: { timeoutIntervalForRequest: 1.5 } });
+  const url = `${server.url}/files/${name}?size=${size}&stallAt=${MiB}&stallMs=30000${extra}`;
+  const id = await startDownload(page, { session, url, name, options: { timeoutIntervalForResource: 3 } });
   const log = await waitCompleted(page, id);
   const calls = assertTaskOrder(log, id, FAILED);
   assert.equal(calls.at(-1)[2], -1001, "didCompleteWithError(-1001 timed out)");
@@ -193,11 +195,11 @@ async function failByTimeout(page, { name, size, extra = "" }) {
   }, id);
   assert.equal(error.domain, "NSURLErrorDomain");
   assert.equal(error.code, -1001);
-  assert.match(error.reason, /timeoutIntervalForRequest/);
+  assert.match(error.reason, /timeoutIntervalForResource/);
   return { id, session, log, calls, error };
 }
 
-test("a failure (timeoutIntervalForRequest): didCompleteWithError(-1001) with resume data; resuming from it finishes byte-exact", async () => {
+test("a failure (timeoutIntervalForResource): didCompleteWithError(-1001) with resume data; resuming from it finishes byte-exact", async () => {
   await withApp(server, async ({ page }) => {
     const name = "timeout.bin";
     const size = 3 * MiB;

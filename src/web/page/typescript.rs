@@ -170,8 +170,9 @@ export type URLSessionTransport = "fetch" | "backgroundFetch";
 pub enum UrlError {
     /// -999 (`NSURLErrorCancelled`): the task was cancelled.
     cancelled = -999,
-    /// -1001 (`NSURLErrorTimedOut`): `timeoutIntervalForRequest` or
-    /// `timeoutIntervalForResource` ran out.
+    /// -1001 (`NSURLErrorTimedOut`): `timeoutIntervalForResource` ran out
+    /// (a request that gets no data for `timeoutIntervalForRequest` is
+    /// retried: a background session's rule, as on iOS).
     timedOut = -1001,
     /// -1000 (`NSURLErrorBadURL`): the request cannot be sent as it is (a
     /// header with CR/LF, a forbidden name or an oversized value).
