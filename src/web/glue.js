@@ -530,23 +530,24 @@ export async function bgFetchResponse(registration) {
 // group commit of Store::ack), the temp files the delegate did not move
 // removed with them. Each IndexedDB request is a round trip to the browser
 // process, so this makes few of them: one range delete for the entries when
-// nothing else lies between them, and the temp files looked up by one key
-// listing (usually the delegate moved them: nothing more to do).
+// nothing else lies between them, finished tasks read and deleted per run of
+// consecutive identifiers, and the temp files looked up by one key listing
+// (usually the delegate moved them: nothing more to do).
 // ops: Float64Array of [seq, taskId, kind, total] per entry, in delivery
-// order; kind 0 = nothing more, 1 = forget the task's delivered total (the
-// page knows it has one), 2 = set it to total. paths: file keys to remove
-// if they still exist. Resolves with the removed files' metadata once
-// written (a page closing before that has none of it written: those
-// entries are delivered again).
+// order; kind 0 = nothing more, 2 = set the task's delivered total to
+// total, 1 = the task is over: forget it and delete its delivered total,
+// 3 = the same, with no total stored (the page knows them all). paths: file
+// keys to remove if they still exist. Resolves with the removed files'
+// metadata once written (a page closing before that has none of it
+// written: those entries are delivered again).
 export function ackEntries(db, session, ops, paths) {
   return new Promise((resolve, reject) => {
     const tx = db.transaction(["events", "delivered", "files", "tasks"], "readwrite", { durability: "relaxed" });
-    const tasks = tx.objectStore("tasks");
     const events = tx.objectStore("events");
     const delivered = tx.objectStore("delivered");
-    const files = tx.objectStore("files");
     const removed = [];
     const seqs = [];
+    const over = [];
     let low = Infinity, high = -Infinity;
     for (let i = 0; i < ops.length; i += 4) {
       seqs.push(ops[i]);
@@ -563,42 +564,59 @@ export function ackEntries(db, session, ops, paths) {
       };
     }
     for (let i = 0; i < ops.length; i += 4) {
-      if (ops[i + 2] === 1) {
-        // The task's last event is acknowledged: it is over, and forgotten
-        // (as iOS forgets a finished task) unless its record holds bytes
-        // kept for resume data.
-        const key = [session, ops[i + 1]];
-        delivered.delete(key);
-        const rec = tasks.get(key);
-        rec.onsuccess = () => {
-          const t = rec.result;
-          if (t && t.state === "completed" && !(t.segments && t.segments.length)) tasks.delete(key);
-        };
-      }
-      else if (ops[i + 2] === 2) delivered.put({ v: 1, session, taskId: ops[i + 1], total: ops[i + 3] });
+      const kind = ops[i + 2];
+      if (kind === 1) delivered.delete([session, ops[i + 1]]);
+      if (kind === 1 || kind === 3) over.push(ops[i + 1]);
+      else if (kind === 2) delivered.put({ v: 1, session, taskId: ops[i + 1], total: ops[i + 3] });
     }
-    if (paths.length) {
-      const wanted = new Set(paths);
-      const sorted = [...wanted].sort();
-      const present = files.getAllKeys(IDBKeyRange.bound(sorted[0], sorted[sorted.length - 1]));
-      present.onsuccess = () => {
-        const keys = present.result;
-        const found = keys.filter((k) => wanted.has(k));
-        if (!found.length) return;
-        // Keys come sorted: the found ones span [first, last]; read them in
-        // one request and, when nothing else lies between, delete them in one.
-        const span = IDBKeyRange.bound(found[0], found[found.length - 1]);
-        const metas = files.getAll(span);
-        metas.onsuccess = () => {
-          for (const m of metas.result) if (wanted.has(m.path)) removed.push(m);
-          if (found.length === keys.filter((k) => k >= found[0] && k <= found[found.length - 1]).length) files.delete(span);
-          else for (const k of found) files.delete(k);
-        };
-      };
-    }
+    forgetTasks(tx.objectStore("tasks"), session, over);
+    if (paths.length) removeFiles(tx.objectStore("files"), paths, removed);
     tx.oncomplete = () => resolve(removed);
     tx.onabort = () => reject(tx.error || new DOMException("IndexedDB transaction aborted", "AbortError"));
   });
+}
+
+// ackEntries: tasks whose last event is acknowledged are over, and
+// forgotten (as iOS forgets a finished task) unless their record holds
+// bytes kept for resume data. One read per run of consecutive identifiers,
+// and one range delete for the run when every one of them goes.
+function forgetTasks(tasks, session, ids) {
+  ids = [...new Set(ids)].sort((a, b) => a - b);
+  for (let i = 0; i < ids.length; ) {
+    let j = i;
+    while (j + 1 < ids.length && ids[j + 1] === ids[j] + 1) j++;
+    const run = IDBKeyRange.bound([session, ids[i]], [session, ids[j]]);
+    const count = j - i + 1;
+    const read = tasks.getAll(run);
+    read.onsuccess = () => {
+      const gone = read.result.filter((t) => t.state === "completed" && !(t.segments && t.segments.length));
+      if (gone.length === count) tasks.delete(run);
+      else for (const t of gone) tasks.delete([session, t.taskId]);
+    };
+    i = j + 1;
+  }
+}
+
+// ackEntries: removes the files at `paths` that still exist, their metadata
+// pushed to `removed`.
+function removeFiles(files, paths, removed) {
+  const wanted = new Set(paths);
+  const sorted = [...wanted].sort();
+  const present = files.getAllKeys(IDBKeyRange.bound(sorted[0], sorted[sorted.length - 1]));
+  present.onsuccess = () => {
+    const keys = present.result;
+    const found = keys.filter((k) => wanted.has(k));
+    if (!found.length) return;
+    // Keys come sorted: the found ones span [first, last]; read them in
+    // one request and, when nothing else lies between, delete them in one.
+    const span = IDBKeyRange.bound(found[0], found[found.length - 1]);
+    const metas = files.getAll(span);
+    metas.onsuccess = () => {
+      for (const m of metas.result) if (wanted.has(m.path)) removed.push(m);
+      if (found.length === keys.filter((k) => k >= found[0] && k <= found[found.length - 1]).length) files.delete(span);
+      else for (const k of found) files.delete(k);
+    };
+  };
 }
 
 // Resolves with the result of an IndexedDB request.

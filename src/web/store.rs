@@ -519,7 +519,8 @@ impl Store {
         let paths = js_sys::Array::new();
         for (task_id, ack) in acks {
             let (kind, total) = match (ack.forget_task, ack.delivered_total) {
-                (true, _) => (1.0, 0.0),
+                (true, _) if ack.forget_total => (1.0, 0.0),
+                (true, _) => (3.0, 0.0),
                 (false, Some(t)) => (2.0, t as f64),
                 (false, None) => (0.0, 0.0),
             };
