@@ -38,6 +38,7 @@
 //! ```
 
 use crate::core::journal::{ack_for, delegate_call, Ack, DelegateCall, Event, JournalEntry, ReplayTracker};
+use crate::core::task::{TaskRecord, TaskState};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Acknowledgements waiting to be written before delivery pauses. With the
@@ -86,6 +87,9 @@ pub struct Replayer {
     /// Tasks whose delivered total may be stored: on disk when the session
     /// opened, or set by a batch handed to the host since.
     stored_totals: BTreeSet<u64>,
+    /// Tasks whose stored record, read with the entries at open, was
+    /// completed with no bytes kept ([`Replayer::handle_records`]).
+    records_over: BTreeSet<u64>,
     tracker: ReplayTracker,
     /// The entry whose delegate call is running.
     delivering: Option<JournalEntry>,
@@ -116,6 +120,7 @@ impl Replayer {
             delivered_up_to: 0,
             totals: BTreeMap::new(),
             stored_totals: BTreeSet::new(),
+            records_over: BTreeSet::new(),
             tracker: ReplayTracker::default(),
             delivering: None,
             acks: Vec::new(),
@@ -140,6 +145,17 @@ impl Replayer {
             self.stored_totals.insert(*task);
         }
         self.take(entries);
+    }
+
+    /// The session's stored task records, read in the same transaction as
+    /// the entries given to [`Replayer::handle_opened`]: those completed
+    /// with no bytes kept are deleted by their last acknowledgement without
+    /// being read again ([`Ack::record_over`]; a completed record never
+    /// gains bytes, and an identifier is never given twice).
+    pub fn handle_records(&mut self, records: &[TaskRecord]) {
+        for r in records.iter().filter(|r| r.state == TaskState::Completed && r.segments.is_empty()) {
+            self.records_over.insert(r.task_id);
+        }
     }
 
     /// Has the session opened (this page holds its events)?
@@ -215,9 +231,14 @@ impl Replayer {
     /// the later ones, at the next announcement.
     pub fn handle_acks_failed(&mut self, mut acks: Vec<Ack>) {
         self.writing = false;
-        // Nothing of it was written: the totals it deleted are stored still.
-        for a in acks.iter().filter(|a| a.forget_task && a.forget_total) {
-            self.stored_totals.insert(a.task_id);
+        // Nothing of it was written: the totals and records it deleted are stored still.
+        for a in acks.iter().filter(|a| a.forget_task) {
+            if a.forget_total {
+                self.stored_totals.insert(a.task_id);
+            }
+            if a.record_over {
+                self.records_over.insert(a.task_id);
+            }
         }
         acks.append(&mut self.acks);
         self.acks = acks;
@@ -334,6 +355,7 @@ impl Replayer {
             }
             if a.forget_task {
                 a.forget_total = self.stored_totals.remove(&a.task_id);
+                a.record_over = self.records_over.remove(&a.task_id);
             }
         }
         acks
@@ -611,6 +633,29 @@ mod tests {
         r.handle_announced();
         let Some(ReplayAction::WriteAcks(again)) = r.poll() else { panic!() };
         assert_eq!((again[0].seq, again[0].forget_total), (1, true), "nothing of the failed batch was written");
+    }
+
+    #[test]
+    fn a_record_read_completed_with_no_bytes_is_forgotten_unread() {
+        use crate::core::request::Request;
+        let record = |id, state, segments: Vec<u64>| {
+            let mut t = TaskRecord::new_download("s", id, Request::get("https://example.test/f").unwrap(), 0.0, format!("b{id}"));
+            (t.state, t.segments) = (state, segments);
+            t
+        };
+        let mut r = Replayer::new();
+        r.handle_opened(vec![done(1, 1), done(2, 2), done(3, 3)], []);
+        // Task 1 over; task 2 keeps bytes for resume data; task 3 was read running.
+        r.handle_records(&[record(1, TaskState::Completed, vec![]), record(2, TaskState::Completed, vec![5]), record(3, TaskState::Running, vec![])]);
+        assert!(matches!(r.poll(), Some(ReplayAction::Deliver { .. })));
+        r.handle_delivered();
+        let Some(ReplayAction::WriteAcks(first)) = r.poll() else { panic!() };
+        r.handle_acks_failed(first);
+        r.handle_announced();
+        let acks: Vec<Ack> = batches(&mut r).concat();
+        let view: Vec<(u64, bool)> = acks.iter().map(|a| (a.task_id, a.record_over)).collect();
+        assert_eq!(view, [(1, true), (2, false), (3, false)], "only task 1 unread (also when written again after a failure); the others are read first");
+        assert!(acks.iter().all(|a| a.forget_task));
     }
 
     #[test]

@@ -477,7 +477,9 @@ impl Store {
     }
 
     async fn session_view_read(&self, session: &str) -> Result<(SessionView, Vec<Unreadable>, Vec<Unreadable>)> {
+        js::tmark("view read start");
         let all = js::wait(js::session_view(&self.raw, session)).await.map_err(|err| read_error("a session's tasks and journal", &err))?;
+        js::tmark("view read");
         let all = js_sys::Array::from(&all);
         let (tasks, bad_tasks) = decode_records::<TaskRecord>(&all.get(0).into(), "stored tasks")?;
         let (mut entries, bad_entries) = decode_records::<JournalEntry>(&all.get(1).into(), "journal entries")?;
@@ -518,13 +520,10 @@ impl Store {
         let mut ops = Vec::with_capacity(acks.len() * 4);
         let paths = js_sys::Array::new();
         for (task_id, ack) in acks {
-            let (kind, total) = match (ack.forget_task, ack.delivered_total) {
-                (true, _) if ack.forget_total => (1.0, 0.0),
-                (true, _) => (3.0, 0.0),
-                (false, Some(t)) => (2.0, t as f64),
-                (false, None) => (0.0, 0.0),
-            };
-            ops.extend([ack.seq as f64, *task_id as f64, kind, total]);
+            // Flags of glue.js ackEntries.
+            let forget = ack.forget_task;
+            let flags = ack.delivered_total.map_or(0, |_| 1) | u8::from(forget && ack.forget_total) << 1 | u8::from(forget && !ack.record_over) << 2 | u8::from(forget && ack.record_over) << 3;
+            ops.extend([ack.seq as f64, *task_id as f64, f64::from(flags), ack.delivered_total.unwrap_or(0) as f64]);
             if let Some(path) = ack.remove_file.as_deref().and_then(|l| SandboxPath::parse(l).ok()) {
                 paths.push(&JsValue::from_str(&path.key()));
             }

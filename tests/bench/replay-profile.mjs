@@ -3,12 +3,14 @@
 // app page with Chromium's sampling profiler running, and prints the marks,
 // the main thread's busy/idle time in 10 ms buckets and the functions with
 // the most self time between page load and urlSessionDidFinishEvents.
-// RUNS=n (default 3) profiles; PROFILE_OUT=file.cpuprofile keeps the last.
+// RUNS=n (default 3) profiles; PROFILE_OUT=file.cpuprofile keeps the last;
+// ROOT=dir serves another www/ (e.g. one built with wasm names kept);
+// WINDOW=firstEvent,lastEvent (marks' names) limits the table to that span.
 import { writeFileSync } from "node:fs";
 import { execSync } from "node:child_process";
 import { startServer, newProfile, removeProfile, launch, openApp } from "../e2e/harness.mjs";
 
-const server = await startServer({ port: 0 });
+const server = await startServer({ port: 0, ...(process.env.ROOT ? { root: process.env.ROOT } : {}) });
 const profile = await newProfile();
 const context = await launch(profile);
 const page = await openApp(context, server.url, []);
@@ -43,11 +45,15 @@ for (let run = 0; run < Number(process.env.RUNS || 3); run++) {
   const cdp = await context.newCDPSession(p);
   await cdp.send("Profiler.enable");
   await cdp.send("Profiler.setSamplingInterval", { interval: 100 });
-  await cdp.send("Profiler.start");
+  if (!process.env.NOPROFILE) await cdp.send("Profiler.start");
   await p.goto(`${server.url}/fixtures/app.html?keepTemp=1`);
   await p.waitForFunction(() => window.log && window.log.some((e) => e[0] === "urlSessionDidFinishEvents" && e[1] === "bench.replay"), null, { timeout: 120_000, polling: 10 });
-  const { profile: prof } = await cdp.send("Profiler.stop");
+  const { profile: prof } = process.env.NOPROFILE ? { profile: { nodes: [], samples: [], timeDeltas: [], startTime: 0 } } : await cdp.send("Profiler.stop");
   const marks = await p.evaluate(() => ({ ...window.marks, finished: window.finishedEventsAt, origin: performance.timeOrigin }));
+  const bg = await p.evaluate(() => globalThis.__bgmarks || []);
+  if (bg.length) {
+    console.log(`marks: ` + bg.map(([n, t]) => `${n} ${Math.round(t)}`).join(", "));
+  }
   await p.close();
   if (process.env.PROFILE_OUT) writeFileSync(process.env.PROFILE_OUT, JSON.stringify(prof));
   // Sample times are µs on the profiler's clock; the profile's startTime is
@@ -62,7 +68,8 @@ for (let run = 0; run < Number(process.env.RUNS || 3); run++) {
   const buckets = new Map();
   for (let i = 0; i < prof.samples.length; i++) {
     const ms = times[i] / 1000 - shift;
-    if (ms < 0 || ms > marks.finished) continue;
+    const [from, to] = (process.env.WINDOW || "").split(",").map((k) => marks[k]);
+    if (ms < (from ?? 0) || ms > (to ?? marks.finished)) continue;
     const n = byId.get(prof.samples[i]);
     const f = n.callFrame;
     const name = `${f.functionName || "(anon)"} ${f.url.split("/").pop()}:${f.lineNumber}`;

@@ -31,12 +31,20 @@ const HEARTBEAT_MS: u32 = 2_000;
 /// delivered, or after this long if that takes longer.
 const WAKE_AFTER_MS: u32 = 500;
 
+/// A replay gives the page's event loop a turn after running this long:
+/// delegate calls that return at once (or resolve at once) would otherwise
+/// chain as microtasks, and the results of the acknowledgement being
+/// written (and any input) would wait until delivery paused.
+const YIELD_AFTER_MS: f64 = 4.0;
+
 impl SessionInner {
     /// Takes the identifier's events lock, listens to the daemon's
     /// announcements, reads the session (tasks, journal, delivered totals)
     /// and starts the replay.
     pub(crate) async fn open(self: &Rc<Self>) -> Result<(), JsValue> {
+        js::tmark("open");
         let release = js::wait(js::hold_lock(&lock_name(&self.config.identifier))).await?;
+        js::tmark("locked");
         if self.replayer.borrow().is_invalidated() {
             let _ = release.unchecked_ref::<js_sys::Function>().call0(&JsValue::UNDEFINED);
             return Ok(());
@@ -46,14 +54,19 @@ impl SessionInner {
         // after the read is announced.
         self.listen();
         let view = store::shared().await?.session_view(&self.config.identifier).await?;
+        js::tmark("view decoded");
+        self.replayer.borrow_mut().handle_records(&view.tasks);
         self.take_records(view.tasks);
+        js::tmark("records taken");
         // Background Fetch tasks whose download a closed page never started.
         let waiting: Vec<Rc<TaskInner>> = self.tasks.borrow().values().map(|(t, _)| t.clone()).collect();
         for t in waiting {
             self.start_background_fetch(&t).await;
         }
         // This page is now the one writer of the delivered totals: all of them are here.
+        js::tmark("bgfetch looked");
         self.replayer.borrow_mut().handle_opened(view.entries, view.delivered_totals);
+        js::tmark("opened");
         self.keep_daemon_awake();
         self.kick();
         Ok(())
@@ -120,13 +133,20 @@ impl SessionInner {
     }
 
     async fn pump(self: &Rc<Self>) {
+        js::tmark("pump");
         self.sync_open_tasks();
+        let mut since = js::now();
         loop {
             let action = self.replayer.borrow_mut().poll();
             let Some(action) = action else { break };
             self.perform(action).await;
+            if js::now() - since >= YIELD_AFTER_MS {
+                let _ = js::wait(js::next_task()).await;
+                since = js::now();
+            }
         }
         self.pumping.set(false);
+        js::tmark("pump idle");
         let r = self.replayer.borrow();
         if r.is_opened() && r.is_drained() {
             drop(r);
@@ -162,7 +182,7 @@ impl SessionInner {
                     }
                 }
             }
-            ReplayAction::FinishEvents => self.finish_events().await,
+            ReplayAction::FinishEvents => { js::tmark("finish"); self.finish_events().await },
             ReplayAction::BecomeInvalid => self.invalidate().await,
         }
     }
@@ -172,6 +192,7 @@ impl SessionInner {
     fn write_acks(self: &Rc<Self>, acks: Vec<Ack>) {
         let me = self.clone();
         spawn_local(async move {
+            js::tmark(&format!("ack write {}", acks.len()));
             let batch: Vec<(u64, Ack)> = acks.iter().map(|a| (a.task_id, a.clone())).collect();
             let written = async {
                 let removed = store::shared().await?.ack(&me.config.identifier, &batch).await?;
@@ -185,6 +206,7 @@ impl SessionInner {
                 Ok::<(), JsValue>(())
             }
             .await;
+            js::tmark("ack written");
             match written {
                 Ok(()) => me.replayer.borrow_mut().handle_acks_written(),
                 Err(e) => {
