@@ -541,9 +541,9 @@ export async function bgFetchResponse(registration) {
 // delivered total, 4 = the task is over: forget its record if completed
 // with no bytes kept for resume data (read first), 8 = delete its record
 // (known completed with no bytes). paths: file keys to remove if they still
-// exist. Resolves with the removed files' metadata once written (a page
-// closing before that has none of it written: those entries are delivered
-// again).
+// exist. Resolves with the metadata of the removed files that hold bytes
+// once written (a page closing before that has none of it written: those
+// entries are delivered again).
 export function ackEntries(db, session, ops, paths) {
   return new Promise((resolve, reject) => {
     const tx = db.transaction(["events", "delivered", "files", "tasks"], "readwrite", { durability: "relaxed" });
@@ -600,8 +600,8 @@ function forgetTasks(tasks, session, ids) {
   }
 }
 
-// ackEntries: removes the files at `paths` that still exist, their metadata
-// pushed to `removed`: the files between the first and last path are read
+// ackEntries: removes the files at `paths` that still exist, the metadata
+// of those holding bytes pushed to `removed`: the files between the first and last path are read
 // in one request (temp files: few, and usually moved already).
 function removeFiles(files, paths, removed) {
   const wanted = new Set(paths);
@@ -612,7 +612,7 @@ function removeFiles(files, paths, removed) {
     const all = present.result;
     const found = all.filter((m) => wanted.has(m.path));
     if (!found.length) return;
-    removed.push(...found);
+    for (const m of found) if (m.segments && m.segments.length) removed.push(m);
     // Sorted by path: when nothing else lies between the first and the
     // last found, one request deletes them all.
     if (found.length === all.length) files.delete(span);
@@ -672,6 +672,3 @@ export function sessionView(db, session) {
     done(tx.objectStore("delivered").getAll(mine)),
   ]);
 }
-
-// TEMP profiling marks.
-export function tmark(name) { (globalThis.__bgmarks ||= []).push([name, performance.now()]); }

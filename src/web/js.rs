@@ -36,8 +36,6 @@ extern "C" {
     pub fn call_delegate_for_value(delegate: &JsValue, method: &str, args: &js_sys::Array) -> Promise;
     #[wasm_bindgen(js_name = nextTask)]
     pub fn next_task() -> Promise;
-    #[wasm_bindgen(js_name = tmark)]
-    pub fn tmark(name: &str);
     #[wasm_bindgen(js_name = showLaunchNotification)]
     pub fn show_launch_notification(session: &str, description: &str, why: &str, pending: f64, url: &str) -> Promise;
 }

@@ -120,6 +120,11 @@ pub async fn shared() -> Result<Rc<Store>> {
     SHARED.with(|s| s.borrow().clone()).ok_or_else(|| js::error("BGSessionStoreError", "IndexedDB: the database is not open"))
 }
 
+/// The store of this page or worker if it is open already.
+pub fn shared_now() -> Option<Rc<Store>> {
+    SHARED.with(|s| s.borrow().clone())
+}
+
 /// Decodes many stored records at once: one `JSON.stringify` and
 /// `serde_json` is several times faster than decoding each object field by
 /// field through `serde_wasm_bindgen`. Records are upgraded to this build's
@@ -477,9 +482,7 @@ impl Store {
     }
 
     async fn session_view_read(&self, session: &str) -> Result<(SessionView, Vec<Unreadable>, Vec<Unreadable>)> {
-        js::tmark("view read start");
         let all = js::wait(js::session_view(&self.raw, session)).await.map_err(|err| read_error("a session's tasks and journal", &err))?;
-        js::tmark("view read");
         let all = js_sys::Array::from(&all);
         let (tasks, bad_tasks) = decode_records::<TaskRecord>(&all.get(0).into(), "stored tasks")?;
         let (mut entries, bad_entries) = decode_records::<JournalEntry>(&all.get(1).into(), "journal entries")?;
@@ -514,9 +517,11 @@ impl Store {
 
     /// Acknowledges delivered entries in one transaction (a group commit):
     /// deletes them, sets or forgets their tasks' delivered-progress totals
-    /// and removes the temp files the delegate did not move. Returns the
-    /// removed files' metadata, whose bytes the caller then deletes.
-    pub async fn ack(&self, session: &str, acks: &[(u64, Ack)]) -> Result<Vec<FileMeta>> {
+    /// and removes the temp files the delegate did not move. The transaction
+    /// is begun when this is called, not when it is awaited. Resolves with
+    /// the metadata of the removed files that hold bytes, which the caller
+    /// then deletes.
+    pub fn ack(&self, session: &str, acks: &[(u64, Ack)]) -> impl std::future::Future<Output = Result<Vec<FileMeta>>> {
         let mut ops = Vec::with_capacity(acks.len() * 4);
         let paths = js_sys::Array::new();
         for (task_id, ack) in acks {
@@ -528,10 +533,13 @@ impl Store {
                 paths.push(&JsValue::from_str(&path.key()));
             }
         }
-        let removed = js::wait(js::ack_entries(&self.raw, session, &ops, &paths))
-            .await
-            .map_err(|err| js::error("BGSessionStoreError", &format!("IndexedDB: acknowledging events failed: {}", js::message(&err))))?;
-        decode_array(&removed.into(), "file metadata")
+        let written = js::ack_entries(&self.raw, session, &ops, &paths);
+        async move {
+            let removed = js::wait(written)
+                .await
+                .map_err(|err| js::error("BGSessionStoreError", &format!("IndexedDB: acknowledging events failed: {}", js::message(&err))))?;
+            decode_array(&removed.into(), "file metadata")
+        }
     }
 
     // ---- files -------------------------------------------------------------

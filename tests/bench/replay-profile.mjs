@@ -50,10 +50,6 @@ for (let run = 0; run < Number(process.env.RUNS || 3); run++) {
   await p.waitForFunction(() => window.log && window.log.some((e) => e[0] === "urlSessionDidFinishEvents" && e[1] === "bench.replay"), null, { timeout: 120_000, polling: 10 });
   const { profile: prof } = process.env.NOPROFILE ? { profile: { nodes: [], samples: [], timeDeltas: [], startTime: 0 } } : await cdp.send("Profiler.stop");
   const marks = await p.evaluate(() => ({ ...window.marks, finished: window.finishedEventsAt, origin: performance.timeOrigin }));
-  const bg = await p.evaluate(() => globalThis.__bgmarks || []);
-  if (bg.length) {
-    console.log(`marks: ` + bg.map(([n, t]) => `${n} ${Math.round(t)}`).join(", "));
-  }
   await p.close();
   if (process.env.PROFILE_OUT) writeFileSync(process.env.PROFILE_OUT, JSON.stringify(prof));
   // Sample times are µs on the profiler's clock; the profile's startTime is

@@ -157,14 +157,9 @@ async fn wake_daemon() -> Result<(), JsValue> {
 
 async fn launch() -> Result<JsValue, JsValue> {
     // The Web Locks query runs while the database opens and is read.
-    js::tmark("launch");
     let held = js::held_lock_names();
-    let store = store::shared().await?;
-    js::tmark("db open");
-    let ids = store.sessions_with_events().await?;
-    js::tmark("sessions with events");
+    let ids = store::shared().await?.sessions_with_events().await?;
     let held = held.await?;
-    js::tmark("held locks");
     let out = js_sys::Array::new();
     for id in ids {
         let already = APP.with(|a| a.borrow().handled.contains(&id));

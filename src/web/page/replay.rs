@@ -42,9 +42,7 @@ impl SessionInner {
     /// announcements, reads the session (tasks, journal, delivered totals)
     /// and starts the replay.
     pub(crate) async fn open(self: &Rc<Self>) -> Result<(), JsValue> {
-        js::tmark("open");
         let release = js::wait(js::hold_lock(&lock_name(&self.config.identifier))).await?;
-        js::tmark("locked");
         if self.replayer.borrow().is_invalidated() {
             let _ = release.unchecked_ref::<js_sys::Function>().call0(&JsValue::UNDEFINED);
             return Ok(());
@@ -54,19 +52,15 @@ impl SessionInner {
         // after the read is announced.
         self.listen();
         let view = store::shared().await?.session_view(&self.config.identifier).await?;
-        js::tmark("view decoded");
         self.replayer.borrow_mut().handle_records(&view.tasks);
         self.take_records(view.tasks);
-        js::tmark("records taken");
         // Background Fetch tasks whose download a closed page never started.
         let waiting: Vec<Rc<TaskInner>> = self.tasks.borrow().values().map(|(t, _)| t.clone()).collect();
         for t in waiting {
             self.start_background_fetch(&t).await;
         }
         // This page is now the one writer of the delivered totals: all of them are here.
-        js::tmark("bgfetch looked");
         self.replayer.borrow_mut().handle_opened(view.entries, view.delivered_totals);
-        js::tmark("opened");
         self.keep_daemon_awake();
         self.kick();
         Ok(())
@@ -133,7 +127,6 @@ impl SessionInner {
     }
 
     async fn pump(self: &Rc<Self>) {
-        js::tmark("pump");
         self.sync_open_tasks();
         let mut since = js::now();
         loop {
@@ -146,7 +139,6 @@ impl SessionInner {
             }
         }
         self.pumping.set(false);
-        js::tmark("pump idle");
         let r = self.replayer.borrow();
         if r.is_opened() && r.is_drained() {
             drop(r);
@@ -182,31 +174,33 @@ impl SessionInner {
                     }
                 }
             }
-            ReplayAction::FinishEvents => { js::tmark("finish"); self.finish_events().await },
+            ReplayAction::FinishEvents => self.finish_events().await,
             ReplayAction::BecomeInvalid => self.invalidate().await,
         }
     }
 
     /// Writes a batch of acknowledgements in one transaction (deleting the
-    /// temp files the delegate did not move) while delivery goes on.
+    /// temp files the delegate did not move) while delivery goes on. The
+    /// transaction begins now, not when this page's next turn comes.
     fn write_acks(self: &Rc<Self>, acks: Vec<Ack>) {
+        let batch: Vec<(u64, Ack)> = acks.iter().map(|a| (a.task_id, a.clone())).collect();
+        let begun = store::shared_now().map(|s| s.ack(&self.config.identifier, &batch));
         let me = self.clone();
         spawn_local(async move {
-            js::tmark(&format!("ack write {}", acks.len()));
-            let batch: Vec<(u64, Ack)> = acks.iter().map(|a| (a.task_id, a.clone())).collect();
             let written = async {
-                let removed = store::shared().await?.ack(&me.config.identifier, &batch).await?;
-                let with_bytes: Vec<_> = removed.into_iter().filter(|f| !f.segments.is_empty()).collect();
-                if !with_bytes.is_empty() {
+                let removed = match begun {
+                    Some(write) => write.await?,
+                    None => store::shared().await?.ack(&me.config.identifier, &batch).await?,
+                };
+                if !removed.is_empty() {
                     let bytes = bytes::shared().await?; // one check that the store is there, per batch
-                    for f in with_bytes {
+                    for f in removed {
                         bytes.delete(&f.blob_id, f.segments.len()).await?;
                     }
                 }
                 Ok::<(), JsValue>(())
             }
             .await;
-            js::tmark("ack written");
             match written {
                 Ok(()) => me.replayer.borrow_mut().handle_acks_written(),
                 Err(e) => {
