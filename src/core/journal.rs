@@ -249,22 +249,34 @@ pub struct Ack {
     /// Remove this sandbox file if it still exists (the temp file of
     /// `didFinishDownloadingTo` that the delegate did not move).
     pub remove_file: Option<String>,
-    /// The task is over: forget its delivered-total bookkeeping.
+    /// The task is over: forget its delivered-total bookkeeping (and its
+    /// record, once completed, unless it holds bytes kept for resume data).
     pub forget_task: bool,
+    /// With `forget_task`: a delivered total may be stored for the task, to
+    /// delete. `ack_for` says true; the [`Replayer`](crate::core::replayer::Replayer),
+    /// which knows every total of its session, says false when none is, so
+    /// the acknowledgement spends no request on it.
+    pub forget_total: bool,
+    /// With `forget_task`: the task's stored record, read in the same
+    /// transaction as this entry, was completed and held no bytes. A
+    /// completed record never gains bytes, so it is deleted without being
+    /// read again. Otherwise the acknowledgement reads it and deletes it
+    /// only if it is completed and holds no bytes kept for resume data.
+    pub record_over: bool,
 }
 
 /// What acknowledging a delivered `entry` changes; `None` if it has no `seq`
 /// (it was never stored, so there is nothing to delete).
 pub fn ack_for(entry: &JournalEntry) -> Option<Ack> {
     let seq = entry.seq?;
-    let mut ack = Ack { seq, task_id: entry.task_id, delivered_total: None, remove_file: None, forget_task: false };
+    let mut ack = Ack { seq, task_id: entry.task_id, delivered_total: None, remove_file: None, forget_task: false, forget_total: false, record_over: false };
     match &entry.event {
         Event::DidWriteData { total_bytes_written: t, .. } => ack.delivered_total = Some(*t),
         Event::DidSendBodyData { total_bytes_sent: t, .. } => ack.delivered_total = Some(*t),
         Event::DidResumeAtOffset { file_offset, .. } => ack.delivered_total = Some(*file_offset),
         Event::DidFinishDownloadingTo { location } => ack.remove_file = Some(location.clone()),
         Event::TaskIsWaitingForConnectivity | Event::DidReceiveData { .. } | Event::WillBeginDelayedRequest { .. } => {}
-        Event::DidCompleteWithError { .. } => ack.forget_task = true,
+        Event::DidCompleteWithError { .. } => (ack.forget_task, ack.forget_total) = (true, true),
     }
     Some(ack)
 }

@@ -38,6 +38,7 @@
 //! ```
 
 use crate::core::journal::{ack_for, delegate_call, Ack, DelegateCall, Event, JournalEntry, ReplayTracker};
+use crate::core::task::{TaskRecord, TaskState};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Acknowledgements waiting to be written before delivery pauses. With the
@@ -83,6 +84,12 @@ pub struct Replayer {
     queue: VecDeque<JournalEntry>,
     delivered_up_to: u64,
     totals: BTreeMap<u64, u64>,
+    /// Tasks whose delivered total may be stored: on disk when the session
+    /// opened, or set by a batch handed to the host since.
+    stored_totals: BTreeSet<u64>,
+    /// Tasks whose stored record, read with the entries at open, was
+    /// completed with no bytes kept ([`Replayer::handle_records`]).
+    records_over: BTreeSet<u64>,
     tracker: ReplayTracker,
     /// The entry whose delegate call is running.
     delivering: Option<JournalEntry>,
@@ -112,6 +119,8 @@ impl Replayer {
             queue: VecDeque::new(),
             delivered_up_to: 0,
             totals: BTreeMap::new(),
+            stored_totals: BTreeSet::new(),
+            records_over: BTreeSet::new(),
             tracker: ReplayTracker::default(),
             delivering: None,
             acks: Vec::new(),
@@ -131,7 +140,22 @@ impl Replayer {
         self.opened = true;
         self.tracker.opened(entries.len());
         self.totals = delivered_totals.into_iter().collect();
+        // Inserted one by one: `collect` would sort (and grow the wasm by 5 KiB).
+        for task in self.totals.keys() {
+            self.stored_totals.insert(*task);
+        }
         self.take(entries);
+    }
+
+    /// The session's stored task records, read in the same transaction as
+    /// the entries given to [`Replayer::handle_opened`]: those completed
+    /// with no bytes kept are deleted by their last acknowledgement without
+    /// being read again ([`Ack::record_over`]; a completed record never
+    /// gains bytes, and an identifier is never given twice).
+    pub fn handle_records(&mut self, records: &[TaskRecord]) {
+        for r in records.iter().filter(|r| r.state == TaskState::Completed && r.segments.is_empty()) {
+            self.records_over.insert(r.task_id);
+        }
     }
 
     /// Has the session opened (this page holds its events)?
@@ -207,6 +231,15 @@ impl Replayer {
     /// the later ones, at the next announcement.
     pub fn handle_acks_failed(&mut self, mut acks: Vec<Ack>) {
         self.writing = false;
+        // Nothing of it was written: the totals and records it deleted are stored still.
+        for a in acks.iter().filter(|a| a.forget_task) {
+            if a.forget_total {
+                self.stored_totals.insert(a.task_id);
+            }
+            if a.record_over {
+                self.records_over.insert(a.task_id);
+            }
+        }
         acks.append(&mut self.acks);
         self.acks = acks;
         self.stalled = true;
@@ -276,7 +309,8 @@ impl Replayer {
         // little that is not acknowledged on disk).
         if !self.writing && !self.acks.is_empty() {
             self.writing = true;
-            return Some(ReplayAction::WriteAcks(std::mem::take(&mut self.acks)));
+            let acks = std::mem::take(&mut self.acks);
+            return Some(ReplayAction::WriteAcks(self.batch(acks)));
         }
         if self.acks.len() >= MAX_ACKS_IN_FLIGHT || (!self.queue.is_empty() && self.unsettled > 0) {
             return None; // wait for the write in progress, or for an identifier
@@ -299,6 +333,32 @@ impl Replayer {
             return Some(invalid);
         }
         self.tracker.drained().then_some(ReplayAction::FinishEvents)
+    }
+
+    /// Makes the acknowledgements waiting into one batch: a task's total
+    /// set and then forgotten in the same batch is not written at all, and a
+    /// forgotten total is deleted only if one may be stored (this page is
+    /// the session's one writer of totals: it knows them all). Each request
+    /// saved is a round trip to the browser's storage process.
+    fn batch(&mut self, mut acks: Vec<Ack>) -> Vec<Ack> {
+        let mut forgotten_later = BTreeSet::new();
+        for a in acks.iter_mut().rev() {
+            if a.forget_task {
+                forgotten_later.insert(a.task_id);
+            } else if forgotten_later.contains(&a.task_id) {
+                a.delivered_total = None;
+            }
+        }
+        for a in &mut acks {
+            if a.delivered_total.is_some() {
+                self.stored_totals.insert(a.task_id);
+            }
+            if a.forget_task {
+                a.forget_total = self.stored_totals.remove(&a.task_id);
+                a.record_over = self.records_over.remove(&a.task_id);
+            }
+        }
+        acks
     }
 
     fn invalidate_if_done(&mut self) -> Option<ReplayAction> {
@@ -504,6 +564,98 @@ mod tests {
         r.handle_task_open(1, false);
         assert_eq!(r.poll(), Some(ReplayAction::BecomeInvalid));
         assert_eq!(r.poll(), None);
+    }
+
+    /// Runs `r` to the end, each batch written at once; returns the batches.
+    fn batches(r: &mut Replayer) -> Vec<Vec<Ack>> {
+        let mut out = vec![];
+        while let Some(a) = r.poll() {
+            match a {
+                ReplayAction::Deliver { .. } => r.handle_delivered(),
+                ReplayAction::WriteAcks(acks) => {
+                    out.push(acks);
+                    r.handle_acks_written();
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_forgotten_task_total_is_deleted_only_if_one_may_be_stored() {
+        // Task 1 had a total stored before; task 2 none; task 3 gets one in
+        // the first batch (written alone) and is forgotten in a later one.
+        let mut r = Replayer::new();
+        r.handle_opened(vec![progress(1, 3, 10), done(2, 1), done(3, 2), done(4, 3)], [(1, 50)]);
+        let acks: Vec<Ack> = batches(&mut r).concat();
+        let forgets: Vec<(u64, bool)> = acks.iter().filter(|a| a.forget_task).map(|a| (a.task_id, a.forget_total)).collect();
+        assert_eq!(forgets, [(1, true), (2, false), (3, true)]);
+        assert_eq!(acks[0].delivered_total, Some(10), "written in a batch before the forget");
+        assert_eq!(acks.iter().map(|a| a.seq).collect::<Vec<_>>(), [1, 2, 3, 4], "every entry acknowledged");
+    }
+
+    #[test]
+    fn a_total_set_and_forgotten_in_one_batch_is_not_written() {
+        let mut r = Replayer::new();
+        // The first entry's ack goes alone (group commit); the rest wait for it.
+        r.handle_opened(vec![progress(1, 9, 1), progress(2, 4, 30), progress(3, 4, 70), done(4, 4), progress(5, 5, 20)], [(4, 10)]);
+        assert!(matches!(r.poll(), Some(ReplayAction::Deliver { .. })));
+        r.handle_delivered();
+        assert!(matches!(r.poll(), Some(ReplayAction::WriteAcks(a)) if a.len() == 1));
+        let mut batch = None;
+        while let Some(a) = r.poll() {
+            match a {
+                ReplayAction::Deliver { .. } => r.handle_delivered(),
+                other => panic!("{other:?}"),
+            }
+        }
+        r.handle_acks_written();
+        if let Some(ReplayAction::WriteAcks(acks)) = r.poll() {
+            batch = Some(acks);
+        }
+        let batch = batch.expect("the second batch");
+        let view: Vec<(u64, Option<u64>, bool, bool)> = batch.iter().map(|a| (a.seq, a.delivered_total, a.forget_task, a.forget_total)).collect();
+        assert_eq!(view, [(2, None, false, false), (3, None, false, false), (4, None, true, true), (5, Some(20), false, false)], "task 4's stored total (10) is deleted; its new ones never written");
+        assert_eq!(r.delivered_total(4), 0);
+        assert_eq!(r.delivered_total(5), 20);
+    }
+
+    #[test]
+    fn a_failed_batch_deletes_the_totals_it_held_when_written_again() {
+        let mut r = Replayer::new();
+        r.handle_opened(vec![done(1, 1)], [(1, 5)]);
+        assert!(matches!(r.poll(), Some(ReplayAction::Deliver { .. })));
+        r.handle_delivered();
+        let Some(ReplayAction::WriteAcks(acks)) = r.poll() else { panic!() };
+        assert!(acks[0].forget_total);
+        r.handle_acks_failed(acks);
+        r.handle_announced();
+        let Some(ReplayAction::WriteAcks(again)) = r.poll() else { panic!() };
+        assert_eq!((again[0].seq, again[0].forget_total), (1, true), "nothing of the failed batch was written");
+    }
+
+    #[test]
+    fn a_record_read_completed_with_no_bytes_is_forgotten_unread() {
+        use crate::core::request::Request;
+        let record = |id, state, segments: Vec<u64>| {
+            let mut t = TaskRecord::new_download("s", id, Request::get("https://example.test/f").unwrap(), 0.0, format!("b{id}"));
+            (t.state, t.segments) = (state, segments);
+            t
+        };
+        let mut r = Replayer::new();
+        r.handle_opened(vec![done(1, 1), done(2, 2), done(3, 3)], []);
+        // Task 1 over; task 2 keeps bytes for resume data; task 3 was read running.
+        r.handle_records(&[record(1, TaskState::Completed, vec![]), record(2, TaskState::Completed, vec![5]), record(3, TaskState::Running, vec![])]);
+        assert!(matches!(r.poll(), Some(ReplayAction::Deliver { .. })));
+        r.handle_delivered();
+        let Some(ReplayAction::WriteAcks(first)) = r.poll() else { panic!() };
+        r.handle_acks_failed(first);
+        r.handle_announced();
+        let acks: Vec<Ack> = batches(&mut r).concat();
+        let view: Vec<(u64, bool)> = acks.iter().map(|a| (a.task_id, a.record_over)).collect();
+        assert_eq!(view, [(1, true), (2, false), (3, false)], "only task 1 unread (also when written again after a failure); the others are read first");
+        assert!(acks.iter().all(|a| a.forget_task));
     }
 
     #[test]

@@ -561,75 +561,111 @@ export async function bgFetchResponse(registration) {
 // Acknowledges delivered journal entries in one IndexedDB transaction (the
 // group commit of Store::ack), the temp files the delegate did not move
 // removed with them. Each IndexedDB request is a round trip to the browser
-// process, so this makes few of them: one range delete for the entries when
-// nothing else lies between them, and the temp files looked up by one key
-// listing (usually the delegate moved them: nothing more to do).
-// ops: Float64Array of [seq, taskId, kind, total] per entry, in delivery
-// order; kind 0 = nothing more, 1 = forget the task's delivered total (the
-// page knows it has one), 2 = set it to total. paths: file keys to remove
-// if they still exist. Resolves with the removed files' metadata once
-// written (a page closing before that has none of it written: those
+// process, and a request whose result is needed waits for the page's main
+// thread (busy delivering the next events) before the transaction can go
+// on, so this makes few requests and reads little: one range delete per run
+// of consecutive entries (keys are integers: nothing else lies between),
+// finished tasks deleted unread when the Replayer knows them over, else
+// read and deleted per run of consecutive identifiers, and the temp files
+// looked up by one read (usually the delegate moved them: nothing more to do).
+// ops: Float64Array of [seq, taskId, flags, total] per entry, in delivery
+// order; flags: 1 = set the task's delivered total to total, 2 = delete its
+// delivered total, 4 = the task is over: forget its record if completed
+// with no bytes kept for resume data (read first), 8 = delete its record
+// (known completed with no bytes). paths: file keys to remove if they still
+// exist. Resolves with the metadata of the removed files that hold bytes
+// once written (a page closing before that has none of it written: those
 // entries are delivered again).
 export function ackEntries(db, session, ops, paths) {
   return new Promise((resolve, reject) => {
     const tx = db.transaction(["events", "delivered", "files", "tasks"], "readwrite", { durability: "relaxed" });
-    const tasks = tx.objectStore("tasks");
     const events = tx.objectStore("events");
     const delivered = tx.objectStore("delivered");
-    const files = tx.objectStore("files");
+    const tasks = tx.objectStore("tasks");
     const removed = [];
     const seqs = [];
-    let low = Infinity, high = -Infinity;
+    const check = [];
+    const over = [];
     for (let i = 0; i < ops.length; i += 4) {
-      seqs.push(ops[i]);
-      low = Math.min(low, ops[i]);
-      high = Math.max(high, ops[i]);
+      const [seq, task, flags, total] = [ops[i], ops[i + 1], ops[i + 2], ops[i + 3]];
+      seqs.push(seq);
+      if (flags & 1) delivered.put({ v: 1, session, taskId: task, total });
+      if (flags & 2) delivered.delete([session, task]);
+      if (flags & 4) check.push(task);
+      if (flags & 8) over.push(task);
     }
-    if (seqs.length) {
-      const ours = new Set(seqs);
-      const range = IDBKeyRange.bound(low, high);
-      const keys = events.getAllKeys(range);
-      keys.onsuccess = () => {
-        if (keys.result.every((k) => ours.has(k))) events.delete(range);
-        else for (const seq of seqs) events.delete(seq);
-      };
-    }
-    for (let i = 0; i < ops.length; i += 4) {
-      if (ops[i + 2] === 1) {
-        // The task's last event is acknowledged: it is over, and forgotten
-        // (as iOS forgets a finished task) unless its record holds bytes
-        // kept for resume data.
-        const key = [session, ops[i + 1]];
-        delivered.delete(key);
-        const rec = tasks.get(key);
-        rec.onsuccess = () => {
-          const t = rec.result;
-          if (t && t.state === "completed" && !(t.segments && t.segments.length)) tasks.delete(key);
-        };
-      }
-      else if (ops[i + 2] === 2) delivered.put({ v: 1, session, taskId: ops[i + 1], total: ops[i + 3] });
-    }
-    if (paths.length) {
-      const wanted = new Set(paths);
-      const sorted = [...wanted].sort();
-      const present = files.getAllKeys(IDBKeyRange.bound(sorted[0], sorted[sorted.length - 1]));
-      present.onsuccess = () => {
-        const keys = present.result;
-        const found = keys.filter((k) => wanted.has(k));
-        if (!found.length) return;
-        // Keys come sorted: the found ones span [first, last]; read them in
-        // one request and, when nothing else lies between, delete them in one.
-        const span = IDBKeyRange.bound(found[0], found[found.length - 1]);
-        const metas = files.getAll(span);
-        metas.onsuccess = () => {
-          for (const m of metas.result) if (wanted.has(m.path)) removed.push(m);
-          if (found.length === keys.filter((k) => k >= found[0] && k <= found[found.length - 1]).length) files.delete(span);
-          else for (const k of found) files.delete(k);
-        };
-      };
-    }
+    for (const [a, b] of runs(seqs)) events.delete(a === b ? a : IDBKeyRange.bound(a, b));
+    for (const [a, b] of runs(over)) tasks.delete(IDBKeyRange.bound([session, a], [session, b]));
+    forgetTasks(tasks, session, check);
+    if (paths.length) removeFiles(tx.objectStore("files"), paths, removed);
     tx.oncomplete = () => resolve(removed);
     tx.onabort = () => reject(tx.error || new DOMException("IndexedDB transaction aborted", "AbortError"));
+  });
+}
+
+// Runs of consecutive integers in `xs`, as [first, last] pairs.
+function runs(xs) {
+  const sorted = [...new Set(xs)].sort((a, b) => a - b);
+  const out = [];
+  for (let i = 0; i < sorted.length; ) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++;
+    out.push([sorted[i], sorted[j]]);
+    i = j + 1;
+  }
+  return out;
+}
+
+// ackEntries: tasks whose last event is acknowledged are over, and
+// forgotten (as iOS forgets a finished task) unless their record holds
+// bytes kept for resume data. One read per run of consecutive identifiers,
+// and one range delete for the run when every one of them goes.
+function forgetTasks(tasks, session, ids) {
+  for (const [a, b] of runs(ids)) {
+    const run = IDBKeyRange.bound([session, a], [session, b]);
+    const read = tasks.getAll(run);
+    read.onsuccess = () => {
+      const gone = read.result.filter((t) => t.state === "completed" && !(t.segments && t.segments.length));
+      if (gone.length === b - a + 1) tasks.delete(run);
+      else for (const t of gone) tasks.delete([session, t.taskId]);
+    };
+  }
+}
+
+// ackEntries: removes the files at `paths` that still exist, the metadata
+// of those holding bytes pushed to `removed`: the files between the first and last path are read
+// in one request (temp files: few, and usually moved already).
+function removeFiles(files, paths, removed) {
+  const wanted = new Set(paths);
+  const sorted = [...wanted].sort();
+  const span = IDBKeyRange.bound(sorted[0], sorted[sorted.length - 1]);
+  const present = files.getAll(span);
+  present.onsuccess = () => {
+    const all = present.result;
+    const found = all.filter((m) => wanted.has(m.path));
+    if (!found.length) return;
+    for (const m of found) if (m.segments && m.segments.length) removed.push(m);
+    // Sorted by path: when nothing else lies between the first and the
+    // last found, one request deletes them all.
+    if (found.length === all.length) files.delete(span);
+    else for (const m of found) files.delete(m.path);
+  };
+}
+
+// Resolves in a later task of the event loop, not in a microtask: what the
+// page has pending meanwhile runs first (the replay's IndexedDB results
+// among it). A MessageChannel, as setTimeout(0) may wait 4 ms.
+let nextTaskPort = null;
+const nextTaskWaiting = [];
+export function nextTask() {
+  if (!nextTaskPort) {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => nextTaskWaiting.shift()();
+    nextTaskPort = channel.port2;
+  }
+  return new Promise((resolve) => {
+    nextTaskWaiting.push(resolve);
+    nextTaskPort.postMessage(null);
   });
 }
 

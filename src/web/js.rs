@@ -34,6 +34,8 @@ extern "C" {
     pub fn call_delegate_now(delegate: &JsValue, method: &str, args: &js_sys::Array) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = callDelegateForValue)]
     pub fn call_delegate_for_value(delegate: &JsValue, method: &str, args: &js_sys::Array) -> Promise;
+    #[wasm_bindgen(js_name = nextTask)]
+    pub fn next_task() -> Promise;
     #[wasm_bindgen(js_name = showLaunchNotification)]
     pub fn show_launch_notification(session: &str, description: &str, why: &str, pending: f64, url: &str) -> Promise;
 }

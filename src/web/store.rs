@@ -120,6 +120,11 @@ pub async fn shared() -> Result<Rc<Store>> {
     SHARED.with(|s| s.borrow().clone()).ok_or_else(|| js::error("BGSessionStoreError", "IndexedDB: the database is not open"))
 }
 
+/// The store of this page or worker if it is open already.
+pub fn shared_now() -> Option<Rc<Store>> {
+    SHARED.with(|s| s.borrow().clone())
+}
+
 /// Decodes many stored records at once: one `JSON.stringify` and
 /// `serde_json` is several times faster than decoding each object field by
 /// field through `serde_wasm_bindgen`. Records are upgraded to this build's
@@ -512,26 +517,29 @@ impl Store {
 
     /// Acknowledges delivered entries in one transaction (a group commit):
     /// deletes them, sets or forgets their tasks' delivered-progress totals
-    /// and removes the temp files the delegate did not move. Returns the
-    /// removed files' metadata, whose bytes the caller then deletes.
-    pub async fn ack(&self, session: &str, acks: &[(u64, Ack)]) -> Result<Vec<FileMeta>> {
+    /// and removes the temp files the delegate did not move. The transaction
+    /// is begun when this is called, not when it is awaited. Resolves with
+    /// the metadata of the removed files that hold bytes, which the caller
+    /// then deletes.
+    pub fn ack(&self, session: &str, acks: &[(u64, Ack)]) -> impl std::future::Future<Output = Result<Vec<FileMeta>>> {
         let mut ops = Vec::with_capacity(acks.len() * 4);
         let paths = js_sys::Array::new();
         for (task_id, ack) in acks {
-            let (kind, total) = match (ack.forget_task, ack.delivered_total) {
-                (true, _) => (1.0, 0.0),
-                (false, Some(t)) => (2.0, t as f64),
-                (false, None) => (0.0, 0.0),
-            };
-            ops.extend([ack.seq as f64, *task_id as f64, kind, total]);
+            // Flags of glue.js ackEntries.
+            let forget = ack.forget_task;
+            let flags = ack.delivered_total.map_or(0, |_| 1) | u8::from(forget && ack.forget_total) << 1 | u8::from(forget && !ack.record_over) << 2 | u8::from(forget && ack.record_over) << 3;
+            ops.extend([ack.seq as f64, *task_id as f64, f64::from(flags), ack.delivered_total.unwrap_or(0) as f64]);
             if let Some(path) = ack.remove_file.as_deref().and_then(|l| SandboxPath::parse(l).ok()) {
                 paths.push(&JsValue::from_str(&path.key()));
             }
         }
-        let removed = js::wait(js::ack_entries(&self.raw, session, &ops, &paths))
-            .await
-            .map_err(|err| js::error("BGSessionStoreError", &format!("IndexedDB: acknowledging events failed: {}", js::message(&err))))?;
-        decode_array(&removed.into(), "file metadata")
+        let written = js::ack_entries(&self.raw, session, &ops, &paths);
+        async move {
+            let removed = js::wait(written)
+                .await
+                .map_err(|err| js::error("BGSessionStoreError", &format!("IndexedDB: acknowledging events failed: {}", js::message(&err))))?;
+            decode_array(&removed.into(), "file metadata")
+        }
     }
 
     // ---- files -------------------------------------------------------------

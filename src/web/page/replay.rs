@@ -31,6 +31,12 @@ const HEARTBEAT_MS: u32 = 2_000;
 /// delivered, or after this long if that takes longer.
 const WAKE_AFTER_MS: u32 = 500;
 
+/// A replay gives the page's event loop a turn after running this long:
+/// delegate calls that return at once (or resolve at once) would otherwise
+/// chain as microtasks, and the results of the acknowledgement being
+/// written (and any input) would wait until delivery paused.
+const YIELD_AFTER_MS: f64 = 4.0;
+
 impl SessionInner {
     /// Takes the identifier's events lock, listens to the daemon's
     /// announcements, reads the session (tasks, journal, delivered totals)
@@ -46,6 +52,7 @@ impl SessionInner {
         // after the read is announced.
         self.listen();
         let view = store::shared().await?.session_view(&self.config.identifier).await?;
+        self.replayer.borrow_mut().handle_records(&view.tasks);
         self.take_records(view.tasks);
         // Background Fetch tasks whose download a closed page never started.
         let waiting: Vec<Rc<TaskInner>> = self.tasks.borrow().values().map(|(t, _)| t.clone()).collect();
@@ -121,10 +128,15 @@ impl SessionInner {
 
     async fn pump(self: &Rc<Self>) {
         self.sync_open_tasks();
+        let mut since = js::now();
         loop {
             let action = self.replayer.borrow_mut().poll();
             let Some(action) = action else { break };
             self.perform(action).await;
+            if js::now() - since >= YIELD_AFTER_MS {
+                let _ = js::wait(js::next_task()).await;
+                since = js::now();
+            }
         }
         self.pumping.set(false);
         let r = self.replayer.borrow();
@@ -168,17 +180,21 @@ impl SessionInner {
     }
 
     /// Writes a batch of acknowledgements in one transaction (deleting the
-    /// temp files the delegate did not move) while delivery goes on.
+    /// temp files the delegate did not move) while delivery goes on. The
+    /// transaction begins now, not when this page's next turn comes.
     fn write_acks(self: &Rc<Self>, acks: Vec<Ack>) {
+        let batch: Vec<(u64, Ack)> = acks.iter().map(|a| (a.task_id, a.clone())).collect();
+        let begun = store::shared_now().map(|s| s.ack(&self.config.identifier, &batch));
         let me = self.clone();
         spawn_local(async move {
-            let batch: Vec<(u64, Ack)> = acks.iter().map(|a| (a.task_id, a.clone())).collect();
             let written = async {
-                let removed = store::shared().await?.ack(&me.config.identifier, &batch).await?;
-                let with_bytes: Vec<_> = removed.into_iter().filter(|f| !f.segments.is_empty()).collect();
-                if !with_bytes.is_empty() {
+                let removed = match begun {
+                    Some(write) => write.await?,
+                    None => store::shared().await?.ack(&me.config.identifier, &batch).await?,
+                };
+                if !removed.is_empty() {
                     let bytes = bytes::shared().await?; // one check that the store is there, per batch
-                    for f in with_bytes {
+                    for f in removed {
                         bytes.delete(&f.blob_id, f.segments.len()).await?;
                     }
                 }

@@ -1,0 +1,73 @@
+// The benchmark's "replay" measure (tests/bench/bench.mjs) for several
+// builds at once, alternated run by run so that they share the machine's
+// noise (not a test). ROOTS=name=dir,name=dir (each dir a www/ folder;
+// default: this one's www/), RUNS=n rounds (default 5). Each build gets its
+// own origin (its own server port), so its own database and worker; the app
+// page is this checkout's tests/fixtures/app.html for every build.
+import { execSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { startServer, newProfile, removeProfile, launch, openApp } from "../e2e/harness.mjs";
+
+const here = fileURLToPath(new URL("../../www/", import.meta.url));
+const roots = (process.env.ROOTS || `this=${here}`).split(",").map((s) => s.split("="));
+const RUNS = Number(process.env.RUNS || 5);
+const profile = await newProfile();
+const context = await launch(profile);
+const builds = [];
+for (const [name, root] of roots) {
+  const server = await startServer({ port: 0, root });
+  builds.push({ name, server, page: await openApp(context, server.url, []), runs: [] });
+}
+
+async function seed(page) {
+  await page.evaluate(async () => {
+    const db = await new Promise((res, rej) => {
+      const r = indexedDB.open("bgsession");
+      r.onsuccess = () => res(r.result);
+      r.onerror = () => rej(r.error);
+    });
+    const tx = db.transaction(["tasks", "events", "files"], "readwrite");
+    const now = Date.now();
+    for (let i = 1; i <= 500; i++) {
+      const req = { url: `https://example.test/${i}`, method: "GET", headers: {} };
+      tx.objectStore("tasks").put({ session: "bench.replay", taskId: i, kind: "download", originalRequest: req, currentRequest: req, state: "completed", createdAt: now, blobId: `replay-${i}`, segments: [] });
+      const path = `/tmp/CFNetworkDownload_replay${i}.tmp`;
+      tx.objectStore("files").put({ path, blobId: `replay-${i}`, segments: [], size: 0, modificationDate: now });
+      tx.objectStore("events").add({ session: "bench.replay", taskId: i, event: { type: "didFinishDownloadingTo", location: `file://${path}` }, response: null, at: now });
+      tx.objectStore("events").add({ session: "bench.replay", taskId: i, event: { type: "didCompleteWithError", error: null }, response: null, at: now });
+    }
+    await new Promise((res, rej) => { tx.oncomplete = res; tx.onerror = () => rej(tx.error); });
+    db.close();
+  });
+  execSync("sync");
+}
+
+const cols = ["wasmReady", "launchCalled", "firstEvent", "lastEvent", "finishedEvents"];
+for (let run = 0; run < RUNS; run++) {
+  for (const b of run % 2 ? [...builds].reverse() : builds) {
+    await seed(b.page);
+    const p = await context.newPage();
+    await p.goto(`${b.server.url}/fixtures/app.html?keepTemp=1`);
+    await p.waitForFunction(() => window.log && window.log.some((e) => e[0] === "urlSessionDidFinishEvents" && e[1] === "bench.replay"), null, { timeout: 120_000, polling: 10 });
+    const r = await p.evaluate(() => ({
+      delivered: window.log.filter((e) => e[0] === "didFinishDownloadingTo" || e[0] === "didCompleteWithError").length,
+      m: { ...window.marks, finishedEvents: window.finishedEventsAt },
+    }));
+    await p.close();
+    const m = r.m;
+    const row = { events: r.delivered, wasmReady: m.initDone, launchCalled: m.handleEvents, firstEvent: m.firstEvent, lastEvent: m.lastEvent, finishedEvents: m.finishedEvents };
+    for (const c of cols) row[c] = Math.round(row[c]);
+    b.runs.push(row);
+    console.error(`${b.name} run ${run + 1}: ${cols.map((c) => `${c} ${row[c]}`).join(", ")} (${row.events} events)`);
+  }
+}
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+console.log(`\nmedians of ${RUNS} (ms after page load):`);
+console.log(["build".padEnd(10), ...cols.map((c) => c.padStart(15))].join(""));
+for (const b of builds) {
+  console.log([b.name.padEnd(10), ...cols.map((c) => String(median(b.runs.map((r) => r[c]))).padStart(15))].join(""));
+  console.log(`  urlSessionDidFinishEvents runs: ${b.runs.map((r) => r.finishedEvents).join(", ")}; events ${b.runs.map((r) => r.events).join(",")}`);
+}
+await context.close();
+await removeProfile(profile);
+for (const b of builds) await b.server.close();
