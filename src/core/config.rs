@@ -139,6 +139,12 @@ pub struct ConfigData {
     /// ignored.
     #[serde(default)]
     pub last_task_id: u64,
+    /// Not a setting: when the task numbered `last_task_id` was made (its
+    /// `createdAt`; 0 when unknown). A fresh task with a lower number made
+    /// before it drew its number first (another tab, slower to resume) and
+    /// keeps it; one made after it got its number from a stale counter.
+    #[serde(default)]
+    pub last_task_created_at: f64,
 }
 
 impl ConfigData {
@@ -163,6 +169,7 @@ impl ConfigData {
             transport: Transport::Fetch,
             launch_url: None,
             last_task_id: 0,
+            last_task_created_at: 0.0,
         })
     }
 

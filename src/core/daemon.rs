@@ -452,7 +452,9 @@ impl Daemon {
         for t in &tasks {
             // A store written before identifiers were kept with the session.
             if let Some(c) = self.sessions.get_mut(&t.session) {
-                c.last_task_id = c.last_task_id.max(t.task_id);
+                if t.task_id > c.last_task_id {
+                    (c.last_task_id, c.last_task_created_at) = (t.task_id, t.created_at);
+                }
             }
         }
         for t in tasks {
@@ -800,11 +802,15 @@ impl Daemon {
     }
 
     fn resume(&mut self, now: f64, mut rec: TaskRecord, fresh: bool, id_floor: u64, config: Option<ConfigData>) -> Reply {
-        let last = self.sessions.get(&rec.session).map_or(0, |c| c.last_task_id);
+        let (last, last_at) = self.sessions.get(&rec.session).map_or((0, 0.0), |c| (c.last_task_id, c.last_task_created_at));
         let mut key = key_of(&rec);
         let existing = self.tasks.get(&key).filter(|e| !fresh || e.nonce == rec.nonce).cloned();
         let is_new = existing.is_none();
-        if is_new && (self.tasks.contains_key(&key) || (fresh && rec.task_id <= last)) {
+        // A number below the highest used is stale only if its task was made
+        // after that one (or when is unknown): a task made before it drew
+        // its number first, in another tab slower to resume, and keeps it.
+        let stale = fresh && (rec.task_id == last || (rec.task_id < last && (last_at <= 0.0 || rec.created_at > last_at)));
+        if is_new && (self.tasks.contains_key(&key) || stale) {
             // Two tabs numbered a task alike, or a page (whose counter a
             // browser restart lost) gave a number used before: the task gets
             // the next one never used.
@@ -812,7 +818,7 @@ impl Daemon {
             rec.task_id = (stored.max(last) + 1).max(id_floor);
             key = key_of(&rec);
         }
-        let config = self.session_after(&rec.session, config, rec.task_id);
+        let config = self.session_after(&rec.session, config, rec.task_id, rec.created_at);
         let mut task = existing.unwrap_or(rec);
         if is_new && !task.segments.is_empty() {
             self.claim_bytes(&mut task);
@@ -853,12 +859,16 @@ impl Daemon {
     /// The session's record once task `task_id` is stored: the page's
     /// configuration (if it sent one) with the highest identifier used.
     /// `None` when it does not change.
-    fn session_after(&mut self, session: &str, sent: Option<ConfigData>, task_id: u64) -> Option<ConfigData> {
+    fn session_after(&mut self, session: &str, sent: Option<ConfigData>, task_id: u64, created_at: f64) -> Option<ConfigData> {
         let known = self.sessions.get(session);
-        let last = known.map_or(0, |c| c.last_task_id).max(task_id);
-        let changed = sent.is_some() || known.is_some_and(|c| c.last_task_id < last);
+        let (mut last, mut last_at) = known.map_or((0, 0.0), |c| (c.last_task_id, c.last_task_created_at));
+        let changed = sent.is_some() || task_id > last;
+        if task_id > last {
+            (last, last_at) = (task_id, created_at);
+        }
         let mut config = sent.or_else(|| known.cloned())?;
         config.last_task_id = last;
+        config.last_task_created_at = last_at;
         self.sessions.insert(session.to_string(), config.clone());
         changed.then_some(config)
     }
@@ -1587,6 +1597,31 @@ mod tests {
         drain(&mut d);
         d.handle_command(1.0, 1, Command::Resume { task: task(2), fresh: true, id_floor: 2, config: None, session_description: None });
         assert!(drain(&mut d).iter().any(|a| matches!(a, Action::Reply { reply: Reply::Task { task }, .. } if task.task_id == 5)));
+    }
+
+    /// Two tabs draw 3 and 4; the tab with 4 resumes first. 3 was never
+    /// used, so its task keeps it (multitab e2e test: a task is renumbered
+    /// only when its number was drawn twice); a task made after 4 with a
+    /// lower number has a stale counter and is renumbered.
+    #[test]
+    fn a_lower_number_drawn_first_keeps_it() {
+        let mut d = Daemon::new(7);
+        d.handle_started(0.0, vec![], vec![]);
+        drain(&mut d);
+        let config = ConfigData::background("s").unwrap();
+        let made = |id: u64, at: f64| TaskRecord { created_at: at, nonce: format!("n{id}-{at}"), ..task(id) };
+        let reply_id = |d: &mut Daemon| drain(d).iter().find_map(|a| match a {
+            Action::Reply { reply: Reply::Task { task }, .. } => Some(task.task_id),
+            _ => None,
+        });
+        d.handle_command(1.0, 1, Command::Resume { task: made(4, 10.0), fresh: true, id_floor: 4, config: Some(config.clone()), session_description: None });
+        assert_eq!(reply_id(&mut d), Some(4));
+        d.handle_command(2.0, 2, Command::Resume { task: made(3, 9.0), fresh: true, id_floor: 3, config: Some(config.clone()), session_description: None });
+        assert_eq!(reply_id(&mut d), Some(3), "made before 4: drawn first, never used");
+        d.handle_command(3.0, 3, Command::Resume { task: made(2, 11.0), fresh: true, id_floor: 2, config: Some(config.clone()), session_description: None });
+        assert_eq!(reply_id(&mut d), Some(5), "made after 4 with a lower number: a stale counter");
+        d.handle_command(4.0, 4, Command::Resume { task: made(5, 8.0), fresh: true, id_floor: 5, config: Some(config), session_description: None });
+        assert_eq!(reply_id(&mut d), Some(6), "the highest number used is never kept again");
     }
 
     /// A cancelled download frees its recorded segments and the ones its
