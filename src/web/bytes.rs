@@ -1,12 +1,14 @@
 //! The downloaded bytes: one stored entry per segment, keyed by a synthetic
-//! same-origin URL that is never fetched, in one of two backends (glue.js,
-//! `openByteStore`): the Cache API (the fastest persisted store measured in
-//! Chromium) or IndexedDB ArrayBuffers in the `bgsession-bytes` database
-//! (WebKit's ephemeral store, like Safari's private browsing, takes no Blobs
-//! in IndexedDB and drops Cache API entries with the last page; ArrayBuffers
-//! there are both faster and kept). The origin's backend is chosen once, by
-//! feature, and recorded in that database, so a page and the worker agree;
-//! the IndexedDB backend still reads Cache API segments written before.
+//! same-origin URL that is never fetched, in one of three backends (glue.js,
+//! `openByteStore`), each the fastest measured in its engine
+//! (../shared/ENGINES.md): the Cache API (Chromium); IndexedDB ArrayBuffers
+//! in the `bgsession-bytes` database where IndexedDB refuses Blobs (WebKit's
+//! ephemeral store, like Safari's private browsing, which also drops Cache
+//! API entries with the last page: ArrayBuffers there are both faster and
+//! kept); files in the origin private file system (Firefox, where a probe
+//! write works: not in its private browsing). The origin's backend is
+//! chosen once and recorded in that database, so a page and the worker
+//! agree; the other backends still read Cache API segments written before.
 //! A file is a `blob_id` plus its segment lengths; a resumed transfer loses
 //! at most the segment in flight.
 
@@ -60,6 +62,8 @@ pub enum Backend {
     CacheApi,
     /// ArrayBuffers in IndexedDB (database `bgsession-bytes`).
     IndexedDb,
+    /// Files in the origin private file system (folder `bgsession-bytes`).
+    Opfs,
 }
 
 impl Backend {
@@ -67,6 +71,7 @@ impl Backend {
         match self {
             Backend::CacheApi => "cache",
             Backend::IndexedDb => "indexeddb",
+            Backend::Opfs => "opfs",
         }
     }
 }
@@ -120,6 +125,7 @@ impl Bytes {
     pub fn backend(&self) -> Backend {
         match js::get(&self.store, "kind").as_string().as_deref() {
             Some("indexeddb") => Backend::IndexedDb,
+            Some("opfs") => Backend::Opfs,
             _ => Backend::CacheApi,
         }
     }

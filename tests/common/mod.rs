@@ -120,8 +120,17 @@ pub async fn chunked_writes_round_trip() {
 
 /// The IndexedDB backend (ArrayBuffers in `bgsession-bytes`): the same round trip.
 pub async fn idb_round_trip() {
-    let b = bytes::open(bytes::Backend::IndexedDb).await.unwrap();
-    assert_eq!(b.backend(), bytes::Backend::IndexedDb);
+    backend_round_trip(bytes::Backend::IndexedDb).await;
+}
+
+/// The origin private file system backend: the same round trip.
+pub async fn opfs_round_trip() {
+    backend_round_trip(bytes::Backend::Opfs).await;
+}
+
+async fn backend_round_trip(backend: bytes::Backend) {
+    let b = bytes::open(backend).await.unwrap();
+    assert_eq!(b.backend(), backend);
     round_trip(&b).await;
 }
 
@@ -163,7 +172,16 @@ async fn round_trip(b: &bytes::Bytes) {
 /// IndexedDB backend: the intact check counts the whole segments; a
 /// truncated or missing segment ends the prefix; a copy reads back equal.
 pub async fn idb_intact_truncated_copy() {
-    let b = bytes::open(bytes::Backend::IndexedDb).await.unwrap();
+    intact_truncated_copy(bytes::Backend::IndexedDb).await;
+}
+
+/// The origin private file system backend: the same checks.
+pub async fn opfs_intact_truncated_copy() {
+    intact_truncated_copy(bytes::Backend::Opfs).await;
+}
+
+async fn intact_truncated_copy(backend: bytes::Backend) {
+    let b = bytes::open(backend).await.unwrap();
     let data = pattern(3 * 1024 * 1024, 3);
     let blob_id = unique("intact");
     let segments = write_segments(&b, &blob_id, &data, 1024 * 1024).await;
@@ -195,7 +213,16 @@ pub async fn idb_intact_truncated_copy() {
 /// IndexedDB backend: a sweep deletes every segment whose blob id is not
 /// kept, and only those.
 pub async fn idb_sweep() {
-    let b = bytes::open(bytes::Backend::IndexedDb).await.unwrap();
+    sweep(bytes::Backend::IndexedDb).await;
+}
+
+/// The origin private file system backend: the same sweep.
+pub async fn opfs_sweep() {
+    sweep(bytes::Backend::Opfs).await;
+}
+
+async fn sweep(backend: bytes::Backend) {
+    let b = bytes::open(backend).await.unwrap();
     let (keep, drop) = (unique("keep"), unique("drop"));
     let data = pattern(300_000, 9);
     let kept = write_segments(&b, &keep, &data, 100_000).await;
@@ -211,8 +238,17 @@ pub async fn idb_sweep() {
 /// Bytes written to the Cache API before the origin chose IndexedDB stay
 /// readable through the IndexedDB store, and its deletion reaches them.
 pub async fn idb_reads_cache_api_segments() {
+    reads_cache_api_segments(bytes::Backend::IndexedDb).await;
+}
+
+/// The same through the origin private file system store.
+pub async fn opfs_reads_cache_api_segments() {
+    reads_cache_api_segments(bytes::Backend::Opfs).await;
+}
+
+async fn reads_cache_api_segments(backend: bytes::Backend) {
     let cache = bytes::open(bytes::Backend::CacheApi).await.unwrap();
-    let idb = bytes::open(bytes::Backend::IndexedDb).await.unwrap();
+    let idb = bytes::open(backend).await.unwrap();
     let data = pattern(700_000, 5);
     let blob_id = unique("legacy");
     let segments = write_segments(&cache, &blob_id, &data, 300_000).await;
@@ -230,6 +266,15 @@ pub async fn backend_recorded() {
     let a = bytes::shared().await.unwrap().backend();
     let again = bytes::open_recorded().await.unwrap().backend();
     assert_eq!(a, again, "the recorded choice is read back");
+    // Each engine's fastest store (../shared/ENGINES.md): Firefox the origin
+    // private file system, Chromium the Cache API.
+    let navigator = js_sys::Reflect::get(&js_sys::global(), &"navigator".into()).unwrap();
+    let ua = js_sys::Reflect::get(&navigator, &"userAgent".into()).unwrap().as_string().unwrap_or_default();
+    if ua.contains("Firefox/") {
+        assert_eq!(a, bytes::Backend::Opfs, "{ua}");
+    } else if ua.contains("Chrome/") {
+        assert_eq!(a, bytes::Backend::CacheApi, "{ua}");
+    }
 }
 
 pub async fn files_move_relabels() {
