@@ -21,7 +21,6 @@ WASM_OPT="$PWD/node_modules/.bin/wasm-opt"
 # and the page fails at init ("WebAssembly.Table.set(): Argument 1 is
 # invalid"). Cached by the input's SHA-256, so a rebuild with no change costs
 # nothing (the run itself takes ~20 s). BGSESSION_WASM_OPT=0 skips it.
-# --converge repeats -Oz until the size stops falling.
 optimize() {
   local wasm=$1 cache=target/wasm-opt-cache key raw_before
   [ -x "$WASM_OPT" ] || { echo "[build] $WASM_OPT missing: run ./scripts/setup.sh (npm binaryen)" >&2; exit 1; }
@@ -37,12 +36,14 @@ optimize() {
   fi
   cp "$cache/$key.wasm" "$wasm"
 }
-WASM_OPT_FLAGS="-Oz --converge --strip-debug --strip-producers"
+WASM_OPT_FLAGS="-Oz --strip-debug --strip-producers"
 # build_wasm OUT_NAME FEATURE [wasm-pack flags]
 build_wasm() {
   local name=$1 feature=$2
   shift 2
-  wasm-pack --log-level warn build "$profile_flag" --target web --out-dir www/pkg --out-name "$name" --no-pack "$@" -- --no-default-features --features "$feature"
+  # Panic locations name source files: short paths (crate-relative) in the wasm.
+  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="--remap-path-prefix=$HOME/.cargo/registry/src/= --remap-path-prefix=$PWD/=" \
+    wasm-pack --log-level warn build "$profile_flag" --target web --out-dir www/pkg --out-name "$name" --no-pack "$@" -- --no-default-features --features "$feature"
   if [ "$profile_flag" = "--release" ] && [ "${BGSESSION_WASM_OPT:-1}" != "0" ]; then
     optimize "www/pkg/${name}_bg.wasm"
   fi
