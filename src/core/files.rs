@@ -164,7 +164,7 @@ pub fn usage<'a>(files: impl IntoIterator<Item = &'a FileMeta>) -> Usage {
 /// The `n` largest files, largest first (ties by path).
 pub fn largest(files: &[FileMeta], n: usize) -> Vec<&FileMeta> {
     let mut v: Vec<&FileMeta> = files.iter().collect();
-    v.sort_by(|a, b| b.size.cmp(&a.size).then(a.path.cmp(&b.path)));
+    crate::core::order::sort_by(&mut v, |a, b| b.size.cmp(&a.size).then(a.path.cmp(&b.path)));
     v.truncate(n);
     v
 }

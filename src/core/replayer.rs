@@ -130,7 +130,8 @@ impl Replayer {
     pub fn handle_opened(&mut self, entries: Vec<JournalEntry>, delivered_totals: impl IntoIterator<Item = (u64, u64)>) {
         self.opened = true;
         self.tracker.opened(entries.len());
-        self.totals = delivered_totals.into_iter().collect();
+        self.totals = BTreeMap::new(); // inserts, not collect(): no sort instance in the wasm
+        self.totals.extend(delivered_totals);
         self.take(entries);
     }
 

@@ -298,7 +298,7 @@ pub fn plan(bad_tasks: &[Unreadable], bad_entries: &[Unreadable], tasks: &[TaskR
         }
     }
     let mut bad: Vec<&Unreadable> = bad_entries.iter().collect();
-    bad.sort_by(|a, b| seq_of(&a.raw).partial_cmp(&seq_of(&b.raw)).unwrap_or(std::cmp::Ordering::Equal));
+    crate::core::order::sort_by(&mut bad, |a, b| seq_of(&a.raw).partial_cmp(&seq_of(&b.raw)).unwrap_or(std::cmp::Ordering::Equal));
     for u in bad {
         let seq = seq_of(&u.raw);
         out.quarantine.push(aside("events", raw_key(&u.raw, &["seq"]), u.raw.clone(), &u.reason, now));

@@ -89,10 +89,10 @@ impl Drop for TaskWrite<'_> {
     }
 }
 
-/// Journal entries in journal order (one sort instance in the wasm for
-/// both reads).
-fn by_seq(entries: &mut [JournalEntry]) {
-    entries.sort_by_key(|e| e.seq);
+/// Journal entries in journal order (`core::order`: no sort instance of
+/// its own in the wasm).
+fn by_seq(entries: &mut Vec<JournalEntry>) {
+    crate::core::order::sort_by(entries, |a, b| a.seq.cmp(&b.seq));
 }
 
 type TaskCache = std::collections::BTreeMap<(String, u64), TaskRecord>;
