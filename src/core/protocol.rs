@@ -41,13 +41,13 @@ pub fn task_lock(session: &str, task_id: u64) -> String {
 /// from its JSON text, as the stores read them, not from serde's buffer of
 /// an internally tagged enum: then the wasm holds one decoder of each record
 /// type, not two (issue 11). Errors read the same (no text position).
-fn via_text<'de, D: serde::Deserializer<'de>, T: serde::de::DeserializeOwned>(d: D) -> Result<T, D::Error> {
+pub(crate) fn via_text<'de, D: serde::Deserializer<'de>, T: serde::de::DeserializeOwned>(d: D) -> Result<T, D::Error> {
     let value = serde_json::Value::deserialize(d)?;
     from_text(&value)
 }
 
 /// [`via_text`] for an optional record (`null` or absent: `None`).
-fn via_text_opt<'de, D: serde::Deserializer<'de>, T: serde::de::DeserializeOwned>(d: D) -> Result<Option<T>, D::Error> {
+pub(crate) fn via_text_opt<'de, D: serde::Deserializer<'de>, T: serde::de::DeserializeOwned>(d: D) -> Result<Option<T>, D::Error> {
     match Option::<serde_json::Value>::deserialize(d)? {
         None => Ok(None),
         Some(value) => from_text(&value).map(Some),
