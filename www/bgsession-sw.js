@@ -2,10 +2,11 @@
 //
 // Register it as a *module* worker (URLSession does this for you):
 //   navigator.serviceWorker.register("./bgsession-sw.js", { type: "module" })
-// It loads the same wasm as the page (./pkg/bgsession.js) and runs the
-// transfers of background sessions. It has no fetch handler: it never
+// It loads the daemon's own wasm (./pkg/bgsession_worker.js: the same crate
+// built with the worker half only; the page loads the other half) and runs
+// the transfers of background sessions. It has no fetch handler: it never
 // intercepts or alters the site's own requests.
-import init, { daemonBackgroundFetchSettled, daemonHandleMessage, daemonIdle, daemonSweep, daemonWake } from "./pkg/bgsession.js";
+import init, { daemonBackgroundFetchSettled, daemonHandleMessage, daemonIdle, daemonSweep, daemonWake } from "./pkg/bgsession_worker.js";
 
 // Listeners must be added synchronously; the wasm loads meanwhile.
 const ready = init();

@@ -164,7 +164,7 @@ pub fn usage<'a>(files: impl IntoIterator<Item = &'a FileMeta>) -> Usage {
 /// The `n` largest files, largest first (ties by path).
 pub fn largest(files: &[FileMeta], n: usize) -> Vec<&FileMeta> {
     let mut v: Vec<&FileMeta> = files.iter().collect();
-    v.sort_by(|a, b| b.size.cmp(&a.size).then(a.path.cmp(&b.path)));
+    crate::core::order::sort_by(&mut v, |a, b| b.size.cmp(&a.size).then(a.path.cmp(&b.path)));
     v.truncate(n);
     v
 }
@@ -179,14 +179,14 @@ pub fn list_directory<'a>(dir: &SandboxPath, files: &'a [FileMeta]) -> (Vec<&'a 
             match rest.split_once('/') {
                 None => direct.push(f),
                 Some((sub, _)) => {
-                    if !dirs.iter().any(|d| d == sub) {
-                        dirs.push(sub.to_string());
+                    // Kept sorted as it grows (no sort instance in the wasm).
+                    if let Err(at) = dirs.binary_search_by(|d| d.as_str().cmp(sub)) {
+                        dirs.insert(at, sub.to_string());
                     }
                 }
             }
         }
     }
-    dirs.sort();
     (direct, dirs)
 }
 

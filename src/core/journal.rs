@@ -102,6 +102,7 @@ pub enum Event {
     #[serde(rename_all = "camelCase")]
     WillBeginDelayedRequest {
         /// The request the task would make (its current request).
+        #[serde(deserialize_with = "crate::core::protocol::via_text")]
         request: crate::core::request::Request,
     },
     /// The task is over (`urlSession(_:task:didCompleteWithError:)`); always
@@ -109,6 +110,7 @@ pub enum Event {
     #[serde(rename_all = "camelCase")]
     DidCompleteWithError {
         /// `None` on success (an HTTP error status is a success, as on iOS).
+        #[serde(default, deserialize_with = "crate::core::protocol::via_text_opt")]
         error: Option<NsError>,
     },
 }
@@ -469,5 +471,32 @@ mod tests {
         let mut e = entry(1, 2, wd(3));
         e.seq = None;
         assert!(serde_json::to_value(e).unwrap().get("seq").is_none(), "the store assigns seq");
+    }
+}
+
+/// Records inside events are read from their text (`protocol::via_text`):
+/// what decodes and the errors (positions included) are the derive's, as
+/// checked against it when the change was made.
+#[cfg(test)]
+mod records_in_events {
+    use super::*;
+
+    #[test]
+    fn entries_decode_and_fail_as_before() {
+        let cases = [
+            (r#"{"session":"s","taskId":1,"at":0,"event":{"type":"didCompleteWithError","error":{"domain":3}}}"#, r#"invalid type: integer `3`, expected a string at line 1 column 94"#),
+            (r#"{"session":"s","taskId":1,"at":0,"event":{"type":"didCompleteWithError","error":"x"}}"#, r#"invalid type: string "x", expected struct NsError at line 1 column 85"#),
+            (r#"{"session":"s","taskId":1,"at":0,"event":{"type":"willBeginDelayedRequest"}}"#, r#"missing field `request` at line 1 column 76"#),
+            (r#"{"session":"s","taskId":1,"at":0,"event":{"type":"willBeginDelayedRequest","request":{"url":5}}}"#, r#"invalid type: integer `5`, expected a string at line 1 column 96"#),
+            (r#"{"session":"s","taskId":1,"at":0,"event":{"type":"willBeginDelayedRequest","request":{"url":"https://a/b","headers":{"a":1}}}}"#, r#"invalid type: integer `1`, expected a string at line 1 column 126"#),
+        ];
+        for (json, want) in cases {
+            assert_eq!(serde_json::from_str::<JournalEntry>(json).unwrap_err().to_string(), want);
+        }
+        let ok = |json: &str| serde_json::from_str::<JournalEntry>(json).unwrap().event;
+        assert_eq!(format!("{:?}", ok(r#"{"session":"s","taskId":1,"at":0,"event":{"type":"didCompleteWithError"}}"#)), r#"DidCompleteWithError { error: None }"#);
+        assert_eq!(format!("{:?}", ok(r#"{"session":"s","taskId":1,"at":0,"event":{"type":"didCompleteWithError","error":null}}"#)), r#"DidCompleteWithError { error: None }"#);
+        assert_eq!(format!("{:?}", ok(r#"{"session":"s","taskId":1,"at":0,"event":{"type":"didCompleteWithError","error":{"domain":"NSURLErrorDomain","code":-999,"localizedDescription":"cancelled"}}}"#)), r#"DidCompleteWithError { error: Some(NsError { domain: "NSURLErrorDomain", code: -999, localized_description: "cancelled", user_info: {} }) }"#);
+        assert_eq!(format!("{:?}", ok(r#"{"session":"s","taskId":1,"at":0,"event":{"type":"willBeginDelayedRequest","request":{"url":"https://a/b"}}}"#)), r#"WillBeginDelayedRequest { request: Request { url: "https://a/b", method: "GET", headers: {} } }"#);
     }
 }

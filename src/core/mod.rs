@@ -11,6 +11,7 @@ pub mod error;
 pub mod files;
 pub mod journal;
 pub mod network;
+pub mod order;
 pub mod path;
 pub mod protocol;
 pub mod replayer;

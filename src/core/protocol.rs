@@ -37,6 +37,33 @@ pub fn task_lock(session: &str, task_id: u64) -> String {
     format!("bgsession:task:{session}:{task_id}")
 }
 
+/// Reads a record inside a command (a task, a configuration, a request)
+/// from its JSON text, as the stores read them, not from serde's buffer of
+/// an internally tagged enum: then the wasm holds one decoder of each record
+/// type, not two (issue 11). Errors read the same (no text position).
+pub(crate) fn via_text<'de, D: serde::Deserializer<'de>, T: serde::de::DeserializeOwned>(d: D) -> Result<T, D::Error> {
+    let value = serde_json::Value::deserialize(d)?;
+    from_text(&value)
+}
+
+/// [`via_text`] for an optional record (`null` or absent: `None`).
+pub(crate) fn via_text_opt<'de, D: serde::Deserializer<'de>, T: serde::de::DeserializeOwned>(d: D) -> Result<Option<T>, D::Error> {
+    match Option::<serde_json::Value>::deserialize(d)? {
+        None => Ok(None),
+        Some(value) => from_text(&value).map(Some),
+    }
+}
+
+fn from_text<E: serde::de::Error, T: serde::de::DeserializeOwned>(value: &serde_json::Value) -> Result<T, E> {
+    serde_json::from_str(&value.to_string()).map_err(|e| {
+        let text = e.to_string();
+        E::custom(match text.rfind(" at line ") {
+            Some(i) => &text[..i],
+            None => &text,
+        })
+    })
+}
+
 /// A page's answer to `willBeginDelayedRequest`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "decision", rename_all = "camelCase")]
@@ -48,6 +75,7 @@ pub enum DelayedAnswer {
     /// `.useNewRequest(request)`.
     Request {
         /// The request the task makes instead.
+        #[serde(deserialize_with = "via_text")]
         request: Request,
     },
 }
@@ -60,6 +88,7 @@ pub enum Command {
     #[serde(rename_all = "camelCase")]
     Resume {
         /// The task as the page knows it.
+        #[serde(deserialize_with = "via_text")]
         task: TaskRecord,
         /// The page has not stored this task yet (its first `resume()`).
         #[serde(default)]
@@ -68,6 +97,7 @@ pub enum Command {
         #[serde(default)]
         id_floor: u64,
         /// The session's configuration, stored with the task.
+        #[serde(default, deserialize_with = "via_text_opt")]
         config: Option<ConfigData>,
         /// The session's `sessionDescription` (stored with its
         /// configuration: a launch notification shows it).
@@ -91,7 +121,7 @@ pub enum Command {
         task_id: u64,
         /// The task as the page knows it: a task never resumed is not
         /// stored yet, and is cancelled (and stored) as given.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "via_text_opt")]
         task: Option<TaskRecord>,
     },
     /// `cancel(byProducingResumeData:)`.
@@ -394,5 +424,29 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+}
+
+/// Records inside commands are read from their text (`via_text`): the errors
+/// say what serde's derive said (checked against it when the change was made).
+#[cfg(test)]
+mod records_in_commands {
+    use super::*;
+
+    #[test]
+    fn errors_read_as_before() {
+        let cases = [
+            (r#"{"op":"resume","task":{"session":5}}"#, r#"daemon command "resume" {op, task, fresh, idFloor, config, sessionDescription}: invalid type: integer `5`, expected a string"#),
+            (r#"{"op":"resume","task":"x"}"#, r#"daemon command "resume" {op, task, fresh, idFloor, config, sessionDescription}: invalid type: string "x", expected struct TaskRecord"#),
+            (r#"{"op":"resume","task":null}"#, r#"daemon command "resume" {op, task, fresh, idFloor, config, sessionDescription}: invalid type: null, expected struct TaskRecord"#),
+            (r#"{"op":"resume","task":{"session":"s","taskId":1.5},"config":{"identifier":3}}"#, r#"daemon command "resume" {op, task, fresh, idFloor, config, sessionDescription}: invalid type: integer `3`, expected a string"#),
+            (r#"{"op":"delayedRequest","session":"s","taskId":1,"answer":{"decision":"request","request":{"url":7}}}"#, r#"daemon command "delayedRequest" {op, session, taskId, answer: {decision, request}}: invalid type: integer `7`, expected a string"#),
+            (r#"{"op":"delayedRequest","session":"s","taskId":1,"answer":{"decision":"request"}}"#, r#"daemon command "delayedRequest" {op, session, taskId, answer: {decision, request}}: missing field `request`"#),
+        ];
+        for (json, want) in cases {
+            assert_eq!(decode_page_message(json).unwrap_err(), want);
+        }
+        let none = decode_page_message(r#"{"op":"cancel","session":"s","taskId":1,"task":null}"#).unwrap();
+        assert!(matches!(none, PageMessage::Command { command: Command::Cancel { task: None, .. }, .. }));
     }
 }

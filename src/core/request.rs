@@ -77,11 +77,14 @@ impl Request {
             });
         }
         check_headers(&self.headers)?;
-        self.headers = self
-            .headers
-            .into_iter()
-            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v))
-            .collect();
+        // Inserts, not collect(): a map built from an iterator sorts it
+        // first, code the wasm would carry once more (the last of equal
+        // names wins either way).
+        let mut lower = BTreeMap::new();
+        for (k, v) in std::mem::take(&mut self.headers) {
+            lower.insert(k.trim().to_ascii_lowercase(), v);
+        }
+        self.headers = lower;
         Ok(self)
     }
 }

@@ -136,7 +136,10 @@ impl ResumeData {
     /// else, another version, or segment lengths that do not add up to
     /// `bytes_received`.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, BadResumeData> {
-        let data: ResumeData = serde_json::from_slice(bytes).map_err(|e| BadResumeData(format!("not bgsession resume data ({e})")))?;
+        // From text, as every other record is read: one serde_json reader
+        // in the wasm (from_slice is a second copy of every decoder).
+        let text = std::str::from_utf8(bytes).map_err(|_| BadResumeData("not bgsession resume data (not UTF-8 text)".into()))?;
+        let data: ResumeData = serde_json::from_str(text).map_err(|e| BadResumeData(format!("not bgsession resume data ({e})")))?;
         if data.magic != MAGIC {
             return Err(BadResumeData("not bgsession resume data".into()));
         }

@@ -58,7 +58,7 @@ pub fn pick_among(
     }
     let mut candidates: Vec<&TaskRecord> =
         tasks.iter().filter(|t| !is_active(t) && t.is_runnable(now) && may_start(t)).collect();
-    candidates.sort_by(|a, b| {
+    crate::core::order::sort_by(&mut candidates, |a, b| {
         b.priority
             .partial_cmp(&a.priority)
             .unwrap_or(std::cmp::Ordering::Equal)

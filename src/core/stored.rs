@@ -298,7 +298,7 @@ pub fn plan(bad_tasks: &[Unreadable], bad_entries: &[Unreadable], tasks: &[TaskR
         }
     }
     let mut bad: Vec<&Unreadable> = bad_entries.iter().collect();
-    bad.sort_by(|a, b| seq_of(&a.raw).partial_cmp(&seq_of(&b.raw)).unwrap_or(std::cmp::Ordering::Equal));
+    crate::core::order::sort_by(&mut bad, |a, b| seq_of(&a.raw).partial_cmp(&seq_of(&b.raw)).unwrap_or(std::cmp::Ordering::Equal));
     for u in bad {
         let seq = seq_of(&u.raw);
         out.quarantine.push(aside("events", raw_key(&u.raw, &["seq"]), u.raw.clone(), &u.reason, now));
@@ -322,7 +322,9 @@ pub fn plan(bad_tasks: &[Unreadable], bad_entries: &[Unreadable], tasks: &[TaskR
                 out.entries.push(completion(&session, id, u64_seq(seq), error, now));
                 // Nothing after the task's end: its later entries go aside too.
                 for later in entries.iter().filter(mine).filter(|e| e.seq.is_some_and(|s| (s as f64) > seq)) {
-                    let record = serde_json::to_value(later).unwrap_or(Value::Null);
+                    // Through text, not to_value: the wasm has no second
+                    // serialiser of every record type (the same Value).
+                    let record = serde_json::to_string(later).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null);
                     let reason = format!("it came after journal entry {seq} of its task, which could not be read");
                     out.quarantine.push(aside("events", later.seq.map(Value::from).unwrap_or(Value::Null), record, &reason, now));
                 }

@@ -89,6 +89,12 @@ impl Drop for TaskWrite<'_> {
     }
 }
 
+/// Journal entries in journal order (`core::order`: no sort instance of
+/// its own in the wasm).
+fn by_seq(entries: &mut Vec<JournalEntry>) {
+    crate::core::order::sort_by(entries, |a, b| a.seq.cmp(&b.seq));
+}
+
 type TaskCache = std::collections::BTreeMap<(String, u64), TaskRecord>;
 
 thread_local! {
@@ -261,7 +267,11 @@ impl Store {
             // read again.
             let mut cache = self.tasks.borrow_mut();
             if cache.is_none() && self.task_writes.get() == writes {
-                *cache = Some(all.into_iter().map(|t| ((t.session.clone(), t.task_id), t)).collect());
+                let mut map = TaskCache::new(); // inserts, not collect(): no sort in the wasm
+                for t in all {
+                    map.insert((t.session.clone(), t.task_id), t);
+                }
+                *cache = Some(map);
             }
         }
         Ok(Some(std::cell::Ref::map(self.tasks.borrow(), |c| c.as_ref().expect("just filled"))))
@@ -445,7 +455,7 @@ impl Store {
             // The session's view sets them aside (it needs the tasks too).
             return Ok(self.session_view(session).await?.entries);
         }
-        v.sort_by_key(|e| e.seq);
+        by_seq(&mut v);
         Ok(v)
     }
 
@@ -486,7 +496,7 @@ impl Store {
         let all = js_sys::Array::from(&all);
         let (tasks, bad_tasks) = decode_records::<TaskRecord>(&all.get(0).into(), "stored tasks")?;
         let (mut entries, bad_entries) = decode_records::<JournalEntry>(&all.get(1).into(), "journal entries")?;
-        entries.sort_by_key(|e| e.seq);
+        by_seq(&mut entries);
         let totals = js_sys::Array::from(&all.get(2))
             .iter()
             .filter_map(|r| Some((js::get(&r, "taskId").as_f64()? as u64, js::get(&r, "total").as_f64()? as u64)))

@@ -51,7 +51,7 @@ function untar(file) {
 test("the packed package: the library, wasm, worker, types, README; no dependency; an exports map", () => {
   const files = untar(tarball);
   const names = [...files.keys()].map((n) => n.replace(/^package\//, "")).sort();
-  for (const f of ["package.json", "bgsession.js", "bgsession_bg.wasm", "bgsession.d.ts", "bgsession-sw.js", "README.md", "CHANGELOG.md"]) {
+  for (const f of ["package.json", "bgsession.js", "bgsession_bg.wasm", "bgsession.d.ts", "bgsession-sw.js", "bgsession_worker.js", "bgsession_worker_bg.wasm", "README.md", "CHANGELOG.md"]) {
     assert.ok(names.includes(f), `the tarball holds ${f} (it holds ${names.join(", ")})`);
   }
   assert.ok(!names.some((n) => /(^|\/)(node_modules|tests?|target|src)\//.test(n) && !n.startsWith("snippets/")), `nothing of the repository's tooling: ${names.join(", ")}`);
@@ -61,11 +61,14 @@ test("the packed package: the library, wasm, worker, types, README; no dependenc
   const imports = (n) => [...text(n).matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g)].map((m) => m[1] || m[2]);
   const resolve = (from, spec) => new URL(spec, `file:///pkg/${from}`).pathname.slice("/pkg/".length);
   const swImports = imports("bgsession-sw.js");
-  assert.deepEqual(swImports, ["./bgsession.js"], "the worker imports the library next to it, by a relative path a bundler follows");
-  const libImports = imports("bgsession.js");
-  assert.ok(libImports.length > 0 && libImports.every((s) => s.startsWith("./")), `the library imports only its own files: ${libImports}`);
-  for (const spec of libImports) assert.ok(names.includes(resolve("bgsession.js", spec)), `bgsession.js imports ${spec}: in the tarball`);
-  assert.match(text("bgsession.js"), /new URL\(['"]bgsession_bg\.wasm['"], import\.meta\.url\)/, "the wasm is found next to the module (a bundler emits it as an asset)");
+  // The page and the worker each load their own wasm (issue 11: built apart, each half the size).
+  assert.deepEqual(swImports, ["./bgsession_worker.js"], "the worker imports its wasm module next to it, by a relative path a bundler follows");
+  for (const [module, wasm] of [["bgsession.js", "bgsession_bg.wasm"], ["bgsession_worker.js", "bgsession_worker_bg.wasm"]]) {
+    const libImports = imports(module);
+    assert.ok(libImports.length > 0 && libImports.every((s) => s.startsWith("./")), `${module} imports only its own files: ${libImports}`);
+    for (const spec of libImports) assert.ok(names.includes(resolve(module, spec)), `${module} imports ${spec}: in the tarball`);
+    assert.match(text(module), new RegExp(`new URL\\(['"]${wasm.replace(".", "\\.")}['"], import\\.meta\\.url\\)`), `${module}: its wasm is found next to the module (a bundler emits it as an asset)`);
+  }
 
   const pkg = JSON.parse(text("package.json"));
   const cargoVersion = readFileSync(join(repo, "Cargo.toml"), "utf8").match(/^version = "(.+)"/m)[1];
@@ -198,9 +201,11 @@ test("a Vite app built from the packed tarball: download, tab closed, relaunch r
   const workers = top.filter((f) => /^bgsession-sw-[\w-]+\.js$/.test(f));
   assert.equal(workers.length, 1, `the worker is emitted with a hashed name (dist: ${top})`);
   assert.ok(!top.includes("bgsession-sw.js") && !assets.includes("bgsession-sw.js"), "no unhashed copy of the worker");
+  const workerWasm = assets.filter((f) => /^bgsession_worker_bg-[\w-]+\.wasm$/.test(f));
+  assert.equal(workerWasm.length, 1, `the worker's wasm is emitted once, with a hashed name (assets: ${assets})`);
   const worker = readFileSync(join(dist, workers[0]), "utf8");
-  assert.ok(worker.includes(wasm[0]), "the bundled worker loads the hashed wasm");
-  assert.ok(!/from\s*["'](\.\/bgsession\.js|bgsession)["']/.test(worker), "the worker's import of the library was bundled");
+  assert.ok(worker.includes(workerWasm[0]), "the bundled worker loads its hashed wasm");
+  assert.ok(!/from\s*["'](\.\/bgsession(_worker)?\.js|bgsession)["']/.test(worker), "the worker's import of its wasm module was bundled");
   const server = await startServer({ port: 0, root: dist, extraRoots: {} });
   try {
     await downloadCloseRelaunch(server, `${server.url}/`, (reg) => {

@@ -142,7 +142,14 @@ const WAKE_AFTER_MS: u32 = 500;
 
 async fn wake_daemon() -> Result<(), JsValue> {
     let store = store::shared().await?;
-    let pending: BTreeSet<String> = store.tasks(None).await?.into_iter().filter(|t| t.state == TaskState::Running).map(|t| t.session).collect();
+    // Inserts, not collect(): a BTreeSet built from an iterator sorts it
+    // first, a sort instance per element type in the wasm (issue 11).
+    let mut pending = BTreeSet::new();
+    for t in store.tasks(None).await? {
+        if t.state == TaskState::Running {
+            pending.insert(t.session);
+        }
+    }
     let mut urls = BTreeSet::new();
     for session in pending {
         let config = store.session(&session).await?.unwrap_or(JsValue::UNDEFINED);

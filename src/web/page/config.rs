@@ -195,7 +195,11 @@ impl UrlSessionConfiguration {
         // CR/LF, forbidden names, huge values: a TypeError naming the header,
         // here rather than a task that cannot send its request.
         crate::core::request::check_headers(&map).map_err(usage)?;
-        self.data.borrow_mut().http_additional_headers = map.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
+        let mut lower = BTreeMap::new(); // inserts, not collect(): no sort in the wasm
+        for (k, v) in map {
+            lower.insert(k.to_ascii_lowercase(), v);
+        }
+        self.data.borrow_mut().http_additional_headers = lower;
         Ok(())
     }
 

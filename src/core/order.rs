@@ -1,0 +1,58 @@
+//! One stable sort for every caller (issue 11, the wasm's size).
+//!
+//! `slice::sort_by` is a large function (the stable driftsort: about 4 KiB
+//! of wasm) copied once per element type and comparator. [`sort_by`] sorts
+//! positions with one non-generic instance instead, then moves the elements
+//! into that order: the same result as `slice::sort_by` (stable: equal
+//! elements keep their order), for lists of hundreds, not millions.
+//!
+//! ```
+//! let mut v = vec![(2, "b"), (1, "x"), (2, "a"), (1, "y")];
+//! bgsession::core::order::sort_by(&mut v, |a, b| a.0.cmp(&b.0));
+//! assert_eq!(v, [(1, "x"), (1, "y"), (2, "b"), (2, "a")]);
+//! ```
+
+use std::cmp::Ordering;
+
+/// Sorts `v` stably by `cmp`, as `v.sort_by(cmp)` does.
+pub fn sort_by<T>(v: &mut Vec<T>, cmp: impl Fn(&T, &T) -> Ordering) {
+    if v.len() < 2 {
+        return;
+    }
+    let order = positions(v.len(), &|a, b| cmp(&v[a], &v[b]));
+    let mut slots: Vec<Option<T>> = v.drain(..).map(Some).collect();
+    v.extend(order.into_iter().filter_map(|i| slots[i].take()));
+}
+
+/// `0..n` sorted stably by `cmp`: the one sort instance.
+#[inline(never)]
+fn positions(n: usize, cmp: &dyn Fn(usize, usize) -> Ordering) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..n).collect();
+    idx.sort_by(|&a, &b| cmp(a, b));
+    idx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_order_as_slice_sort_by_ties_included() {
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        for len in [0usize, 1, 2, 3, 7, 20, 33, 100, 1000] {
+            let v: Vec<(u64, usize)> = (0..len)
+                .map(|i| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    (x % 5, i) // many ties: stability shows
+                })
+                .collect();
+            let mut ours = v.clone();
+            sort_by(&mut ours, |a, b| a.0.cmp(&b.0));
+            let mut std = v.clone();
+            std.sort_by_key(|a| a.0);
+            assert_eq!(ours, std, "len {len}");
+        }
+    }
+}
