@@ -20,6 +20,7 @@
 // ENGINE=chromium|firefox|webkit|all ./scripts/bench.sh (throughput and replay).
 import { execSync } from "node:child_process";
 import { startServer, newProfile, removeProfile, launch, openApp, waitFor } from "../e2e/harness.mjs";
+import { queueReplayEvents } from "./seed.mjs";
 
 const MiB = 1 << 20;
 const SIZE = Number(process.env.SIZE_MIB || 256) * MiB;
@@ -229,25 +230,7 @@ if (SECTIONS.includes("replay")) {
   // new page of the app and time it.
   const runs = [];
   for (let run = 0; run < Number(process.env.REPLAY_RUNS || 5); run++) {
-    await page.evaluate(async () => {
-      const db = await new Promise((res, rej) => {
-        const r = indexedDB.open("bgsession");
-        r.onsuccess = () => res(r.result);
-        r.onerror = () => rej(r.error);
-      });
-      const tx = db.transaction(["tasks", "events", "files"], "readwrite");
-      const now = Date.now();
-      for (let i = 1; i <= 500; i++) {
-        const req = { url: `https://example.test/${i}`, method: "GET", headers: {} };
-        tx.objectStore("tasks").put({ session: "bench.replay", taskId: i, kind: "download", originalRequest: req, currentRequest: req, state: "completed", createdAt: now, blobId: `replay-${i}`, segments: [] });
-        const path = `/tmp/CFNetworkDownload_replay${i}.tmp`;
-        tx.objectStore("files").put({ path, blobId: `replay-${i}`, segments: [], size: 0, modificationDate: now });
-        tx.objectStore("events").add({ session: "bench.replay", taskId: i, event: { type: "didFinishDownloadingTo", location: `file://${path}` }, response: null, at: now });
-        tx.objectStore("events").add({ session: "bench.replay", taskId: i, event: { type: "didCompleteWithError", error: null }, response: null, at: now });
-      }
-      await new Promise((res, rej) => { tx.oncomplete = res; tx.onerror = () => rej(tx.error); });
-      db.close();
-    });
+    await page.evaluate(queueReplayEvents);
     execSync("sync");
     const replayPage = await context.newPage();
     await replayPage.goto(`${server.url}/fixtures/app.html?keepTemp=1`);

@@ -21,6 +21,7 @@
 import { execSync } from "node:child_process";
 import { startServer } from "../server/server.mjs";
 import { engines, launchEngine, openAppIn, pollPage } from "../e2e/engines.mjs";
+import { queueReplayEvents } from "./seed.mjs";
 
 const MiB = 1 << 20;
 const SIZE = Number(process.env.SIZE_MIB || 256) * MiB;
@@ -95,36 +96,11 @@ async function throughput(engine, page) {
   return { results, ratioDB: +ratio.toFixed(3), ratioDBPerRound: perRound };
 }
 
-// Writes 500 completed tasks and their 1,000 events into the journal, as a
-// daemon would have while no page was open (the store's shapes, as bench.mjs).
-const queueEvents = async () => {
-  const db = await new Promise((res, rej) => {
-    const r = indexedDB.open("bgsession");
-    r.onsuccess = () => res(r.result);
-    r.onerror = () => rej(r.error);
-  });
-  const tx = db.transaction(["tasks", "events", "files"], "readwrite");
-  const now = Date.now();
-  for (let i = 1; i <= 500; i++) {
-    const req = { url: `https://example.test/${i}`, method: "GET", headers: {} };
-    tx.objectStore("tasks").put({ session: "bench.replay", taskId: i, kind: "download", originalRequest: req, currentRequest: req, state: "completed", createdAt: now, blobId: `replay-${i}`, segments: [] });
-    const path = `/tmp/CFNetworkDownload_replay${i}.tmp`;
-    tx.objectStore("files").put({ path, blobId: `replay-${i}`, segments: [], size: 0, modificationDate: now });
-    tx.objectStore("events").add({ session: "bench.replay", taskId: i, event: { type: "didFinishDownloadingTo", location: `file://${path}` }, response: null, at: now });
-    tx.objectStore("events").add({ session: "bench.replay", taskId: i, event: { type: "didCompleteWithError", error: null }, response: null, at: now });
-  }
-  await new Promise((res, rej) => {
-    tx.oncomplete = res;
-    tx.onerror = () => rej(tx.error);
-  });
-  db.close();
-  return true;
-};
 
 async function replay(engine, browser, page) {
   const runs = [];
   for (let run = 0; run < REPLAY_RUNS; run++) {
-    await page.evaluate(queueEvents);
+    await page.evaluate(queueReplayEvents);
     execSync("sync");
     const replayPage = await browser.newPage(`${server.url}/fixtures/app.html?keepTemp=1`);
     await pollPage(replayPage, () => Array.isArray(window.log) && window.log.some((e) => e[0] === "urlSessionDidFinishEvents" && e[1] === "bench.replay"), {

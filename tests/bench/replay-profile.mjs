@@ -9,6 +9,7 @@
 import { writeFileSync } from "node:fs";
 import { execSync } from "node:child_process";
 import { startServer, newProfile, removeProfile, launch, openApp } from "../e2e/harness.mjs";
+import { queueReplayEvents } from "./seed.mjs";
 
 const server = await startServer({ port: 0, ...(process.env.ROOT ? { root: process.env.ROOT } : {}) });
 const profile = await newProfile();
@@ -16,25 +17,7 @@ const context = await launch(profile);
 const page = await openApp(context, server.url, []);
 
 async function seed() {
-  await page.evaluate(async () => {
-    const db = await new Promise((res, rej) => {
-      const r = indexedDB.open("bgsession");
-      r.onsuccess = () => res(r.result);
-      r.onerror = () => rej(r.error);
-    });
-    const tx = db.transaction(["tasks", "events", "files"], "readwrite");
-    const now = Date.now();
-    for (let i = 1; i <= 500; i++) {
-      const req = { url: `https://example.test/${i}`, method: "GET", headers: {} };
-      tx.objectStore("tasks").put({ session: "bench.replay", taskId: i, kind: "download", originalRequest: req, currentRequest: req, state: "completed", createdAt: now, blobId: `replay-${i}`, segments: [] });
-      const path = `/tmp/CFNetworkDownload_replay${i}.tmp`;
-      tx.objectStore("files").put({ path, blobId: `replay-${i}`, segments: [], size: 0, modificationDate: now });
-      tx.objectStore("events").add({ session: "bench.replay", taskId: i, event: { type: "didFinishDownloadingTo", location: `file://${path}` }, response: null, at: now });
-      tx.objectStore("events").add({ session: "bench.replay", taskId: i, event: { type: "didCompleteWithError", error: null }, response: null, at: now });
-    }
-    await new Promise((res, rej) => { tx.oncomplete = res; tx.onerror = () => rej(tx.error); });
-    db.close();
-  });
+  await page.evaluate(queueReplayEvents);
   execSync("sync");
 }
 
