@@ -309,8 +309,10 @@ pub async fn acks_spare_other_sessions() {
     // third and fourth side by side.
     let stem = unique("span");
     let paths: Vec<SandboxPath> = ["1", "2", "3", "4", "5"].iter().map(|n| SandboxPath::parse(&format!("/tmp/{stem}-{n}.tmp")).unwrap()).collect();
+    // Each holds bytes: `ack` hands back the removed files that hold bytes
+    // (the caller deletes those), and removes the others without a word.
     for (p, session) in paths.iter().zip([&a, &b, &a, &a, &a]) {
-        s.put_file(&FileMeta::new(p, unique(session), vec![], 0.0, None)).await.unwrap();
+        s.put_file(&FileMeta::new(p, unique(session), vec![10], 0.0, None)).await.unwrap();
     }
     // Journal: a, b, a, b, a (interleaved), then a, a, a (a run of its own).
     let plan = vec![
@@ -330,6 +332,7 @@ pub async fn acks_spare_other_sessions() {
     let mut removed: Vec<String> = s.ack(&a, &acks[..3]).await.unwrap().into_iter().map(|f| f.path).collect();
     removed.sort();
     assert_eq!(removed, vec![paths[0].key(), paths[2].key()], "a's unmoved temp files, not b's");
+    assert!(s.get_file(&paths[0]).await.unwrap().is_none() && s.get_file(&paths[2]).await.unwrap().is_none(), "a's are removed");
     assert!(s.get_file(&paths[1]).await.unwrap().is_some(), "b's file between them stays");
     assert_eq!(s.pending_events(&b).await.unwrap().len(), 2, "b's entries between a's stay");
     assert_eq!(s.pending_events(&a).await.unwrap().len(), 3);
