@@ -38,15 +38,24 @@ if [ "${#apt_pkgs[@]}" -gt 0 ]; then
   pids+=($!)
 fi
 
+# Whether `$1 --version` names version $2. Its whole output is read first: with
+# `| grep -q` and pipefail, grep leaving at the first match made a tool that
+# prints more (geckodriver) die of a broken pipe, and look missing.
+has_version() {
+  local out
+  out=$("$1" --version 2>/dev/null) || return 1
+  [[ $out == *"$2"* ]]
+}
+
 # 3. wasm-pack (pinned) — wasm-pack's own downloads fail here, so we install the tools it would fetch.
-if ! command -v wasm-pack >/dev/null || ! wasm-pack --version | grep -q "$WASM_PACK_VERSION"; then
+if ! has_version wasm-pack "$WASM_PACK_VERSION"; then
   log "installing wasm-pack $WASM_PACK_VERSION (cargo install, ~3 min)"
   cargo install --locked wasm-pack --version "$WASM_PACK_VERSION" -q &
   pids+=($!)
 fi
 
 # 4. wasm-bindgen-cli equal to the pinned wasm-bindgen (--locked fails on this registry)
-if ! command -v wasm-bindgen >/dev/null || ! wasm-bindgen --version | grep -q "$WASM_BINDGEN_VERSION"; then
+if ! has_version wasm-bindgen "$WASM_BINDGEN_VERSION"; then
   log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (cargo install, ~2.5 min)"
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force -q &
   pids+=($!)
@@ -54,7 +63,7 @@ fi
 
 # 4b. geckodriver for `wasm-pack test --firefox` (crates.io; the npm package downloads a binary: fails here)
 GECKODRIVER_VERSION=0.37.1
-if ! command -v geckodriver >/dev/null || ! geckodriver --version | grep -q "$GECKODRIVER_VERSION"; then
+if ! has_version geckodriver "$GECKODRIVER_VERSION"; then
   log "installing geckodriver $GECKODRIVER_VERSION (cargo install, ~2 min)"
   cargo install --locked geckodriver --version "$GECKODRIVER_VERSION" -q &
   pids+=($!)
