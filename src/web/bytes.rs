@@ -1,14 +1,14 @@
 //! The downloaded bytes: one stored entry per segment, keyed by a synthetic
 //! same-origin URL that is never fetched, in one of three backends (glue.js,
-//! `openByteStore`), each the fastest measured in its engine
-//! (../shared/ENGINES.md): the Cache API (Chromium); IndexedDB ArrayBuffers
+//! `openByteStore`): the Cache API (Chromium, Firefox); IndexedDB ArrayBuffers
 //! in the `bgsession-bytes` database where IndexedDB refuses Blobs (WebKit's
 //! ephemeral store, like Safari's private browsing, which also drops Cache
 //! API entries with the last page: ArrayBuffers there are both faster and
-//! kept); files in the origin private file system (Firefox, where a probe
-//! write works: not in its private browsing). The origin's backend is
-//! chosen once and recorded in that database, so a page and the worker
-//! agree; the other backends still read Cache API segments written before.
+//! kept); files in the origin private file system (chosen nowhere yet: it
+//! measured slower than the Cache API for our downloads in Firefox, see
+//! glue.js). The origin's backend is chosen once and recorded in that
+//! database, so a page and the worker agree; the other backends still read
+//! Cache API segments written before.
 //! A file is a `blob_id` plus its segment lengths; a resumed transfer loses
 //! at most the segment in flight.
 

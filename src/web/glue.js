@@ -308,6 +308,12 @@ async function idbStore(legacy) {
 
 // The origin private file system: one file per segment in the folder
 // "bgsession-bytes" (a key is a URL: its file name is the key encoded).
+// Not chosen for any engine: in Firefox, where a page measured it fastest
+// (../shared/ENGINES.md: a fetch body piped into createWritable, 184 MiB/s),
+// bgsession's download through it ran at 26 MiB/s against 110 for the
+// Cache API (64 MiB, 3 rounds, 2026-12-06: our body is a script stream of
+// network-sized chunks, each write a round trip), so Firefox keeps the
+// Cache API. Kept, and tested, for the next try (bigger writes).
 // A write goes through createWritable, which the engine commits at close():
 // a worker stopped mid-segment leaves no partial file. Reads fall back on
 // `legacy` (the Cache API store) for bytes written before the origin's choice.
@@ -365,30 +371,6 @@ async function opfsStore(legacy) {
   };
 }
 
-// Does this context have a working origin private file system with
-// createWritable? (Firefox's private browsing refuses getDirectory; some
-// engines lack createWritable in a worker.) A small file is written, read
-// back and deleted.
-async function opfsWorks() {
-  try {
-    if (!globalThis.navigator?.storage?.getDirectory) return false;
-    const store = await opfsStore(null);
-    const k = `probe-${Date.now()}-${Math.random()}`; // a page and the worker may probe at once
-    await store.putBlob(k, new Blob([new Uint8Array(16)]));
-    const ok = (await store.size(k)) === 16;
-    await store.delete(k);
-    return ok;
-  } catch {
-    return false;
-  }
-}
-
-// Gecko: measured fastest on the origin private file system (../shared/
-// ENGINES.md: Firefox ESR 153, OPFS createWritable 184-186 MiB/s against the
-// Cache API's 100-110); Chromium's fastest is the Cache API (179 against
-// 133), so no feature alone tells which to use.
-const GECKO = /\bGecko\/\d/.test(globalThis.navigator?.userAgent ?? "") && /\bFirefox\//.test(globalThis.navigator?.userAgent ?? "");
-
 // Does this engine store Blobs in IndexedDB? WebKit's ephemeral store (the
 // driver's, like Safari's private browsing) fails the transaction.
 async function idbTakesBlobs(db) {
@@ -417,7 +399,6 @@ async function chosenBackend(cacheName) {
     if (have) return have;
     let choice = "cache";
     if (!(await idbTakesBlobs(db)) || !globalThis.caches) choice = "indexeddb";
-    else if (GECKO && (await opfsWorks())) choice = "opfs";
     const tx = db.transaction("meta", "readwrite");
     const meta = tx.objectStore("meta");
     let result = choice;

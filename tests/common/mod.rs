@@ -266,13 +266,11 @@ pub async fn backend_recorded() {
     let a = bytes::shared().await.unwrap().backend();
     let again = bytes::open_recorded().await.unwrap().backend();
     assert_eq!(a, again, "the recorded choice is read back");
-    // Each engine's fastest store (../shared/ENGINES.md): Firefox the origin
-    // private file system, Chromium the Cache API.
+    // Chromium and Firefox: the Cache API (the origin private file system
+    // measured slower for our downloads in Firefox, see glue.js).
     let navigator = js_sys::Reflect::get(&js_sys::global(), &"navigator".into()).unwrap();
     let ua = js_sys::Reflect::get(&navigator, &"userAgent".into()).unwrap().as_string().unwrap_or_default();
-    if ua.contains("Firefox/") {
-        assert_eq!(a, bytes::Backend::Opfs, "{ua}");
-    } else if ua.contains("Chrome/") {
+    if ua.contains("Firefox/") || ua.contains("Chrome/") {
         assert_eq!(a, bytes::Backend::CacheApi, "{ua}");
     }
 }
