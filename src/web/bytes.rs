@@ -1,14 +1,13 @@
 //! The downloaded bytes: one stored entry per segment, keyed by a synthetic
-//! same-origin URL that is never fetched, in one of three backends (glue.js,
-//! `openByteStore`): the Cache API (Chromium, Firefox); IndexedDB ArrayBuffers
-//! in the `bgsession-bytes` database where IndexedDB refuses Blobs (WebKit's
+//! same-origin URL that is never fetched, in one of two backends (glue.js,
+//! `openByteStore`): the Cache API (the fastest persisted store measured in
+//! Chromium; Firefox too, for our downloads) or IndexedDB ArrayBuffers in the
+//! `bgsession-bytes` database where IndexedDB refuses Blobs (WebKit's
 //! ephemeral store, like Safari's private browsing, which also drops Cache
 //! API entries with the last page: ArrayBuffers there are both faster and
-//! kept); files in the origin private file system (chosen nowhere yet: it
-//! measured slower than the Cache API for our downloads in Firefox, see
-//! glue.js). The origin's backend is chosen once and recorded in that
-//! database, so a page and the worker agree; the other backends still read
-//! Cache API segments written before.
+//! kept). The origin's backend is chosen once and recorded in that
+//! database, so a page and the worker agree; the IndexedDB backend still
+//! reads Cache API segments written before.
 //! A file is a `blob_id` plus its segment lengths; a resumed transfer loses
 //! at most the segment in flight.
 
@@ -62,8 +61,6 @@ pub enum Backend {
     CacheApi,
     /// ArrayBuffers in IndexedDB (database `bgsession-bytes`).
     IndexedDb,
-    /// Files in the origin private file system (folder `bgsession-bytes`).
-    Opfs,
 }
 
 impl Backend {
@@ -71,7 +68,6 @@ impl Backend {
         match self {
             Backend::CacheApi => "cache",
             Backend::IndexedDb => "indexeddb",
-            Backend::Opfs => "opfs",
         }
     }
 }
@@ -125,7 +121,6 @@ impl Bytes {
     pub fn backend(&self) -> Backend {
         match js::get(&self.store, "kind").as_string().as_deref() {
             Some("indexeddb") => Backend::IndexedDb,
-            Some("opfs") => Backend::Opfs,
             _ => Backend::CacheApi,
         }
     }

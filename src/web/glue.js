@@ -306,71 +306,6 @@ async function idbStore(legacy) {
   };
 }
 
-// The origin private file system: one file per segment in the folder
-// "bgsession-bytes" (a key is a URL: its file name is the key encoded).
-// Not chosen for any engine: in Firefox, where a page measured it fastest
-// (../shared/ENGINES.md: a fetch body piped into createWritable, 184 MiB/s),
-// bgsession's download through it ran at 26 MiB/s against 110 for the
-// Cache API (64 MiB, 3 rounds, 2026-12-06: our body is a script stream of
-// network-sized chunks, each write a round trip), so Firefox keeps the
-// Cache API. Kept, and tested, for the next try (bigger writes).
-// A write goes through createWritable, which the engine commits at close():
-// a worker stopped mid-segment leaves no partial file. Reads fall back on
-// `legacy` (the Cache API store) for bytes written before the origin's choice.
-const OPFS_DIR = "bgsession-bytes";
-async function opfsStore(legacy) {
-  const root = await navigator.storage.getDirectory();
-  const dir = await root.getDirectoryHandle(OPFS_DIR, { create: true });
-  const fileName = (k) => encodeURIComponent(k);
-  const missing = (e) => e && (e.name === "NotFoundError" || e.name === "TypeMismatchError");
-  const file = async (k) => {
-    try {
-      return await (await dir.getFileHandle(fileName(k))).getFile();
-    } catch (e) {
-      if (missing(e)) return null;
-      throw e;
-    }
-  };
-  const writable = async (k) => (await dir.getFileHandle(fileName(k), { create: true })).createWritable();
-  return {
-    kind: "opfs",
-    putStream: async (k, stream) => stream.pipeTo(await writable(k)),
-    putBlob: async (k, blob) => {
-      const w = await writable(k);
-      await w.write(blob);
-      await w.close();
-    },
-    get: async (k) => (await file(k)) ?? (legacy ? legacy.get(k) : null),
-    size: async (k) => {
-      const f = await file(k);
-      if (f) return f.size;
-      return legacy ? legacy.size(k) : null;
-    },
-    delete: async (k) => {
-      try {
-        await dir.removeEntry(fileName(k));
-      } catch (e) {
-        if (!missing(e)) throw e;
-      }
-      if (legacy) await legacy.delete(k);
-    },
-    keys: async () => {
-      const own = [];
-      for await (const name of dir.keys()) own.push(decodeURIComponent(name));
-      return legacy ? own.concat(await legacy.keys()) : own;
-    },
-    // The folder deleted under us (site data cleared): open it again.
-    alive: async () => {
-      try {
-        await root.getDirectoryHandle(OPFS_DIR);
-        return true;
-      } catch {
-        return false;
-      }
-    },
-  };
-}
-
 // Does this engine store Blobs in IndexedDB? WebKit's ephemeral store (the
 // driver's, like Safari's private browsing) fails the transaction.
 async function idbTakesBlobs(db) {
@@ -413,12 +348,11 @@ async function chosenBackend(cacheName) {
   }
 }
 
-// Opens the segment store: `backend` "cache", "indexeddb" or "opfs", or "" for the
+// Opens the segment store: `backend` "cache" or "indexeddb", or "" for the
 // origin's recorded choice (see chosenBackend).
 export async function openByteStore(backend, cacheName) {
   const kind = backend || (await chosenBackend(cacheName));
   if (kind === "indexeddb") return idbStore(globalThis.caches ? await cacheStore(cacheName) : null);
-  if (kind === "opfs") return opfsStore(globalThis.caches ? await cacheStore(cacheName) : null);
   return cacheStore(cacheName);
 }
 

@@ -123,11 +123,6 @@ pub async fn idb_round_trip() {
     backend_round_trip(bytes::Backend::IndexedDb).await;
 }
 
-/// The origin private file system backend: the same round trip.
-pub async fn opfs_round_trip() {
-    backend_round_trip(bytes::Backend::Opfs).await;
-}
-
 async fn backend_round_trip(backend: bytes::Backend) {
     let b = bytes::open(backend).await.unwrap();
     assert_eq!(b.backend(), backend);
@@ -175,11 +170,6 @@ pub async fn idb_intact_truncated_copy() {
     intact_truncated_copy(bytes::Backend::IndexedDb).await;
 }
 
-/// The origin private file system backend: the same checks.
-pub async fn opfs_intact_truncated_copy() {
-    intact_truncated_copy(bytes::Backend::Opfs).await;
-}
-
 async fn intact_truncated_copy(backend: bytes::Backend) {
     let b = bytes::open(backend).await.unwrap();
     let data = pattern(3 * 1024 * 1024, 3);
@@ -216,11 +206,6 @@ pub async fn idb_sweep() {
     sweep(bytes::Backend::IndexedDb).await;
 }
 
-/// The origin private file system backend: the same sweep.
-pub async fn opfs_sweep() {
-    sweep(bytes::Backend::Opfs).await;
-}
-
 async fn sweep(backend: bytes::Backend) {
     let b = bytes::open(backend).await.unwrap();
     let (keep, drop) = (unique("keep"), unique("drop"));
@@ -239,11 +224,6 @@ async fn sweep(backend: bytes::Backend) {
 /// readable through the IndexedDB store, and its deletion reaches them.
 pub async fn idb_reads_cache_api_segments() {
     reads_cache_api_segments(bytes::Backend::IndexedDb).await;
-}
-
-/// The same through the origin private file system store.
-pub async fn opfs_reads_cache_api_segments() {
-    reads_cache_api_segments(bytes::Backend::Opfs).await;
 }
 
 async fn reads_cache_api_segments(backend: bytes::Backend) {
@@ -266,8 +246,8 @@ pub async fn backend_recorded() {
     let a = bytes::shared().await.unwrap().backend();
     let again = bytes::open_recorded().await.unwrap().backend();
     assert_eq!(a, again, "the recorded choice is read back");
-    // Chromium and Firefox: the Cache API (the origin private file system
-    // measured slower for our downloads in Firefox, see glue.js).
+    // Chromium and Firefox: the Cache API (WebKit's ephemeral store, which
+    // refuses Blobs in IndexedDB, is the one that takes IndexedDB).
     let navigator = js_sys::Reflect::get(&js_sys::global(), &"navigator".into()).unwrap();
     let ua = js_sys::Reflect::get(&navigator, &"userAgent".into()).unwrap().as_string().unwrap_or_default();
     if ua.contains("Firefox/") || ua.contains("Chrome/") {
