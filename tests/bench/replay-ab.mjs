@@ -1,7 +1,8 @@
 // The benchmark's "replay" measure (tests/bench/bench.mjs) for several
 // builds at once, alternated run by run so that they share the machine's
 // noise (not a test). ROOTS=name=dir,name=dir (each dir a www/ folder;
-// default: this one's www/), RUNS=n rounds (default 5). Each build gets its
+// default: this one's www/; name=dir=page.html serves another page of
+// tests/fixtures/ than app.html), RUNS=n rounds (default 5). Each build gets its
 // own origin (its own server port), so its own database and worker; the app
 // page is this checkout's tests/fixtures/app.html for every build.
 import { execSync } from "node:child_process";
@@ -15,9 +16,9 @@ const RUNS = Number(process.env.RUNS || 5);
 const profile = await newProfile();
 const context = await launch(profile);
 const builds = [];
-for (const [name, root] of roots) {
+for (const [name, root, app = "app.html"] of roots) {
   const server = await startServer({ port: 0, root });
-  builds.push({ name, server, page: await openApp(context, server.url, []), runs: [] });
+  builds.push({ name, app, server, page: await openApp(context, server.url, []), runs: [] });
 }
 
 async function seed(page) {
@@ -30,7 +31,7 @@ for (let run = 0; run < RUNS; run++) {
   for (const b of run % 2 ? [...builds].reverse() : builds) {
     await seed(b.page);
     const p = await context.newPage();
-    await p.goto(`${b.server.url}/fixtures/app.html?keepTemp=1`);
+    await p.goto(`${b.server.url}/fixtures/${b.app}?keepTemp=1`);
     await p.waitForFunction(() => window.log && window.log.some((e) => e[0] === "urlSessionDidFinishEvents" && e[1] === "bench.replay"), null, { timeout: 120_000, polling: 10 });
     const r = await p.evaluate(() => ({
       delivered: window.log.filter((e) => e[0] === "didFinishDownloadingTo" || e[0] === "didCompleteWithError").length,
