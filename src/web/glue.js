@@ -389,13 +389,24 @@ export async function callDelegate(delegate, method, args) {
   return true;
 }
 
-// Calls delegate[method](...args) synchronously; returns a thenable it
-// returned (to be awaited), else undefined. Throws what the method throws.
-// The replay's fast path: no Promise per event unless the delegate makes one.
-export function callDelegateNow(delegate, method, args) {
+// The replay's delegate call, in one step from the wasm: calls
+// delegate[method](session, task, ...rest) synchronously, where rest is
+// [value] when kind is 1, the first kind - 2 of [a, b, c] when kind is 2 to
+// 5, and nothing when kind is 0. Returns a thenable the method returned (to
+// be awaited), else undefined; throws what the method throws. No Promise
+// per event unless the delegate makes one.
+export function deliverNow(delegate, method, session, task, kind, value, a, b, c) {
   const f = delegate && delegate[method];
   if (typeof f !== "function") return undefined;
-  const v = f.apply(delegate, args);
+  let v;
+  switch (kind) {
+    case 0: v = f.call(delegate, session, task); break;
+    case 1: v = f.call(delegate, session, task, value); break;
+    case 2: v = f.call(delegate, session, task); break;
+    case 3: v = f.call(delegate, session, task, a); break;
+    case 4: v = f.call(delegate, session, task, a, b); break;
+    default: v = f.call(delegate, session, task, a, b, c);
+  }
   return v !== null && (typeof v === "object" || typeof v === "function") && typeof v.then === "function" ? v : undefined;
 }
 

@@ -30,8 +30,9 @@ extern "C" {
     pub fn ask_worker(worker: &JsValue, msg: &JsValue) -> Promise;
     #[wasm_bindgen(js_name = randomId)]
     pub fn random_id() -> String;
-    #[wasm_bindgen(js_name = callDelegateNow, catch)]
-    pub fn call_delegate_now(delegate: &JsValue, method: &str, args: &js_sys::Array) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = deliverNow, catch)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn deliver_now(delegate: &JsValue, method: &JsValue, session: &JsValue, task: &JsValue, kind: u32, value: &JsValue, a: f64, b: f64, c: f64) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = callDelegateForValue)]
     pub fn call_delegate_for_value(delegate: &JsValue, method: &str, args: &js_sys::Array) -> Promise;
     #[wasm_bindgen(js_name = nextTask)]

@@ -77,3 +77,19 @@ pub(crate) fn saw(identifier: &str, n: u64) {
     raise_high(identifier, n);
     raise_shared(identifier, n + 1);
 }
+
+/// [`saw`] for the stored tasks a page reads when it opens a session: this
+/// tab's own mark now, the shared counter a moment later. A page's first
+/// touch of localStorage waits for the browser to load the origin's storage
+/// (milliseconds), and a relaunch has its replay to start; until then
+/// [`next`] still numbers above `n` (it reads the counter, and this tab's
+/// mark is raised), and another tab drawing a clashing number meanwhile is
+/// renumbered by the daemon, as at any time.
+pub(crate) fn saw_soon(identifier: &str, n: u64) {
+    raise_high(identifier, n);
+    let identifier = identifier.to_string();
+    gloo_timers::callback::Timeout::new(SHARED_AFTER_MS, move || raise_shared(&identifier, n + 1)).forget();
+}
+
+/// How long [`saw_soon`] leaves the shared counter for.
+const SHARED_AFTER_MS: u32 = 1_000;

@@ -37,6 +37,23 @@ const WAKE_AFTER_MS: u32 = 500;
 /// written (and any input) would wait until delivery paused.
 const YIELD_AFTER_MS: f64 = 4.0;
 
+/// A delegate method's name as a JS string, made once per name (a replay
+/// calls the same few thousands of times).
+fn method_name(name: &'static str) -> JsValue {
+    thread_local! {
+        static NAMES: std::cell::RefCell<Vec<(&'static str, JsValue)>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    NAMES.with(|names| {
+        let mut names = names.borrow_mut();
+        if let Some((_, v)) = names.iter().find(|(n, _)| *n == name) {
+            return v.clone();
+        }
+        let v = JsValue::from_str(name);
+        names.push((name, v.clone()));
+        v
+    })
+}
+
 impl SessionInner {
     /// Takes the identifier's events lock, listens to the daemon's
     /// announcements, reads the session (tasks, journal, delivered totals)
@@ -216,16 +233,16 @@ impl SessionInner {
     async fn deliver(self: &Rc<Self>, entry: &JournalEntry, call: &DelegateCall) -> Result<(), JsValue> {
         let (task, task_obj) = self.task_for(entry).await?;
         task.apply(entry);
-        let args = self.call_args(&task_obj, &call.args);
         match (&call.args, &self.delegate) {
             (CallArgs::Request(r), _) => {
+                let args = self.call_args(&task_obj, &call.args);
                 args.push(&js::to_js(r));
                 let answer = self.delayed_answer(&task, r, &args).await;
                 self.tell_delayed_answer(entry.task_id, answer).await
             }
             (_, DelegateTarget::Js(d)) => {
                 // Awaited only if the method returned a Promise.
-                let outcome = match js::call_delegate_now(d, call.method, &args) {
+                let outcome = match self.call_now(d, &task_obj, call) {
                     Ok(p) if !p.is_undefined() => js::wait(js_sys::Promise::resolve(&p)).await.map(|_| ()),
                     other => other.map(|_| ()),
                 };
@@ -261,6 +278,26 @@ impl SessionInner {
         };
         self.adopt(record, true);
         Ok(self.tasks.borrow().get(&entry.task_id).cloned().expect("adopted"))
+    }
+
+    /// Calls a JS delegate's method with `(session, task, …)` in one step
+    /// (glue.js `deliverNow`): the replay's hot path, one crossing per event.
+    fn call_now(self: &Rc<Self>, delegate: &JsValue, task_obj: &JsValue, call: &DelegateCall) -> Result<JsValue, JsValue> {
+        let session = self.session_js();
+        let method = method_name(call.method);
+        let none = JsValue::UNDEFINED;
+        let call_with = |kind: u32, value: &JsValue, n: &[f64]| {
+            let at = |i: usize| n.get(i).copied().unwrap_or(0.0);
+            js::deliver_now(delegate, &method, &session, task_obj, kind, value, at(0), at(1), at(2))
+        };
+        match &call.args {
+            CallArgs::None | CallArgs::Request(_) => call_with(0, &none, &[]),
+            // At most three numbers (Apple's byte counts): kinds 2 to 5.
+            CallArgs::Numbers(ns) => call_with(2 + ns.len().min(3) as u32, &none, ns),
+            CallArgs::Location(l) => call_with(1, &JsValue::from_str(l), &[]),
+            CallArgs::Bytes(b) => call_with(1, &js_sys::Uint8Array::from(b.as_slice()).into(), &[]),
+            CallArgs::Error(e) => call_with(1, &e.as_ref().map(error_for_delegate).unwrap_or(JsValue::NULL), &[]),
+        }
     }
 
     /// `(session, task, …)`: the arguments of a delegate call.

@@ -546,7 +546,7 @@ impl SessionInner {
     /// Makes (or refreshes) the task objects of stored records.
     pub(crate) fn take_records(self: &Rc<Self>, records: Vec<TaskRecord>) {
         let max = records.iter().map(|r| r.task_id).max().unwrap_or(0);
-        ids::saw(&self.config.identifier, max);
+        ids::saw_soon(&self.config.identifier, max);
         for r in records {
             let known = self.tasks.borrow().get(&r.task_id).filter(|(t, _)| t.persisted.get()).cloned();
             if let Some((t, _)) = known {
