@@ -578,7 +578,8 @@ export async function bgFetchResponse(registration) {
 // of consecutive entries (keys are integers: nothing else lies between),
 // finished tasks deleted unread when the Replayer knows them over, else
 // read and deleted per run of consecutive identifiers, and the temp files
-// looked up by one read (usually the delegate moved them: nothing more to do).
+// looked up by one read of keys (usually the delegate moved them: nothing
+// more to do), the ones still there read and deleted per run.
 // ops: Float64Array of [seq, taskId, flags, total] per entry, in delivery
 // order; flags: 1 = set the task's delivered total to total, 2 = delete its
 // delivered total, 4 = the task is over: forget its record if completed
@@ -644,22 +645,30 @@ function forgetTasks(tasks, session, ids) {
 }
 
 // ackEntries: removes the files at `paths` that still exist, the metadata
-// of those holding bytes pushed to `removed`: the files between the first and last path are read
-// in one request (temp files: few, and usually moved already).
+// of those holding bytes pushed to `removed`. The keys between the first
+// and the last path are read in one request (temp files are usually moved
+// already: then nothing more); each run of wanted files with no other file
+// between them is then read (for its bytes) and deleted, one request each.
+// Only the wanted files' records are read: temp names are random, so the
+// span holds the other undelivered downloads' files too.
 function removeFiles(files, paths, removed) {
   const wanted = new Set(paths);
   const sorted = [...wanted].sort();
-  const span = IDBKeyRange.bound(sorted[0], sorted[sorted.length - 1]);
-  const present = files.getAll(span);
+  const present = files.getAllKeys(IDBKeyRange.bound(sorted[0], sorted[sorted.length - 1]));
   present.onsuccess = () => {
-    const all = present.result;
-    const found = all.filter((m) => wanted.has(m.path));
-    if (!found.length) return;
-    for (const m of found) if (m.segments && m.segments.length) removed.push(m);
-    // Sorted by path: when nothing else lies between the first and the
-    // last found, one request deletes them all.
-    if (found.length === all.length) files.delete(span);
-    else for (const m of found) files.delete(m.path);
+    const keys = present.result;
+    for (let i = 0; i < keys.length; i++) {
+      if (!wanted.has(keys[i])) continue;
+      let j = i;
+      while (j + 1 < keys.length && wanted.has(keys[j + 1])) j++;
+      const run = i === j ? keys[i] : IDBKeyRange.bound(keys[i], keys[j]);
+      const read = files.getAll(run);
+      read.onsuccess = () => {
+        for (const m of read.result) if (m.segments && m.segments.length) removed.push(m);
+      };
+      files.delete(run);
+      i = j;
+    }
   };
 }
 
