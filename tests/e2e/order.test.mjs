@@ -344,23 +344,32 @@ test("a tab closed in the middle of replaying 2,000 queued events: none lost, no
       db.close();
     });
     await setup.close();
-    // Page 1 reports each delivery on the console as it happens, and is
-    // closed mid-replay: its delegate takes a few ms an event (a fast one
-    // would have replayed all 2,000 before the close).
-    const seen1 = [];
+    // Page 1 reports each delivery to the test server as it happens (a
+    // synchronous request: the server has it before the delegate returns,
+    // so before the event can be acknowledged; console messages, used
+    // before, could be lost when the page closed), and is closed
+    // mid-replay: its delegate takes a few ms an event (a fast one would
+    // have replayed all 2,000 before the close).
+    server.resetLog();
     const page1 = await context.newPage();
-    page1.on("console", (m) => m.text().startsWith("DELIVERED ") && seen1.push(Number(m.text().slice(10))));
     await page1.addInitScript(() => {
       Object.defineProperty(window, "log", { configurable: true, get() { return this.__log; }, set(v) {
         const push = v.push.bind(v);
-        v.push = (e) => { if (e[0] === "didCompleteWithError") console.log(`DELIVERED ${e[1]}`); return push(e); };
+        v.push = (e) => {
+          if (e[0] === "didCompleteWithError") {
+            const report = new XMLHttpRequest();
+            report.open("GET", `/files/delivered-${e[1]}?size=1`, false);
+            report.send();
+          }
+          return push(e);
+        };
         this.__log = v;
       } });
     });
     await page1.goto(`${server.url}/fixtures/app.html?delayMs=2`);
     await page1.waitForFunction(() => window.log && window.log.filter((e) => e[0] === "didCompleteWithError").length >= 500, null, { polling: 1, timeout: 30_000 });
     await page1.close();
-    await new Promise((r) => setTimeout(r, 500)); // the last console messages
+    const seen1 = server.log.filter((e) => e.path.startsWith("/files/delivered-")).map((e) => Number(e.path.slice("/files/delivered-".length)));
     const page2 = await openApp(context, server.url, errors);
     const log2 = await waitLog(page2, (e) => e[0] === "urlSessionDidFinishEvents" && e[1] === "com.example.order.many", "the rest replayed");
     const seen2 = log2.filter((e) => e[0] === "didCompleteWithError").map((e) => e[1]);
