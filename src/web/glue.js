@@ -410,6 +410,18 @@ export function deliverNow(delegate, method, session, task, kind, value, a, b, c
   return v !== null && (typeof v === "object" || typeof v === "function") && typeof v.then === "function" ? v : undefined;
 }
 
+// The replay's wait for a thenable a delegate method returned
+// (page/settle.rs): every settlement goes to the one callback set by
+// onSettled, as (token, ok, value), instead of a pair of wasm closures
+// made and freed per wait.
+let settle = null;
+export function onSettled(callback) {
+  settle = callback;
+}
+export function whenSettled(thenable, token) {
+  Promise.resolve(thenable).then((v) => settle(token, true, v), (e) => settle(token, false, e));
+}
+
 // Calls delegate[method](...args) and resolves with { exists, value } (a
 // returned thenable awaited).
 export async function callDelegateForValue(delegate, method, args) {

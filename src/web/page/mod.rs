@@ -9,6 +9,7 @@ mod replay;
 pub(crate) mod session;
 mod state;
 mod rust_api;
+mod settle;
 mod task;
 mod typescript;
 

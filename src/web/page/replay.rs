@@ -243,7 +243,7 @@ impl SessionInner {
             (_, DelegateTarget::Js(d)) => {
                 // Awaited only if the method returned a Promise.
                 let outcome = match self.call_now(d, &task_obj, call) {
-                    Ok(p) if !p.is_undefined() => js::wait(js_sys::Promise::resolve(&p)).await.map(|_| ()),
+                    Ok(p) if !p.is_undefined() => crate::web::page::settle::settled(&p).await.map(|_| ()),
                     other => other.map(|_| ()),
                 };
                 if let Err(e) = outcome {
