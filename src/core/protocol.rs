@@ -54,7 +54,7 @@ pub(crate) fn via_text_opt<'de, D: serde::Deserializer<'de>, T: serde::de::Deser
     }
 }
 
-fn from_text<E: serde::de::Error, T: serde::de::DeserializeOwned>(value: &serde_json::Value) -> Result<T, E> {
+pub(crate) fn from_text<E: serde::de::Error, T: serde::de::DeserializeOwned>(value: &serde_json::Value) -> Result<T, E> {
     serde_json::from_str(&value.to_string()).map_err(|e| {
         let text = e.to_string();
         E::custom(match text.rfind(" at line ") {
@@ -64,8 +64,47 @@ fn from_text<E: serde::de::Error, T: serde::de::DeserializeOwned>(value: &serde_
     })
 }
 
+/// Reads an internally tagged enum's object as serde's derive would (the
+/// same errors), from a `serde_json::Value`: the derive's own decoder
+/// buffers the object in serde's `Content` and is the largest function of
+/// its wasm for each such enum (issue 11). Returns the variant's index in
+/// `variants` and the object's fields.
+pub(crate) fn tagged<'a>(value: &'a serde_json::Value, name: &'static str, tag: &'static str, variants: &'static [&'static str]) -> Result<(usize, &'a serde_json::Map<String, serde_json::Value>), serde_json::Error> {
+    use serde::de::{Deserializer, Error};
+    let Some(map) = value.as_object() else {
+        return Err(value.deserialize_any(Expecting(name)).unwrap_err());
+    };
+    let variant = match map.get(tag) {
+        None => return Err(Error::missing_field(tag)),
+        Some(serde_json::Value::String(v)) => v,
+        Some(other) => return Err(other.deserialize_any(Expecting("variant identifier")).unwrap_err()),
+    };
+    match variants.iter().position(|v| v == variant) {
+        Some(i) => Ok((i, map)),
+        None => Err(Error::unknown_variant(variant, variants)),
+    }
+}
+
+/// A field of a [`tagged`] object, as the derive reads it.
+pub(crate) fn field<T: serde::de::DeserializeOwned>(map: &serde_json::Map<String, serde_json::Value>, name: &'static str) -> Result<T, serde_json::Error> {
+    match map.get(name) {
+        Some(v) => T::deserialize(v),
+        None => Err(serde::de::Error::missing_field(name)),
+    }
+}
+
+/// A visitor that accepts nothing: its errors say what was expected.
+struct Expecting(&'static str);
+
+impl serde::de::Visitor<'_> for Expecting {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
 /// A page's answer to `willBeginDelayedRequest`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "decision", rename_all = "camelCase")]
 pub enum DelayedAnswer {
     /// `.continueLoading`.
@@ -75,9 +114,24 @@ pub enum DelayedAnswer {
     /// `.useNewRequest(request)`.
     Request {
         /// The request the task makes instead.
-        #[serde(deserialize_with = "via_text")]
         request: Request,
     },
+}
+
+impl<'de> Deserialize<'de> for DelayedAnswer {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(d)?;
+        let answer = match tagged(&value, "internally tagged enum DelayedAnswer", "decision", &["continue", "cancel", "request"]) {
+            Ok((0, _)) => Ok(DelayedAnswer::Continue),
+            Ok((1, _)) => Ok(DelayedAnswer::Cancel),
+            Ok((_, map)) => match map.get("request") {
+                Some(r) => from_text(r).map(|request| DelayedAnswer::Request { request }),
+                None => Err(serde::de::Error::missing_field("request")),
+            },
+            Err(e) => Err(e),
+        };
+        answer.map_err(serde::de::Error::custom)
+    }
 }
 
 /// A command from a page to the daemon.
