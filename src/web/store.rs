@@ -286,6 +286,9 @@ impl Store {
     /// After a committed write: the kept copy follows.
     fn wrote_task(&self, t: &TaskRecord) {
         self.task_writes.set(self.task_writes.get() + 1);
+        if !cfg!(feature = "worker") {
+            return;
+        }
         if let Some(cache) = self.tasks.borrow_mut().as_mut() {
             cache.insert((t.session.clone(), t.task_id), t.clone());
         }
@@ -293,7 +296,8 @@ impl Store {
 
     /// The kept records, read from IndexedDB the first time.
     async fn kept_tasks(&self) -> Result<Option<std::cell::Ref<'_, TaskCache>>> {
-        if !self.keep_tasks.get() {
+        // Only the daemon keeps them: the page's wasm holds none of this.
+        if !cfg!(feature = "worker") || !self.keep_tasks.get() {
             return Ok(None);
         }
         let before: Vec<JsValue> = self.writing.borrow().iter().map(|(_, p)| p.clone().into()).collect();
