@@ -294,10 +294,17 @@ impl Store {
         }
     }
 
-    /// The kept records, read from IndexedDB the first time.
+    /// Only the daemon keeps task records: the page's wasm holds none of
+    /// this (a `cfg!` test would leave the async body's states in it).
+    #[cfg(not(feature = "worker"))]
     async fn kept_tasks(&self) -> Result<Option<std::cell::Ref<'_, TaskCache>>> {
-        // Only the daemon keeps them: the page's wasm holds none of this.
-        if !cfg!(feature = "worker") || !self.keep_tasks.get() {
+        Ok(None)
+    }
+
+    /// The kept records, read from IndexedDB the first time.
+    #[cfg(feature = "worker")]
+    async fn kept_tasks(&self) -> Result<Option<std::cell::Ref<'_, TaskCache>>> {
+        if !self.keep_tasks.get() {
             return Ok(None);
         }
         let before: Vec<JsValue> = self.writing.borrow().iter().map(|(_, p)| p.clone().into()).collect();
