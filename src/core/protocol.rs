@@ -93,6 +93,50 @@ pub(crate) fn field<T: serde::de::DeserializeOwned>(map: &serde_json::Map<String
     }
 }
 
+/// Reads a unit-only enum as serde's derive does (`deserialize_enum`, the
+/// same errors), returning the variant's index in `variants`: one visitor
+/// for every such enum instead of a derived decoder each (issue 11).
+pub(crate) fn unit_variant<'de, D: serde::Deserializer<'de>>(d: D, name: &'static str, variants: &'static [&'static str]) -> Result<usize, D::Error> {
+    d.deserialize_enum(name, variants, UnitEnum { name, variants })
+}
+
+struct UnitEnum {
+    name: &'static str,
+    variants: &'static [&'static str],
+}
+
+impl<'de> serde::de::Visitor<'de> for UnitEnum {
+    type Value = usize;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "enum {}", self.name)
+    }
+    fn visit_enum<A: serde::de::EnumAccess<'de>>(self, data: A) -> Result<usize, A::Error> {
+        use serde::de::VariantAccess;
+        let (i, variant) = data.variant_seed(VariantIndex(self.variants))?;
+        variant.unit_variant()?;
+        Ok(i)
+    }
+}
+
+struct VariantIndex(&'static [&'static str]);
+
+impl<'de> serde::de::DeserializeSeed<'de> for VariantIndex {
+    type Value = usize;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<usize, D::Error> {
+        d.deserialize_identifier(self)
+    }
+}
+
+impl serde::de::Visitor<'_> for VariantIndex {
+    type Value = usize;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("variant identifier")
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<usize, E> {
+        self.0.iter().position(|x| *x == v).ok_or_else(|| E::unknown_variant(v, self.0))
+    }
+}
+
 /// A visitor that accepts nothing: its errors say what was expected.
 struct Expecting(&'static str);
 
@@ -376,7 +420,7 @@ pub enum Reply {
 }
 
 /// What the daemon is doing, for timelines.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum DaemonEvent {
     /// A new worker life began.
@@ -387,6 +431,13 @@ pub enum DaemonEvent {
     Idle,
     /// The worker life ended (`simulateDaemonKill`): transfers stopped.
     Killed,
+}
+
+impl<'de> Deserialize<'de> for DaemonEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let all = [Self::Started, Self::Busy, Self::Idle, Self::Killed];
+        Ok(all[unit_variant(d, "DaemonEvent", &["started", "busy", "idle", "killed"])?])
+    }
 }
 
 /// A message from the daemon to every page of the origin.
@@ -502,5 +553,32 @@ mod records_in_commands {
         }
         let none = decode_page_message(r#"{"op":"cancel","session":"s","taskId":1,"task":null}"#).unwrap();
         assert!(matches!(none, PageMessage::Command { command: Command::Cancel { task: None, .. }, .. }));
+    }
+}
+
+/// `unit_variant` decodes and fails as serde's derive does, from text and
+/// from a `serde_json::Value`.
+#[cfg(test)]
+mod unit_enums {
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(rename_all = "lowercase")]
+    enum TaskState {
+        Running,
+        Suspended,
+        Canceling,
+        Completed,
+    }
+
+    #[test]
+    fn decode_and_fail_as_the_derive() {
+        for json in [r#""running""#, r#""completed""#, r#""Running""#, r#""weird""#, "5", "null", r#"{"running":null}"#, r#"{"running":1}"#, r#"{"x":1}"#, r#"["running"]"#, r#""""#, "{}"] {
+            let derived = serde_json::from_str::<TaskState>(json).map(|v| format!("{v:?}")).map_err(|e| e.to_string());
+            let ours = serde_json::from_str::<crate::core::task::TaskState>(json).map(|v| format!("{v:?}")).map_err(|e| e.to_string());
+            assert_eq!(ours, derived, "{json}");
+            let value: serde_json::Value = serde_json::from_str(json).unwrap();
+            let derived = serde_json::from_value::<TaskState>(value.clone()).map(|v| format!("{v:?}")).map_err(|e| e.to_string());
+            let ours = serde_json::from_value::<crate::core::task::TaskState>(value).map(|v| format!("{v:?}")).map_err(|e| e.to_string());
+            assert_eq!(ours, derived, "{json} as a Value");
+        }
     }
 }
