@@ -72,6 +72,12 @@ pub(crate) fn from_text<E: serde::de::Error, T: serde::de::DeserializeOwned>(val
 pub(crate) fn tagged<'a>(value: &'a serde_json::Value, name: &'static str, tag: &'static str, variants: &'static [&'static str]) -> Result<(usize, &'a serde_json::Map<String, serde_json::Value>), serde_json::Error> {
     use serde::de::{Deserializer, Error};
     let Some(map) = value.as_object() else {
+        // The derive also reads a sequence (tag first), which serde never
+        // writes: an empty one lacks the tag, as the derive says; others
+        // are refused here.
+        if value.as_array().is_some_and(|a| a.is_empty()) {
+            return Err(Error::missing_field(tag));
+        }
         return Err(value.deserialize_any(Expecting(name)).unwrap_err());
     };
     let variant = match map.get(tag) {
@@ -441,7 +447,7 @@ impl<'de> Deserialize<'de> for DaemonEvent {
 }
 
 /// A message from the daemon to every page of the origin.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum Broadcast {
     /// The journal of `session` grew.
@@ -458,6 +464,21 @@ pub enum Broadcast {
         /// When (ms since epoch).
         at: f64,
     },
+}
+
+/// Read by hand ([`tagged`]): the derive's decoder of an internally tagged
+/// enum brings serde's `Content` buffer into the page's wasm.
+impl<'de> Deserialize<'de> for Broadcast {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(d)?;
+        let read = |value: &serde_json::Value| -> Result<Broadcast, serde_json::Error> {
+            Ok(match tagged(value, "internally tagged enum Broadcast", "type", &["journal", "daemon"])? {
+                (0, map) => Broadcast::Journal { session: field(map, "session")? },
+                (_, map) => Broadcast::Daemon { event: field(map, "event")?, transfers: field(map, "transfers")?, at: field(map, "at")? },
+            })
+        };
+        read(&value).map_err(serde::de::Error::custom)
+    }
 }
 
 #[cfg(test)]
@@ -579,6 +600,46 @@ mod unit_enums {
             let derived = serde_json::from_value::<TaskState>(value.clone()).map(|v| format!("{v:?}")).map_err(|e| e.to_string());
             let ours = serde_json::from_value::<crate::core::task::TaskState>(value).map(|v| format!("{v:?}")).map_err(|e| e.to_string());
             assert_eq!(ours, derived, "{json} as a Value");
+        }
+    }
+}
+
+/// Broadcasts decode as they are written, and fail with the derive's
+/// messages. (Their text positions are not kept: a page reads broadcasts
+/// with `js::from_js`, which drops them.)
+#[cfg(test)]
+mod broadcasts {
+    use super::*;
+
+    /// What `derive(Deserialize)` made of `Broadcast`.
+    #[derive(Deserialize, Debug)]
+    #[serde(tag = "type", rename_all = "camelCase")]
+    #[allow(dead_code)]
+    enum Derived {
+        Journal { session: String },
+        Daemon { event: DaemonEvent, transfers: usize, at: f64 },
+    }
+
+    #[test]
+    fn round_trip_and_errors() {
+        for b in [Broadcast::Journal { session: "s".into() }, Broadcast::Daemon { event: DaemonEvent::Idle, transfers: 2, at: 1.5 }] {
+            let json = serde_json::to_string(&b).unwrap();
+            assert_eq!(serde_json::from_str::<Broadcast>(&json).unwrap(), b, "{json}");
+        }
+        for (json, want) in [
+            (r#"{"type":"journal"}"#, "missing field `session`"),
+            (r#"{"session":"s"}"#, "missing field `type`"),
+            (r#"{"type":"gone"}"#, "unknown variant `gone`, expected `journal` or `daemon`"),
+            (r#"{"type":"daemon","event":"slept","transfers":0,"at":0}"#, "unknown variant `slept`, expected one of `started`, `busy`, `idle`, `killed`"),
+            (r#"{"type":"daemon","event":"idle","transfers":-1,"at":0}"#, "invalid value: integer `-1`, expected usize"),
+            ("[]", "missing field `type`"),
+            ("5", "invalid type: integer `5`, expected internally tagged enum Broadcast"),
+            (r#"{"type":5}"#, "invalid type: integer `5`, expected variant identifier"),
+        ] {
+            let err = serde_json::from_str::<Broadcast>(json).unwrap_err().to_string();
+            assert_eq!(err.split(" at line ").next(), Some(want), "{json}");
+            let derived = serde_json::from_str::<Derived>(json).unwrap_err().to_string().replace("Derived", "Broadcast");
+            assert_eq!(derived.split(" at line ").next(), Some(want), "{json}: the derive");
         }
     }
 }
