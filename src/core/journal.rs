@@ -507,7 +507,7 @@ mod tests {
     }
 }
 
-/// Records inside events are read from their text (`protocol::via_text`):
+/// Records inside events are read from their text (`protocol::from_text`):
 /// what decodes and the errors (positions included) are the derive's, as
 /// checked against it when the change was made.
 #[cfg(test)]
