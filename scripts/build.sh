@@ -36,7 +36,10 @@ optimize() {
   fi
   cp "$cache/$key.wasm" "$wasm"
 }
-WASM_OPT_FLAGS="-Oz --strip-debug --strip-producers"
+# --merge-similar-functions before -Oz: monomorphised copies that differ
+# only in constants become one (after -Oz's inlining it finds none):
+# -1.2 KB gzipped for the page's wasm, -0.9 KB for the worker's (2026-12-06).
+WASM_OPT_FLAGS="--merge-similar-functions -Oz --strip-debug --strip-producers"
 # build_wasm OUT_NAME FEATURE [wasm-pack flags]
 build_wasm() {
   local name=$1 feature=$2

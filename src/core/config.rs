@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 pub const DEFAULT_SERVICE_WORKER_URL: &str = "./bgsession-sw.js";
 
 /// How the daemon runs a download.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Transport {
     /// `fetch` in the Service Worker, streamed into the segment store; resumes
@@ -37,6 +37,13 @@ pub enum Transport {
     /// no worker at all and wakes the worker when done; the body is then
     /// copied into the segment store. Chromium only; no resume data.
     BackgroundFetch,
+}
+
+/// One decoder for every unit-only enum (`protocol::unit_variant`).
+impl<'de> Deserialize<'de> for Transport {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok([Self::Fetch, Self::BackgroundFetch][crate::core::protocol::unit_variant(d, "Transport", &["fetch", "backgroundFetch"])?])
+    }
 }
 
 impl Transport {

@@ -49,7 +49,7 @@ use crate::core::resume::{keep_for_resume, ResumeData};
 use crate::core::task::{TaskKind, TaskRecord, TaskState, Transition};
 use crate::core::transfer::{self, Failure, FailureDecision, ResponseDecision, RetryPolicy, SegmentOutcome, SettledDecision};
 use crate::core::upload;
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 /// A task's key: its session identifier and task identifier.
 pub type TaskKey = (String, u64);
@@ -269,7 +269,9 @@ fn attention(t: &TaskRecord, now: f64) -> Option<u64> {
 #[derive(Debug, Default)]
 struct Index {
     order: BTreeMap<String, BTreeSet<OrderKey>>,
-    hosts: BTreeMap<String, BTreeMap<String, usize>>,
+    /// Running tasks per host per session (only counted, never walked:
+    /// hash maps, whose code in the wasm is smaller than a B-tree's).
+    hosts: HashMap<String, HashMap<String, usize>>,
     due: BTreeSet<(u64, String, u64)>,
     entries: HashMap<TaskKey, (OrderKey, Option<u64>, String)>,
     non_discretionary: usize,
@@ -343,7 +345,8 @@ pub struct Daemon {
     last_progress: HashMap<TaskKey, JournalEntry>,
     /// The scheduler's indexes over running tasks.
     index: Index,
-    pages: BTreeSet<String>,
+    /// Sessions with a page open (only looked up: a hash set).
+    pages: HashSet<String>,
     network: NetworkInfo,
     network_override: Option<NetworkInfo>,
     actions: VecDeque<Action>,
@@ -374,7 +377,7 @@ impl Daemon {
             copy_replies: HashMap::new(),
             last_progress: HashMap::new(),
             index: Index::default(),
-            pages: BTreeSet::new(),
+            pages: HashSet::new(),
             network: NetworkInfo::default(),
             network_override: None,
             actions: VecDeque::new(),

@@ -45,7 +45,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// A delegate event as journalled.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum Event {
     /// Progress: totals only; the per-call `bytesWritten` is computed at
@@ -102,7 +102,6 @@ pub enum Event {
     #[serde(rename_all = "camelCase")]
     WillBeginDelayedRequest {
         /// The request the task would make (its current request).
-        #[serde(deserialize_with = "crate::core::protocol::via_text")]
         request: crate::core::request::Request,
     },
     /// The task is over (`urlSession(_:task:didCompleteWithError:)`); always
@@ -110,12 +109,46 @@ pub enum Event {
     #[serde(rename_all = "camelCase")]
     DidCompleteWithError {
         /// `None` on success (an HTTP error status is a success, as on iOS).
-        #[serde(default, deserialize_with = "crate::core::protocol::via_text_opt")]
         error: Option<NsError>,
     },
 }
 
+/// The derive's decoder for an internally tagged enum is the largest
+/// function of the page's wasm: this one reads the event's object as a
+/// `serde_json::Value`, with the derive's errors (`protocol::tagged`).
+impl<'de> Deserialize<'de> for Event {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(d)?;
+        Event::from_value(&value).map_err(serde::de::Error::custom)
+    }
+}
+
+const EVENT_TYPES: &[&str] = &["didWriteData", "didResumeAtOffset", "didSendBodyData", "didFinishDownloadingTo", "didReceiveData", "taskIsWaitingForConnectivity", "willBeginDelayedRequest", "didCompleteWithError"];
+
 impl Event {
+    fn from_value(value: &serde_json::Value) -> Result<Event, serde_json::Error> {
+        use crate::core::protocol::{field, from_text, tagged};
+        let (i, map) = tagged(value, "internally tagged enum Event", "type", EVENT_TYPES)?;
+        Ok(match i {
+            0 => Event::DidWriteData { total_bytes_written: field(map, "totalBytesWritten")?, total_bytes_expected_to_write: field(map, "totalBytesExpectedToWrite")? },
+            1 => Event::DidResumeAtOffset { file_offset: field(map, "fileOffset")?, expected_total_bytes: field(map, "expectedTotalBytes")? },
+            2 => Event::DidSendBodyData { total_bytes_sent: field(map, "totalBytesSent")?, total_bytes_expected_to_send: field(map, "totalBytesExpectedToSend")? },
+            3 => Event::DidFinishDownloadingTo { location: field(map, "location")? },
+            4 => Event::DidReceiveData { data: field(map, "data")? },
+            5 => Event::TaskIsWaitingForConnectivity,
+            6 => match map.get("request") {
+                Some(r) => Event::WillBeginDelayedRequest { request: from_text(r)? },
+                None => return Err(serde::de::Error::missing_field("request")),
+            },
+            _ => Event::DidCompleteWithError {
+                error: match map.get("error") {
+                    None | Some(serde_json::Value::Null) => None,
+                    Some(e) => Some(from_text(e)?),
+                },
+            },
+        })
+    }
+
     /// The delegate method's JS name.
     pub fn method(&self) -> &'static str {
         match self {
@@ -474,7 +507,7 @@ mod tests {
     }
 }
 
-/// Records inside events are read from their text (`protocol::via_text`):
+/// Records inside events are read from their text (`protocol::from_text`):
 /// what decodes and the errors (positions included) are the derive's, as
 /// checked against it when the change was made.
 #[cfg(test)]

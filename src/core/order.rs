@@ -2,7 +2,7 @@
 //!
 //! `slice::sort_by` is a large function (the stable driftsort: about 4 KiB
 //! of wasm) copied once per element type and comparator. [`sort_by`] sorts
-//! positions with one non-generic instance instead, then moves the elements
+//! positions with one small non-generic merge sort instead, then moves the elements
 //! into that order: the same result as `slice::sort_by` (stable: equal
 //! elements keep their order), for lists of hundreds, not millions.
 //!
@@ -24,12 +24,36 @@ pub fn sort_by<T>(v: &mut Vec<T>, cmp: impl Fn(&T, &T) -> Ordering) {
     v.extend(order.into_iter().filter_map(|i| slots[i].take()));
 }
 
-/// `0..n` sorted stably by `cmp`: the one sort instance.
+/// `0..n` sorted stably by `cmp`: the one sort instance, a bottom-up
+/// merge sort (a few hundred bytes of wasm; the standard library's stable
+/// sort is about 4 KiB even as one instance). O(n log n) comparisons.
 #[inline(never)]
 fn positions(n: usize, cmp: &dyn Fn(usize, usize) -> Ordering) -> Vec<usize> {
-    let mut idx: Vec<usize> = (0..n).collect();
-    idx.sort_by(|&a, &b| cmp(a, b));
-    idx
+    let mut from: Vec<usize> = (0..n).collect();
+    let mut to = vec![0; n];
+    let mut width = 1;
+    while width < n {
+        let mut start = 0;
+        while start < n {
+            let mid = (start + width).min(n);
+            let end = (start + 2 * width).min(n);
+            let (mut i, mut j) = (start, mid);
+            for slot in &mut to[start..end] {
+                // The left run's head first unless the right's is smaller: stable.
+                if i < mid && (j == end || cmp(from[j], from[i]) != Ordering::Less) {
+                    *slot = from[i];
+                    i += 1;
+                } else {
+                    *slot = from[j];
+                    j += 1;
+                }
+            }
+            start = end;
+        }
+        std::mem::swap(&mut from, &mut to);
+        width *= 2;
+    }
+    from
 }
 
 #[cfg(test)]
@@ -39,7 +63,7 @@ mod tests {
     #[test]
     fn the_same_order_as_slice_sort_by_ties_included() {
         let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-        for len in [0usize, 1, 2, 3, 7, 20, 33, 100, 1000] {
+        for len in [0usize, 1, 2, 3, 4, 5, 7, 8, 9, 20, 33, 100, 1000, 1025] {
             let v: Vec<(u64, usize)> = (0..len)
                 .map(|i| {
                     x ^= x << 13;

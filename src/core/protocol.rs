@@ -41,12 +41,14 @@ pub fn task_lock(session: &str, task_id: u64) -> String {
 /// from its JSON text, as the stores read them, not from serde's buffer of
 /// an internally tagged enum: then the wasm holds one decoder of each record
 /// type, not two (issue 11). Errors read the same (no text position).
+#[cfg(test)] // the hand-written decoders call `from_text`; the tests' derived mirrors, this
 pub(crate) fn via_text<'de, D: serde::Deserializer<'de>, T: serde::de::DeserializeOwned>(d: D) -> Result<T, D::Error> {
     let value = serde_json::Value::deserialize(d)?;
     from_text(&value)
 }
 
 /// [`via_text`] for an optional record (`null` or absent: `None`).
+#[cfg(test)]
 pub(crate) fn via_text_opt<'de, D: serde::Deserializer<'de>, T: serde::de::DeserializeOwned>(d: D) -> Result<Option<T>, D::Error> {
     match Option::<serde_json::Value>::deserialize(d)? {
         None => Ok(None),
@@ -54,7 +56,7 @@ pub(crate) fn via_text_opt<'de, D: serde::Deserializer<'de>, T: serde::de::Deser
     }
 }
 
-fn from_text<E: serde::de::Error, T: serde::de::DeserializeOwned>(value: &serde_json::Value) -> Result<T, E> {
+pub(crate) fn from_text<E: serde::de::Error, T: serde::de::DeserializeOwned>(value: &serde_json::Value) -> Result<T, E> {
     serde_json::from_str(&value.to_string()).map_err(|e| {
         let text = e.to_string();
         E::custom(match text.rfind(" at line ") {
@@ -64,8 +66,97 @@ fn from_text<E: serde::de::Error, T: serde::de::DeserializeOwned>(value: &serde_
     })
 }
 
+/// Reads an internally tagged enum's object as serde's derive would (the
+/// same errors), from a `serde_json::Value`: the derive's own decoder
+/// buffers the object in serde's `Content` and is the largest function of
+/// its wasm for each such enum (issue 11). Returns the variant's index in
+/// `variants` and the object's fields.
+pub(crate) fn tagged<'a>(value: &'a serde_json::Value, name: &'static str, tag: &'static str, variants: &'static [&'static str]) -> Result<(usize, &'a serde_json::Map<String, serde_json::Value>), serde_json::Error> {
+    use serde::de::{Deserializer, Error};
+    let Some(map) = value.as_object() else {
+        // The derive also reads a sequence (tag first), which serde never
+        // writes: an empty one lacks the tag, as the derive says; others
+        // are refused here.
+        if value.as_array().is_some_and(|a| a.is_empty()) {
+            return Err(Error::missing_field(tag));
+        }
+        return Err(value.deserialize_any(Expecting(name)).unwrap_err());
+    };
+    let variant = match map.get(tag) {
+        None => return Err(Error::missing_field(tag)),
+        Some(serde_json::Value::String(v)) => v,
+        Some(other) => return Err(other.deserialize_any(Expecting("variant identifier")).unwrap_err()),
+    };
+    match variants.iter().position(|v| v == variant) {
+        Some(i) => Ok((i, map)),
+        None => Err(Error::unknown_variant(variant, variants)),
+    }
+}
+
+/// A field of a [`tagged`] object, as the derive reads it.
+pub(crate) fn field<T: serde::de::DeserializeOwned>(map: &serde_json::Map<String, serde_json::Value>, name: &'static str) -> Result<T, serde_json::Error> {
+    match map.get(name) {
+        Some(v) => T::deserialize(v),
+        None => Err(serde::de::Error::missing_field(name)),
+    }
+}
+
+/// Reads a unit-only enum as serde's derive does (`deserialize_enum`, the
+/// same errors), returning the variant's index in `variants`: one visitor
+/// for every such enum instead of a derived decoder each (issue 11).
+pub(crate) fn unit_variant<'de, D: serde::Deserializer<'de>>(d: D, name: &'static str, variants: &'static [&'static str]) -> Result<usize, D::Error> {
+    d.deserialize_enum(name, variants, UnitEnum { name, variants })
+}
+
+struct UnitEnum {
+    name: &'static str,
+    variants: &'static [&'static str],
+}
+
+impl<'de> serde::de::Visitor<'de> for UnitEnum {
+    type Value = usize;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "enum {}", self.name)
+    }
+    fn visit_enum<A: serde::de::EnumAccess<'de>>(self, data: A) -> Result<usize, A::Error> {
+        use serde::de::VariantAccess;
+        let (i, variant) = data.variant_seed(VariantIndex(self.variants))?;
+        variant.unit_variant()?;
+        Ok(i)
+    }
+}
+
+struct VariantIndex(&'static [&'static str]);
+
+impl<'de> serde::de::DeserializeSeed<'de> for VariantIndex {
+    type Value = usize;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<usize, D::Error> {
+        d.deserialize_identifier(self)
+    }
+}
+
+impl serde::de::Visitor<'_> for VariantIndex {
+    type Value = usize;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("variant identifier")
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<usize, E> {
+        self.0.iter().position(|x| *x == v).ok_or_else(|| E::unknown_variant(v, self.0))
+    }
+}
+
+/// A visitor that accepts nothing: its errors say what was expected.
+struct Expecting(&'static str);
+
+impl serde::de::Visitor<'_> for Expecting {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
 /// A page's answer to `willBeginDelayedRequest`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "decision", rename_all = "camelCase")]
 pub enum DelayedAnswer {
     /// `.continueLoading`.
@@ -75,33 +166,44 @@ pub enum DelayedAnswer {
     /// `.useNewRequest(request)`.
     Request {
         /// The request the task makes instead.
-        #[serde(deserialize_with = "via_text")]
         request: Request,
     },
 }
 
+impl<'de> Deserialize<'de> for DelayedAnswer {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(d)?;
+        let answer = match tagged(&value, "internally tagged enum DelayedAnswer", "decision", &["continue", "cancel", "request"]) {
+            Ok((0, _)) => Ok(DelayedAnswer::Continue),
+            Ok((1, _)) => Ok(DelayedAnswer::Cancel),
+            Ok((_, map)) => match map.get("request") {
+                Some(r) => from_text(r).map(|request| DelayedAnswer::Request { request }),
+                None => Err(serde::de::Error::missing_field("request")),
+            },
+            Err(e) => Err(e),
+        };
+        answer.map_err(serde::de::Error::custom)
+    }
+}
+
 /// A command from a page to the daemon.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "op", rename_all = "camelCase")]
 pub enum Command {
     /// `task.resume()`: store the task (first time) and run it.
     #[serde(rename_all = "camelCase")]
     Resume {
         /// The task as the page knows it.
-        #[serde(deserialize_with = "via_text")]
         task: TaskRecord,
         /// The page has not stored this task yet (its first `resume()`).
-        #[serde(default)]
         fresh: bool,
         /// Task identifiers below this are taken in the session (renumbering floor).
-        #[serde(default)]
         id_floor: u64,
         /// The session's configuration, stored with the task.
-        #[serde(default, deserialize_with = "via_text_opt")]
         config: Option<ConfigData>,
         /// The session's `sessionDescription` (stored with its
         /// configuration: a launch notification shows it).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         session_description: Option<String>,
     },
     /// `task.suspend()`.
@@ -121,7 +223,7 @@ pub enum Command {
         task_id: u64,
         /// The task as the page knows it: a task never resumed is not
         /// stored yet, and is cancelled (and stored) as given.
-        #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "via_text_opt")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         task: Option<TaskRecord>,
     },
     /// `cancel(byProducingResumeData:)`.
@@ -164,10 +266,102 @@ pub enum Command {
     Status,
 }
 
+const OPS: &[&str] = &["resume", "suspend", "cancel", "cancelByProducingResumeData", "delayedRequest", "simulateNetwork", "backgroundFetchUnavailable", "wake", "ping", "status"];
+
+/// Read by hand from a `serde_json::Value` as the derive read it
+/// (`deny_unknown_fields`; fields in the object's order, then the missing
+/// ones in declaration order; records from their text, `via_text`): the
+/// derive's decoder of an internally tagged enum brings serde's `Content`
+/// buffer into the worker's wasm. Test `commands_decode_as_the_derive`
+/// compares the two.
+impl<'de> Deserialize<'de> for Command {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(d)?;
+        Command::from_value(&value).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A [`Command`]'s fields as read, before the variant is built.
+#[derive(Default)]
+struct CommandFields {
+    task: Option<Option<TaskRecord>>,
+    fresh: Option<bool>,
+    id_floor: Option<u64>,
+    config: Option<Option<ConfigData>>,
+    session_description: Option<Option<String>>,
+    session: Option<String>,
+    task_id: Option<u64>,
+    answer: Option<DelayedAnswer>,
+    conditions: Option<Option<NetworkInfo>>,
+}
+
+/// `null` or a record read from its text (`via_text_opt`).
+fn opt_text<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> Result<Option<T>, serde_json::Error> {
+    if v.is_null() {
+        Ok(None)
+    } else {
+        from_text(v).map(Some)
+    }
+}
+
+fn need<T>(v: Option<T>, name: &'static str) -> Result<T, serde_json::Error> {
+    v.ok_or_else(|| serde::de::Error::missing_field(name))
+}
+
+impl Command {
+    fn from_value(value: &serde_json::Value) -> Result<Command, serde_json::Error> {
+        use serde::de::Error;
+        let (op, map) = tagged(value, "internally tagged enum Command", "op", OPS)?;
+        let names: &'static [&'static str] = match op {
+            0 => &["task", "fresh", "idFloor", "config", "sessionDescription"],
+            2 => &["session", "taskId", "task"],
+            4 => &["session", "taskId", "answer"],
+            5 => &["conditions"],
+            7 => return Ok(Command::Wake),
+            8 => return Ok(Command::Ping),
+            9 => return Ok(Command::Status),
+            _ => &["session", "taskId"],
+        };
+        let mut f = CommandFields::default();
+        for (key, v) in map {
+            match key.as_str() {
+                "op" => {}
+                k if !names.contains(&k) => return Err(Error::unknown_field(k, names)),
+                "task" if op == 0 => f.task = Some(Some(from_text(v)?)),
+                "task" => f.task = Some(opt_text(v)?),
+                "fresh" => f.fresh = Some(field(map, "fresh")?),
+                "idFloor" => f.id_floor = Some(field(map, "idFloor")?),
+                "config" => f.config = Some(opt_text(v)?),
+                "sessionDescription" => f.session_description = Some(field(map, "sessionDescription")?),
+                "session" => f.session = Some(field(map, "session")?),
+                "taskId" => f.task_id = Some(field(map, "taskId")?),
+                "answer" => f.answer = Some(field(map, "answer")?),
+                _ => f.conditions = Some(field(map, "conditions")?),
+            }
+        }
+        if op == 0 {
+            let task = need(f.task, "task")?.unwrap_or_else(|| unreachable!("read from text"));
+            return Ok(Command::Resume { task, fresh: f.fresh.unwrap_or_default(), id_floor: f.id_floor.unwrap_or_default(), config: f.config.flatten(), session_description: f.session_description.flatten() });
+        }
+        if op == 5 {
+            return Ok(Command::SimulateNetwork { conditions: f.conditions.flatten() });
+        }
+        let session = need(f.session, "session")?;
+        let task_id = need(f.task_id, "taskId")?;
+        Ok(match op {
+            1 => Command::Suspend { session, task_id },
+            2 => Command::Cancel { session, task_id, task: f.task.flatten() },
+            3 => Command::CancelByProducingResumeData { session, task_id },
+            4 => Command::DelayedRequest { session, task_id, answer: need(f.answer, "answer")? },
+            _ => Command::BackgroundFetchUnavailable { session, task_id },
+        })
+    }
+}
+
 /// What a page (or the worker's own script) may ask of the worker host
 /// itself rather than of the machine.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "op", rename_all = "camelCase")]
 pub enum HostRequest {
     /// `simulateDaemonKill()`: end this worker life as a browser would.
     /// Answered with [`Reply::Killed`].
@@ -175,6 +369,21 @@ pub enum HostRequest {
     /// Background Sync asks whether any task is unfinished. Answered with
     /// [`Reply::Pending`].
     Pending,
+}
+
+/// Read by hand ([`tagged`]), as [`Command`] is.
+impl<'de> Deserialize<'de> for HostRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(d)?;
+        HostRequest::from_value(&value).map_err(serde::de::Error::custom)
+    }
+}
+
+impl HostRequest {
+    fn from_value(value: &serde_json::Value) -> Result<HostRequest, serde_json::Error> {
+        let (i, _) = tagged(value, "internally tagged enum HostRequest", "op", &["simulateKill", "pending"])?;
+        Ok(if i == 0 { HostRequest::SimulateKill } else { HostRequest::Pending })
+    }
 }
 
 /// A page's message to the worker, decoded ([`decode_page_message`]).
@@ -221,10 +430,10 @@ pub fn decode_page_message(json: &str) -> Result<PageMessage, String> {
         return Err(format!("unknown daemon command \"{op}\" (a daemon command is an object {{op, ...}})"));
     };
     if matches!(op.as_str(), "simulateKill" | "pending") {
-        return serde_json::from_value::<HostRequest>(value).map(PageMessage::Host).map_err(|e| format!("daemon command \"{op}\" {shape}: {e}"));
+        return HostRequest::from_value(&value).map(PageMessage::Host).map_err(|e| format!("daemon command \"{op}\" {shape}: {e}"));
     }
     upgrade_earlier_shape(&op, obj);
-    let command = serde_json::from_value::<Command>(value).map_err(|e| format!("daemon command \"{op}\" {shape}: {e}"))?;
+    let command = Command::from_value(&value).map_err(|e| format!("daemon command \"{op}\" {shape}: {e}"))?;
     Ok(PageMessage::Command { op, command })
 }
 
@@ -322,7 +531,7 @@ pub enum Reply {
 }
 
 /// What the daemon is doing, for timelines.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum DaemonEvent {
     /// A new worker life began.
@@ -335,8 +544,15 @@ pub enum DaemonEvent {
     Killed,
 }
 
+impl<'de> Deserialize<'de> for DaemonEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let all = [Self::Started, Self::Busy, Self::Idle, Self::Killed];
+        Ok(all[unit_variant(d, "DaemonEvent", &["started", "busy", "idle", "killed"])?])
+    }
+}
+
 /// A message from the daemon to every page of the origin.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum Broadcast {
     /// The journal of `session` grew.
@@ -353,6 +569,21 @@ pub enum Broadcast {
         /// When (ms since epoch).
         at: f64,
     },
+}
+
+/// Read by hand ([`tagged`]): the derive's decoder of an internally tagged
+/// enum brings serde's `Content` buffer into the page's wasm.
+impl<'de> Deserialize<'de> for Broadcast {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(d)?;
+        let read = |value: &serde_json::Value| -> Result<Broadcast, serde_json::Error> {
+            Ok(match tagged(value, "internally tagged enum Broadcast", "type", &["journal", "daemon"])? {
+                (0, map) => Broadcast::Journal { session: field(map, "session")? },
+                (_, map) => Broadcast::Daemon { event: field(map, "event")?, transfers: field(map, "transfers")?, at: field(map, "at")? },
+            })
+        };
+        read(&value).map_err(serde::de::Error::custom)
+    }
 }
 
 #[cfg(test)]
@@ -427,7 +658,7 @@ mod tests {
     }
 }
 
-/// Records inside commands are read from their text (`via_text`): the errors
+/// Records inside commands are read from their text (`from_text`): the errors
 /// say what serde's derive said (checked against it when the change was made).
 #[cfg(test)]
 mod records_in_commands {
@@ -448,5 +679,185 @@ mod records_in_commands {
         }
         let none = decode_page_message(r#"{"op":"cancel","session":"s","taskId":1,"task":null}"#).unwrap();
         assert!(matches!(none, PageMessage::Command { command: Command::Cancel { task: None, .. }, .. }));
+    }
+}
+
+/// `unit_variant` decodes and fails as serde's derive does, from text and
+/// from a `serde_json::Value`.
+#[cfg(test)]
+mod unit_enums {
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(rename_all = "lowercase")]
+    enum TaskState {
+        Running,
+        Suspended,
+        Canceling,
+        Completed,
+    }
+
+    #[test]
+    fn decode_and_fail_as_the_derive() {
+        for json in [r#""running""#, r#""completed""#, r#""Running""#, r#""weird""#, "5", "null", r#"{"running":null}"#, r#"{"running":1}"#, r#"{"x":1}"#, r#"["running"]"#, r#""""#, "{}"] {
+            let derived = serde_json::from_str::<TaskState>(json).map(|v| format!("{v:?}")).map_err(|e| e.to_string());
+            let ours = serde_json::from_str::<crate::core::task::TaskState>(json).map(|v| format!("{v:?}")).map_err(|e| e.to_string());
+            assert_eq!(ours, derived, "{json}");
+            let value: serde_json::Value = serde_json::from_str(json).unwrap();
+            let derived = serde_json::from_value::<TaskState>(value.clone()).map(|v| format!("{v:?}")).map_err(|e| e.to_string());
+            let ours = serde_json::from_value::<crate::core::task::TaskState>(value).map(|v| format!("{v:?}")).map_err(|e| e.to_string());
+            assert_eq!(ours, derived, "{json} as a Value");
+        }
+    }
+}
+
+/// Broadcasts decode as they are written, and fail with the derive's
+/// messages. (Their text positions are not kept: a page reads broadcasts
+/// with `js::from_js`, which drops them.)
+#[cfg(test)]
+mod broadcasts {
+    use super::*;
+
+    /// What `derive(Deserialize)` made of `Broadcast`.
+    #[derive(Deserialize, Debug)]
+    #[serde(tag = "type", rename_all = "camelCase")]
+    #[allow(dead_code)]
+    enum Derived {
+        Journal { session: String },
+        Daemon { event: DaemonEvent, transfers: usize, at: f64 },
+    }
+
+    #[test]
+    fn round_trip_and_errors() {
+        for b in [Broadcast::Journal { session: "s".into() }, Broadcast::Daemon { event: DaemonEvent::Idle, transfers: 2, at: 1.5 }] {
+            let json = serde_json::to_string(&b).unwrap();
+            assert_eq!(serde_json::from_str::<Broadcast>(&json).unwrap(), b, "{json}");
+        }
+        for (json, want) in [
+            (r#"{"type":"journal"}"#, "missing field `session`"),
+            (r#"{"session":"s"}"#, "missing field `type`"),
+            (r#"{"type":"gone"}"#, "unknown variant `gone`, expected `journal` or `daemon`"),
+            (r#"{"type":"daemon","event":"slept","transfers":0,"at":0}"#, "unknown variant `slept`, expected one of `started`, `busy`, `idle`, `killed`"),
+            (r#"{"type":"daemon","event":"idle","transfers":-1,"at":0}"#, "invalid value: integer `-1`, expected usize"),
+            ("[]", "missing field `type`"),
+            ("5", "invalid type: integer `5`, expected internally tagged enum Broadcast"),
+            (r#"{"type":5}"#, "invalid type: integer `5`, expected variant identifier"),
+        ] {
+            let err = serde_json::from_str::<Broadcast>(json).unwrap_err().to_string();
+            assert_eq!(err.split(" at line ").next(), Some(want), "{json}");
+            let derived = serde_json::from_str::<Derived>(json).unwrap_err().to_string().replace("Derived", "Broadcast");
+            assert_eq!(derived.split(" at line ").next(), Some(want), "{json}: the derive");
+        }
+    }
+}
+
+/// `Command` and `HostRequest`, read by hand, decode and fail as the
+/// derive did (a derived mirror with the attributes they had).
+#[cfg(test)]
+mod commands_as_derived {
+    use super::*;
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(tag = "op", rename_all = "camelCase", deny_unknown_fields)]
+    #[allow(clippy::large_enum_variant)]
+    enum Derived {
+        #[serde(rename_all = "camelCase")]
+        Resume {
+            #[serde(deserialize_with = "via_text")]
+            task: TaskRecord,
+            #[serde(default)]
+            fresh: bool,
+            #[serde(default)]
+            id_floor: u64,
+            #[serde(default, deserialize_with = "via_text_opt")]
+            config: Option<ConfigData>,
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            session_description: Option<String>,
+        },
+        #[serde(rename_all = "camelCase")]
+        Suspend { session: String, task_id: u64 },
+        #[serde(rename_all = "camelCase")]
+        Cancel {
+            session: String,
+            task_id: u64,
+            #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "via_text_opt")]
+            task: Option<TaskRecord>,
+        },
+        #[serde(rename_all = "camelCase")]
+        CancelByProducingResumeData { session: String, task_id: u64 },
+        #[serde(rename_all = "camelCase")]
+        DelayedRequest { session: String, task_id: u64, answer: DelayedAnswer },
+        SimulateNetwork { conditions: Option<NetworkInfo> },
+        #[serde(rename_all = "camelCase")]
+        BackgroundFetchUnavailable { session: String, task_id: u64 },
+        Wake,
+        Ping,
+        Status,
+    }
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(tag = "op", rename_all = "camelCase", deny_unknown_fields)]
+    enum DerivedHost {
+        SimulateKill,
+        Pending,
+    }
+
+    fn same<A: Serialize + serde::de::DeserializeOwned, B: Serialize + serde::de::DeserializeOwned>(json: &str) {
+        let value: serde_json::Value = serde_json::from_str(json).unwrap();
+        let ours = serde_json::from_value::<A>(value.clone()).map(|c| serde_json::to_value(c).unwrap()).map_err(|e| e.to_string());
+        let derived = serde_json::from_value::<B>(value).map(|c| serde_json::to_value(c).unwrap()).map_err(|e| e.to_string().replace("DerivedHost", "HostRequest").replace("Derived", "Command"));
+        assert_eq!(ours, derived, "{json}");
+    }
+
+    #[test]
+    fn commands_decode_as_the_derive() {
+        let task = serde_json::to_string(&TaskRecord::new_download("s", 4, Request::get("https://example.test/a").unwrap(), 1.0, "b".into())).unwrap();
+        let config = serde_json::to_string(&ConfigData::background("s").unwrap()).unwrap();
+        let cases = [
+            format!(r#"{{"op":"resume","task":{task},"fresh":true,"idFloor":4,"config":{config},"sessionDescription":"P"}}"#),
+            format!(r#"{{"op":"resume","task":{task}}}"#),
+            format!(r#"{{"op":"resume","task":{task},"config":null,"sessionDescription":null}}"#),
+            format!(r#"{{"op":"resume","task":{task},"extra":1}}"#),
+            format!(r#"{{"op":"resume","task":{task},"fresh":"yes"}}"#),
+            format!(r#"{{"op":"resume","task":{task},"idFloor":-1,"zzz":1}}"#),
+            format!(r#"{{"op":"cancel","session":"s","taskId":1,"task":{task}}}"#),
+            r#"{"op":"resume","fresh":true}"#.into(),
+            r#"{"op":"resume","task":null}"#.into(),
+            r#"{"op":"resume","task":"x"}"#.into(),
+            r#"{"op":"resume","task":{"session":5}}"#.into(),
+            r#"{"op":"suspend","session":"s","taskId":3}"#.into(),
+            r#"{"op":"suspend","session":"s"}"#.into(),
+            r#"{"op":"suspend","taskId":3}"#.into(),
+            r#"{"op":"suspend"}"#.into(),
+            r#"{"op":"suspend","session":5,"taskId":"seven"}"#.into(),
+            r#"{"op":"suspend","session":"s","taskId":3,"task":{}}"#.into(),
+            r#"{"op":"suspend","aaa":1,"session":5}"#.into(),
+            r#"{"op":"cancel","session":"s","taskId":1}"#.into(),
+            r#"{"op":"cancel","session":"s","taskId":1,"task":null}"#.into(),
+            r#"{"op":"cancel","session":"s","taskId":1,"task":3}"#.into(),
+            r#"{"op":"cancelByProducingResumeData","session":"s","taskId":1}"#.into(),
+            r#"{"op":"delayedRequest","session":"s","taskId":1,"answer":{"decision":"cancel"}}"#.into(),
+            r#"{"op":"delayedRequest","session":"s","taskId":1,"answer":{"decision":"request","request":{"url":"https://a/b"}}}"#.into(),
+            r#"{"op":"delayedRequest","session":"s","taskId":1,"answer":{"decision":"request"}}"#.into(),
+            r#"{"op":"delayedRequest","session":"s","taskId":1,"answer":{"decision":"maybe"}}"#.into(),
+            r#"{"op":"delayedRequest","session":"s","taskId":1}"#.into(),
+            r#"{"op":"simulateNetwork","conditions":null}"#.into(),
+            r#"{"op":"simulateNetwork"}"#.into(),
+            r#"{"op":"simulateNetwork","conditions":{"type":"wifi","effectiveType":"4g","saveData":false}}"#.into(),
+            r#"{"op":"simulateNetwork","conditions":5}"#.into(),
+            r#"{"op":"backgroundFetchUnavailable","session":"s","taskId":2}"#.into(),
+            r#"{"op":"wake"}"#.into(),
+            r#"{"op":"ping","extra":1}"#.into(),
+            r#"{"op":"status"}"#.into(),
+            r#"{"op":"format"}"#.into(),
+            r#"{"op":5}"#.into(),
+            r#"{"session":"s"}"#.into(),
+            r#"[]"#.into(),
+            r#""hello""#.into(),
+        ];
+        for json in &cases {
+            same::<Command, Derived>(json);
+        }
+        for json in [r#"{"op":"simulateKill"}"#, r#"{"op":"pending"}"#, r#"{"op":"pending","x":1}"#, r#"{"op":"resume"}"#, r#"{}"#, "7"] {
+            same::<HostRequest, DerivedHost>(json);
+        }
     }
 }

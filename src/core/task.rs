@@ -28,7 +28,7 @@ use crate::core::request::{Request, ResponseInfo};
 use serde::{Deserialize, Serialize};
 
 /// `URLSessionTask.State`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TaskState {
     /// `.running`: resumed; the daemon transfers it when it may.
@@ -39,6 +39,14 @@ pub enum TaskState {
     Canceling,
     /// `.completed`: over, with or without an error.
     Completed,
+}
+
+/// One decoder for every unit-only enum (`protocol::unit_variant`).
+impl<'de> Deserialize<'de> for TaskState {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let all = [Self::Running, Self::Suspended, Self::Canceling, Self::Completed];
+        Ok(all[crate::core::protocol::unit_variant(d, "TaskState", &["running", "suspended", "canceling", "completed"])?])
+    }
 }
 
 impl TaskState {
@@ -54,13 +62,19 @@ impl TaskState {
 }
 
 /// Download or upload (background sessions have no data tasks).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TaskKind {
     /// `URLSessionDownloadTask`: the body goes to a file.
     Download,
     /// `URLSessionUploadTask`: a sandbox file is the request body.
     Upload,
+}
+
+impl<'de> Deserialize<'de> for TaskKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok([Self::Download, Self::Upload][crate::core::protocol::unit_variant(d, "TaskKind", &["download", "upload"])?])
+    }
 }
 
 /// What makes a resumed range safe: the representation must be the same one.

@@ -739,3 +739,34 @@ export function sessionView(db, session) {
     done(tx.objectStore("delivered").getAll(mine)),
   ]);
 }
+
+// store.rs's IndexedDB, one request at a time (no Rust binding crate: the
+// wasm holds one future type, a Promise, for every request; issue 11).
+// A transaction of `db` over `stores`; `write`: readwrite.
+export function storeTx(db, stores, write) {
+  return db.transaction(stores, write ? "readwrite" : "readonly");
+}
+// One request on store `store` of `tx` (through its index `index` if
+// given): op is get, getAll, count, delete (arg: a key or query) or put,
+// add (arg: the record). Resolves with its result; rejects with its error,
+// or with what the engine threw when it was made.
+export function storeReq(tx, store, index, op, arg) {
+  return new Promise((resolve, reject) => {
+    const s = tx.objectStore(store);
+    const request = (index ? s.index(index) : s)[op](arg);
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+}
+// Commits `tx`: resolves true once written, false if it was aborted.
+export function storeCommit(tx) {
+  return new Promise((resolve, reject) => {
+    tx.oncomplete = () => resolve(true);
+    tx.onabort = () => resolve(false);
+    try {
+      if (tx.commit) tx.commit();
+    } catch (err) {
+      reject(err);
+    }
+  });
+}

@@ -180,4 +180,10 @@ extern "C" {
     pub fn session_view(db: &JsValue, session: &str) -> Promise;
     #[wasm_bindgen(js_name = ackEntries)]
     pub fn ack_entries(db: &JsValue, session: &str, ops: &[f64], paths: &js_sys::Array) -> Promise;
+    #[wasm_bindgen(js_name = storeTx, catch)]
+    pub fn store_tx(db: &JsValue, stores: &js_sys::Array, write: bool) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = storeReq)]
+    pub fn store_req(tx: &JsValue, store: &str, index: Option<&str>, op: &str, arg: &JsValue) -> Promise;
+    #[wasm_bindgen(js_name = storeCommit)]
+    pub fn store_commit(tx: &JsValue) -> Promise;
 }

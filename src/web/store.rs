@@ -1,4 +1,5 @@
-//! IndexedDB adapter (crate `idb`): task records, session configurations,
+//! IndexedDB adapter (requests made by glue.js's `storeTx`/`storeReq`,
+//! each awaited as a Promise: no binding crate in the wasm): task records, session configurations,
 //! the event journal, delivered-progress bookkeeping and sandbox file
 //! metadata. Bytes are not here (see `bytes.rs`). Every multi-record change
 //! is one transaction, so a killed worker or a closed page leaves either the
@@ -10,7 +11,6 @@ use crate::core::path::SandboxPath;
 use crate::core::stored::{self, Record, SetAside, Unreadable};
 use crate::core::task::TaskRecord;
 use crate::web::js::{self, to_js};
-use idb::{Database, Query, Transaction, TransactionMode};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -40,14 +40,55 @@ pub const QUARANTINE: &str = stored::QUARANTINE;
 
 type Result<T> = std::result::Result<T, JsValue>;
 
-fn e(err: idb::Error) -> JsValue {
-    js::error("BGSessionStoreError", &format!("IndexedDB: {err}"))
+fn e(err: JsValue) -> JsValue {
+    js::error("BGSessionStoreError", &format!("IndexedDB: {}", js::message(&err)))
+}
+
+/// An IndexedDB transaction (glue.js `storeTx`), kept alive by requests
+/// made before it has nothing pending, as IndexedDB wants: each request's
+/// Promise settles in a microtask of the request's event.
+struct Transaction(JsValue);
+
+impl Transaction {
+    /// One request (`op`: glue.js `storeReq`) on `store`, or on its
+    /// `by_session` index.
+    async fn req(&self, store: &str, by_session: bool, op: &str, arg: &JsValue) -> Result<JsValue> {
+        js::wait(js::store_req(&self.0, store, by_session.then_some("by_session"), op, arg)).await.map_err(e)
+    }
+
+    /// `get`: the record under `key`, if any.
+    async fn get(&self, store: &str, key: &JsValue) -> Result<Option<JsValue>> {
+        let v = self.req(store, false, "get", key).await?;
+        Ok((!v.is_undefined()).then_some(v))
+    }
+
+    /// `getAll`: every record of `store` (`key`: those of one session, by
+    /// the `by_session` index).
+    async fn get_all(&self, store: &str, key: Option<&str>) -> Result<Vec<JsValue>> {
+        let arg = key.map_or(JsValue::UNDEFINED, JsValue::from_str);
+        Ok(js_sys::Array::from(&self.req(store, key.is_some(), "getAll", &arg).await?).to_vec())
+    }
+
+    async fn put(&self, store: &str, record: &JsValue) -> Result<JsValue> {
+        self.req(store, false, "put", record).await
+    }
+
+    async fn add(&self, store: &str, record: &JsValue) -> Result<JsValue> {
+        self.req(store, false, "add", record).await
+    }
+
+    async fn delete(&self, store: &str, key: &JsValue) -> Result<()> {
+        self.req(store, false, "delete", key).await.map(drop)
+    }
+
+    fn abort(&self) {
+        let _ = js_sys::Reflect::get(&self.0, &JsValue::from_str("abort")).ok().and_then(|f| f.dyn_into::<js_sys::Function>().ok()).map(|f| f.call0(&self.0));
+    }
 }
 
 /// The database of this origin.
 pub struct Store {
-    db: Database,
-    /// The same connection as a plain `IDBDatabase`, for glue.js.
+    /// The connection, a plain `IDBDatabase` for glue.js.
     raw: JsValue,
     /// The daemon's copy of every task record (see [`Store::keep_tasks`]):
     /// `None` until first read, then kept up to date by this store's own
@@ -190,17 +231,16 @@ impl Store {
         let raw = js::wait(js::open_database(name, DB_VERSION))
             .await
             .map_err(|err| js::error("BGSessionStoreError", &format!("IndexedDB: opening \"{name}\" failed: {}", js::message(&err))))?;
-        let db = Database::try_from(raw.clone()).map_err(e)?;
-        Ok(Store { db, raw, tasks: RefCell::new(None), keep_tasks: std::cell::Cell::new(false), task_writes: std::cell::Cell::new(0), writing: RefCell::new(Vec::new()), next_write: std::cell::Cell::new(0) })
+        Ok(Store { raw, tasks: RefCell::new(None), keep_tasks: std::cell::Cell::new(false), task_writes: std::cell::Cell::new(0), writing: RefCell::new(Vec::new()), next_write: std::cell::Cell::new(0) })
     }
 
-    fn tx(&self, stores: &[&str], mode: TransactionMode) -> Result<Transaction> {
-        self.db.transaction(stores, mode).map_err(e)
+    fn tx(&self, stores: &[&str], write: bool) -> Result<Transaction> {
+        let names: js_sys::Array = stores.iter().map(|s| JsValue::from_str(s)).collect();
+        js::store_tx(&self.raw, &names, write).map(Transaction).map_err(e)
     }
 
     async fn finish(tx: Transaction) -> Result<()> {
-        let r = tx.commit().map_err(e)?.await.map_err(e)?;
-        if r.is_committed() {
+        if js::wait(js::store_commit(&tx.0)).await.map_err(e)?.is_truthy() {
             Ok(())
         } else {
             Err(js::error("BGSessionStoreError", "IndexedDB transaction aborted"))
@@ -246,12 +286,23 @@ impl Store {
     /// After a committed write: the kept copy follows.
     fn wrote_task(&self, t: &TaskRecord) {
         self.task_writes.set(self.task_writes.get() + 1);
+        if !cfg!(feature = "worker") {
+            return;
+        }
         if let Some(cache) = self.tasks.borrow_mut().as_mut() {
             cache.insert((t.session.clone(), t.task_id), t.clone());
         }
     }
 
+    /// Only the daemon keeps task records: the page's wasm holds none of
+    /// this (a `cfg!` test would leave the async body's states in it).
+    #[cfg(not(feature = "worker"))]
+    async fn kept_tasks(&self) -> Result<Option<std::cell::Ref<'_, TaskCache>>> {
+        Ok(None)
+    }
+
     /// The kept records, read from IndexedDB the first time.
+    #[cfg(feature = "worker")]
     async fn kept_tasks(&self) -> Result<Option<std::cell::Ref<'_, TaskCache>>> {
         if !self.keep_tasks.get() {
             return Ok(None);
@@ -282,8 +333,7 @@ impl Store {
         if let Some(kept) = self.kept_tasks().await? {
             return Ok(kept.get(&(session.to_string(), task_id)).cloned());
         }
-        let tx = self.tx(&[TASKS], TransactionMode::ReadOnly)?;
-        let v = tx.object_store(TASKS).map_err(e)?.get(Query::Key(key2(session, task_id))).map_err(e)?.await.map_err(e)?;
+        let v = self.tx(&[TASKS], false)?.get(TASKS, &key2(session, task_id)).await?;
         v.map(|v| decode_value(v, "stored task")).transpose()
     }
 
@@ -309,13 +359,7 @@ impl Store {
     }
 
     async fn read_tasks_raw(&self, session: Option<&str>) -> Result<Vec<JsValue>> {
-        let tx = self.tx(&[TASKS], TransactionMode::ReadOnly)?;
-        let store = tx.object_store(TASKS).map_err(e)?;
-        match session {
-            Some(s) => store.index("by_session").map_err(e)?.get_all(Some(Query::Key(JsValue::from_str(s))), None).map_err(e)?.await,
-            None => store.get_all(None, None).map_err(e)?.await,
-        }
-        .map_err(e)
+        self.tx(&[TASKS], false)?.get_all(TASKS, session).await
     }
 
     // ---- records that cannot be read -----------------------------------------
@@ -329,31 +373,27 @@ impl Store {
         if plan.is_empty() {
             return Ok(());
         }
-        let tx = self.tx(&[TASKS, EVENTS, FILES, QUARANTINE], TransactionMode::ReadWrite)?;
-        let quarantine = tx.object_store(QUARANTINE).map_err(e)?;
+        let tx = self.tx(&[TASKS, EVENTS, FILES, QUARANTINE], true)?;
         for q in &plan.quarantine {
-            let from = tx.object_store(&q.store).map_err(e)?;
-            let key = Query::Key(to_js(&q.key));
-            let now: Option<serde_json::Value> = match from.get(key.clone()).map_err(e)?.await.map_err(e)? {
+            let key = to_js(&q.key);
+            let now: Option<serde_json::Value> = match tx.get(&q.store, &key).await? {
                 Some(v) => js_sys::JSON::stringify(&v).ok().and_then(|t| t.as_string()).and_then(|t| serde_json::from_str(&t).ok()),
                 None => None,
             };
             if now.as_ref() != Some(&q.record) {
-                let _ = tx.abort();
+                tx.abort();
                 return Ok(()); // set aside by someone else meanwhile
             }
-            from.delete(key).map_err(e)?.await.map_err(e)?;
-            quarantine.add(&to_js(q), None).map_err(e)?.await.map_err(e)?;
+            tx.delete(&q.store, &key).await?;
+            tx.add(QUARANTINE, &to_js(q)).await?;
         }
-        let tasks = tx.object_store(TASKS).map_err(e)?;
         for t in &plan.tasks {
-            tasks.put(&to_js(t), None).map_err(e)?.await.map_err(e)?;
+            tx.put(TASKS, &to_js(t)).await?;
         }
-        let events = tx.object_store(EVENTS).map_err(e)?;
         for entry in &plan.entries {
             match entry.seq {
-                Some(_) => events.put(&to_js(entry), None).map_err(e)?.await.map_err(e)?,
-                None => events.add(&to_js(entry), None).map_err(e)?.await.map_err(e)?,
+                Some(_) => tx.put(EVENTS, &to_js(entry)).await?,
+                None => tx.add(EVENTS, &to_js(entry)).await?,
             };
         }
         Self::finish(tx).await?;
@@ -365,8 +405,7 @@ impl Store {
 
     /// The byte-store keys named by records kept aside: their bytes stay.
     pub async fn quarantined_blob_ids(&self) -> Result<Vec<String>> {
-        let tx = self.tx(&[QUARANTINE], TransactionMode::ReadOnly)?;
-        let all = tx.object_store(QUARANTINE).map_err(e)?.get_all(None, None).map_err(e)?.await.map_err(e)?;
+        let all = self.tx(&[QUARANTINE], false)?.get_all(QUARANTINE, None).await?;
         let text = js_sys::JSON::stringify(&array(all)).ok().and_then(|t| t.as_string()).unwrap_or_default();
         Ok(stored::blob_ids(&serde_json::from_str::<Vec<serde_json::Value>>(&text).unwrap_or_default()))
     }
@@ -375,14 +414,12 @@ impl Store {
 
     /// Every stored session configuration (JS objects `{identifier, ...}`).
     pub async fn sessions(&self) -> Result<Vec<JsValue>> {
-        let tx = self.tx(&[SESSIONS], TransactionMode::ReadOnly)?;
-        tx.object_store(SESSIONS).map_err(e)?.get_all(None, None).map_err(e)?.await.map_err(e)
+        self.tx(&[SESSIONS], false)?.get_all(SESSIONS, None).await
     }
 
     /// The stored configuration of session `identifier` (a JS object), if any.
     pub async fn session(&self, identifier: &str) -> Result<Option<JsValue>> {
-        let tx = self.tx(&[SESSIONS], TransactionMode::ReadOnly)?;
-        tx.object_store(SESSIONS).map_err(e)?.get(Query::Key(JsValue::from_str(identifier))).map_err(e)?.await.map_err(e)
+        self.tx(&[SESSIONS], false)?.get(SESSIONS, &JsValue::from_str(identifier)).await
     }
 
     // ---- journal -----------------------------------------------------------
@@ -410,30 +447,28 @@ impl Store {
     }
 
     async fn commit_tx(&self, task: Option<&TaskRecord>, config: Option<&JsValue>, file: Option<&FileMeta>, appends: Vec<(JournalEntry, AppendPlan)>, forget: bool) -> Result<Vec<JournalEntry>> {
-        let tx = self.tx(&[TASKS, FILES, EVENTS, SESSIONS], TransactionMode::ReadWrite)?;
+        let tx = self.tx(&[TASKS, FILES, EVENTS, SESSIONS], true)?;
         if let Some(c) = config {
             js::set(c, "v", &JsValue::from(stored::RECORD_VERSION));
-            tx.object_store(SESSIONS).map_err(e)?.put(c, None).map_err(e)?.await.map_err(e)?;
+            tx.put(SESSIONS, c).await?;
         }
         if let Some(t) = task {
-            let tasks = tx.object_store(TASKS).map_err(e)?;
             if forget && !Self::journal_holds(&tx, t).await? {
-                tasks.delete(Query::Key(key2(&t.session, t.task_id))).map_err(e)?.await.map_err(e)?;
+                tx.delete(TASKS, &key2(&t.session, t.task_id)).await?;
             } else {
-                tasks.put(&to_js(t), None).map_err(e)?.await.map_err(e)?;
+                tx.put(TASKS, &to_js(t)).await?;
             }
         }
         if let Some(f) = file {
-            tx.object_store(FILES).map_err(e)?.put(&to_js(f), None).map_err(e)?.await.map_err(e)?;
+            tx.put(FILES, &to_js(f)).await?;
         }
-        let events = tx.object_store(EVENTS).map_err(e)?;
         let mut out = Vec::with_capacity(appends.len());
         for (mut entry, plan) in appends {
             if let AppendPlan::ReplaceThenAppend(old) = plan {
-                events.delete(Query::Key(JsValue::from_f64(old as f64))).map_err(e)?.await.map_err(e)?;
+                tx.delete(EVENTS, &JsValue::from_f64(old as f64)).await?;
             }
             entry.seq = None;
-            let key = events.add(&to_js(&entry), None).map_err(e)?.await.map_err(e)?;
+            let key = tx.add(EVENTS, &to_js(&entry)).await?;
             entry.seq = key.as_f64().map(|k| k as u64);
             out.push(entry);
         }
@@ -443,8 +478,7 @@ impl Store {
 
     /// Does the journal still hold an entry of `t`?
     async fn journal_holds(tx: &Transaction, t: &TaskRecord) -> Result<bool> {
-        let index = tx.object_store(EVENTS).map_err(e)?.index("by_session").map_err(e)?;
-        let all = index.get_all(Some(Query::Key(JsValue::from_str(&t.session))), None).map_err(e)?.await.map_err(e)?;
+        let all = tx.get_all(EVENTS, Some(&t.session)).await?;
         Ok(all.iter().any(|v| js::get(v, "taskId").as_f64() == Some(t.task_id as f64)))
     }
 
@@ -460,16 +494,7 @@ impl Store {
     }
 
     async fn pending_events_read(&self, session: &str) -> Result<(Vec<JournalEntry>, Vec<Unreadable>)> {
-        let tx = self.tx(&[EVENTS], TransactionMode::ReadOnly)?;
-        let all = tx
-            .object_store(EVENTS)
-            .map_err(e)?
-            .index("by_session")
-            .map_err(e)?
-            .get_all(Some(Query::Key(JsValue::from_str(session))), None)
-            .map_err(e)?
-            .await
-            .map_err(e)?;
+        let all = self.tx(&[EVENTS], false)?.get_all(EVENTS, Some(session)).await?;
         decode_records(&array(all), "journal entries")
     }
 
@@ -513,15 +538,13 @@ impl Store {
 
     /// How many undelivered entries a session has.
     pub async fn count_pending(&self, session: &str) -> Result<usize> {
-        let tx = self.tx(&[EVENTS], TransactionMode::ReadOnly)?;
-        let index = tx.object_store(EVENTS).map_err(e)?.index("by_session").map_err(e)?;
-        Ok(index.count(Some(Query::Key(JsValue::from_str(session)))).map_err(e)?.await.map_err(e)? as usize)
+        let n = self.tx(&[EVENTS], false)?.req(EVENTS, true, "count", &JsValue::from_str(session)).await?;
+        Ok(n.as_f64().unwrap_or(0.0) as usize)
     }
 
     /// The progress total last delivered for a task; 0 if none.
     pub async fn delivered_total(&self, session: &str, task_id: u64) -> Result<u64> {
-        let tx = self.tx(&[DELIVERED], TransactionMode::ReadOnly)?;
-        let v = tx.object_store(DELIVERED).map_err(e)?.get(Query::Key(key2(session, task_id))).map_err(e)?.await.map_err(e)?;
+        let v = self.tx(&[DELIVERED], false)?.get(DELIVERED, &key2(session, task_id)).await?;
         Ok(v.and_then(|v| js::get(&v, "total").as_f64()).unwrap_or(0.0) as u64)
     }
 
@@ -556,22 +579,20 @@ impl Store {
 
     /// Writes a file's metadata (insert or replace), in its own transaction.
     pub async fn put_file(&self, f: &FileMeta) -> Result<()> {
-        let tx = self.tx(&[FILES], TransactionMode::ReadWrite)?;
-        tx.object_store(FILES).map_err(e)?.put(&to_js(f), None).map_err(e)?.await.map_err(e)?;
+        let tx = self.tx(&[FILES], true)?;
+        tx.put(FILES, &to_js(f)).await?;
         Self::finish(tx).await
     }
 
     /// The metadata of the file at `path`, if there is one.
     pub async fn get_file(&self, path: &SandboxPath) -> Result<Option<FileMeta>> {
-        let tx = self.tx(&[FILES], TransactionMode::ReadOnly)?;
-        let v = tx.object_store(FILES).map_err(e)?.get(Query::Key(JsValue::from_str(&path.key()))).map_err(e)?.await.map_err(e)?;
+        let v = self.tx(&[FILES], false)?.get(FILES, &JsValue::from_str(&path.key())).await?;
         v.map(|v| decode_value(v, "file metadata")).transpose()
     }
 
     /// Every file's metadata, in path order.
     pub async fn files(&self) -> Result<Vec<FileMeta>> {
-        let tx = self.tx(&[FILES], TransactionMode::ReadOnly)?;
-        let all = tx.object_store(FILES).map_err(e)?.get_all(None, None).map_err(e)?.await.map_err(e)?;
+        let all = self.tx(&[FILES], false)?.get_all(FILES, None).await?;
         let (files, bad) = decode_records(&array(all), "file metadata")?;
         if !bad.is_empty() {
             self.set_aside(stored::plan_files(&bad, js::now())).await?;
@@ -581,20 +602,19 @@ impl Store {
 
     /// `moveItem`: relabels the metadata in one transaction; no byte moves.
     pub async fn move_file(&self, from: &SandboxPath, to: &SandboxPath) -> Result<std::result::Result<FileMeta, FileError>> {
-        let tx = self.tx(&[FILES], TransactionMode::ReadWrite)?;
-        let files = tx.object_store(FILES).map_err(e)?;
-        let src = files.get(Query::Key(JsValue::from_str(&from.key()))).map_err(e)?.await.map_err(e)?;
+        let tx = self.tx(&[FILES], true)?;
+        let src = tx.get(FILES, &JsValue::from_str(&from.key())).await?;
         let src: Option<FileMeta> = src.map(|v| decode_value(v, "file metadata")).transpose()?;
-        let dst_exists = files.get(Query::Key(JsValue::from_str(&to.key()))).map_err(e)?.await.map_err(e)?.is_some();
+        let dst_exists = tx.get(FILES, &JsValue::from_str(&to.key())).await?.is_some();
         match plan_move(src.as_ref(), dst_exists, from, to) {
             Ok(moved) => {
-                files.put(&to_js(&moved), None).map_err(e)?.await.map_err(e)?;
-                files.delete(Query::Key(JsValue::from_str(&from.key()))).map_err(e)?.await.map_err(e)?;
+                tx.put(FILES, &to_js(&moved)).await?;
+                tx.delete(FILES, &JsValue::from_str(&from.key())).await?;
                 Self::finish(tx).await?;
                 Ok(Ok(moved))
             }
             Err(err) => {
-                let _ = tx.abort();
+                tx.abort();
                 Ok(Err(err))
             }
         }
@@ -602,13 +622,12 @@ impl Store {
 
     /// Removes a file's metadata; returns it so the caller deletes its bytes.
     pub async fn remove_file(&self, path: &SandboxPath) -> Result<Option<FileMeta>> {
-        let tx = self.tx(&[FILES], TransactionMode::ReadWrite)?;
-        let files = tx.object_store(FILES).map_err(e)?;
-        let key = Query::Key(JsValue::from_str(&path.key()));
-        let v = files.get(key.clone()).map_err(e)?.await.map_err(e)?;
+        let tx = self.tx(&[FILES], true)?;
+        let key = JsValue::from_str(&path.key());
+        let v = tx.get(FILES, &key).await?;
         let meta: Option<FileMeta> = v.map(|v| decode_value(v, "file metadata")).transpose()?;
         if meta.is_some() {
-            files.delete(key).map_err(e)?.await.map_err(e)?;
+            tx.delete(FILES, &key).await?;
         }
         Self::finish(tx).await?;
         Ok(meta)
