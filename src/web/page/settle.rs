@@ -5,7 +5,6 @@
 //! settlement to one callback, made once, by a number.
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
@@ -26,7 +25,8 @@ struct Slot {
 }
 
 thread_local! {
-    static WAITING: RefCell<BTreeMap<u32, Slot>> = const { RefCell::new(BTreeMap::new()) };
+    // A few at most (one per session replaying): a list, not a map type of its own in the wasm.
+    static WAITING: RefCell<Vec<(u32, Slot)>> = const { RefCell::new(Vec::new()) };
     static NEXT: Cell<u32> = const { Cell::new(0) };
     static LISTENING: Cell<bool> = const { Cell::new(false) };
 }
@@ -37,7 +37,7 @@ pub(crate) fn settled(thenable: &JsValue) -> Settled {
         let callback = Closure::<dyn FnMut(u32, bool, JsValue)>::new(|token: u32, ok: bool, value: JsValue| {
             let waker = WAITING.with(|w| {
                 let mut w = w.borrow_mut();
-                let slot = w.get_mut(&token)?;
+                let (_, slot) = w.iter_mut().find(|(t, _)| *t == token)?;
                 slot.outcome = Some(if ok { Ok(value) } else { Err(value) });
                 slot.waker.take()
             });
@@ -48,7 +48,7 @@ pub(crate) fn settled(thenable: &JsValue) -> Settled {
         on_settled(&callback.into_js_value());
     }
     let token = NEXT.with(|n| n.replace(n.get().wrapping_add(1)));
-    WAITING.with(|w| w.borrow_mut().insert(token, Slot::default()));
+    WAITING.with(|w| w.borrow_mut().push((token, Slot::default())));
     when_settled(thenable, token);
     Settled { token }
 }
@@ -64,10 +64,11 @@ impl Future for Settled {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         WAITING.with(|w| {
             let mut w = w.borrow_mut();
-            let Some(slot) = w.get_mut(&self.token) else { return Poll::Ready(Err(JsValue::UNDEFINED)) };
+            let Some(at) = w.iter().position(|(t, _)| *t == self.token) else { return Poll::Ready(Err(JsValue::UNDEFINED)) };
+            let slot = &mut w[at].1;
             match slot.outcome.take() {
                 Some(outcome) => {
-                    w.remove(&self.token);
+                    w.swap_remove(at);
                     Poll::Ready(outcome)
                 }
                 None => {
@@ -81,6 +82,6 @@ impl Future for Settled {
 
 impl Drop for Settled {
     fn drop(&mut self) {
-        WAITING.with(|w| w.borrow_mut().remove(&self.token));
+        WAITING.with(|w| w.borrow_mut().retain(|(t, _)| *t != self.token));
     }
 }
