@@ -268,7 +268,8 @@ fn attention(t: &TaskRecord, now: f64) -> Option<u64> {
 /// how many run per host, and the tasks due at a time.
 #[derive(Debug, Default)]
 struct Index {
-    order: BTreeMap<String, BTreeSet<OrderKey>>,
+    /// Per session (looked up; walked in session order by `schedule`).
+    order: HashMap<String, BTreeSet<OrderKey>>,
     /// Running tasks per host per session (only counted, never walked:
     /// hash maps, whose code in the wasm is smaller than a B-tree's).
     hosts: HashMap<String, HashMap<String, usize>>,
@@ -333,7 +334,7 @@ pub const UNRECORDED_SEGMENTS: usize = 2;
 #[derive(Debug)]
 pub struct Daemon {
     tasks: BTreeMap<TaskKey, TaskRecord>,
-    sessions: BTreeMap<String, ConfigData>,
+    sessions: HashMap<String, ConfigData>,
     transfers: HashMap<TransferId, Transfer>,
     active: HashMap<TaskKey, TransferId>,
     attempts: HashMap<TaskKey, Attempt>,
@@ -369,7 +370,7 @@ impl Daemon {
     pub fn new(seed: u64) -> Self {
         Daemon {
             tasks: BTreeMap::new(),
-            sessions: BTreeMap::new(),
+            sessions: HashMap::new(),
             transfers: HashMap::new(),
             active: HashMap::new(),
             attempts: HashMap::new(),
@@ -972,7 +973,10 @@ impl Daemon {
         self.decisions += 1;
         self.attend(now);
         let net = self.network_now();
-        let sessions: Vec<String> = self.index.order.keys().cloned().collect();
+        // Sessions in name order, as a B-tree would walk them (a hash map's
+        // code in the wasm is smaller; issue 11).
+        let mut sessions: Vec<String> = self.index.order.keys().cloned().collect();
+        crate::core::order::sort_by(&mut sessions, |a, b| a.cmp(b));
         let mut held = 0;
         let mut waiting = Vec::new();
         let mut picked = Vec::new();
@@ -1029,14 +1033,14 @@ impl Daemon {
     /// link, and how many the network holds.
     fn pick(&self, session: &str, net: &NetworkInfo, now: f64) -> (Vec<TaskKey>, Vec<TaskKey>, usize) {
         let max = self.sessions.get(session).map_or(DEFAULT_MAX_PER_HOST, |c| c.http_maximum_connections_per_host as usize).max(1);
-        let mut per_host: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut per_host: HashMap<String, usize> = HashMap::new();
         for key in self.active.keys().chain(self.holds.keys()).filter(|k| k.0 == session) {
             if let Some((_, _, host)) = self.index.entries.get(key) {
-                *per_host.entry(host.as_str()).or_default() += 1;
+                *per_host.entry(host.clone()).or_default() += 1;
             }
         }
         let hosts = self.index.hosts.get(session).map_or(0, |h| h.len());
-        let full = |per_host: &BTreeMap<&str, usize>| per_host.values().filter(|n| **n >= max).count() >= hosts;
+        let full = |per_host: &HashMap<String, usize>| per_host.values().filter(|n| **n >= max).count() >= hosts;
         let busy_origin = self.index.non_discretionary > 0;
         let (mut picked, mut waiting, mut held) = (Vec::new(), Vec::new(), 0);
         let Some(order) = self.index.order.get(session) else { return (picked, waiting, held) };
@@ -1063,7 +1067,7 @@ impl Daemon {
                     continue;
                 }
             }
-            let host = self.index.entries.get(&key).map_or("", |e| e.2.as_str());
+            let host = self.index.entries.get(&key).map_or(String::new(), |e| e.2.clone());
             let n = per_host.entry(host).or_default();
             if *n < max {
                 *n += 1;
