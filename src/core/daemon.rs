@@ -273,7 +273,12 @@ struct Index {
     /// Running tasks per host per session (only counted, never walked:
     /// hash maps, whose code in the wasm is smaller than a B-tree's).
     hosts: HashMap<String, HashMap<String, usize>>,
-    due: BTreeSet<(u64, String, u64)>,
+    /// (when, session number, task): the same key type as `order`'s sets
+    /// (one B-tree instance in the wasm, not two; issue 11).
+    due: BTreeSet<OrderKey>,
+    /// Session numbers for `due` (never reused: a session's number stays).
+    session_nos: HashMap<String, u64>,
+    session_names: Vec<String>,
     entries: HashMap<TaskKey, (OrderKey, Option<u64>, String)>,
     non_discretionary: usize,
     policy_limited: usize,
@@ -294,7 +299,8 @@ impl Index {
             }
         }
         if let Some(at) = at {
-            self.due.remove(&(at, key.0.clone(), key.1));
+            let no = self.session_nos.get(&key.0).copied().unwrap_or(u64::MAX);
+            self.due.remove(&(at, no, key.1));
         }
         self.non_discretionary -= usize::from(!was_discretionary);
         self.policy_limited -= usize::from(was_limited);
@@ -306,11 +312,22 @@ impl Index {
         self.order.entry(t.session.clone()).or_default().insert(ok);
         *self.hosts.entry(t.session.clone()).or_default().entry(host.clone()).or_default() += 1;
         if let Some(at) = at {
-            self.due.insert((at, t.session.clone(), t.task_id));
+            let no = self.session_no(&t.session);
+            self.due.insert((at, no, t.task_id));
         }
         self.non_discretionary += usize::from(!t.policy.is_discretionary);
         self.policy_limited += usize::from(is_limited(t));
         self.entries.insert(key, (ok, at, host));
+    }
+
+    fn session_no(&mut self, session: &str) -> u64 {
+        if let Some(no) = self.session_nos.get(session) {
+            return *no;
+        }
+        let no = self.session_names.len() as u64;
+        self.session_names.push(session.to_string());
+        self.session_nos.insert(session.to_string(), no);
+        no
     }
 
     fn running(&self, session: &str) -> usize {
@@ -1008,8 +1025,12 @@ impl Daemon {
 
     /// Tasks whose time has come: resource deadlines, delayed requests to ask about.
     fn attend(&mut self, now: f64) {
-        let bound = (now.max(0.0).to_bits(), String::from("\u{10ffff}"), u64::MAX);
-        let due: Vec<TaskKey> = self.index.due.range(..=bound).map(|(_, s, id)| (s.clone(), *id)).collect();
+        let bound = (now.max(0.0).to_bits(), u64::MAX, u64::MAX);
+        let mut due: Vec<(u64, TaskKey)> = self.index.due.range(..=bound).map(|(at, no, id)| (*at, (self.index.session_names[*no as usize].clone(), *id))).collect();
+        // In time, then session name, then task order (sessions are numbered
+        // as they come, not by name).
+        crate::core::order::sort_by(&mut due, |a, b| a.cmp(b));
+        let due = due.into_iter().map(|(_, key)| key);
         for key in due {
             let Some(task) = self.tasks.get(&key).cloned() else { continue };
             if let Some(err) = transfer::resource_timed_out(&task, now) {
