@@ -268,11 +268,17 @@ fn attention(t: &TaskRecord, now: f64) -> Option<u64> {
 /// how many run per host, and the tasks due at a time.
 #[derive(Debug, Default)]
 struct Index {
-    order: BTreeMap<String, BTreeSet<OrderKey>>,
+    /// Per session (looked up; walked in session order by `schedule`).
+    order: HashMap<String, BTreeSet<OrderKey>>,
     /// Running tasks per host per session (only counted, never walked:
     /// hash maps, whose code in the wasm is smaller than a B-tree's).
     hosts: HashMap<String, HashMap<String, usize>>,
-    due: BTreeSet<(u64, String, u64)>,
+    /// (when, session number, task): the same key type as `order`'s sets
+    /// (one B-tree instance in the wasm, not two; issue 11).
+    due: BTreeSet<OrderKey>,
+    /// Session numbers for `due` (never reused: a session's number stays).
+    session_nos: HashMap<String, u64>,
+    session_names: Vec<String>,
     entries: HashMap<TaskKey, (OrderKey, Option<u64>, String)>,
     non_discretionary: usize,
     policy_limited: usize,
@@ -293,7 +299,8 @@ impl Index {
             }
         }
         if let Some(at) = at {
-            self.due.remove(&(at, key.0.clone(), key.1));
+            let no = self.session_nos.get(&key.0).copied().unwrap_or(u64::MAX);
+            self.due.remove(&(at, no, key.1));
         }
         self.non_discretionary -= usize::from(!was_discretionary);
         self.policy_limited -= usize::from(was_limited);
@@ -305,11 +312,22 @@ impl Index {
         self.order.entry(t.session.clone()).or_default().insert(ok);
         *self.hosts.entry(t.session.clone()).or_default().entry(host.clone()).or_default() += 1;
         if let Some(at) = at {
-            self.due.insert((at, t.session.clone(), t.task_id));
+            let no = self.session_no(&t.session);
+            self.due.insert((at, no, t.task_id));
         }
         self.non_discretionary += usize::from(!t.policy.is_discretionary);
         self.policy_limited += usize::from(is_limited(t));
         self.entries.insert(key, (ok, at, host));
+    }
+
+    fn session_no(&mut self, session: &str) -> u64 {
+        if let Some(no) = self.session_nos.get(session) {
+            return *no;
+        }
+        let no = self.session_names.len() as u64;
+        self.session_names.push(session.to_string());
+        self.session_nos.insert(session.to_string(), no);
+        no
     }
 
     fn running(&self, session: &str) -> usize {
@@ -333,7 +351,7 @@ pub const UNRECORDED_SEGMENTS: usize = 2;
 #[derive(Debug)]
 pub struct Daemon {
     tasks: BTreeMap<TaskKey, TaskRecord>,
-    sessions: BTreeMap<String, ConfigData>,
+    sessions: HashMap<String, ConfigData>,
     transfers: HashMap<TransferId, Transfer>,
     active: HashMap<TaskKey, TransferId>,
     attempts: HashMap<TaskKey, Attempt>,
@@ -369,7 +387,7 @@ impl Daemon {
     pub fn new(seed: u64) -> Self {
         Daemon {
             tasks: BTreeMap::new(),
-            sessions: BTreeMap::new(),
+            sessions: HashMap::new(),
             transfers: HashMap::new(),
             active: HashMap::new(),
             attempts: HashMap::new(),
@@ -972,7 +990,10 @@ impl Daemon {
         self.decisions += 1;
         self.attend(now);
         let net = self.network_now();
-        let sessions: Vec<String> = self.index.order.keys().cloned().collect();
+        // Sessions in name order, as a B-tree would walk them (a hash map's
+        // code in the wasm is smaller; issue 11).
+        let mut sessions: Vec<String> = self.index.order.keys().cloned().collect();
+        crate::core::order::sort_by(&mut sessions, |a, b| a.cmp(b));
         let mut held = 0;
         let mut waiting = Vec::new();
         let mut picked = Vec::new();
@@ -1004,8 +1025,12 @@ impl Daemon {
 
     /// Tasks whose time has come: resource deadlines, delayed requests to ask about.
     fn attend(&mut self, now: f64) {
-        let bound = (now.max(0.0).to_bits(), String::from("\u{10ffff}"), u64::MAX);
-        let due: Vec<TaskKey> = self.index.due.range(..=bound).map(|(_, s, id)| (s.clone(), *id)).collect();
+        let bound = (now.max(0.0).to_bits(), u64::MAX, u64::MAX);
+        let mut due: Vec<(u64, TaskKey)> = self.index.due.range(..=bound).map(|(at, no, id)| (*at, (self.index.session_names[*no as usize].clone(), *id))).collect();
+        // In time, then session name, then task order (sessions are numbered
+        // as they come, not by name).
+        crate::core::order::sort_by(&mut due, |a, b| a.cmp(b));
+        let due = due.into_iter().map(|(_, key)| key);
         for key in due {
             let Some(task) = self.tasks.get(&key).cloned() else { continue };
             if let Some(err) = transfer::resource_timed_out(&task, now) {
@@ -1029,14 +1054,14 @@ impl Daemon {
     /// link, and how many the network holds.
     fn pick(&self, session: &str, net: &NetworkInfo, now: f64) -> (Vec<TaskKey>, Vec<TaskKey>, usize) {
         let max = self.sessions.get(session).map_or(DEFAULT_MAX_PER_HOST, |c| c.http_maximum_connections_per_host as usize).max(1);
-        let mut per_host: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut per_host: HashMap<String, usize> = HashMap::new();
         for key in self.active.keys().chain(self.holds.keys()).filter(|k| k.0 == session) {
             if let Some((_, _, host)) = self.index.entries.get(key) {
-                *per_host.entry(host.as_str()).or_default() += 1;
+                *per_host.entry(host.clone()).or_default() += 1;
             }
         }
         let hosts = self.index.hosts.get(session).map_or(0, |h| h.len());
-        let full = |per_host: &BTreeMap<&str, usize>| per_host.values().filter(|n| **n >= max).count() >= hosts;
+        let full = |per_host: &HashMap<String, usize>| per_host.values().filter(|n| **n >= max).count() >= hosts;
         let busy_origin = self.index.non_discretionary > 0;
         let (mut picked, mut waiting, mut held) = (Vec::new(), Vec::new(), 0);
         let Some(order) = self.index.order.get(session) else { return (picked, waiting, held) };
@@ -1063,7 +1088,7 @@ impl Daemon {
                     continue;
                 }
             }
-            let host = self.index.entries.get(&key).map_or("", |e| e.2.as_str());
+            let host = self.index.entries.get(&key).map_or(String::new(), |e| e.2.clone());
             let n = per_host.entry(host).or_default();
             if *n < max {
                 *n += 1;

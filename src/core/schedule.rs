@@ -28,7 +28,7 @@
 
 use crate::core::request::host_key;
 use crate::core::task::TaskRecord;
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 /// Picks tasks to start: runnable (`TaskRecord::is_runnable`), not already
 /// active, at most `max_per_host` transfers per host counting the active
@@ -52,7 +52,7 @@ pub fn pick_among(
     now: f64,
 ) -> Vec<&TaskRecord> {
     let max = max_per_host.max(1);
-    let mut per_host: BTreeMap<String, usize> = BTreeMap::new();
+    let mut per_host: HashMap<String, usize> = HashMap::new();
     for t in tasks.iter().filter(|t| is_active(t)) {
         *per_host.entry(host_key(&t.current_request.url)).or_default() += 1;
     }

@@ -71,7 +71,7 @@ use crate::core::task::{TaskRecord, TaskState};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashSet};
 
 /// The IndexedDB database version (see the module documentation).
 pub const SCHEMA_VERSION: u32 = 2;
@@ -282,7 +282,7 @@ fn completion(session: &str, task_id: u64, seq: Option<u64>, error: NsError, now
 pub fn plan(bad_tasks: &[Unreadable], bad_entries: &[Unreadable], tasks: &[TaskRecord], entries: &[JournalEntry], now: f64) -> SetAside {
     let mut out = SetAside::default();
     // Tasks whose end is already planned: nothing more is said about them.
-    let mut ended: BTreeSet<(String, u64)> = BTreeSet::new();
+    let mut ended: HashSet<(String, u64)> = HashSet::new();
     for u in bad_tasks {
         let key = raw_key(&u.raw, &["session", "taskId"]);
         out.quarantine.push(aside("tasks", key, u.raw.clone(), &u.reason, now));
