@@ -127,7 +127,7 @@ const EVENT_TYPES: &[&str] = &["didWriteData", "didResumeAtOffset", "didSendBody
 
 impl Event {
     fn from_value(value: &serde_json::Value) -> Result<Event, serde_json::Error> {
-        use crate::core::protocol::{field, from_text, tagged};
+        use crate::core::protocol::{field, field_text, opt_text, tagged};
         let (i, map) = tagged(value, "internally tagged enum Event", "type", EVENT_TYPES)?;
         Ok(match i {
             0 => Event::DidWriteData { total_bytes_written: field(map, "totalBytesWritten")?, total_bytes_expected_to_write: field(map, "totalBytesExpectedToWrite")? },
@@ -136,16 +136,8 @@ impl Event {
             3 => Event::DidFinishDownloadingTo { location: field(map, "location")? },
             4 => Event::DidReceiveData { data: field(map, "data")? },
             5 => Event::TaskIsWaitingForConnectivity,
-            6 => match map.get("request") {
-                Some(r) => Event::WillBeginDelayedRequest { request: from_text(r)? },
-                None => return Err(serde::de::Error::missing_field("request")),
-            },
-            _ => Event::DidCompleteWithError {
-                error: match map.get("error") {
-                    None | Some(serde_json::Value::Null) => None,
-                    Some(e) => Some(from_text(e)?),
-                },
-            },
+            6 => Event::WillBeginDelayedRequest { request: field_text(map, "request")? },
+            _ => Event::DidCompleteWithError { error: map.get("error").map_or(Ok(None), opt_text)? },
         })
     }
 

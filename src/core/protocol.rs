@@ -101,6 +101,14 @@ pub(crate) fn field<T: serde::de::DeserializeOwned>(map: &serde_json::Map<String
     }
 }
 
+/// A record field of a [`tagged`] object, read from its text ([`from_text`]).
+pub(crate) fn field_text<T: serde::de::DeserializeOwned>(map: &serde_json::Map<String, serde_json::Value>, name: &'static str) -> Result<T, serde_json::Error> {
+    match map.get(name) {
+        Some(v) => from_text(v),
+        None => Err(serde::de::Error::missing_field(name)),
+    }
+}
+
 /// Reads a unit-only enum as serde's derive does (`deserialize_enum`, the
 /// same errors), returning the variant's index in `variants`: one visitor
 /// for every such enum instead of a derived decoder each (issue 11).
@@ -176,10 +184,7 @@ impl<'de> Deserialize<'de> for DelayedAnswer {
         let answer = match tagged(&value, "internally tagged enum DelayedAnswer", "decision", &["continue", "cancel", "request"]) {
             Ok((0, _)) => Ok(DelayedAnswer::Continue),
             Ok((1, _)) => Ok(DelayedAnswer::Cancel),
-            Ok((_, map)) => match map.get("request") {
-                Some(r) => from_text(r).map(|request| DelayedAnswer::Request { request }),
-                None => Err(serde::de::Error::missing_field("request")),
-            },
+            Ok((_, map)) => field_text(map, "request").map(|request| DelayedAnswer::Request { request }),
             Err(e) => Err(e),
         };
         answer.map_err(serde::de::Error::custom)
@@ -296,7 +301,7 @@ struct CommandFields {
 }
 
 /// `null` or a record read from its text (`via_text_opt`).
-fn opt_text<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> Result<Option<T>, serde_json::Error> {
+pub(crate) fn opt_text<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> Result<Option<T>, serde_json::Error> {
     if v.is_null() {
         Ok(None)
     } else {
@@ -329,14 +334,14 @@ impl Command {
                 k if !names.contains(&k) => return Err(Error::unknown_field(k, names)),
                 "task" if op == 0 => f.task = Some(Some(from_text(v)?)),
                 "task" => f.task = Some(opt_text(v)?),
-                "fresh" => f.fresh = Some(field(map, "fresh")?),
-                "idFloor" => f.id_floor = Some(field(map, "idFloor")?),
+                "fresh" => f.fresh = Some(Deserialize::deserialize(v)?),
+                "idFloor" => f.id_floor = Some(Deserialize::deserialize(v)?),
                 "config" => f.config = Some(opt_text(v)?),
-                "sessionDescription" => f.session_description = Some(field(map, "sessionDescription")?),
-                "session" => f.session = Some(field(map, "session")?),
-                "taskId" => f.task_id = Some(field(map, "taskId")?),
-                "answer" => f.answer = Some(field(map, "answer")?),
-                _ => f.conditions = Some(field(map, "conditions")?),
+                "sessionDescription" => f.session_description = Some(Deserialize::deserialize(v)?),
+                "session" => f.session = Some(Deserialize::deserialize(v)?),
+                "taskId" => f.task_id = Some(Deserialize::deserialize(v)?),
+                "answer" => f.answer = Some(Deserialize::deserialize(v)?),
+                _ => f.conditions = Some(Deserialize::deserialize(v)?),
             }
         }
         if op == 0 {

@@ -400,9 +400,8 @@ export function deliverNow(delegate, method, session, task, kind, value, a, b, c
   if (typeof f !== "function") return undefined;
   let v;
   switch (kind) {
-    case 0: v = f.call(delegate, session, task); break;
+    case 0: case 2: v = f.call(delegate, session, task); break;
     case 1: v = f.call(delegate, session, task, value); break;
-    case 2: v = f.call(delegate, session, task); break;
     case 3: v = f.call(delegate, session, task, a); break;
     case 4: v = f.call(delegate, session, task, a, b); break;
     default: v = f.call(delegate, session, task, a, b, c);
