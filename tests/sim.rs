@@ -292,6 +292,27 @@ fn two_hundred_small_files_under_a_per_host_cap_of_four() {
 }
 
 #[test]
+fn temp_files_are_named_in_the_order_their_downloads_finished() {
+    // One at a time, so each finishes at its own time: a page acknowledging
+    // consecutive entries finds their temp files side by side in the store.
+    let mut s = Sim::new(Profile::chromium(), Box::new(KeepFiles));
+    s.at(0.0, Step::OpenApp);
+    for i in 0..20 {
+        let url = format!("https://example.test/o{i}");
+        s.server.resources.insert(url.clone(), Resource::new(16 * 1024 * (1 + i % 3), MIB as f64));
+        s.at(0.0, Step::Download { session: "s".into(), url });
+    }
+    s.set_max_connections("s", 1);
+    s.run_until(600_000.0);
+    let locations: Vec<&str> = s.trace.iter().filter(|e| e.what == "didFinishDownloadingTo").map(|e| e.detail.as_str()).collect();
+    assert_eq!(locations.len(), 20);
+    let mut sorted = locations.clone();
+    sorted.sort();
+    assert_eq!(sorted, locations, "temp names sort in the order of delivery");
+    check_invariants(&s).unwrap();
+}
+
+#[test]
 fn ten_thousand_queued_tasks_under_a_per_host_cap() {
     let mut s = Sim::new(Profile::chromium(), Box::new(KeepFiles));
     s.set_max_connections("s", 6);

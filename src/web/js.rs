@@ -177,7 +177,7 @@ extern "C" {
     #[wasm_bindgen(js_name = sessionsWithEvents)]
     pub fn sessions_with_events(db: &JsValue) -> Promise;
     #[wasm_bindgen(js_name = sessionView)]
-    pub fn session_view(db: &JsValue, session: &str) -> Promise;
+    pub fn session_view(db: &JsValue, session: &str, from: Option<f64>) -> Promise;
     #[wasm_bindgen(js_name = ackEntries)]
     pub fn ack_entries(db: &JsValue, session: &str, ops: &[f64], paths: &js_sys::Array) -> Promise;
     #[wasm_bindgen(js_name = storeTx, catch)]

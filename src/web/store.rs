@@ -103,6 +103,13 @@ pub struct Store {
     /// IndexedDB read waits for the write transactions created before it.
     writing: RefCell<Vec<(u64, js_sys::Promise)>>,
     next_write: std::cell::Cell<u64>,
+    /// The first undelivered entry of each session, as the launch listing
+    /// saw it ([`Store::sessions_with_events`]): that session's next view is
+    /// read from there on by sequence number (every entry of the session is
+    /// at or above it: the journal's keys only grow), which seeks past the
+    /// deleted entries that a read through the session index walks over.
+    /// Used once.
+    journal_from: RefCell<Vec<(String, f64)>>,
 }
 
 /// What a page opening a session reads first ([`Store::session_view`]).
@@ -231,7 +238,7 @@ impl Store {
         let raw = js::wait(js::open_database(name, DB_VERSION))
             .await
             .map_err(|err| js::error("BGSessionStoreError", &format!("IndexedDB: opening \"{name}\" failed: {}", js::message(&err))))?;
-        Ok(Store { raw, tasks: RefCell::new(None), keep_tasks: std::cell::Cell::new(false), task_writes: std::cell::Cell::new(0), writing: RefCell::new(Vec::new()), next_write: std::cell::Cell::new(0) })
+        Ok(Store { raw, tasks: RefCell::new(None), keep_tasks: std::cell::Cell::new(false), task_writes: std::cell::Cell::new(0), writing: RefCell::new(Vec::new()), next_write: std::cell::Cell::new(0), journal_from: RefCell::new(Vec::new()) })
     }
 
     fn tx(&self, stores: &[&str], write: bool) -> Result<Transaction> {
@@ -517,7 +524,11 @@ impl Store {
     }
 
     async fn session_view_read(&self, session: &str) -> Result<(SessionView, Vec<Unreadable>, Vec<Unreadable>)> {
-        let all = js::wait(js::session_view(&self.raw, session)).await.map_err(|err| read_error("a session's tasks and journal", &err))?;
+        let from = {
+            let mut all = self.journal_from.borrow_mut();
+            all.iter().position(|(s, _)| s == session).map(|i| all.swap_remove(i).1)
+        };
+        let all = js::wait(js::session_view(&self.raw, session, from)).await.map_err(|err| read_error("a session's tasks and journal", &err))?;
         let all = js_sys::Array::from(&all);
         let (tasks, bad_tasks) = decode_records::<TaskRecord>(&all.get(0).into(), "stored tasks")?;
         let (mut entries, bad_entries) = decode_records::<JournalEntry>(&all.get(1).into(), "journal entries")?;
@@ -530,10 +541,20 @@ impl Store {
     }
 
     /// Identifiers of sessions that have undelivered entries (walks the
-    /// session index's unique keys only, not the entries).
+    /// session index's unique keys only, not the entries). Each one's first
+    /// entry is kept for its next view ([`Store::journal_from`]).
     pub async fn sessions_with_events(&self) -> Result<Vec<String>> {
-        let ids = js::wait(js::sessions_with_events(&self.raw)).await.map_err(|err| read_error("the journal's sessions", &err))?;
-        Ok(js_sys::Array::from(&ids).iter().filter_map(|v| v.as_string()).collect())
+        let found = js::wait(js::sessions_with_events(&self.raw)).await.map_err(|err| read_error("the journal's sessions", &err))?;
+        let mut ids = Vec::new();
+        let mut from = self.journal_from.borrow_mut();
+        from.clear();
+        for pair in js_sys::Array::from(&found).iter() {
+            let pair = js_sys::Array::from(&pair);
+            let (Some(id), Some(seq)) = (pair.get(0).as_string(), pair.get(1).as_f64()) else { continue };
+            from.push((id.clone(), seq));
+            ids.push(id);
+        }
+        Ok(ids)
     }
 
     /// How many undelivered entries a session has.

@@ -1,7 +1,10 @@
 // The benchmarks' relaunch workload: 500 completed download tasks and their
 // 1,000 journal events (didFinishDownloadingTo + didCompleteWithError)
 // written straight into the journal, as a daemon would have while no page
-// was open (the store's shapes). Runs in a page of the app's origin:
+// was open (the store's shapes). The downloads finished one after another,
+// a millisecond apart; their temp files are named as the daemon names them
+// (core/daemon.rs `finish`: the time of completion in 12 hex digits, then 48
+// random bits). Runs in a page of the app's origin:
 // `page.evaluate(queueReplayEvents)` (self-contained: drivers send its text).
 export const queueReplayEvents = async () => {
   const db = await new Promise((res, rej) => {
@@ -11,13 +14,15 @@ export const queueReplayEvents = async () => {
   });
   const tx = db.transaction(["tasks", "events", "files"], "readwrite");
   const now = Date.now();
+  const hex12 = (n) => Math.floor(n).toString(16).padStart(12, "0").slice(-12);
   for (let i = 1; i <= 500; i++) {
     const req = { url: `https://example.test/${i}`, method: "GET", headers: {} };
-    tx.objectStore("tasks").put({ session: "bench.replay", taskId: i, kind: "download", originalRequest: req, currentRequest: req, state: "completed", createdAt: now, blobId: `replay-${i}`, segments: [] });
-    const path = `/tmp/CFNetworkDownload_replay${i}.tmp`;
-    tx.objectStore("files").put({ path, blobId: `replay-${i}`, segments: [], size: 0, modificationDate: now });
-    tx.objectStore("events").add({ session: "bench.replay", taskId: i, event: { type: "didFinishDownloadingTo", location: `file://${path}` }, response: null, at: now });
-    tx.objectStore("events").add({ session: "bench.replay", taskId: i, event: { type: "didCompleteWithError", error: null }, response: null, at: now });
+    const done = now - 500 + i;
+    tx.objectStore("tasks").put({ session: "bench.replay", taskId: i, kind: "download", originalRequest: req, currentRequest: req, state: "completed", createdAt: now - 1000, blobId: `replay-${i}`, segments: [] });
+    const path = `/tmp/CFNetworkDownload_${hex12(done)}${hex12(Math.random() * 2 ** 48)}.tmp`;
+    tx.objectStore("files").put({ path, blobId: `replay-${i}`, segments: [], size: 0, modificationDate: done });
+    tx.objectStore("events").add({ session: "bench.replay", taskId: i, event: { type: "didFinishDownloadingTo", location: `file://${path}` }, response: null, at: done });
+    tx.objectStore("events").add({ session: "bench.replay", taskId: i, event: { type: "didCompleteWithError", error: null }, response: null, at: done });
   }
   await new Promise((res, rej) => {
     tx.oncomplete = res;
