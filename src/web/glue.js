@@ -582,23 +582,24 @@ export async function bgFetchResponse(registration) {
 
 // Acknowledges delivered journal entries in one IndexedDB transaction (the
 // group commit of Store::ack), the temp files the delegate did not move
-// removed with them. Each IndexedDB request is a round trip to the browser
-// process, and a request whose result is needed waits for the page's main
+// removed with them. Each request is a round trip to the browser's storage
+// process, and one whose result decides the next waits for this page's main
 // thread (busy delivering the next events) before the transaction can go
-// on, so this makes few requests and reads little: one range delete per run
-// of consecutive entries (keys are integers: nothing else lies between),
+// on: so it makes few requests, reads little, and commits (commit()) as
+// soon as its last request is made. One range delete per run of
+// consecutive entries (keys are integers: nothing else lies between);
 // finished tasks deleted unread when the Replayer knows them over, else
-// read and deleted per run of consecutive identifiers, and the temp files
-// looked up by one read of keys (usually the delegate moved them: nothing
-// more to do), the ones still there read and deleted per run.
+// read and deleted per run of consecutive identifiers; the temp files the
+// delegate did not move read in one request and deleted per run.
 // ops: Float64Array of [seq, taskId, flags, total] per entry, in delivery
 // order; flags: 1 = set the task's delivered total to total, 2 = delete its
 // delivered total, 4 = the task is over: forget its record if completed
 // with no bytes kept for resume data (read first), 8 = delete its record
 // (known completed with no bytes). paths: file keys to remove if they still
-// exist. Resolves with the metadata of the removed files that hold bytes
-// once written (a page closing before that has none of it written: those
-// entries are delivered again).
+// exist, joined by NUL (no sandbox name holds one). Resolves with the
+// metadata of the removed files that hold bytes once written (a page
+// closing before that has none of it written: those entries are delivered
+// again).
 export function ackEntries(db, session, ops, paths) {
   return new Promise((resolve, reject) => {
     const tx = db.transaction(["events", "delivered", "files", "tasks"], "readwrite", { durability: "relaxed" });
@@ -610,9 +611,10 @@ export function ackEntries(db, session, ops, paths) {
     const check = [];
     const over = [];
     for (let i = 0; i < ops.length; i += 4) {
-      const [seq, task, flags, total] = [ops[i], ops[i + 1], ops[i + 2], ops[i + 3]];
-      seqs.push(seq);
-      if (flags & 1) delivered.put({ v: 1, session, taskId: task, total });
+      const task = ops[i + 1];
+      const flags = ops[i + 2];
+      seqs.push(ops[i]);
+      if (flags & 1) delivered.put({ v: 1, session, taskId: task, total: ops[i + 3] });
       if (flags & 2) delivered.delete([session, task]);
       if (flags & 4) check.push(task);
       if (flags & 8) over.push(task);
@@ -620,7 +622,13 @@ export function ackEntries(db, session, ops, paths) {
     for (const [a, b] of runs(seqs)) events.delete(a === b ? a : IDBKeyRange.bound(a, b));
     for (const [a, b] of runs(over)) tasks.delete(IDBKeyRange.bound([session, a], [session, b]));
     forgetTasks(tasks, session, check);
-    if (paths.length) removeFiles(tx.objectStore("files"), paths, removed);
+    // Committed as soon as the last request is made, unless a task record
+    // is read first (no wait for this page's turn to see it has none left).
+    const commit = () => {
+      if (!check.length && tx.commit) tx.commit();
+    };
+    if (paths) removeFiles(tx.objectStore("files"), paths.split("\0"), removed, commit);
+    else commit();
     tx.oncomplete = () => resolve(removed);
     tx.onabort = () => reject(tx.error || new DOMException("IndexedDB transaction aborted", "AbortError"));
   });
@@ -656,30 +664,30 @@ function forgetTasks(tasks, session, ids) {
 }
 
 // ackEntries: removes the files at `paths` that still exist, the metadata
-// of those holding bytes pushed to `removed`. The keys between the first
-// and the last path are read in one request (temp files are usually moved
-// already: then nothing more); each run of wanted files with no other file
-// between them is then read (for its bytes) and deleted, one request each.
-// Only the wanted files' records are read: temp names are random, so the
-// span holds the other undelivered downloads' files too.
-function removeFiles(files, paths, removed) {
+// of those holding bytes pushed to `removed`. One read of the records
+// between the first and the last path (temp files are named in the order
+// their downloads finished: usually the span holds theirs alone), then one
+// delete per run of wanted records with no other file between them (never
+// past one: a file of the app's own may lie between temp files). Then
+// `done` (the transaction may commit).
+function removeFiles(files, paths, removed, done) {
   const wanted = new Set(paths);
   const sorted = [...wanted].sort();
-  const present = files.getAllKeys(IDBKeyRange.bound(sorted[0], sorted[sorted.length - 1]));
-  present.onsuccess = () => {
-    const keys = present.result;
-    for (let i = 0; i < keys.length; i++) {
-      if (!wanted.has(keys[i])) continue;
+  const read = files.getAll(IDBKeyRange.bound(sorted[0], sorted[sorted.length - 1]));
+  read.onsuccess = () => {
+    const records = read.result; // in key order
+    const take = (m) => {
+      if (m.segments && m.segments.length) removed.push(m);
+    };
+    for (let i = 0; i < records.length; i++) {
+      if (!wanted.has(records[i].path)) continue;
+      take(records[i]);
       let j = i;
-      while (j + 1 < keys.length && wanted.has(keys[j + 1])) j++;
-      const run = i === j ? keys[i] : IDBKeyRange.bound(keys[i], keys[j]);
-      const read = files.getAll(run);
-      read.onsuccess = () => {
-        for (const m of read.result) if (m.segments && m.segments.length) removed.push(m);
-      };
-      files.delete(run);
+      while (j + 1 < records.length && wanted.has(records[j + 1].path)) take(records[++j]);
+      files.delete(i === j ? records[i].path : IDBKeyRange.bound(records[i].path, records[j].path));
       i = j;
     }
+    done();
   };
 }
 

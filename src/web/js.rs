@@ -179,7 +179,7 @@ extern "C" {
     #[wasm_bindgen(js_name = sessionView)]
     pub fn session_view(db: &JsValue, session: &str, from: Option<f64>) -> Promise;
     #[wasm_bindgen(js_name = ackEntries)]
-    pub fn ack_entries(db: &JsValue, session: &str, ops: &[f64], paths: &js_sys::Array) -> Promise;
+    pub fn ack_entries(db: &JsValue, session: &str, ops: &[f64], paths: &str) -> Promise;
     #[wasm_bindgen(js_name = storeTx, catch)]
     pub fn store_tx(db: &JsValue, stores: &js_sys::Array, write: bool) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = storeReq)]

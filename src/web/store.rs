@@ -577,14 +577,19 @@ impl Store {
     /// then deletes.
     pub fn ack(&self, session: &str, acks: &[(u64, Ack)]) -> impl std::future::Future<Output = Result<Vec<FileMeta>>> {
         let mut ops = Vec::with_capacity(acks.len() * 4);
-        let paths = js_sys::Array::new();
+        // One text for glue.js (one crossing, not one per path), split at
+        // NUL (which no sandbox name holds).
+        let mut paths = String::new();
         for (task_id, ack) in acks {
             // Flags of glue.js ackEntries.
             let forget = ack.forget_task;
             let flags = ack.delivered_total.map_or(0, |_| 1) | u8::from(forget && ack.forget_total) << 1 | u8::from(forget && !ack.record_over) << 2 | u8::from(forget && ack.record_over) << 3;
             ops.extend([ack.seq as f64, *task_id as f64, f64::from(flags), ack.delivered_total.unwrap_or(0) as f64]);
             if let Some(path) = ack.remove_file.as_deref().and_then(|l| SandboxPath::parse(l).ok()) {
-                paths.push(&JsValue::from_str(&path.key()));
+                if !paths.is_empty() {
+                    paths.push('\0');
+                }
+                paths.push_str(&path.key());
             }
         }
         let written = js::ack_entries(&self.raw, session, &ops, &paths);
