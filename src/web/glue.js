@@ -716,23 +716,39 @@ function done(request) {
   });
 }
 
-// Identifiers of sessions with undelivered journal entries, each with the
-// key of its first entry, as [identifier, seq] pairs: the unique keys of the
-// events' by_session index (entries themselves are not read). One
-// request per session: each step seeks past the session's entries (key +
-// "\0" is the next string after key), where a "nextunique" cursor walks
-// them (2.8 ms against 0.7 for 1,000 entries of one session, Chromium).
+// Identifiers of sessions with undelivered journal entries, each with a key
+// at or below its first entry, as [identifier, seq] pairs. Chromium leaves
+// the index entries of deleted records in place (each one is found stale
+// when read, until LevelDB compacts), and acknowledged entries lie below a
+// session's pending ones: so the by_session index is walked from the top
+// down ("prev"), one request per session, each landing on the session's
+// newest entry; and first the store's lowest key is read (deleted records
+// leave nothing behind there): none, and the index is not walked at all.
+// A walk up the index from the bottom stepped over every deleted entry:
+// 10-16 ms in a database with 6,000 of them and nothing pending, against
+// 0.6 ms now.
 export function sessionsWithEvents(db) {
-  const cursor = db.transaction("events").objectStore("events").index("by_session").openKeyCursor();
+  const tx = db.transaction("events");
+  const events = tx.objectStore("events");
   return new Promise((resolve, reject) => {
-    const out = [];
-    cursor.onsuccess = () => {
-      const c = cursor.result;
-      if (!c) return resolve(out);
-      out.push([c.key, c.primaryKey]);
-      c.continue(c.key + "\0");
+    const first = events.getAllKeys(null, 1);
+    first.onerror = () => reject(first.error);
+    first.onsuccess = () => {
+      if (!first.result.length) return resolve([]);
+      const from = first.result[0];
+      const out = [];
+      const step = (below) => {
+        const cursor = events.index("by_session").openKeyCursor(below, "prev");
+        cursor.onerror = () => reject(cursor.error);
+        cursor.onsuccess = () => {
+          const c = cursor.result;
+          if (!c) return resolve(out.reverse());
+          out.push([c.key, from]);
+          step(IDBKeyRange.upperBound(c.key, true));
+        };
+      };
+      step(null);
     };
-    cursor.onerror = () => reject(cursor.error);
   });
 }
 

@@ -103,12 +103,12 @@ pub struct Store {
     /// IndexedDB read waits for the write transactions created before it.
     writing: RefCell<Vec<(u64, js_sys::Promise)>>,
     next_write: std::cell::Cell<u64>,
-    /// The first undelivered entry of each session, as the launch listing
-    /// saw it ([`Store::sessions_with_events`]): that session's next view is
-    /// read from there on by sequence number (every entry of the session is
-    /// at or above it: the journal's keys only grow), which seeks past the
-    /// deleted entries that a read through the session index walks over.
-    /// Used once.
+    /// For each session of the launch listing ([`Store::sessions_with_events`]),
+    /// the journal's first undelivered entry then: that session's next view
+    /// is read from there on by sequence number (every entry of the session
+    /// is at or above it: the journal's keys only grow), which seeks past
+    /// the deleted entries that a read through the session index walks over
+    /// (Chromium leaves their index entries until LevelDB compacts). Used once.
     journal_from: RefCell<Vec<(String, f64)>>,
 }
 
@@ -540,9 +540,10 @@ impl Store {
         Ok((SessionView { tasks, entries, delivered_totals: totals }, bad_tasks, bad_entries))
     }
 
-    /// Identifiers of sessions that have undelivered entries (walks the
-    /// session index's unique keys only, not the entries). Each one's first
-    /// entry is kept for its next view ([`Store::journal_from`]).
+    /// Identifiers of sessions that have undelivered entries (reads the
+    /// journal's first key, then the session index's newest key per session,
+    /// not the entries). The first key is kept for their next views
+    /// ([`Store::journal_from`]).
     pub async fn sessions_with_events(&self) -> Result<Vec<String>> {
         let found = js::wait(js::sessions_with_events(&self.raw)).await.map_err(|err| read_error("the journal's sessions", &err))?;
         let mut ids = Vec::new();
