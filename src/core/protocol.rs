@@ -153,6 +153,109 @@ impl serde::de::Visitor<'_> for VariantIndex {
     }
 }
 
+/// A struct read field by field into a record that starts with every
+/// default (`blank`), as serde's derive reads it (the same errors, text
+/// positions included): keys in the object's order, `duplicate field` on a
+/// second one, unknown keys skipped, then the first missing field with no
+/// default in declaration order; a sequence is read positionally (the
+/// derive's `visit_seq`). The derive keeps a local `Option` per field and
+/// builds the struct at the end, twice (object and sequence) and with the
+/// drop of every local on each error: the largest code of the worker's wasm
+/// for `TaskRecord` (issue 11). Here one `read` per field type serves both.
+pub(crate) trait Fields: Sized {
+    /// `"struct Name"`: the derive's `expecting`.
+    const EXPECTING: &'static str;
+    /// `"struct Name with N elements"` (a sequence too short).
+    const EXPECTING_SEQ: &'static str;
+    /// The serialised field names, in declaration order.
+    const NAMES: &'static [&'static str];
+    /// Bit `i`: field `i` has no default (missing is an error).
+    const REQUIRED: u64;
+    /// The record with every default (required fields: anything).
+    fn blank() -> Self;
+    /// Reads field `i` from `d` into `self`.
+    fn read<'de, D: serde::Deserializer<'de>>(&mut self, i: usize, d: D) -> Result<(), D::Error>;
+}
+
+/// `T`'s `Deserialize`, read with [`Fields`].
+pub(crate) fn read_fields<'de, D: serde::Deserializer<'de>, T: Fields>(d: D, name: &'static str) -> Result<T, D::Error> {
+    d.deserialize_struct(name, T::NAMES, FieldsVisitor(std::marker::PhantomData))
+}
+
+struct FieldsVisitor<T>(std::marker::PhantomData<T>);
+
+/// A key: the field's index, `None` for a key the struct does not have.
+struct Key(&'static [&'static str]);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Key {
+    type Value = Option<usize>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Option<usize>, D::Error> {
+        d.deserialize_identifier(self)
+    }
+}
+
+impl serde::de::Visitor<'_> for Key {
+    type Value = Option<usize>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("field identifier")
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Option<usize>, E> {
+        Ok((v < self.0.len() as u64).then_some(v as usize))
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Option<usize>, E> {
+        Ok(self.0.iter().position(|x| *x == v))
+    }
+    fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Option<usize>, E> {
+        Ok(self.0.iter().position(|x| x.as_bytes() == v))
+    }
+}
+
+/// Field `i` of the record, as a value to read.
+struct Slot<'a, T>(&'a mut T, usize);
+
+impl<'de, T: Fields> serde::de::DeserializeSeed<'de> for Slot<'_, T> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        self.0.read(self.1, d)
+    }
+}
+
+impl<'de, T: Fields> serde::de::Visitor<'de> for FieldsVisitor<T> {
+    type Value = T;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(T::EXPECTING)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
+        use serde::de::Error;
+        let mut record = T::blank();
+        let mut seen = 0u64;
+        while let Some(key) = map.next_key_seed(Key(T::NAMES))? {
+            let Some(i) = key else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+                continue;
+            };
+            if seen & 1 << i != 0 {
+                return Err(Error::duplicate_field(T::NAMES[i]));
+            }
+            map.next_value_seed(Slot(&mut record, i))?;
+            seen |= 1 << i;
+        }
+        match (0..T::NAMES.len()).find(|i| T::REQUIRED & !seen & 1 << i != 0) {
+            Some(i) => Err(Error::missing_field(T::NAMES[i])),
+            None => Ok(record),
+        }
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<T, A::Error> {
+        let mut record = T::blank();
+        for i in 0..T::NAMES.len() {
+            if seq.next_element_seed(Slot(&mut record, i))?.is_none() && T::REQUIRED & 1 << i != 0 {
+                return Err(serde::de::Error::invalid_length(i, &T::EXPECTING_SEQ));
+            }
+        }
+        Ok(record)
+    }
+}
+
 /// A visitor that accepts nothing: its errors say what was expected.
 struct Expecting(&'static str);
 

@@ -128,7 +128,7 @@ impl Validator {
 /// let json = serde_json::to_value(&task).unwrap();
 /// assert_eq!((json["taskId"].as_u64(), json["state"].as_str()), (Some(1), Some("running")));
 /// ```
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskRecord {
     /// Format version of the stored record (`"v"`; absent = 0, the format
@@ -242,6 +242,77 @@ pub struct TaskRecord {
 
 fn default_priority() -> f64 {
     0.5
+}
+
+/// Read field by field ([`protocol::Fields`](crate::core::protocol)) as
+/// `derive(Deserialize)` with the attributes above read it (the same
+/// records, the same errors: test `records_decode_as_the_derive`).
+impl<'de> Deserialize<'de> for TaskRecord {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::core::protocol::read_fields(d, "TaskRecord")
+    }
+}
+
+impl crate::core::protocol::Fields for TaskRecord {
+    const EXPECTING: &'static str = "struct TaskRecord";
+    const EXPECTING_SEQ: &'static str = "struct TaskRecord with 34 elements";
+    const NAMES: &'static [&'static str] = &[
+        "v", "session", "taskId", "kind", "originalRequest", "currentRequest", "taskDescription", "state", "priority",
+        "earliestBeginDate", "createdAt", "response", "bytesReceived", "bytesExpected", "validator", "blobId", "segments",
+        "error", "failures", "retryAt", "waitingForConnectivity", "resourceDeadline", "ranged", "fast", "segmentLen",
+        "transport", "bgFetchId", "uploadFrom", "bytesSent", "bytesExpectedToSend", "policy", "asksBeforeDelayedStart",
+        "awaitingDelayedDecision", "nonce",
+    ];
+    // session, taskId, kind, originalRequest, currentRequest, state, createdAt, blobId
+    const REQUIRED: u64 = 1 << 1 | 1 << 2 | 1 << 3 | 1 << 4 | 1 << 5 | 1 << 7 | 1 << 10 | 1 << 15;
+
+    fn blank() -> Self {
+        let nothing = Request { url: String::new(), method: String::new(), headers: Default::default() };
+        let mut t = Self::new_download("", 0, nothing, 0.0, String::new());
+        t.v = 0;
+        t
+    }
+
+    fn read<'de, D: serde::Deserializer<'de>>(&mut self, i: usize, d: D) -> Result<(), D::Error> {
+        let t = self;
+        match i {
+            0 => t.v = Deserialize::deserialize(d)?,
+            1 => t.session = Deserialize::deserialize(d)?,
+            2 => t.task_id = Deserialize::deserialize(d)?,
+            3 => t.kind = Deserialize::deserialize(d)?,
+            4 => t.original_request = Deserialize::deserialize(d)?,
+            5 => t.current_request = Deserialize::deserialize(d)?,
+            6 => t.task_description = Deserialize::deserialize(d)?,
+            7 => t.state = Deserialize::deserialize(d)?,
+            8 => t.priority = Deserialize::deserialize(d)?,
+            9 => t.earliest_begin_date = Deserialize::deserialize(d)?,
+            10 => t.created_at = Deserialize::deserialize(d)?,
+            11 => t.response = Deserialize::deserialize(d)?,
+            12 => t.bytes_received = Deserialize::deserialize(d)?,
+            13 => t.bytes_expected = Deserialize::deserialize(d)?,
+            14 => t.validator = Deserialize::deserialize(d)?,
+            15 => t.blob_id = Deserialize::deserialize(d)?,
+            16 => t.segments = Deserialize::deserialize(d)?,
+            17 => t.error = Deserialize::deserialize(d)?,
+            18 => t.failures = Deserialize::deserialize(d)?,
+            19 => t.retry_at = Deserialize::deserialize(d)?,
+            20 => t.waiting_for_connectivity = Deserialize::deserialize(d)?,
+            21 => t.resource_deadline = Deserialize::deserialize(d)?,
+            22 => t.ranged = Deserialize::deserialize(d)?,
+            23 => t.fast = Deserialize::deserialize(d)?,
+            24 => t.segment_len = Deserialize::deserialize(d)?,
+            25 => t.transport = Deserialize::deserialize(d)?,
+            26 => t.bg_fetch_id = Deserialize::deserialize(d)?,
+            27 => t.upload_from = Deserialize::deserialize(d)?,
+            28 => t.bytes_sent = Deserialize::deserialize(d)?,
+            29 => t.bytes_expected_to_send = Deserialize::deserialize(d)?,
+            30 => t.policy = Deserialize::deserialize(d)?,
+            31 => t.asks_before_delayed_start = Deserialize::deserialize(d)?,
+            32 => t.awaiting_delayed_decision = Deserialize::deserialize(d)?,
+            _ => t.nonce = Deserialize::deserialize(d)?,
+        }
+        Ok(())
+    }
 }
 
 /// A state change asked of a task that its state does not allow.
@@ -480,5 +551,167 @@ mod tests {
         assert_eq!(v["taskId"], 1);
         let back: TaskRecord = serde_json::from_value(v).unwrap();
         assert_eq!(back, t);
+    }
+}
+
+/// `TaskRecord`, read by hand (`protocol::Fields`), decodes and fails as
+/// `derive(Deserialize)` with its attributes did: a derived mirror.
+#[cfg(test)]
+mod records_as_derived {
+    use super::*;
+    use crate::core::config::Transport;
+    use crate::core::network::NetworkPolicy;
+    use serde::de::DeserializeOwned;
+    use serde_json::json;
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Derived {
+        #[serde(default)]
+        v: u32,
+        session: String,
+        task_id: u64,
+        kind: TaskKind,
+        original_request: Request,
+        current_request: Request,
+        #[serde(default)]
+        task_description: String,
+        state: TaskState,
+        #[serde(default = "default_priority")]
+        priority: f64,
+        #[serde(default)]
+        earliest_begin_date: Option<f64>,
+        created_at: f64,
+        #[serde(default)]
+        response: Option<ResponseInfo>,
+        #[serde(default)]
+        bytes_received: u64,
+        #[serde(default)]
+        bytes_expected: Option<u64>,
+        #[serde(default)]
+        validator: Option<Validator>,
+        blob_id: String,
+        #[serde(default)]
+        segments: Vec<u64>,
+        #[serde(default)]
+        error: Option<NsError>,
+        #[serde(default)]
+        failures: u32,
+        #[serde(default)]
+        retry_at: Option<f64>,
+        #[serde(default)]
+        waiting_for_connectivity: bool,
+        #[serde(default)]
+        resource_deadline: Option<f64>,
+        #[serde(default)]
+        ranged: Option<bool>,
+        #[serde(default)]
+        fast: bool,
+        #[serde(default)]
+        segment_len: u64,
+        #[serde(default)]
+        transport: Transport,
+        #[serde(default)]
+        bg_fetch_id: Option<String>,
+        #[serde(default)]
+        upload_from: Option<String>,
+        #[serde(default)]
+        bytes_sent: u64,
+        #[serde(default)]
+        bytes_expected_to_send: u64,
+        #[serde(default)]
+        policy: NetworkPolicy,
+        #[serde(default)]
+        asks_before_delayed_start: bool,
+        #[serde(default)]
+        awaiting_delayed_decision: bool,
+        #[serde(default)]
+        nonce: String,
+    }
+
+    /// Every field away from its default.
+    fn full() -> TaskRecord {
+        let mut t = TaskRecord::new_upload("s", 7, Request::get("https://h/f").unwrap(), &crate::core::path::SandboxPath::parse("/Documents/a").unwrap(), 3.5, "b7".into());
+        t.current_request = Request::get("https://h/g").unwrap();
+        t.task_description = "d".into();
+        t.state = TaskState::Canceling;
+        t.priority = 0.75;
+        t.earliest_begin_date = Some(9.5);
+        t.response = Some(ResponseInfo { url: "https://h/g".into(), status_code: 206, headers: [("etag".to_string(), "\"e\"".to_string())].into() });
+        t.bytes_received = 10;
+        t.bytes_expected = Some(20);
+        t.validator = Some(Validator::ETag("\"e\"".into()));
+        t.segments = vec![4, 6];
+        t.error = Some(NsError::url(UrlErrorCode::Cancelled, "why"));
+        t.failures = 2;
+        t.retry_at = Some(11.0);
+        t.waiting_for_connectivity = true;
+        t.resource_deadline = Some(12.0);
+        t.ranged = Some(false);
+        t.fast = true;
+        t.segment_len = 65536;
+        t.transport = Transport::BackgroundFetch;
+        t.bg_fetch_id = Some("bf".into());
+        t.bytes_sent = 5;
+        t.bytes_expected_to_send = 6;
+        t.policy = NetworkPolicy { is_discretionary: true, allows_cellular_access: false, ..Default::default() };
+        t.asks_before_delayed_start = true;
+        t.awaiting_delayed_decision = true;
+        t.nonce = "n".into();
+        t
+    }
+
+    fn outcome<T: Serialize + DeserializeOwned>(json: &str) -> (Result<serde_json::Value, String>, Result<serde_json::Value, String>) {
+        let text = serde_json::from_str::<T>(json).map(|t| serde_json::to_value(t).unwrap()).map_err(|e| e.to_string().replace("Derived", "TaskRecord"));
+        let value = serde_json::from_str::<serde_json::Value>(json).map_err(|e| e.to_string()).and_then(|v| serde_json::from_value::<T>(v).map(|t| serde_json::to_value(t).unwrap()).map_err(|e| e.to_string().replace("Derived", "TaskRecord")));
+        (text, value)
+    }
+
+    #[test]
+    fn records_decode_as_the_derive() {
+        let full = serde_json::to_value(full()).unwrap();
+        let min = json!({"session": "s", "taskId": 1, "kind": "download", "originalRequest": {"url": "https://h/a"}, "currentRequest": {"url": "https://h/a"}, "state": "running", "createdAt": 0.0, "blobId": "b"});
+        let with = |base: &serde_json::Value, key: &str, v: serde_json::Value| {
+            let mut o = base.clone();
+            o[key] = v;
+            o.to_string()
+        };
+        let without = |base: &serde_json::Value, key: &str| {
+            let mut o = base.clone();
+            o.as_object_mut().unwrap().remove(key);
+            o.to_string()
+        };
+        let mut cases = vec![full.to_string(), min.to_string(), "{}".to_string()];
+        for key in full.as_object().unwrap().keys() {
+            cases.push(without(&full, key));
+            cases.push(without(&min, key));
+            for bad in [json!("x"), json!(-1), json!(1.5), json!(null), json!(true), json!([]), json!({})] {
+                cases.push(with(&full, key, bad));
+            }
+        }
+        cases.extend([
+            with(&min, "extra", json!({"deep": [1, 2]})),
+            with(&min, "v", json!(2)),
+            r#"{"session":"s","session":"t"}"#.into(),
+            r#"{"taskId":1,"session":5}"#.into(),
+            r#"{"session":5,"taskId":"x"}"#.into(),
+            r#"{"zzz":1,"taskId":"x","session":5}"#.into(),
+            r#"{"session":"s","taskId":1"#.into(),
+            r#"["s"]"#.into(),
+            "[]".into(),
+            "[0]".into(),
+            r#"[0,"s",1,"download",{"url":"u"},{"url":"u"},"","running",0.5,null,1.0,null,0,null,null,"b"]"#.into(),
+            r#"[0,"s",1,"download",{"url":"u"},{"url":"u"},"","running",0.5,null,1.0]"#.into(),
+            "null".into(),
+            "5".into(),
+            r#""task""#.into(),
+        ]);
+        for json in &cases {
+            let (ours, derived) = (outcome::<TaskRecord>(json), outcome::<Derived>(json));
+            assert_eq!(ours, derived, "{json}");
+        }
+        let all = format!("[{}]", [full.to_string(), min.to_string()].join(","));
+        assert_eq!(serde_json::from_str::<Vec<TaskRecord>>(&all).unwrap().len(), 2);
+        assert_eq!(serde_json::from_value::<TaskRecord>(full).unwrap(), self::full());
     }
 }
