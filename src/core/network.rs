@@ -82,8 +82,8 @@ impl NetworkInfo {
 
 /// A task's network rules (copied from its session's configuration). The
 /// default allows every link and is not discretionary, as iOS's defaults.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct NetworkPolicy {
     /// `isDiscretionary`: wait for a good, idle link ([`Verdict::Defer`]).
     pub is_discretionary: bool,
@@ -98,6 +98,30 @@ pub struct NetworkPolicy {
 impl Default for NetworkPolicy {
     fn default() -> Self {
         NetworkPolicy { is_discretionary: false, allows_cellular_access: true, allows_expensive_network_access: true, allows_constrained_network_access: true }
+    }
+}
+
+/// Read field by field (`protocol::Fields`) as the derive with
+/// `#[serde(default)]` read it: a missing field keeps its default (test
+/// `policies_decode_as_the_derive`).
+impl<'de> Deserialize<'de> for NetworkPolicy {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::core::protocol::read_fields(d, "NetworkPolicy")
+    }
+}
+
+impl crate::core::protocol::Fields for NetworkPolicy {
+    const EXPECTING: &'static str = "struct NetworkPolicy";
+    const EXPECTING_SEQ: &'static str = "struct NetworkPolicy with 4 elements";
+    const NAMES: &'static [&'static str] = &["isDiscretionary", "allowsCellularAccess", "allowsExpensiveNetworkAccess", "allowsConstrainedNetworkAccess"];
+    const REQUIRED: u64 = 0;
+    fn blank() -> Self {
+        Self::default()
+    }
+    fn read<'de, D: serde::Deserializer<'de>>(&mut self, i: usize, d: D) -> Result<(), D::Error> {
+        let flag = bool::deserialize(d)?;
+        *[&mut self.is_discretionary, &mut self.allows_cellular_access, &mut self.allows_expensive_network_access, &mut self.allows_constrained_network_access][i] = flag;
+        Ok(())
     }
 }
 
@@ -232,5 +256,37 @@ mod tests {
         assert!(admit(&told, &cell, |_| false, 0.0).newly_waiting.is_empty(), "told once");
         let a = admit(&tasks[1..2], &NetworkInfo::default(), |_| false, 0.0);
         assert_eq!(a.admitted.len(), 1, "alone, the discretionary task goes");
+    }
+}
+
+/// `NetworkPolicy`, read by hand (`protocol::Fields`), decodes and fails as
+/// the derive with `#[serde(default)]` did.
+#[cfg(test)]
+mod policies_as_derived {
+    use super::*;
+    use crate::core::protocol::{decodes_as_derived, struct_cases};
+    use serde_json::json;
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase", default)]
+    struct Derived {
+        is_discretionary: bool,
+        allows_cellular_access: bool,
+        allows_expensive_network_access: bool,
+        allows_constrained_network_access: bool,
+    }
+
+    impl Default for Derived {
+        fn default() -> Self {
+            Derived { is_discretionary: false, allows_cellular_access: true, allows_expensive_network_access: true, allows_constrained_network_access: true }
+        }
+    }
+
+    #[test]
+    fn policies_decode_as_the_derive() {
+        let full = json!({"isDiscretionary": true, "allowsCellularAccess": false, "allowsExpensiveNetworkAccess": false, "allowsConstrainedNetworkAccess": false});
+        let mut cases = struct_cases(&full, &json!({"allowsCellularAccess": false}));
+        cases.extend(["[true]", "[true,false,false,false]", "[true,false,false,false,true]", "[1]"].map(String::from));
+        decodes_as_derived::<NetworkPolicy, Derived>("NetworkPolicy", &cases);
     }
 }

@@ -256,6 +256,53 @@ impl<'de, T: Fields> serde::de::Visitor<'de> for FieldsVisitor<T> {
     }
 }
 
+/// Test helper: `A` (read with [`Fields`]) and `B` (its derived mirror,
+/// named `Derived`) decode each input alike, from text and from a `Value`:
+/// the same value (as serialised) or the same error.
+#[cfg(test)]
+pub(crate) fn decodes_as_derived<A: Serialize + serde::de::DeserializeOwned, B: Serialize + serde::de::DeserializeOwned>(name: &str, cases: &[String]) {
+    fn outcome<T: Serialize + serde::de::DeserializeOwned>(json: &str, name: &str) -> [Result<serde_json::Value, String>; 2] {
+        let error = |e: serde_json::Error| e.to_string().replace("Derived", name);
+        let text = serde_json::from_str::<T>(json).map(|t| serde_json::to_value(t).unwrap()).map_err(error);
+        let value = serde_json::from_str::<serde_json::Value>(json).map_err(|e| e.to_string()).and_then(|v| serde_json::from_value::<T>(v).map(|t| serde_json::to_value(t).unwrap()).map_err(error));
+        [text, value]
+    }
+    for json in cases {
+        assert_eq!(outcome::<A>(json, name), outcome::<B>(json, name), "{json}");
+    }
+}
+
+/// Test helper: inputs around `full` (every field set): each field
+/// missing, from it and from `min`, and each set to a value of each JSON
+/// type, or twice; an unknown key; non-objects. (Sequences, which need
+/// the declaration order, are the caller's.)
+#[cfg(test)]
+pub(crate) fn struct_cases(full: &serde_json::Value, min: &serde_json::Value) -> Vec<String> {
+    use serde_json::json;
+    let edit = |base: &serde_json::Value, key: &str, v: Option<serde_json::Value>| {
+        let mut o = base.as_object().unwrap().clone();
+        match v {
+            Some(v) => o.insert(key.to_string(), v),
+            None => o.remove(key),
+        };
+        serde_json::Value::Object(o).to_string()
+    };
+    let mut cases = vec![full.to_string(), min.to_string(), "{}".into(), "[]".into(), "[0]".into(), "null".into(), "5".into(), r#""x""#.into(), r#"{"x":1"#.into()];
+    let keys: Vec<&String> = full.as_object().unwrap().keys().collect();
+    for key in &keys {
+        cases.push(edit(full, key, None));
+        cases.push(edit(min, key, None));
+        for bad in [json!("x"), json!(-1), json!(1.5), json!(null), json!(true), json!([]), json!({}), json!({"deep": [1, {}]})] {
+            cases.push(edit(full, key, Some(bad)));
+        }
+        // Twice: the derive says `duplicate field`.
+        let text = min.to_string();
+        cases.push(format!("{{\"{key}\":{},{}", full[key.as_str()], &text[1..]));
+    }
+    cases.push(edit(min, "unknown", Some(json!({"deep": [1, 2]}))));
+    cases
+}
+
 /// A visitor that accepts nothing: its errors say what was expected.
 struct Expecting(&'static str);
 
