@@ -91,7 +91,7 @@ impl Transport {
 /// // An empty identifier is refused, as iOS does.
 /// assert!(ConfigData::background("").is_err());
 /// ```
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConfigData {
     /// `identifier`: the name under which a relaunched app finds its session
@@ -154,14 +154,62 @@ pub struct ConfigData {
     pub last_task_created_at: f64,
 }
 
+/// Read field by field (`protocol::Fields`) as the derive with the
+/// attributes above read it (test `configs_decode_as_the_derive`).
+impl<'de> Deserialize<'de> for ConfigData {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::core::protocol::read_fields(d, "ConfigData")
+    }
+}
+
+impl crate::core::protocol::Fields for ConfigData {
+    const EXPECTING: &'static str = "struct ConfigData";
+    const EXPECTING_SEQ: &'static str = "struct ConfigData with 16 elements";
+    const NAMES: &'static [&'static str] = &[
+        "identifier", "isDiscretionary", "sessionSendsLaunchEvents", "allowsCellularAccess", "allowsExpensiveNetworkAccess",
+        "allowsConstrainedNetworkAccess", "httpMaximumConnectionsPerHost", "timeoutIntervalForRequest", "timeoutIntervalForResource",
+        "httpAdditionalHeaders", "waitsForConnectivity", "serviceWorkerUrl", "transport", "launchURL", "lastTaskId", "lastTaskCreatedAt",
+    ];
+    const REQUIRED: u64 = (1 << 12) - 1; // all up to serviceWorkerUrl
+    fn blank() -> Self {
+        Self::with_defaults(String::new())
+    }
+    fn read<'de, D: serde::Deserializer<'de>>(&mut self, i: usize, d: D) -> Result<(), D::Error> {
+        let c = self;
+        match i {
+            0 => c.identifier = Deserialize::deserialize(d)?,
+            1 => c.is_discretionary = Deserialize::deserialize(d)?,
+            2 => c.session_sends_launch_events = Deserialize::deserialize(d)?,
+            3 => c.allows_cellular_access = Deserialize::deserialize(d)?,
+            4 => c.allows_expensive_network_access = Deserialize::deserialize(d)?,
+            5 => c.allows_constrained_network_access = Deserialize::deserialize(d)?,
+            6 => c.http_maximum_connections_per_host = Deserialize::deserialize(d)?,
+            7 => c.timeout_interval_for_request = Deserialize::deserialize(d)?,
+            8 => c.timeout_interval_for_resource = Deserialize::deserialize(d)?,
+            9 => c.http_additional_headers = Deserialize::deserialize(d)?,
+            10 => c.waits_for_connectivity = Deserialize::deserialize(d)?,
+            11 => c.service_worker_url = Deserialize::deserialize(d)?,
+            12 => c.transport = Deserialize::deserialize(d)?,
+            13 => c.launch_url = Deserialize::deserialize(d)?,
+            14 => c.last_task_id = Deserialize::deserialize(d)?,
+            _ => c.last_task_created_at = Deserialize::deserialize(d)?,
+        }
+        Ok(())
+    }
+}
+
 impl ConfigData {
     /// `URLSessionConfiguration.background(withIdentifier:)`.
     pub fn background(identifier: &str) -> Result<Self, UsageError> {
         if identifier.trim().is_empty() {
             return Err(UsageError::EmptyIdentifier);
         }
-        Ok(ConfigData {
-            identifier: identifier.to_string(),
+        Ok(Self::with_defaults(identifier.to_string()))
+    }
+
+    fn with_defaults(identifier: String) -> Self {
+        ConfigData {
+            identifier,
             is_discretionary: false,
             session_sends_launch_events: true,
             allows_cellular_access: true,
@@ -177,7 +225,7 @@ impl ConfigData {
             launch_url: None,
             last_task_id: 0,
             last_task_created_at: 0.0,
-        })
+        }
     }
 
     /// The network rules its tasks follow.
@@ -247,5 +295,56 @@ mod tests {
         }
         assert!(ConfigData::check_timeout("timeoutIntervalForRequest", 0.0).unwrap_err().to_string().contains("timeoutIntervalForRequest"));
         assert_eq!(ConfigData::check_timeout("t", 1.5), Ok(1.5));
+    }
+}
+
+/// `ConfigData`, read by hand (`protocol::Fields`), decodes and fails as
+/// the derive with its attributes did.
+#[cfg(test)]
+mod configs_as_derived {
+    use super::*;
+    use crate::core::protocol::{decodes_as_derived, struct_cases};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Derived {
+        identifier: String,
+        is_discretionary: bool,
+        session_sends_launch_events: bool,
+        allows_cellular_access: bool,
+        allows_expensive_network_access: bool,
+        allows_constrained_network_access: bool,
+        http_maximum_connections_per_host: u32,
+        timeout_interval_for_request: f64,
+        timeout_interval_for_resource: f64,
+        http_additional_headers: BTreeMap<String, String>,
+        waits_for_connectivity: bool,
+        service_worker_url: String,
+        #[serde(default)]
+        transport: Transport,
+        #[serde(default, rename = "launchURL")]
+        launch_url: Option<String>,
+        #[serde(default)]
+        last_task_id: u64,
+        #[serde(default)]
+        last_task_created_at: f64,
+    }
+
+    #[test]
+    fn configs_decode_as_the_derive() {
+        let mut c = ConfigData::background("s").unwrap();
+        c.http_additional_headers.insert("x-a".into(), "1".into());
+        c.transport = Transport::BackgroundFetch;
+        c.launch_url = Some("https://h/app".into());
+        c.last_task_id = 9;
+        c.last_task_created_at = 1.5;
+        let full = serde_json::to_value(&c).unwrap();
+        let mut min = full.clone();
+        for key in ["transport", "launchURL", "lastTaskId", "lastTaskCreatedAt"] {
+            min.as_object_mut().unwrap().remove(key);
+        }
+        let mut cases = struct_cases(&full, &min);
+        cases.extend([r#"["s",false,true,true,true,true,6,60.0,1.0,{},true,"./sw.js"]"#, r#"["s",false,true,true,true,true,6,60.0,1.0,{},true]"#, r#"{"sessionDescription":"old","identifier":"s"}"#].map(String::from));
+        decodes_as_derived::<ConfigData, Derived>("ConfigData", &cases);
     }
 }

@@ -133,7 +133,7 @@ impl UrlErrorCode {
 /// assert_eq!(js["code"], -1005);
 /// assert_eq!(js["userInfo"]["NSLocalizedFailureReason"], "the body ended after 10 of the 20 bytes");
 /// ```
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NsError {
     /// `NSError.domain`: `"NSURLErrorDomain"` for every task error bgsession
@@ -148,6 +148,33 @@ pub struct NsError {
     /// `NSURLSessionDownloadTaskResumeData`.
     #[serde(default)]
     pub user_info: BTreeMap<String, serde_json::Value>,
+}
+
+/// Read field by field (`protocol::Fields`) as the derive with the
+/// attributes above read it (test `errors_decode_as_the_derive`).
+impl<'de> Deserialize<'de> for NsError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::core::protocol::read_fields(d, "NsError")
+    }
+}
+
+impl crate::core::protocol::Fields for NsError {
+    const EXPECTING: &'static str = "struct NsError";
+    const EXPECTING_SEQ: &'static str = "struct NsError with 4 elements";
+    const NAMES: &'static [&'static str] = &["domain", "code", "localizedDescription", "userInfo"];
+    const REQUIRED: u64 = 0b111;
+    fn blank() -> Self {
+        NsError { domain: String::new(), code: 0, localized_description: String::new(), user_info: BTreeMap::new() }
+    }
+    fn read<'de, D: serde::Deserializer<'de>>(&mut self, i: usize, d: D) -> Result<(), D::Error> {
+        match i {
+            0 => self.domain = Deserialize::deserialize(d)?,
+            1 => self.code = Deserialize::deserialize(d)?,
+            2 => self.localized_description = Deserialize::deserialize(d)?,
+            _ => self.user_info = Deserialize::deserialize(d)?,
+        }
+        Ok(())
+    }
 }
 
 impl NsError {
@@ -345,5 +372,32 @@ mod tests {
             assert!(e.to_string().contains(needle), "{e}");
             assert!(!e.rule().is_empty());
         }
+    }
+}
+
+/// `NsError`, read by hand (`protocol::Fields`), decodes and fails as the
+/// derive with its attributes did.
+#[cfg(test)]
+mod errors_as_derived {
+    use super::*;
+    use crate::core::protocol::{decodes_as_derived, struct_cases};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Derived {
+        domain: String,
+        code: i64,
+        localized_description: String,
+        #[serde(default)]
+        user_info: BTreeMap<String, serde_json::Value>,
+    }
+
+    #[test]
+    fn errors_decode_as_the_derive() {
+        let full = serde_json::json!({"domain": "NSURLErrorDomain", "code": -1001, "localizedDescription": "timed out", "userInfo": {"a": [1, {"b": null}]}});
+        let min = serde_json::json!({"domain": "NSURLErrorDomain", "code": -1001, "localizedDescription": "timed out"});
+        let mut cases = struct_cases(&full, &min);
+        cases.extend([r#"["d",1,"l"]"#, r#"["d",1]"#, r#"["d",1,"l",{},2]"#, r#"{"domain":"d","code":9223372036854775808,"localizedDescription":"l"}"#].map(String::from));
+        decodes_as_derived::<NsError, Derived>("NsError", &cases);
     }
 }
