@@ -18,6 +18,7 @@
 //! ```
 
 use crate::core::error::UsageError;
+use crate::core::protocol::{Shape, Slot};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -158,43 +159,41 @@ pub struct ConfigData {
 /// attributes above read it (test `configs_decode_as_the_derive`).
 impl<'de> Deserialize<'de> for ConfigData {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        crate::core::protocol::read_fields(d, "ConfigData")
+        const SHAPE: &Shape = &Shape {
+            name: "ConfigData",
+            expecting: "struct ConfigData",
+            expecting_seq: "struct ConfigData with 16 elements",
+            names: &[
+                "identifier", "isDiscretionary", "sessionSendsLaunchEvents", "allowsCellularAccess", "allowsExpensiveNetworkAccess",
+                "allowsConstrainedNetworkAccess", "httpMaximumConnectionsPerHost", "timeoutIntervalForRequest", "timeoutIntervalForResource",
+                "httpAdditionalHeaders", "waitsForConnectivity", "serviceWorkerUrl", "transport", "launchURL", "lastTaskId", "lastTaskCreatedAt",
+            ],
+            required: (1 << 12) - 1 /* all up to serviceWorkerUrl */,
+        };
+        crate::core::protocol::read_fields(d, SHAPE, Self::with_defaults(String::new()))
     }
 }
 
 impl crate::core::protocol::Fields for ConfigData {
-    const EXPECTING: &'static str = "struct ConfigData";
-    const EXPECTING_SEQ: &'static str = "struct ConfigData with 16 elements";
-    const NAMES: &'static [&'static str] = &[
-        "identifier", "isDiscretionary", "sessionSendsLaunchEvents", "allowsCellularAccess", "allowsExpensiveNetworkAccess",
-        "allowsConstrainedNetworkAccess", "httpMaximumConnectionsPerHost", "timeoutIntervalForRequest", "timeoutIntervalForResource",
-        "httpAdditionalHeaders", "waitsForConnectivity", "serviceWorkerUrl", "transport", "launchURL", "lastTaskId", "lastTaskCreatedAt",
-    ];
-    const REQUIRED: u64 = (1 << 12) - 1; // all up to serviceWorkerUrl
-    fn blank() -> Self {
-        Self::with_defaults(String::new())
-    }
-    fn read<'de, D: serde::Deserializer<'de>>(&mut self, i: usize, d: D) -> Result<(), D::Error> {
-        let c = self;
+    fn slot(&mut self, i: usize) -> Slot<'_> {
         match i {
-            0 => c.identifier = Deserialize::deserialize(d)?,
-            1 => c.is_discretionary = Deserialize::deserialize(d)?,
-            2 => c.session_sends_launch_events = Deserialize::deserialize(d)?,
-            3 => c.allows_cellular_access = Deserialize::deserialize(d)?,
-            4 => c.allows_expensive_network_access = Deserialize::deserialize(d)?,
-            5 => c.allows_constrained_network_access = Deserialize::deserialize(d)?,
-            6 => c.http_maximum_connections_per_host = Deserialize::deserialize(d)?,
-            7 => c.timeout_interval_for_request = Deserialize::deserialize(d)?,
-            8 => c.timeout_interval_for_resource = Deserialize::deserialize(d)?,
-            9 => c.http_additional_headers = Deserialize::deserialize(d)?,
-            10 => c.waits_for_connectivity = Deserialize::deserialize(d)?,
-            11 => c.service_worker_url = Deserialize::deserialize(d)?,
-            12 => c.transport = Deserialize::deserialize(d)?,
-            13 => c.launch_url = Deserialize::deserialize(d)?,
-            14 => c.last_task_id = Deserialize::deserialize(d)?,
-            _ => c.last_task_created_at = Deserialize::deserialize(d)?,
+            0 => Slot::Text(&mut self.identifier),
+            1 => Slot::Bool(&mut self.is_discretionary),
+            2 => Slot::Bool(&mut self.session_sends_launch_events),
+            3 => Slot::Bool(&mut self.allows_cellular_access),
+            4 => Slot::Bool(&mut self.allows_expensive_network_access),
+            5 => Slot::Bool(&mut self.allows_constrained_network_access),
+            6 => Slot::U32(&mut self.http_maximum_connections_per_host),
+            7 => Slot::F64(&mut self.timeout_interval_for_request),
+            8 => Slot::F64(&mut self.timeout_interval_for_resource),
+            9 => Slot::Headers(&mut self.http_additional_headers),
+            10 => Slot::Bool(&mut self.waits_for_connectivity),
+            11 => Slot::Text(&mut self.service_worker_url),
+            12 => Slot::Transport(&mut self.transport),
+            13 => Slot::OptText(&mut self.launch_url),
+            14 => Slot::U64(&mut self.last_task_id),
+            _ => Slot::F64(&mut self.last_task_created_at),
         }
-        Ok(())
     }
 }
 

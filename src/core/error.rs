@@ -18,6 +18,7 @@
 //! assert!(rule.to_string().contains("use downloadTask"));
 //! ```
 
+use crate::core::protocol::{Shape, Slot};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -154,26 +155,27 @@ pub struct NsError {
 /// attributes above read it (test `errors_decode_as_the_derive`).
 impl<'de> Deserialize<'de> for NsError {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        crate::core::protocol::read_fields(d, "NsError")
+        const SHAPE: &Shape = &Shape {
+            name: "NsError",
+            expecting: "struct NsError",
+            expecting_seq: "struct NsError with 4 elements",
+            names: &[
+                "domain", "code", "localizedDescription", "userInfo",
+            ],
+            required: 0b111,
+        };
+        crate::core::protocol::read_fields(d, SHAPE, NsError { domain: String::new(), code: 0, localized_description: String::new(), user_info: BTreeMap::new() })
     }
 }
 
 impl crate::core::protocol::Fields for NsError {
-    const EXPECTING: &'static str = "struct NsError";
-    const EXPECTING_SEQ: &'static str = "struct NsError with 4 elements";
-    const NAMES: &'static [&'static str] = &["domain", "code", "localizedDescription", "userInfo"];
-    const REQUIRED: u64 = 0b111;
-    fn blank() -> Self {
-        NsError { domain: String::new(), code: 0, localized_description: String::new(), user_info: BTreeMap::new() }
-    }
-    fn read<'de, D: serde::Deserializer<'de>>(&mut self, i: usize, d: D) -> Result<(), D::Error> {
+    fn slot(&mut self, i: usize) -> Slot<'_> {
         match i {
-            0 => self.domain = Deserialize::deserialize(d)?,
-            1 => self.code = Deserialize::deserialize(d)?,
-            2 => self.localized_description = Deserialize::deserialize(d)?,
-            _ => self.user_info = Deserialize::deserialize(d)?,
+            0 => Slot::Text(&mut self.domain),
+            1 => Slot::I64(&mut self.code),
+            2 => Slot::Text(&mut self.localized_description),
+            _ => Slot::Info(&mut self.user_info),
         }
-        Ok(())
     }
 }
 

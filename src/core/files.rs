@@ -24,6 +24,7 @@
 //! ```
 
 use crate::core::path::{Root, SandboxPath};
+use crate::core::protocol::{Shape, Slot};
 use serde::{Deserialize, Serialize};
 
 /// One file (IndexedDB `files` store, keyed by `path`).
@@ -55,29 +56,30 @@ pub struct FileMeta {
 /// attributes above read it (test `files_decode_as_the_derive`).
 impl<'de> Deserialize<'de> for FileMeta {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        crate::core::protocol::read_fields(d, "FileMeta")
+        const SHAPE: &Shape = &Shape {
+            name: "FileMeta",
+            expecting: "struct FileMeta",
+            expecting_seq: "struct FileMeta with 7 elements",
+            names: &[
+                "v", "path", "blobId", "segments", "size", "modificationDate", "contentType",
+            ],
+            required: 0b11_1110,
+        };
+        crate::core::protocol::read_fields(d, SHAPE, FileMeta { v: 0, path: String::new(), blob_id: String::new(), segments: Vec::new(), size: 0, modification_date: 0.0, content_type: None })
     }
 }
 
 impl crate::core::protocol::Fields for FileMeta {
-    const EXPECTING: &'static str = "struct FileMeta";
-    const EXPECTING_SEQ: &'static str = "struct FileMeta with 7 elements";
-    const NAMES: &'static [&'static str] = &["v", "path", "blobId", "segments", "size", "modificationDate", "contentType"];
-    const REQUIRED: u64 = 0b11_1110;
-    fn blank() -> Self {
-        FileMeta { v: 0, path: String::new(), blob_id: String::new(), segments: Vec::new(), size: 0, modification_date: 0.0, content_type: None }
-    }
-    fn read<'de, D: serde::Deserializer<'de>>(&mut self, i: usize, d: D) -> Result<(), D::Error> {
+    fn slot(&mut self, i: usize) -> Slot<'_> {
         match i {
-            0 => self.v = Deserialize::deserialize(d)?,
-            1 => self.path = Deserialize::deserialize(d)?,
-            2 => self.blob_id = Deserialize::deserialize(d)?,
-            3 => self.segments = Deserialize::deserialize(d)?,
-            4 => self.size = Deserialize::deserialize(d)?,
-            5 => self.modification_date = Deserialize::deserialize(d)?,
-            _ => self.content_type = Deserialize::deserialize(d)?,
+            0 => Slot::U32(&mut self.v),
+            1 => Slot::Text(&mut self.path),
+            2 => Slot::Text(&mut self.blob_id),
+            3 => Slot::Lengths(&mut self.segments),
+            4 => Slot::U64(&mut self.size),
+            5 => Slot::F64(&mut self.modification_date),
+            _ => Slot::OptText(&mut self.content_type),
         }
-        Ok(())
     }
 }
 

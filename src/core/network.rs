@@ -42,6 +42,7 @@
 //! ```
 
 use crate::core::task::{TaskRecord, TaskState};
+use crate::core::protocol::{Shape, Slot};
 use serde::{Deserialize, Serialize};
 
 /// What the browser reports about the link (all optional).
@@ -106,22 +107,27 @@ impl Default for NetworkPolicy {
 /// `policies_decode_as_the_derive`).
 impl<'de> Deserialize<'de> for NetworkPolicy {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        crate::core::protocol::read_fields(d, "NetworkPolicy")
+        const SHAPE: &Shape = &Shape {
+            name: "NetworkPolicy",
+            expecting: "struct NetworkPolicy",
+            expecting_seq: "struct NetworkPolicy with 4 elements",
+            names: &[
+                "isDiscretionary", "allowsCellularAccess", "allowsExpensiveNetworkAccess", "allowsConstrainedNetworkAccess",
+            ],
+            required: 0,
+        };
+        crate::core::protocol::read_fields(d, SHAPE, Self::default())
     }
 }
 
 impl crate::core::protocol::Fields for NetworkPolicy {
-    const EXPECTING: &'static str = "struct NetworkPolicy";
-    const EXPECTING_SEQ: &'static str = "struct NetworkPolicy with 4 elements";
-    const NAMES: &'static [&'static str] = &["isDiscretionary", "allowsCellularAccess", "allowsExpensiveNetworkAccess", "allowsConstrainedNetworkAccess"];
-    const REQUIRED: u64 = 0;
-    fn blank() -> Self {
-        Self::default()
-    }
-    fn read<'de, D: serde::Deserializer<'de>>(&mut self, i: usize, d: D) -> Result<(), D::Error> {
-        let flag = bool::deserialize(d)?;
-        *[&mut self.is_discretionary, &mut self.allows_cellular_access, &mut self.allows_expensive_network_access, &mut self.allows_constrained_network_access][i] = flag;
-        Ok(())
+    fn slot(&mut self, i: usize) -> Slot<'_> {
+        match i {
+            0 => Slot::Bool(&mut self.is_discretionary),
+            1 => Slot::Bool(&mut self.allows_cellular_access),
+            2 => Slot::Bool(&mut self.allows_expensive_network_access),
+            _ => Slot::Bool(&mut self.allows_constrained_network_access),
+        }
     }
 }
 

@@ -154,35 +154,108 @@ impl serde::de::Visitor<'_> for VariantIndex {
 }
 
 /// A struct read field by field into a record that starts with every
-/// default (`blank`), as serde's derive reads it (the same errors, text
-/// positions included): keys in the object's order, `duplicate field` on a
-/// second one, unknown keys skipped, then the first missing field with no
-/// default in declaration order; a sequence is read positionally (the
-/// derive's `visit_seq`). The derive keeps a local `Option` per field and
-/// builds the struct at the end, twice (object and sequence) and with the
-/// drop of every local on each error: the largest code of the worker's wasm
-/// for `TaskRecord` (issue 11). Here one `read` per field type serves both.
-pub(crate) trait Fields: Sized {
+/// default, as serde's derive reads it (the same errors, text positions
+/// included): keys in the object's order, `duplicate field` on a second
+/// one, unknown keys skipped, then the first missing field with no default
+/// in declaration order; a sequence is read positionally (the derive's
+/// `visit_seq`). The derive keeps a local `Option` per field and builds the
+/// struct at the end, twice (object and sequence) and with the drop of
+/// every local on each error, for each record type: the largest code of
+/// the worker's wasm for `TaskRecord` (issue 11). Here a record only lists
+/// its fields as typed [`Slot`]s: one visitor and one reader per field
+/// type serve every record.
+pub(crate) trait Fields {
+    /// Field `i` (declaration order) of the record, to be written.
+    fn slot(&mut self, i: usize) -> Slot<'_>;
+}
+
+/// What the derive knows of a struct besides its fields' types.
+pub(crate) struct Shape {
+    /// The struct's name (`deserialize_struct`'s).
+    pub name: &'static str,
     /// `"struct Name"`: the derive's `expecting`.
-    const EXPECTING: &'static str;
+    pub expecting: &'static str,
     /// `"struct Name with N elements"` (a sequence too short).
-    const EXPECTING_SEQ: &'static str;
+    pub expecting_seq: &'static str,
     /// The serialised field names, in declaration order.
-    const NAMES: &'static [&'static str];
+    pub names: &'static [&'static str],
     /// Bit `i`: field `i` has no default (missing is an error).
-    const REQUIRED: u64;
-    /// The record with every default (required fields: anything).
-    fn blank() -> Self;
-    /// Reads field `i` from `d` into `self`.
-    fn read<'de, D: serde::Deserializer<'de>>(&mut self, i: usize, d: D) -> Result<(), D::Error>;
+    pub required: u64,
 }
 
-/// `T`'s `Deserialize`, read with [`Fields`].
-pub(crate) fn read_fields<'de, D: serde::Deserializer<'de>, T: Fields>(d: D, name: &'static str) -> Result<T, D::Error> {
-    d.deserialize_struct(name, T::NAMES, FieldsVisitor(std::marker::PhantomData))
+/// A field of a record read with [`Fields`]: one variant per field type of
+/// the records so read.
+#[allow(missing_docs)]
+pub(crate) enum Slot<'a> {
+    U16(&'a mut u16),
+    U32(&'a mut u32),
+    U64(&'a mut u64),
+    I64(&'a mut i64),
+    F64(&'a mut f64),
+    Bool(&'a mut bool),
+    Text(&'a mut String),
+    OptText(&'a mut Option<String>),
+    OptF64(&'a mut Option<f64>),
+    OptU64(&'a mut Option<u64>),
+    OptBool(&'a mut Option<bool>),
+    Lengths(&'a mut Vec<u64>),
+    Headers(&'a mut std::collections::BTreeMap<String, String>),
+    Info(&'a mut std::collections::BTreeMap<String, serde_json::Value>),
+    Kind(&'a mut crate::core::task::TaskKind),
+    State(&'a mut crate::core::task::TaskState),
+    Request(&'a mut Request),
+    Response(&'a mut Option<crate::core::request::ResponseInfo>),
+    Validator(&'a mut Option<crate::core::task::Validator>),
+    Error(&'a mut Option<crate::core::error::NsError>),
+    Transport(&'a mut crate::core::config::Transport),
+    Policy(&'a mut crate::core::network::NetworkPolicy),
 }
 
-struct FieldsVisitor<T>(std::marker::PhantomData<T>);
+impl<'de> serde::de::DeserializeSeed<'de> for Slot<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        fn set<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(field: &mut T, d: D) -> Result<(), D::Error> {
+            *field = T::deserialize(d)?;
+            Ok(())
+        }
+        match self {
+            Slot::U16(f) => set(f, d),
+            Slot::U32(f) => set(f, d),
+            Slot::U64(f) => set(f, d),
+            Slot::I64(f) => set(f, d),
+            Slot::F64(f) => set(f, d),
+            Slot::Bool(f) => set(f, d),
+            Slot::Text(f) => set(f, d),
+            Slot::OptText(f) => set(f, d),
+            Slot::OptF64(f) => set(f, d),
+            Slot::OptU64(f) => set(f, d),
+            Slot::OptBool(f) => set(f, d),
+            Slot::Lengths(f) => set(f, d),
+            Slot::Headers(f) => set(f, d),
+            Slot::Info(f) => set(f, d),
+            Slot::Kind(f) => set(f, d),
+            Slot::State(f) => set(f, d),
+            Slot::Request(f) => set(f, d),
+            Slot::Response(f) => set(f, d),
+            Slot::Validator(f) => set(f, d),
+            Slot::Error(f) => set(f, d),
+            Slot::Transport(f) => set(f, d),
+            Slot::Policy(f) => set(f, d),
+        }
+    }
+}
+
+/// A `Deserialize` of a [`Fields`] record: `blank` (every default; the
+/// required fields anything) with what `d` holds written in.
+pub(crate) fn read_fields<'de, D: serde::Deserializer<'de>, T: Fields>(d: D, shape: &'static Shape, mut blank: T) -> Result<T, D::Error> {
+    d.deserialize_struct(shape.name, shape.names, FieldsVisitor { shape, record: &mut blank })?;
+    Ok(blank)
+}
+
+struct FieldsVisitor<'a> {
+    shape: &'static Shape,
+    record: &'a mut dyn Fields,
+}
 
 /// A key: the field's index, `None` for a key the struct does not have.
 struct Key(&'static [&'static str]);
@@ -210,49 +283,38 @@ impl serde::de::Visitor<'_> for Key {
     }
 }
 
-/// Field `i` of the record, as a value to read.
-struct Slot<'a, T>(&'a mut T, usize);
-
-impl<'de, T: Fields> serde::de::DeserializeSeed<'de> for Slot<'_, T> {
+impl<'de> serde::de::Visitor<'de> for FieldsVisitor<'_> {
     type Value = ();
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        self.0.read(self.1, d)
-    }
-}
-
-impl<'de, T: Fields> serde::de::Visitor<'de> for FieldsVisitor<T> {
-    type Value = T;
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str(T::EXPECTING)
+        f.write_str(self.shape.expecting)
     }
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         use serde::de::Error;
-        let mut record = T::blank();
+        let names = self.shape.names;
         let mut seen = 0u64;
-        while let Some(key) = map.next_key_seed(Key(T::NAMES))? {
+        while let Some(key) = map.next_key_seed(Key(names))? {
             let Some(i) = key else {
                 map.next_value::<serde::de::IgnoredAny>()?;
                 continue;
             };
             if seen & 1 << i != 0 {
-                return Err(Error::duplicate_field(T::NAMES[i]));
+                return Err(Error::duplicate_field(names[i]));
             }
-            map.next_value_seed(Slot(&mut record, i))?;
+            map.next_value_seed(self.record.slot(i))?;
             seen |= 1 << i;
         }
-        match (0..T::NAMES.len()).find(|i| T::REQUIRED & !seen & 1 << i != 0) {
-            Some(i) => Err(Error::missing_field(T::NAMES[i])),
-            None => Ok(record),
+        match (0..names.len()).find(|i| self.shape.required & !seen & 1 << i != 0) {
+            Some(i) => Err(Error::missing_field(names[i])),
+            None => Ok(()),
         }
     }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<T, A::Error> {
-        let mut record = T::blank();
-        for i in 0..T::NAMES.len() {
-            if seq.next_element_seed(Slot(&mut record, i))?.is_none() && T::REQUIRED & 1 << i != 0 {
-                return Err(serde::de::Error::invalid_length(i, &T::EXPECTING_SEQ));
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        for i in 0..self.shape.names.len() {
+            if seq.next_element_seed(self.record.slot(i))?.is_none() && self.shape.required & 1 << i != 0 {
+                return Err(serde::de::Error::invalid_length(i, &self.shape.expecting_seq));
             }
         }
-        Ok(record)
+        Ok(())
     }
 }
 

@@ -19,6 +19,7 @@
 //! ```
 
 use crate::core::error::UsageError;
+use crate::core::protocol::{Shape, Slot};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -60,25 +61,26 @@ fn default_method() -> String {
 /// `requests_decode_as_the_derive`).
 impl<'de> Deserialize<'de> for Request {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        crate::core::protocol::read_fields(d, "Request")
+        const SHAPE: &Shape = &Shape {
+            name: "Request",
+            expecting: "struct Request",
+            expecting_seq: "struct Request with 3 elements",
+            names: &[
+                "url", "method", "headers",
+            ],
+            required: 1,
+        };
+        crate::core::protocol::read_fields(d, SHAPE, Request { url: String::new(), method: default_method(), headers: BTreeMap::new() })
     }
 }
 
 impl crate::core::protocol::Fields for Request {
-    const EXPECTING: &'static str = "struct Request";
-    const EXPECTING_SEQ: &'static str = "struct Request with 3 elements";
-    const NAMES: &'static [&'static str] = &["url", "method", "headers"];
-    const REQUIRED: u64 = 1;
-    fn blank() -> Self {
-        Request { url: String::new(), method: default_method(), headers: BTreeMap::new() }
-    }
-    fn read<'de, D: serde::Deserializer<'de>>(&mut self, i: usize, d: D) -> Result<(), D::Error> {
+    fn slot(&mut self, i: usize) -> Slot<'_> {
         match i {
-            0 => self.url = Deserialize::deserialize(d)?,
-            1 => self.method = Deserialize::deserialize(d)?,
-            _ => self.headers = Deserialize::deserialize(d)?,
+            0 => Slot::Text(&mut self.url),
+            1 => Slot::Text(&mut self.method),
+            _ => Slot::Headers(&mut self.headers),
         }
-        Ok(())
     }
 }
 
@@ -210,25 +212,26 @@ pub struct ResponseInfo {
 /// `requests_decode_as_the_derive`).
 impl<'de> Deserialize<'de> for ResponseInfo {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        crate::core::protocol::read_fields(d, "ResponseInfo")
+        const SHAPE: &Shape = &Shape {
+            name: "ResponseInfo",
+            expecting: "struct ResponseInfo",
+            expecting_seq: "struct ResponseInfo with 3 elements",
+            names: &[
+                "url", "statusCode", "headers",
+            ],
+            required: 0b111,
+        };
+        crate::core::protocol::read_fields(d, SHAPE, ResponseInfo { url: String::new(), status_code: 0, headers: BTreeMap::new() })
     }
 }
 
 impl crate::core::protocol::Fields for ResponseInfo {
-    const EXPECTING: &'static str = "struct ResponseInfo";
-    const EXPECTING_SEQ: &'static str = "struct ResponseInfo with 3 elements";
-    const NAMES: &'static [&'static str] = &["url", "statusCode", "headers"];
-    const REQUIRED: u64 = 0b111;
-    fn blank() -> Self {
-        ResponseInfo { url: String::new(), status_code: 0, headers: BTreeMap::new() }
-    }
-    fn read<'de, D: serde::Deserializer<'de>>(&mut self, i: usize, d: D) -> Result<(), D::Error> {
+    fn slot(&mut self, i: usize) -> Slot<'_> {
         match i {
-            0 => self.url = Deserialize::deserialize(d)?,
-            1 => self.status_code = Deserialize::deserialize(d)?,
-            _ => self.headers = Deserialize::deserialize(d)?,
+            0 => Slot::Text(&mut self.url),
+            1 => Slot::U16(&mut self.status_code),
+            _ => Slot::Headers(&mut self.headers),
         }
-        Ok(())
     }
 }
 

@@ -25,6 +25,7 @@
 
 use crate::core::error::{NsError, UrlErrorCode};
 use crate::core::request::{Request, ResponseInfo};
+use crate::core::protocol::{Shape, Slot};
 use serde::{Deserialize, Serialize};
 
 /// `URLSessionTask.State`.
@@ -249,69 +250,71 @@ fn default_priority() -> f64 {
 /// records, the same errors: test `records_decode_as_the_derive`).
 impl<'de> Deserialize<'de> for TaskRecord {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        crate::core::protocol::read_fields(d, "TaskRecord")
+        const SHAPE: &Shape = &Shape {
+            name: "TaskRecord",
+            expecting: "struct TaskRecord",
+            expecting_seq: "struct TaskRecord with 34 elements",
+            names: &[
+                "v", "session", "taskId", "kind", "originalRequest", "currentRequest", "taskDescription", "state", "priority",
+                "earliestBeginDate", "createdAt", "response", "bytesReceived", "bytesExpected", "validator", "blobId", "segments",
+                "error", "failures", "retryAt", "waitingForConnectivity", "resourceDeadline", "ranged", "fast", "segmentLen",
+                "transport", "bgFetchId", "uploadFrom", "bytesSent", "bytesExpectedToSend", "policy", "asksBeforeDelayedStart",
+                "awaitingDelayedDecision", "nonce",
+            ],
+            required: 1 << 1 | 1 << 2 | 1 << 3 | 1 << 4 | 1 << 5 | 1 << 7 | 1 << 10 | 1 << 15,
+        };
+        crate::core::protocol::read_fields(d, SHAPE, Self::blank())
     }
 }
 
-impl crate::core::protocol::Fields for TaskRecord {
-    const EXPECTING: &'static str = "struct TaskRecord";
-    const EXPECTING_SEQ: &'static str = "struct TaskRecord with 34 elements";
-    const NAMES: &'static [&'static str] = &[
-        "v", "session", "taskId", "kind", "originalRequest", "currentRequest", "taskDescription", "state", "priority",
-        "earliestBeginDate", "createdAt", "response", "bytesReceived", "bytesExpected", "validator", "blobId", "segments",
-        "error", "failures", "retryAt", "waitingForConnectivity", "resourceDeadline", "ranged", "fast", "segmentLen",
-        "transport", "bgFetchId", "uploadFrom", "bytesSent", "bytesExpectedToSend", "policy", "asksBeforeDelayedStart",
-        "awaitingDelayedDecision", "nonce",
-    ];
-    // session, taskId, kind, originalRequest, currentRequest, state, createdAt, blobId
-    const REQUIRED: u64 = 1 << 1 | 1 << 2 | 1 << 3 | 1 << 4 | 1 << 5 | 1 << 7 | 1 << 10 | 1 << 15;
-
+impl TaskRecord {
+    /// Every field's default (`v` 0: absent), the required ones empty.
     fn blank() -> Self {
         let nothing = Request { url: String::new(), method: String::new(), headers: Default::default() };
         let mut t = Self::new_download("", 0, nothing, 0.0, String::new());
         t.v = 0;
         t
     }
+}
 
-    fn read<'de, D: serde::Deserializer<'de>>(&mut self, i: usize, d: D) -> Result<(), D::Error> {
-        let t = self;
+impl crate::core::protocol::Fields for TaskRecord {
+    fn slot(&mut self, i: usize) -> Slot<'_> {
         match i {
-            0 => t.v = Deserialize::deserialize(d)?,
-            1 => t.session = Deserialize::deserialize(d)?,
-            2 => t.task_id = Deserialize::deserialize(d)?,
-            3 => t.kind = Deserialize::deserialize(d)?,
-            4 => t.original_request = Deserialize::deserialize(d)?,
-            5 => t.current_request = Deserialize::deserialize(d)?,
-            6 => t.task_description = Deserialize::deserialize(d)?,
-            7 => t.state = Deserialize::deserialize(d)?,
-            8 => t.priority = Deserialize::deserialize(d)?,
-            9 => t.earliest_begin_date = Deserialize::deserialize(d)?,
-            10 => t.created_at = Deserialize::deserialize(d)?,
-            11 => t.response = Deserialize::deserialize(d)?,
-            12 => t.bytes_received = Deserialize::deserialize(d)?,
-            13 => t.bytes_expected = Deserialize::deserialize(d)?,
-            14 => t.validator = Deserialize::deserialize(d)?,
-            15 => t.blob_id = Deserialize::deserialize(d)?,
-            16 => t.segments = Deserialize::deserialize(d)?,
-            17 => t.error = Deserialize::deserialize(d)?,
-            18 => t.failures = Deserialize::deserialize(d)?,
-            19 => t.retry_at = Deserialize::deserialize(d)?,
-            20 => t.waiting_for_connectivity = Deserialize::deserialize(d)?,
-            21 => t.resource_deadline = Deserialize::deserialize(d)?,
-            22 => t.ranged = Deserialize::deserialize(d)?,
-            23 => t.fast = Deserialize::deserialize(d)?,
-            24 => t.segment_len = Deserialize::deserialize(d)?,
-            25 => t.transport = Deserialize::deserialize(d)?,
-            26 => t.bg_fetch_id = Deserialize::deserialize(d)?,
-            27 => t.upload_from = Deserialize::deserialize(d)?,
-            28 => t.bytes_sent = Deserialize::deserialize(d)?,
-            29 => t.bytes_expected_to_send = Deserialize::deserialize(d)?,
-            30 => t.policy = Deserialize::deserialize(d)?,
-            31 => t.asks_before_delayed_start = Deserialize::deserialize(d)?,
-            32 => t.awaiting_delayed_decision = Deserialize::deserialize(d)?,
-            _ => t.nonce = Deserialize::deserialize(d)?,
+            0 => Slot::U32(&mut self.v),
+            1 => Slot::Text(&mut self.session),
+            2 => Slot::U64(&mut self.task_id),
+            3 => Slot::Kind(&mut self.kind),
+            4 => Slot::Request(&mut self.original_request),
+            5 => Slot::Request(&mut self.current_request),
+            6 => Slot::Text(&mut self.task_description),
+            7 => Slot::State(&mut self.state),
+            8 => Slot::F64(&mut self.priority),
+            9 => Slot::OptF64(&mut self.earliest_begin_date),
+            10 => Slot::F64(&mut self.created_at),
+            11 => Slot::Response(&mut self.response),
+            12 => Slot::U64(&mut self.bytes_received),
+            13 => Slot::OptU64(&mut self.bytes_expected),
+            14 => Slot::Validator(&mut self.validator),
+            15 => Slot::Text(&mut self.blob_id),
+            16 => Slot::Lengths(&mut self.segments),
+            17 => Slot::Error(&mut self.error),
+            18 => Slot::U32(&mut self.failures),
+            19 => Slot::OptF64(&mut self.retry_at),
+            20 => Slot::Bool(&mut self.waiting_for_connectivity),
+            21 => Slot::OptF64(&mut self.resource_deadline),
+            22 => Slot::OptBool(&mut self.ranged),
+            23 => Slot::Bool(&mut self.fast),
+            24 => Slot::U64(&mut self.segment_len),
+            25 => Slot::Transport(&mut self.transport),
+            26 => Slot::OptText(&mut self.bg_fetch_id),
+            27 => Slot::OptText(&mut self.upload_from),
+            28 => Slot::U64(&mut self.bytes_sent),
+            29 => Slot::U64(&mut self.bytes_expected_to_send),
+            30 => Slot::Policy(&mut self.policy),
+            31 => Slot::Bool(&mut self.asks_before_delayed_start),
+            32 => Slot::Bool(&mut self.awaiting_delayed_decision),
+            _ => Slot::Text(&mut self.nonce),
         }
-        Ok(())
     }
 }
 
