@@ -185,7 +185,6 @@ pub(crate) struct Shape {
 
 /// A field of a record read with [`Fields`]: one variant per field type of
 /// the records so read.
-#[allow(missing_docs)]
 pub(crate) enum Slot<'a> {
     U16(&'a mut u16),
     U32(&'a mut u32),
