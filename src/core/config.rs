@@ -18,6 +18,7 @@
 //! ```
 
 use crate::core::error::UsageError;
+use crate::core::protocol::{Shape, Slot};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -91,7 +92,7 @@ impl Transport {
 /// // An empty identifier is refused, as iOS does.
 /// assert!(ConfigData::background("").is_err());
 /// ```
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConfigData {
     /// `identifier`: the name under which a relaunched app finds its session
@@ -154,14 +155,60 @@ pub struct ConfigData {
     pub last_task_created_at: f64,
 }
 
+/// Read field by field (`protocol::Fields`) as the derive with the
+/// attributes above read it (test `configs_decode_as_the_derive`).
+impl<'de> Deserialize<'de> for ConfigData {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        const SHAPE: &Shape = &Shape {
+            name: "ConfigData",
+            expecting: "struct ConfigData",
+            expecting_seq: "struct ConfigData with 16 elements",
+            names: &[
+                "identifier", "isDiscretionary", "sessionSendsLaunchEvents", "allowsCellularAccess", "allowsExpensiveNetworkAccess",
+                "allowsConstrainedNetworkAccess", "httpMaximumConnectionsPerHost", "timeoutIntervalForRequest", "timeoutIntervalForResource",
+                "httpAdditionalHeaders", "waitsForConnectivity", "serviceWorkerUrl", "transport", "launchURL", "lastTaskId", "lastTaskCreatedAt",
+            ],
+            required: (1 << 12) - 1 /* all up to serviceWorkerUrl */,
+        };
+        crate::core::protocol::read_fields(d, SHAPE, Self::with_defaults(String::new()))
+    }
+}
+
+impl crate::core::protocol::Fields for ConfigData {
+    fn slot(&mut self, i: usize) -> Slot<'_> {
+        match i {
+            0 => Slot::Text(&mut self.identifier),
+            1 => Slot::Bool(&mut self.is_discretionary),
+            2 => Slot::Bool(&mut self.session_sends_launch_events),
+            3 => Slot::Bool(&mut self.allows_cellular_access),
+            4 => Slot::Bool(&mut self.allows_expensive_network_access),
+            5 => Slot::Bool(&mut self.allows_constrained_network_access),
+            6 => Slot::U32(&mut self.http_maximum_connections_per_host),
+            7 => Slot::F64(&mut self.timeout_interval_for_request),
+            8 => Slot::F64(&mut self.timeout_interval_for_resource),
+            9 => Slot::Headers(&mut self.http_additional_headers),
+            10 => Slot::Bool(&mut self.waits_for_connectivity),
+            11 => Slot::Text(&mut self.service_worker_url),
+            12 => Slot::Transport(&mut self.transport),
+            13 => Slot::OptText(&mut self.launch_url),
+            14 => Slot::U64(&mut self.last_task_id),
+            _ => Slot::F64(&mut self.last_task_created_at),
+        }
+    }
+}
+
 impl ConfigData {
     /// `URLSessionConfiguration.background(withIdentifier:)`.
     pub fn background(identifier: &str) -> Result<Self, UsageError> {
         if identifier.trim().is_empty() {
             return Err(UsageError::EmptyIdentifier);
         }
-        Ok(ConfigData {
-            identifier: identifier.to_string(),
+        Ok(Self::with_defaults(identifier.to_string()))
+    }
+
+    fn with_defaults(identifier: String) -> Self {
+        ConfigData {
+            identifier,
             is_discretionary: false,
             session_sends_launch_events: true,
             allows_cellular_access: true,
@@ -177,7 +224,7 @@ impl ConfigData {
             launch_url: None,
             last_task_id: 0,
             last_task_created_at: 0.0,
-        })
+        }
     }
 
     /// The network rules its tasks follow.
@@ -247,5 +294,56 @@ mod tests {
         }
         assert!(ConfigData::check_timeout("timeoutIntervalForRequest", 0.0).unwrap_err().to_string().contains("timeoutIntervalForRequest"));
         assert_eq!(ConfigData::check_timeout("t", 1.5), Ok(1.5));
+    }
+}
+
+/// `ConfigData`, read by hand (`protocol::Fields`), decodes and fails as
+/// the derive with its attributes did.
+#[cfg(test)]
+mod configs_as_derived {
+    use super::*;
+    use crate::core::protocol::{decodes_as_derived, struct_cases};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Derived {
+        identifier: String,
+        is_discretionary: bool,
+        session_sends_launch_events: bool,
+        allows_cellular_access: bool,
+        allows_expensive_network_access: bool,
+        allows_constrained_network_access: bool,
+        http_maximum_connections_per_host: u32,
+        timeout_interval_for_request: f64,
+        timeout_interval_for_resource: f64,
+        http_additional_headers: BTreeMap<String, String>,
+        waits_for_connectivity: bool,
+        service_worker_url: String,
+        #[serde(default)]
+        transport: Transport,
+        #[serde(default, rename = "launchURL")]
+        launch_url: Option<String>,
+        #[serde(default)]
+        last_task_id: u64,
+        #[serde(default)]
+        last_task_created_at: f64,
+    }
+
+    #[test]
+    fn configs_decode_as_the_derive() {
+        let mut c = ConfigData::background("s").unwrap();
+        c.http_additional_headers.insert("x-a".into(), "1".into());
+        c.transport = Transport::BackgroundFetch;
+        c.launch_url = Some("https://h/app".into());
+        c.last_task_id = 9;
+        c.last_task_created_at = 1.5;
+        let full = serde_json::to_value(&c).unwrap();
+        let mut min = full.clone();
+        for key in ["transport", "launchURL", "lastTaskId", "lastTaskCreatedAt"] {
+            min.as_object_mut().unwrap().remove(key);
+        }
+        let mut cases = struct_cases(&full, &min);
+        cases.extend([r#"["s",false,true,true,true,true,6,60.0,1.0,{},true,"./sw.js"]"#, r#"["s",false,true,true,true,true,6,60.0,1.0,{},true]"#, r#"{"sessionDescription":"old","identifier":"s"}"#].map(String::from));
+        decodes_as_derived::<ConfigData, Derived>("ConfigData", &cases);
     }
 }

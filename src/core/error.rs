@@ -18,6 +18,7 @@
 //! assert!(rule.to_string().contains("use downloadTask"));
 //! ```
 
+use crate::core::protocol::{Shape, Slot};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -133,7 +134,7 @@ impl UrlErrorCode {
 /// assert_eq!(js["code"], -1005);
 /// assert_eq!(js["userInfo"]["NSLocalizedFailureReason"], "the body ended after 10 of the 20 bytes");
 /// ```
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NsError {
     /// `NSError.domain`: `"NSURLErrorDomain"` for every task error bgsession
@@ -148,6 +149,34 @@ pub struct NsError {
     /// `NSURLSessionDownloadTaskResumeData`.
     #[serde(default)]
     pub user_info: BTreeMap<String, serde_json::Value>,
+}
+
+/// Read field by field (`protocol::Fields`) as the derive with the
+/// attributes above read it (test `errors_decode_as_the_derive`).
+impl<'de> Deserialize<'de> for NsError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        const SHAPE: &Shape = &Shape {
+            name: "NsError",
+            expecting: "struct NsError",
+            expecting_seq: "struct NsError with 4 elements",
+            names: &[
+                "domain", "code", "localizedDescription", "userInfo",
+            ],
+            required: 0b111,
+        };
+        crate::core::protocol::read_fields(d, SHAPE, NsError { domain: String::new(), code: 0, localized_description: String::new(), user_info: BTreeMap::new() })
+    }
+}
+
+impl crate::core::protocol::Fields for NsError {
+    fn slot(&mut self, i: usize) -> Slot<'_> {
+        match i {
+            0 => Slot::Text(&mut self.domain),
+            1 => Slot::I64(&mut self.code),
+            2 => Slot::Text(&mut self.localized_description),
+            _ => Slot::Info(&mut self.user_info),
+        }
+    }
 }
 
 impl NsError {
@@ -345,5 +374,32 @@ mod tests {
             assert!(e.to_string().contains(needle), "{e}");
             assert!(!e.rule().is_empty());
         }
+    }
+}
+
+/// `NsError`, read by hand (`protocol::Fields`), decodes and fails as the
+/// derive with its attributes did.
+#[cfg(test)]
+mod errors_as_derived {
+    use super::*;
+    use crate::core::protocol::{decodes_as_derived, struct_cases};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Derived {
+        domain: String,
+        code: i64,
+        localized_description: String,
+        #[serde(default)]
+        user_info: BTreeMap<String, serde_json::Value>,
+    }
+
+    #[test]
+    fn errors_decode_as_the_derive() {
+        let full = serde_json::json!({"domain": "NSURLErrorDomain", "code": -1001, "localizedDescription": "timed out", "userInfo": {"a": [1, {"b": null}]}});
+        let min = serde_json::json!({"domain": "NSURLErrorDomain", "code": -1001, "localizedDescription": "timed out"});
+        let mut cases = struct_cases(&full, &min);
+        cases.extend([r#"["d",1,"l"]"#, r#"["d",1]"#, r#"["d",1,"l",{},2]"#, r#"{"domain":"d","code":9223372036854775808,"localizedDescription":"l"}"#].map(String::from));
+        decodes_as_derived::<NsError, Derived>("NsError", &cases);
     }
 }

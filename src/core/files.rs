@@ -24,10 +24,11 @@
 //! ```
 
 use crate::core::path::{Root, SandboxPath};
+use crate::core::protocol::{Shape, Slot};
 use serde::{Deserialize, Serialize};
 
 /// One file (IndexedDB `files` store, keyed by `path`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FileMeta {
     /// Format version of the stored record (`"v"`; absent = 0, the format
@@ -49,6 +50,37 @@ pub struct FileMeta {
     /// the Blob that `FileManager.contents` returns; `None` when unknown.
     #[serde(default)]
     pub content_type: Option<String>,
+}
+
+/// Read field by field (`protocol::Fields`) as the derive with the
+/// attributes above read it (test `files_decode_as_the_derive`).
+impl<'de> Deserialize<'de> for FileMeta {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        const SHAPE: &Shape = &Shape {
+            name: "FileMeta",
+            expecting: "struct FileMeta",
+            expecting_seq: "struct FileMeta with 7 elements",
+            names: &[
+                "v", "path", "blobId", "segments", "size", "modificationDate", "contentType",
+            ],
+            required: 0b11_1110,
+        };
+        crate::core::protocol::read_fields(d, SHAPE, FileMeta { v: 0, path: String::new(), blob_id: String::new(), segments: Vec::new(), size: 0, modification_date: 0.0, content_type: None })
+    }
+}
+
+impl crate::core::protocol::Fields for FileMeta {
+    fn slot(&mut self, i: usize) -> Slot<'_> {
+        match i {
+            0 => Slot::U32(&mut self.v),
+            1 => Slot::Text(&mut self.path),
+            2 => Slot::Text(&mut self.blob_id),
+            3 => Slot::Lengths(&mut self.segments),
+            4 => Slot::U64(&mut self.size),
+            5 => Slot::F64(&mut self.modification_date),
+            _ => Slot::OptText(&mut self.content_type),
+        }
+    }
 }
 
 impl FileMeta {
@@ -261,5 +293,36 @@ mod tests {
     #[test]
     fn download_temp_files_are_named_as_on_ios() {
         assert_eq!(download_temp_path("bbb").key(), "/tmp/CFNetworkDownload_bbb.tmp");
+    }
+}
+
+/// `FileMeta`, read by hand (`protocol::Fields`), decodes and fails as the
+/// derive with its attributes did.
+#[cfg(test)]
+mod files_as_derived {
+    use super::*;
+    use crate::core::protocol::{decodes_as_derived, struct_cases};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Derived {
+        #[serde(default)]
+        v: u32,
+        path: String,
+        blob_id: String,
+        segments: Vec<u64>,
+        size: u64,
+        modification_date: f64,
+        #[serde(default)]
+        content_type: Option<String>,
+    }
+
+    #[test]
+    fn files_decode_as_the_derive() {
+        let full = serde_json::json!({"v": 1, "path": "/tmp/a", "blobId": "b", "segments": [1, 2], "size": 3, "modificationDate": 4.5, "contentType": "audio/mpeg"});
+        let min = serde_json::json!({"path": "/tmp/a", "blobId": "b", "segments": [], "size": 0, "modificationDate": 0});
+        let mut cases = struct_cases(&full, &min);
+        cases.extend([r#"[1,"/tmp/a","b",[],0,0]"#, r#"[1,"/tmp/a","b",[],0]"#, r#"[1,"/tmp/a","b",[],0,0,null,7]"#].map(String::from));
+        decodes_as_derived::<FileMeta, Derived>("FileMeta", &cases);
     }
 }

@@ -42,6 +42,7 @@
 //! ```
 
 use crate::core::task::{TaskRecord, TaskState};
+use crate::core::protocol::{Shape, Slot};
 use serde::{Deserialize, Serialize};
 
 /// What the browser reports about the link (all optional).
@@ -82,8 +83,8 @@ impl NetworkInfo {
 
 /// A task's network rules (copied from its session's configuration). The
 /// default allows every link and is not discretionary, as iOS's defaults.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct NetworkPolicy {
     /// `isDiscretionary`: wait for a good, idle link ([`Verdict::Defer`]).
     pub is_discretionary: bool,
@@ -98,6 +99,35 @@ pub struct NetworkPolicy {
 impl Default for NetworkPolicy {
     fn default() -> Self {
         NetworkPolicy { is_discretionary: false, allows_cellular_access: true, allows_expensive_network_access: true, allows_constrained_network_access: true }
+    }
+}
+
+/// Read field by field (`protocol::Fields`) as the derive with
+/// `#[serde(default)]` read it: a missing field keeps its default (test
+/// `policies_decode_as_the_derive`).
+impl<'de> Deserialize<'de> for NetworkPolicy {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        const SHAPE: &Shape = &Shape {
+            name: "NetworkPolicy",
+            expecting: "struct NetworkPolicy",
+            expecting_seq: "struct NetworkPolicy with 4 elements",
+            names: &[
+                "isDiscretionary", "allowsCellularAccess", "allowsExpensiveNetworkAccess", "allowsConstrainedNetworkAccess",
+            ],
+            required: 0,
+        };
+        crate::core::protocol::read_fields(d, SHAPE, Self::default())
+    }
+}
+
+impl crate::core::protocol::Fields for NetworkPolicy {
+    fn slot(&mut self, i: usize) -> Slot<'_> {
+        match i {
+            0 => Slot::Bool(&mut self.is_discretionary),
+            1 => Slot::Bool(&mut self.allows_cellular_access),
+            2 => Slot::Bool(&mut self.allows_expensive_network_access),
+            _ => Slot::Bool(&mut self.allows_constrained_network_access),
+        }
     }
 }
 
@@ -232,5 +262,37 @@ mod tests {
         assert!(admit(&told, &cell, |_| false, 0.0).newly_waiting.is_empty(), "told once");
         let a = admit(&tasks[1..2], &NetworkInfo::default(), |_| false, 0.0);
         assert_eq!(a.admitted.len(), 1, "alone, the discretionary task goes");
+    }
+}
+
+/// `NetworkPolicy`, read by hand (`protocol::Fields`), decodes and fails as
+/// the derive with `#[serde(default)]` did.
+#[cfg(test)]
+mod policies_as_derived {
+    use super::*;
+    use crate::core::protocol::{decodes_as_derived, struct_cases};
+    use serde_json::json;
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase", default)]
+    struct Derived {
+        is_discretionary: bool,
+        allows_cellular_access: bool,
+        allows_expensive_network_access: bool,
+        allows_constrained_network_access: bool,
+    }
+
+    impl Default for Derived {
+        fn default() -> Self {
+            Derived { is_discretionary: false, allows_cellular_access: true, allows_expensive_network_access: true, allows_constrained_network_access: true }
+        }
+    }
+
+    #[test]
+    fn policies_decode_as_the_derive() {
+        let full = json!({"isDiscretionary": true, "allowsCellularAccess": false, "allowsExpensiveNetworkAccess": false, "allowsConstrainedNetworkAccess": false});
+        let mut cases = struct_cases(&full, &json!({"allowsCellularAccess": false}));
+        cases.extend(["[true]", "[true,false,false,false]", "[true,false,false,false,true]", "[1]"].map(String::from));
+        decodes_as_derived::<NetworkPolicy, Derived>("NetworkPolicy", &cases);
     }
 }

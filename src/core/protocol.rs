@@ -153,6 +153,217 @@ impl serde::de::Visitor<'_> for VariantIndex {
     }
 }
 
+/// A struct read field by field into a record that starts with every
+/// default, as serde's derive reads it (the same errors, text positions
+/// included): keys in the object's order, `duplicate field` on a second
+/// one, unknown keys skipped, then the first missing field with no default
+/// in declaration order; a sequence is read positionally (the derive's
+/// `visit_seq`). The derive keeps a local `Option` per field and builds the
+/// struct at the end, twice (object and sequence) and with the drop of
+/// every local on each error, for each record type: the largest code of
+/// the worker's wasm for `TaskRecord` (issue 11). Here a record only lists
+/// its fields as typed [`Slot`]s: one visitor and one reader per field
+/// type serve every record.
+pub(crate) trait Fields {
+    /// Field `i` (declaration order) of the record, to be written.
+    fn slot(&mut self, i: usize) -> Slot<'_>;
+}
+
+/// What the derive knows of a struct besides its fields' types.
+pub(crate) struct Shape {
+    /// The struct's name (`deserialize_struct`'s).
+    pub name: &'static str,
+    /// `"struct Name"`: the derive's `expecting`.
+    pub expecting: &'static str,
+    /// `"struct Name with N elements"` (a sequence too short).
+    pub expecting_seq: &'static str,
+    /// The serialised field names, in declaration order.
+    pub names: &'static [&'static str],
+    /// Bit `i`: field `i` has no default (missing is an error).
+    pub required: u64,
+}
+
+/// A field of a record read with [`Fields`]: one variant per field type of
+/// the records so read.
+pub(crate) enum Slot<'a> {
+    U16(&'a mut u16),
+    U32(&'a mut u32),
+    U64(&'a mut u64),
+    I64(&'a mut i64),
+    F64(&'a mut f64),
+    Bool(&'a mut bool),
+    Text(&'a mut String),
+    OptText(&'a mut Option<String>),
+    OptF64(&'a mut Option<f64>),
+    OptU64(&'a mut Option<u64>),
+    OptBool(&'a mut Option<bool>),
+    Lengths(&'a mut Vec<u64>),
+    Headers(&'a mut std::collections::BTreeMap<String, String>),
+    Info(&'a mut std::collections::BTreeMap<String, serde_json::Value>),
+    Kind(&'a mut crate::core::task::TaskKind),
+    State(&'a mut crate::core::task::TaskState),
+    Request(&'a mut Request),
+    Response(&'a mut Option<crate::core::request::ResponseInfo>),
+    Validator(&'a mut Option<crate::core::task::Validator>),
+    Error(&'a mut Option<crate::core::error::NsError>),
+    Transport(&'a mut crate::core::config::Transport),
+    Policy(&'a mut crate::core::network::NetworkPolicy),
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Slot<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        fn set<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(field: &mut T, d: D) -> Result<(), D::Error> {
+            *field = T::deserialize(d)?;
+            Ok(())
+        }
+        match self {
+            Slot::U16(f) => set(f, d),
+            Slot::U32(f) => set(f, d),
+            Slot::U64(f) => set(f, d),
+            Slot::I64(f) => set(f, d),
+            Slot::F64(f) => set(f, d),
+            Slot::Bool(f) => set(f, d),
+            Slot::Text(f) => set(f, d),
+            Slot::OptText(f) => set(f, d),
+            Slot::OptF64(f) => set(f, d),
+            Slot::OptU64(f) => set(f, d),
+            Slot::OptBool(f) => set(f, d),
+            Slot::Lengths(f) => set(f, d),
+            Slot::Headers(f) => set(f, d),
+            Slot::Info(f) => set(f, d),
+            Slot::Kind(f) => set(f, d),
+            Slot::State(f) => set(f, d),
+            Slot::Request(f) => set(f, d),
+            Slot::Response(f) => set(f, d),
+            Slot::Validator(f) => set(f, d),
+            Slot::Error(f) => set(f, d),
+            Slot::Transport(f) => set(f, d),
+            Slot::Policy(f) => set(f, d),
+        }
+    }
+}
+
+/// A `Deserialize` of a [`Fields`] record: `blank` (every default; the
+/// required fields anything) with what `d` holds written in.
+pub(crate) fn read_fields<'de, D: serde::Deserializer<'de>, T: Fields>(d: D, shape: &'static Shape, mut blank: T) -> Result<T, D::Error> {
+    d.deserialize_struct(shape.name, shape.names, FieldsVisitor { shape, record: &mut blank })?;
+    Ok(blank)
+}
+
+struct FieldsVisitor<'a> {
+    shape: &'static Shape,
+    record: &'a mut dyn Fields,
+}
+
+/// A key: the field's index, `None` for a key the struct does not have.
+struct Key(&'static [&'static str]);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Key {
+    type Value = Option<usize>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Option<usize>, D::Error> {
+        d.deserialize_identifier(self)
+    }
+}
+
+impl serde::de::Visitor<'_> for Key {
+    type Value = Option<usize>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("field identifier")
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Option<usize>, E> {
+        Ok((v < self.0.len() as u64).then_some(v as usize))
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Option<usize>, E> {
+        Ok(self.0.iter().position(|x| *x == v))
+    }
+    fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Option<usize>, E> {
+        Ok(self.0.iter().position(|x| x.as_bytes() == v))
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for FieldsVisitor<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(self.shape.expecting)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        use serde::de::Error;
+        let names = self.shape.names;
+        let mut seen = 0u64;
+        while let Some(key) = map.next_key_seed(Key(names))? {
+            let Some(i) = key else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+                continue;
+            };
+            if seen & 1 << i != 0 {
+                return Err(Error::duplicate_field(names[i]));
+            }
+            map.next_value_seed(self.record.slot(i))?;
+            seen |= 1 << i;
+        }
+        match (0..names.len()).find(|i| self.shape.required & !seen & 1 << i != 0) {
+            Some(i) => Err(Error::missing_field(names[i])),
+            None => Ok(()),
+        }
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        for i in 0..self.shape.names.len() {
+            if seq.next_element_seed(self.record.slot(i))?.is_none() && self.shape.required & 1 << i != 0 {
+                return Err(serde::de::Error::invalid_length(i, &self.shape.expecting_seq));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Test helper: `A` (read with [`Fields`]) and `B` (its derived mirror,
+/// named `Derived`) decode each input alike, from text and from a `Value`:
+/// the same value (as serialised) or the same error.
+#[cfg(test)]
+pub(crate) fn decodes_as_derived<A: Serialize + serde::de::DeserializeOwned, B: Serialize + serde::de::DeserializeOwned>(name: &str, cases: &[String]) {
+    fn outcome<T: Serialize + serde::de::DeserializeOwned>(json: &str, name: &str) -> [Result<serde_json::Value, String>; 2] {
+        let error = |e: serde_json::Error| e.to_string().replace("Derived", name);
+        let text = serde_json::from_str::<T>(json).map(|t| serde_json::to_value(t).unwrap()).map_err(error);
+        let value = serde_json::from_str::<serde_json::Value>(json).map_err(|e| e.to_string()).and_then(|v| serde_json::from_value::<T>(v).map(|t| serde_json::to_value(t).unwrap()).map_err(error));
+        [text, value]
+    }
+    for json in cases {
+        assert_eq!(outcome::<A>(json, name), outcome::<B>(json, name), "{json}");
+    }
+}
+
+/// Test helper: inputs around `full` (every field set): each field
+/// missing, from it and from `min`, and each set to a value of each JSON
+/// type, or twice; an unknown key; non-objects. (Sequences, which need
+/// the declaration order, are the caller's.)
+#[cfg(test)]
+pub(crate) fn struct_cases(full: &serde_json::Value, min: &serde_json::Value) -> Vec<String> {
+    use serde_json::json;
+    let edit = |base: &serde_json::Value, key: &str, v: Option<serde_json::Value>| {
+        let mut o = base.as_object().unwrap().clone();
+        match v {
+            Some(v) => o.insert(key.to_string(), v),
+            None => o.remove(key),
+        };
+        serde_json::Value::Object(o).to_string()
+    };
+    let mut cases = vec![full.to_string(), min.to_string(), "{}".into(), "[]".into(), "[0]".into(), "null".into(), "5".into(), r#""x""#.into(), r#"{"x":1"#.into()];
+    let keys: Vec<&String> = full.as_object().unwrap().keys().collect();
+    for key in &keys {
+        cases.push(edit(full, key, None));
+        cases.push(edit(min, key, None));
+        for bad in [json!("x"), json!(-1), json!(1.5), json!(null), json!(true), json!([]), json!({}), json!({"deep": [1, {}]})] {
+            cases.push(edit(full, key, Some(bad)));
+        }
+        // Twice: the derive says `duplicate field`.
+        let text = min.to_string();
+        cases.push(format!("{{\"{key}\":{},{}", full[key.as_str()], &text[1..]));
+    }
+    cases.push(edit(min, "unknown", Some(json!({"deep": [1, 2]}))));
+    cases
+}
+
 /// A visitor that accepts nothing: its errors say what was expected.
 struct Expecting(&'static str);
 

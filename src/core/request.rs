@@ -19,6 +19,7 @@
 //! ```
 
 use crate::core::error::UsageError;
+use crate::core::protocol::{Shape, Slot};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -39,7 +40,7 @@ use std::collections::BTreeMap;
 /// assert_eq!(r.method, "PUT");
 /// assert_eq!(r.headers["x-token"], "1");
 /// ```
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Request {
     /// `URLRequest.url`: an absolute http(s) URL.
@@ -54,6 +55,33 @@ pub struct Request {
 
 fn default_method() -> String {
     "GET".to_string()
+}
+
+/// Read field by field (`protocol::Fields`) as the derive read it (test
+/// `requests_decode_as_the_derive`).
+impl<'de> Deserialize<'de> for Request {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        const SHAPE: &Shape = &Shape {
+            name: "Request",
+            expecting: "struct Request",
+            expecting_seq: "struct Request with 3 elements",
+            names: &[
+                "url", "method", "headers",
+            ],
+            required: 1,
+        };
+        crate::core::protocol::read_fields(d, SHAPE, Request { url: String::new(), method: default_method(), headers: BTreeMap::new() })
+    }
+}
+
+impl crate::core::protocol::Fields for Request {
+    fn slot(&mut self, i: usize) -> Slot<'_> {
+        match i {
+            0 => Slot::Text(&mut self.url),
+            1 => Slot::Text(&mut self.method),
+            _ => Slot::Headers(&mut self.headers),
+        }
+    }
 }
 
 impl Request {
@@ -169,7 +197,7 @@ fn is_token_char(c: char) -> bool {
 }
 
 /// `HTTPURLResponse` as stored and delivered.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ResponseInfo {
     /// `URLResponse.url`: the URL that answered (the last one, after redirects).
@@ -178,6 +206,33 @@ pub struct ResponseInfo {
     pub status_code: u16,
     /// Header names lower-cased.
     pub headers: BTreeMap<String, String>,
+}
+
+/// Read field by field (`protocol::Fields`) as the derive read it (test
+/// `requests_decode_as_the_derive`).
+impl<'de> Deserialize<'de> for ResponseInfo {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        const SHAPE: &Shape = &Shape {
+            name: "ResponseInfo",
+            expecting: "struct ResponseInfo",
+            expecting_seq: "struct ResponseInfo with 3 elements",
+            names: &[
+                "url", "statusCode", "headers",
+            ],
+            required: 0b111,
+        };
+        crate::core::protocol::read_fields(d, SHAPE, ResponseInfo { url: String::new(), status_code: 0, headers: BTreeMap::new() })
+    }
+}
+
+impl crate::core::protocol::Fields for ResponseInfo {
+    fn slot(&mut self, i: usize) -> Slot<'_> {
+        match i {
+            0 => Slot::Text(&mut self.url),
+            1 => Slot::U16(&mut self.status_code),
+            _ => Slot::Headers(&mut self.headers),
+        }
+    }
 }
 
 impl ResponseInfo {
@@ -348,5 +403,47 @@ mod tests {
         for bad in ["bytes 9-0/10", "bytes 0-10/10", "items 0-1/2", "bytes */10", "bytes a-b/c"] {
             assert_eq!(ContentRange::parse(bad), None, "{bad}");
         }
+    }
+}
+
+/// `Request` and `ResponseInfo`, read by hand (`protocol::Fields`), decode
+/// and fail as the derive with their attributes did.
+#[cfg(test)]
+mod requests_as_derived {
+    use super::*;
+    use crate::core::protocol::{decodes_as_derived, struct_cases};
+    use serde_json::json;
+
+    #[derive(Serialize, Deserialize)]
+    struct Derived {
+        url: String,
+        #[serde(default = "default_method")]
+        method: String,
+        #[serde(default)]
+        headers: BTreeMap<String, String>,
+    }
+
+    mod response {
+        use super::*;
+        #[derive(Serialize, Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        pub struct Derived {
+            url: String,
+            status_code: u16,
+            headers: BTreeMap<String, String>,
+        }
+    }
+
+    #[test]
+    fn requests_decode_as_the_derive() {
+        let full = json!({"url": "https://h/a", "method": "PUT", "headers": {"x-a": "1"}});
+        let mut cases = struct_cases(&full, &json!({"url": "https://h/a"}));
+        cases.extend([r#"["u"]"#, r#"["u","GET"]"#, r#"["u","GET",{}]"#, r#"["u","GET",{},1]"#, r#"{"headers":{"a":1}}"#, r#"{"url":"u","headers":{"a":"b","a":"c"}}"#].map(String::from));
+        decodes_as_derived::<Request, Derived>("Request", &cases);
+
+        let full = json!({"url": "https://h/a", "statusCode": 206, "headers": {"etag": "\"e\""}});
+        let mut cases = struct_cases(&full, &full);
+        cases.extend([r#"["u"]"#, r#"["u",200]"#, r#"["u",200,{}]"#, r#"{"url":"u","statusCode":70000,"headers":{}}"#, r#"{"url":"u","statusCode":-1,"headers":{}}"#].map(String::from));
+        decodes_as_derived::<ResponseInfo, response::Derived>("ResponseInfo", &cases);
     }
 }

@@ -25,6 +25,7 @@
 
 use crate::core::error::{NsError, UrlErrorCode};
 use crate::core::request::{Request, ResponseInfo};
+use crate::core::protocol::{Shape, Slot};
 use serde::{Deserialize, Serialize};
 
 /// `URLSessionTask.State`.
@@ -128,7 +129,7 @@ impl Validator {
 /// let json = serde_json::to_value(&task).unwrap();
 /// assert_eq!((json["taskId"].as_u64(), json["state"].as_str()), (Some(1), Some("running")));
 /// ```
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskRecord {
     /// Format version of the stored record (`"v"`; absent = 0, the format
@@ -242,6 +243,79 @@ pub struct TaskRecord {
 
 fn default_priority() -> f64 {
     0.5
+}
+
+/// Read field by field ([`protocol::Fields`](crate::core::protocol)) as
+/// `derive(Deserialize)` with the attributes above read it (the same
+/// records, the same errors: test `records_decode_as_the_derive`).
+impl<'de> Deserialize<'de> for TaskRecord {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        const SHAPE: &Shape = &Shape {
+            name: "TaskRecord",
+            expecting: "struct TaskRecord",
+            expecting_seq: "struct TaskRecord with 34 elements",
+            names: &[
+                "v", "session", "taskId", "kind", "originalRequest", "currentRequest", "taskDescription", "state", "priority",
+                "earliestBeginDate", "createdAt", "response", "bytesReceived", "bytesExpected", "validator", "blobId", "segments",
+                "error", "failures", "retryAt", "waitingForConnectivity", "resourceDeadline", "ranged", "fast", "segmentLen",
+                "transport", "bgFetchId", "uploadFrom", "bytesSent", "bytesExpectedToSend", "policy", "asksBeforeDelayedStart",
+                "awaitingDelayedDecision", "nonce",
+            ],
+            required: 1 << 1 | 1 << 2 | 1 << 3 | 1 << 4 | 1 << 5 | 1 << 7 | 1 << 10 | 1 << 15,
+        };
+        crate::core::protocol::read_fields(d, SHAPE, Self::blank())
+    }
+}
+
+impl TaskRecord {
+    /// Every field's default (`v` 0: absent), the required ones empty.
+    fn blank() -> Self {
+        let nothing = Request { url: String::new(), method: String::new(), headers: Default::default() };
+        let mut t = Self::new_download("", 0, nothing, 0.0, String::new());
+        t.v = 0;
+        t
+    }
+}
+
+impl crate::core::protocol::Fields for TaskRecord {
+    fn slot(&mut self, i: usize) -> Slot<'_> {
+        match i {
+            0 => Slot::U32(&mut self.v),
+            1 => Slot::Text(&mut self.session),
+            2 => Slot::U64(&mut self.task_id),
+            3 => Slot::Kind(&mut self.kind),
+            4 => Slot::Request(&mut self.original_request),
+            5 => Slot::Request(&mut self.current_request),
+            6 => Slot::Text(&mut self.task_description),
+            7 => Slot::State(&mut self.state),
+            8 => Slot::F64(&mut self.priority),
+            9 => Slot::OptF64(&mut self.earliest_begin_date),
+            10 => Slot::F64(&mut self.created_at),
+            11 => Slot::Response(&mut self.response),
+            12 => Slot::U64(&mut self.bytes_received),
+            13 => Slot::OptU64(&mut self.bytes_expected),
+            14 => Slot::Validator(&mut self.validator),
+            15 => Slot::Text(&mut self.blob_id),
+            16 => Slot::Lengths(&mut self.segments),
+            17 => Slot::Error(&mut self.error),
+            18 => Slot::U32(&mut self.failures),
+            19 => Slot::OptF64(&mut self.retry_at),
+            20 => Slot::Bool(&mut self.waiting_for_connectivity),
+            21 => Slot::OptF64(&mut self.resource_deadline),
+            22 => Slot::OptBool(&mut self.ranged),
+            23 => Slot::Bool(&mut self.fast),
+            24 => Slot::U64(&mut self.segment_len),
+            25 => Slot::Transport(&mut self.transport),
+            26 => Slot::OptText(&mut self.bg_fetch_id),
+            27 => Slot::OptText(&mut self.upload_from),
+            28 => Slot::U64(&mut self.bytes_sent),
+            29 => Slot::U64(&mut self.bytes_expected_to_send),
+            30 => Slot::Policy(&mut self.policy),
+            31 => Slot::Bool(&mut self.asks_before_delayed_start),
+            32 => Slot::Bool(&mut self.awaiting_delayed_decision),
+            _ => Slot::Text(&mut self.nonce),
+        }
+    }
 }
 
 /// A state change asked of a task that its state does not allow.
@@ -480,5 +554,136 @@ mod tests {
         assert_eq!(v["taskId"], 1);
         let back: TaskRecord = serde_json::from_value(v).unwrap();
         assert_eq!(back, t);
+    }
+}
+
+/// `TaskRecord`, read by hand (`protocol::Fields`), decodes and fails as
+/// `derive(Deserialize)` with its attributes did: a derived mirror.
+#[cfg(test)]
+mod records_as_derived {
+    use super::*;
+    use crate::core::config::Transport;
+    use crate::core::protocol;
+    use crate::core::network::NetworkPolicy;
+    use serde_json::json;
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Derived {
+        #[serde(default)]
+        v: u32,
+        session: String,
+        task_id: u64,
+        kind: TaskKind,
+        original_request: Request,
+        current_request: Request,
+        #[serde(default)]
+        task_description: String,
+        state: TaskState,
+        #[serde(default = "default_priority")]
+        priority: f64,
+        #[serde(default)]
+        earliest_begin_date: Option<f64>,
+        created_at: f64,
+        #[serde(default)]
+        response: Option<ResponseInfo>,
+        #[serde(default)]
+        bytes_received: u64,
+        #[serde(default)]
+        bytes_expected: Option<u64>,
+        #[serde(default)]
+        validator: Option<Validator>,
+        blob_id: String,
+        #[serde(default)]
+        segments: Vec<u64>,
+        #[serde(default)]
+        error: Option<NsError>,
+        #[serde(default)]
+        failures: u32,
+        #[serde(default)]
+        retry_at: Option<f64>,
+        #[serde(default)]
+        waiting_for_connectivity: bool,
+        #[serde(default)]
+        resource_deadline: Option<f64>,
+        #[serde(default)]
+        ranged: Option<bool>,
+        #[serde(default)]
+        fast: bool,
+        #[serde(default)]
+        segment_len: u64,
+        #[serde(default)]
+        transport: Transport,
+        #[serde(default)]
+        bg_fetch_id: Option<String>,
+        #[serde(default)]
+        upload_from: Option<String>,
+        #[serde(default)]
+        bytes_sent: u64,
+        #[serde(default)]
+        bytes_expected_to_send: u64,
+        #[serde(default)]
+        policy: NetworkPolicy,
+        #[serde(default)]
+        asks_before_delayed_start: bool,
+        #[serde(default)]
+        awaiting_delayed_decision: bool,
+        #[serde(default)]
+        nonce: String,
+    }
+
+    /// Every field away from its default.
+    fn full() -> TaskRecord {
+        let mut t = TaskRecord::new_upload("s", 7, Request::get("https://h/f").unwrap(), &crate::core::path::SandboxPath::parse("/Documents/a").unwrap(), 3.5, "b7".into());
+        t.current_request = Request::get("https://h/g").unwrap();
+        t.task_description = "d".into();
+        t.state = TaskState::Canceling;
+        t.priority = 0.75;
+        t.earliest_begin_date = Some(9.5);
+        t.response = Some(ResponseInfo { url: "https://h/g".into(), status_code: 206, headers: [("etag".to_string(), "\"e\"".to_string())].into() });
+        t.bytes_received = 10;
+        t.bytes_expected = Some(20);
+        t.validator = Some(Validator::ETag("\"e\"".into()));
+        t.segments = vec![4, 6];
+        t.error = Some(NsError::url(UrlErrorCode::Cancelled, "why"));
+        t.failures = 2;
+        t.retry_at = Some(11.0);
+        t.waiting_for_connectivity = true;
+        t.resource_deadline = Some(12.0);
+        t.ranged = Some(false);
+        t.fast = true;
+        t.segment_len = 65536;
+        t.transport = Transport::BackgroundFetch;
+        t.bg_fetch_id = Some("bf".into());
+        t.bytes_sent = 5;
+        t.bytes_expected_to_send = 6;
+        t.policy = NetworkPolicy { is_discretionary: true, allows_cellular_access: false, ..Default::default() };
+        t.asks_before_delayed_start = true;
+        t.awaiting_delayed_decision = true;
+        t.nonce = "n".into();
+        t
+    }
+
+    #[test]
+    fn records_decode_as_the_derive() {
+        let full = serde_json::to_value(full()).unwrap();
+        let min = json!({"session": "s", "taskId": 1, "kind": "download", "originalRequest": {"url": "https://h/a"}, "currentRequest": {"url": "https://h/a"}, "state": "running", "createdAt": 0.0, "blobId": "b"});
+        let mut cases = protocol::struct_cases(&full, &min);
+        cases.extend([
+            r#"{"session":"s","session":"t"}"#.into(),
+            r#"{"taskId":1,"session":5}"#.into(),
+            r#"{"session":5,"taskId":"x"}"#.into(),
+            r#"{"zzz":1,"taskId":"x","session":5}"#.into(),
+            r#"{"session":"s","taskId":1"#.into(),
+            r#"["s"]"#.into(),
+            r#"[0,"s",1,"download",{"url":"u"},{"url":"u"},"","running",0.5,null,1.0,null,0,null,null,"b"]"#.into(),
+            r#"[0,"s",1,"download",{"url":"u"},{"url":"u"},"","running",0.5,null,1.0]"#.into(),
+            r#"[0,"s",1,"download",{"url":"u"},{"url":"u"},"","running",0.5,null,1.0,null,0,null,null,"b",[],null,0,null,false,null,null,false,0,"fetch",null,null,0,0,{},false,false,"n"]"#.into(),
+            r#"[0,"s",1,"download",{"url":"u"},{"url":"u"},"","running",0.5,null,1.0,null,0,null,null,"b",[],null,0,null,false,null,null,false,0,"fetch",null,null,0,0,{},false,false,"n",5]"#.into(),
+        ]);
+        protocol::decodes_as_derived::<TaskRecord, Derived>("TaskRecord", &cases);
+        let all = format!("[{full},{min}]");
+        assert_eq!(serde_json::from_str::<Vec<TaskRecord>>(&all).unwrap().len(), 2);
+        assert_eq!(serde_json::from_value::<TaskRecord>(full).unwrap(), self::full());
     }
 }
