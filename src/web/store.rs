@@ -576,16 +576,16 @@ impl Store {
     /// is begun when this is called, not when it is awaited. Resolves with
     /// the metadata of the removed files that hold bytes, which the caller
     /// then deletes.
-    pub fn ack(&self, session: &str, acks: &[(u64, Ack)]) -> impl std::future::Future<Output = Result<Vec<FileMeta>>> {
+    pub fn ack(&self, session: &str, acks: &[Ack]) -> impl std::future::Future<Output = Result<Vec<FileMeta>>> {
         let mut ops = Vec::with_capacity(acks.len() * 4);
         // One text for glue.js (one crossing, not one per path), split at
         // NUL (which no sandbox name holds).
         let mut paths = String::new();
-        for (task_id, ack) in acks {
+        for ack in acks {
             // Flags of glue.js ackEntries.
             let forget = ack.forget_task;
             let flags = ack.delivered_total.map_or(0, |_| 1) | u8::from(forget && ack.forget_total) << 1 | u8::from(forget && !ack.record_over) << 2 | u8::from(forget && ack.record_over) << 3;
-            ops.extend([ack.seq as f64, *task_id as f64, f64::from(flags), ack.delivered_total.unwrap_or(0) as f64]);
+            ops.extend([ack.seq as f64, ack.task_id as f64, f64::from(flags), ack.delivered_total.unwrap_or(0) as f64]);
             if let Some(path) = ack.remove_file.as_deref().and_then(|l| SandboxPath::parse(l).ok()) {
                 if !paths.is_empty() {
                     paths.push('\0');

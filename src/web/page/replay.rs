@@ -200,14 +200,13 @@ impl SessionInner {
     /// temp files the delegate did not move) while delivery goes on. The
     /// transaction begins now, not when this page's next turn comes.
     fn write_acks(self: &Rc<Self>, acks: Vec<Ack>) {
-        let batch: Vec<(u64, Ack)> = acks.iter().map(|a| (a.task_id, a.clone())).collect();
-        let begun = store::shared_now().map(|s| s.ack(&self.config.identifier, &batch));
+        let begun = store::shared_now().map(|s| s.ack(&self.config.identifier, &acks));
         let me = self.clone();
         spawn_local(async move {
             let written = async {
                 let removed = match begun {
                     Some(write) => write.await?,
-                    None => store::shared().await?.ack(&me.config.identifier, &batch).await?,
+                    None => store::shared().await?.ack(&me.config.identifier, &acks).await?,
                 };
                 if !removed.is_empty() {
                     let bytes = bytes::shared().await?; // one check that the store is there, per batch
