@@ -101,7 +101,7 @@ pub async fn journal_order_coalescing_and_ack() {
     assert_eq!(s.count_pending(&session).await.unwrap(), 4);
     // Acknowledge the first one alone, then the rest in one group commit:
     // progress totals are kept, the temp file removed.
-    let acks: Vec<(u64, _)> = pending.iter().map(|e| (e.task_id, ack_for(e).unwrap())).collect();
+    let acks: Vec<_> = pending.iter().map(|e| ack_for(e).unwrap()).collect();
     let removed = s.ack(&session, &acks[..1]).await.unwrap();
     assert!(removed.is_empty());
     assert_eq!(s.delivered_total(&session, 2).await.unwrap(), 5);
@@ -306,7 +306,7 @@ pub async fn acks_spare_other_sessions() {
     s.commit_all(None, None, None, plan, false).await.unwrap();
     let ours = s.pending_events(&a).await.unwrap();
     assert_eq!(ours.len(), 6);
-    let acks: Vec<(u64, _)> = ours.iter().map(|e| (e.task_id, ack_for(e).unwrap())).collect();
+    let acks: Vec<_> = ours.iter().map(|e| ack_for(e).unwrap()).collect();
     let mut removed: Vec<String> = s.ack(&a, &acks[..3]).await.unwrap().into_iter().map(|f| f.path).collect();
     removed.sort();
     assert_eq!(removed, vec![paths[0].key(), paths[2].key()], "a's unmoved temp files, not b's");
