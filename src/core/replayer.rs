@@ -294,6 +294,14 @@ impl Replayer {
         self.queue.is_empty() && self.acks.is_empty() && !self.writing && !self.reading && !self.read_wanted && self.delivering.is_none()
     }
 
+    /// The journal key a read for [`ReplayAction::ReadJournal`] may start
+    /// after: an entry at or below it was delivered or is queued already,
+    /// and [`Replayer::handle_entries`] drops it. 0 when nothing was yet.
+    pub fn read_after(&self) -> u64 {
+        let queued = self.queue.back().or(self.delivering.as_ref()).and_then(|e| e.seq).unwrap_or(0);
+        self.delivered_up_to.max(queued)
+    }
+
     /// Progress total last delivered for a task.
     pub fn delivered_total(&self, task_id: u64) -> u64 {
         self.totals.get(&task_id).copied().unwrap_or(0)
@@ -376,8 +384,7 @@ impl Replayer {
     fn take(&mut self, entries: Vec<JournalEntry>) {
         // Journal order is seq order: an entry at or below the last one
         // delivered (or queued) was read before (before its ack was written).
-        let queued = self.queue.back().or(self.delivering.as_ref()).and_then(|e| e.seq).unwrap_or(0);
-        let floor = self.delivered_up_to.max(queued);
+        let floor = self.read_after();
         self.queue.extend(entries.into_iter().filter(|e| e.seq.map_or(true, |s| s > floor)));
     }
 
@@ -505,6 +512,25 @@ mod tests {
         r.handle_announced();
         let out = run(&mut r, &[progress(1, 1, 10), done(2, 1)]);
         assert_eq!(out, ["ack[1]", "read", "didCompleteWithError#2", "committed", "ack[2]", "committed", "finish"], "the failed batch first");
+    }
+
+    #[test]
+    fn a_read_needs_only_the_entries_after_read_after() {
+        let journal = [progress(1, 1, 10), progress(2, 1, 20), done(3, 1), done(4, 2)];
+        let mut r = Replayer::new();
+        assert_eq!(r.read_after(), 0, "nothing delivered or queued");
+        r.handle_opened(journal[..2].to_vec(), []);
+        assert_eq!(r.read_after(), 2, "the last one queued");
+        assert!(matches!(r.poll(), Some(ReplayAction::Deliver { .. })));
+        r.handle_delivered();
+        r.handle_announced();
+        let mut from_after = r.clone();
+        let whole = run(&mut r, &journal);
+        assert_eq!(whole, ["ack[1]", "didWriteData#2", "read", "didCompleteWithError#3", "didCompleteWithError#4", "committed", "ack[2, 3, 4]", "committed", "finish"]);
+        let after = from_after.read_after();
+        let tail: Vec<JournalEntry> = journal.iter().filter(|e| e.seq.unwrap() > after).cloned().collect();
+        assert_eq!(tail.len(), 2);
+        assert_eq!(run(&mut from_after, &tail), whole, "the same deliveries from the entries after it alone");
     }
 
     #[test]

@@ -771,6 +771,13 @@ export function sessionView(db, session, from) {
   ]);
 }
 
+// A session's journal entries with a key above `after`, read by key (see
+// sessionView): what a replay reads when the daemon announces new ones.
+export function entriesAfter(db, session, after) {
+  const read = db.transaction("events").objectStore("events").getAll(IDBKeyRange.lowerBound(after, true));
+  return done(read).then((all) => all.filter((e) => e.session === session));
+}
+
 // store.rs's IndexedDB, one request at a time (no Rust binding crate: the
 // wasm holds one future type, a Promise, for every request; issue 11).
 // A transaction of `db` over `stores`; `write`: readwrite.

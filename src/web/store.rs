@@ -491,7 +491,15 @@ impl Store {
 
     /// The session's undelivered entries, in journal order.
     pub async fn pending_events(&self, session: &str) -> Result<Vec<JournalEntry>> {
-        let (mut v, bad) = self.pending_events_read(session).await?;
+        self.pending_events_after(session, 0).await
+    }
+
+    /// The session's undelivered entries after key `after` (0: all), in
+    /// journal order. With a key, read by key from there (the session index
+    /// would be walked over every entry deleted since LevelDB last compacted,
+    /// as [`Store::journal_from`] says).
+    pub async fn pending_events_after(&self, session: &str, after: u64) -> Result<Vec<JournalEntry>> {
+        let (mut v, bad) = self.pending_events_read(session, after).await?;
         if !bad.is_empty() {
             // The session's view sets them aside (it needs the tasks too).
             return Ok(self.session_view(session).await?.entries);
@@ -500,9 +508,13 @@ impl Store {
         Ok(v)
     }
 
-    async fn pending_events_read(&self, session: &str) -> Result<(Vec<JournalEntry>, Vec<Unreadable>)> {
-        let all = self.tx(&[EVENTS], false)?.get_all(EVENTS, Some(session)).await?;
-        decode_records(&array(all), "journal entries")
+    async fn pending_events_read(&self, session: &str, after: u64) -> Result<(Vec<JournalEntry>, Vec<Unreadable>)> {
+        if after == 0 {
+            let all = self.tx(&[EVENTS], false)?.get_all(EVENTS, Some(session)).await?;
+            return decode_records(&array(all), "journal entries");
+        }
+        let all = js::wait(js::entries_after(&self.raw, session, after as f64)).await.map_err(|err| read_error("the journal", &err))?;
+        decode_records(&js_sys::Array::from(&all), "journal entries")
     }
 
     /// A session's task records, its undelivered journal entries (in order)

@@ -96,6 +96,9 @@ pub async fn journal_order_coalescing_and_ack() {
         "journal order, progress coalesced"
     );
     assert!(pending.windows(2).all(|w| w[0].seq < w[1].seq));
+    // Read by key from past one of them: the same entries after it.
+    let after = pending[1].seq.unwrap();
+    assert_eq!(s.pending_events_after(&session, after).await.unwrap(), pending[2..].to_vec(), "by key, after the second");
     assert!(s.sessions_with_events().await.unwrap().contains(&session));
 
     assert_eq!(s.count_pending(&session).await.unwrap(), 4);

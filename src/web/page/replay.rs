@@ -182,7 +182,8 @@ impl SessionInner {
             },
             ReplayAction::WriteAcks(acks) => self.write_acks(acks),
             ReplayAction::ReadJournal => {
-                let read = async { store::shared().await?.pending_events(&self.config.identifier).await }.await;
+                let after = self.replayer.borrow().read_after();
+                let read = async { store::shared().await?.pending_events_after(&self.config.identifier, after).await }.await;
                 match read {
                     Ok(entries) => self.replayer.borrow_mut().handle_entries(entries),
                     Err(e) => {
