@@ -161,8 +161,6 @@ impl<'de> Deserialize<'de> for ConfigData {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         const SHAPE: &Shape = &Shape {
             name: "ConfigData",
-            expecting: "struct ConfigData",
-            expecting_seq: "struct ConfigData with 16 elements",
             names: &[
                 "identifier", "isDiscretionary", "sessionSendsLaunchEvents", "allowsCellularAccess", "allowsExpensiveNetworkAccess",
                 "allowsConstrainedNetworkAccess", "httpMaximumConnectionsPerHost", "timeoutIntervalForRequest", "timeoutIntervalForResource",

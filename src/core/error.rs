@@ -157,8 +157,6 @@ impl<'de> Deserialize<'de> for NsError {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         const SHAPE: &Shape = &Shape {
             name: "NsError",
-            expecting: "struct NsError",
-            expecting_seq: "struct NsError with 4 elements",
             names: &[
                 "domain", "code", "localizedDescription", "userInfo",
             ],

@@ -58,8 +58,6 @@ impl<'de> Deserialize<'de> for FileMeta {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         const SHAPE: &Shape = &Shape {
             name: "FileMeta",
-            expecting: "struct FileMeta",
-            expecting_seq: "struct FileMeta with 7 elements",
             names: &[
                 "v", "path", "blobId", "segments", "size", "modificationDate", "contentType",
             ],

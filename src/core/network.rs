@@ -109,8 +109,6 @@ impl<'de> Deserialize<'de> for NetworkPolicy {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         const SHAPE: &Shape = &Shape {
             name: "NetworkPolicy",
-            expecting: "struct NetworkPolicy",
-            expecting_seq: "struct NetworkPolicy with 4 elements",
             names: &[
                 "isDiscretionary", "allowsCellularAccess", "allowsExpensiveNetworkAccess", "allowsConstrainedNetworkAccess",
             ],

@@ -171,12 +171,10 @@ pub(crate) trait Fields {
 
 /// What the derive knows of a struct besides its fields' types.
 pub(crate) struct Shape {
-    /// The struct's name (`deserialize_struct`'s).
+    /// The struct's name (`deserialize_struct`'s; the errors say "struct
+    /// Name", and "struct Name with N elements" for a sequence too short,
+    /// as the derive's do).
     pub name: &'static str,
-    /// `"struct Name"`: the derive's `expecting`.
-    pub expecting: &'static str,
-    /// `"struct Name with N elements"` (a sequence too short).
-    pub expecting_seq: &'static str,
     /// The serialised field names, in declaration order.
     pub names: &'static [&'static str],
     /// Bit `i`: field `i` has no default (missing is an error).
@@ -285,7 +283,7 @@ impl serde::de::Visitor<'_> for Key {
 impl<'de> serde::de::Visitor<'de> for FieldsVisitor<'_> {
     type Value = ();
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str(self.shape.expecting)
+        write!(f, "struct {}", self.shape.name)
     }
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         use serde::de::Error;
@@ -310,10 +308,19 @@ impl<'de> serde::de::Visitor<'de> for FieldsVisitor<'_> {
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         for i in 0..self.shape.names.len() {
             if seq.next_element_seed(self.record.slot(i))?.is_none() && self.shape.required & 1 << i != 0 {
-                return Err(serde::de::Error::invalid_length(i, &self.shape.expecting_seq));
+                return Err(serde::de::Error::invalid_length(i, &WithElements(self.shape)));
             }
         }
         Ok(())
+    }
+}
+
+/// "struct Name with N elements": what a sequence too short was expected to be.
+struct WithElements(&'static Shape);
+
+impl serde::de::Expected for WithElements {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "struct {} with {} elements", self.0.name, self.0.names.len())
     }
 }
 

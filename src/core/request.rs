@@ -63,8 +63,6 @@ impl<'de> Deserialize<'de> for Request {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         const SHAPE: &Shape = &Shape {
             name: "Request",
-            expecting: "struct Request",
-            expecting_seq: "struct Request with 3 elements",
             names: &[
                 "url", "method", "headers",
             ],
@@ -214,8 +212,6 @@ impl<'de> Deserialize<'de> for ResponseInfo {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         const SHAPE: &Shape = &Shape {
             name: "ResponseInfo",
-            expecting: "struct ResponseInfo",
-            expecting_seq: "struct ResponseInfo with 3 elements",
             names: &[
                 "url", "statusCode", "headers",
             ],

@@ -252,8 +252,6 @@ impl<'de> Deserialize<'de> for TaskRecord {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         const SHAPE: &Shape = &Shape {
             name: "TaskRecord",
-            expecting: "struct TaskRecord",
-            expecting_seq: "struct TaskRecord with 34 elements",
             names: &[
                 "v", "session", "taskId", "kind", "originalRequest", "currentRequest", "taskDescription", "state", "priority",
                 "earliestBeginDate", "createdAt", "response", "bytesReceived", "bytesExpected", "validator", "blobId", "segments",

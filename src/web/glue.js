@@ -766,7 +766,7 @@ export function sessionView(db, session, from) {
     done(tx.objectStore("tasks").getAll(mine)),
     from === undefined
       ? done(events.index("by_session").getAll(session))
-      : done(events.getAll(IDBKeyRange.lowerBound(from))).then((all) => all.filter((e) => e.session === session)),
+      : sessionEntries(events, session, IDBKeyRange.lowerBound(from)),
     done(tx.objectStore("delivered").getAll(mine)),
   ]);
 }
@@ -774,8 +774,12 @@ export function sessionView(db, session, from) {
 // A session's journal entries with a key above `after`, read by key (see
 // sessionView): what a replay reads when the daemon announces new ones.
 export function entriesAfter(db, session, after) {
-  const read = db.transaction("events").objectStore("events").getAll(IDBKeyRange.lowerBound(after, true));
-  return done(read).then((all) => all.filter((e) => e.session === session));
+  return sessionEntries(db.transaction("events").objectStore("events"), session, IDBKeyRange.lowerBound(after, true));
+}
+
+// The entries of `session` among those of `events` in `keys`, read by key.
+function sessionEntries(events, session, keys) {
+  return done(events.getAll(keys)).then((all) => all.filter((e) => e.session === session));
 }
 
 // store.rs's IndexedDB, one request at a time (no Rust binding crate: the
