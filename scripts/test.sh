@@ -22,13 +22,15 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 step() { printf '\n=== %s\n' "$*"; }
+# TAP as before, then the failures again at the end of the step's output.
+report=(--test-reporter=tap --test-reporter-destination=stdout --test-reporter=./tests/failures-reporter.mjs --test-reporter-destination=stdout)
 t0=$(date +%s)
 
 step "1/7 native core tests and the simulator (cargo test --all-features)"
 cargo test --quiet --all-features
 
 step "2/7 test server (node --test tests/server)"
-node --test tests/server/
+node --test "${report[@]}" tests/server/
 
 step "build www/pkg"
 ./scripts/build.sh
@@ -37,7 +39,7 @@ step "build www/pkg"
 
 step "3/7 API contract (tsc --noEmit --strict tests/api/sample.ts; node --test tests/api)"
 node_modules/.bin/tsc -p tests/api/tsconfig.json --noEmit --strict
-node --disable-warning=MODULE_TYPELESS_PACKAGE_JSON --test tests/api/
+node --disable-warning=MODULE_TYPELESS_PACKAGE_JSON --test "${report[@]}" tests/api/
 
 step "4/7 wasm-pack test --headless --chrome (page + Service Worker suites)"
 CHROMEDRIVER="$(command -v chromedriver)" WASM_BINDGEN_TEST_TIMEOUT=120 wasm-pack --log-level warn test --headless --chrome
@@ -46,7 +48,7 @@ GECKODRIVER="$(command -v geckodriver)" WASM_BINDGEN_TEST_TIMEOUT=120 wasm-pack 
 
 step "5/7 end-to-end tests in headless Chromium (node --test tests/e2e)"
 mkdir -p tests/out
-node --test --test-concurrency=1 tests/e2e/
+node --test "${report[@]}" --test-concurrency=1 tests/e2e/
 echo "--- one minute of the chaos soak (./scripts/soak.sh for longer runs; SEED= replays one)"
 MINUTES=1 ENGINE=chromium node tests/soak/soak.mjs
 
@@ -56,13 +58,13 @@ dirty=""
 [ -z "$(git status --porcelain 2>/dev/null)" ] || { dirty="--allow-dirty"; echo "(uncommitted changes: cargo package --allow-dirty)"; }
 cargo package --locked --quiet $dirty
 cargo build --quiet --target wasm32-unknown-unknown --examples
-node --test --test-concurrency=1 tests/package/
+node --test "${report[@]}" --test-concurrency=1 tests/package/
 
 step "7/7 the browser-behaviour scenarios in Firefox, WebKit and Chromium (tests/e2e/engines)"
 rm -f tests/out/engine-figures.jsonl
 for engine in $(echo "${BGSESSION_ENGINES:-firefox,webkit,chromium}" | tr , ' '); do
   printf -- '--- %s\n' "$engine"
-  ENGINE="$engine" node --test --test-concurrency=1 tests/e2e/engines/*.engine.mjs
+  ENGINE="$engine" node --test "${report[@]}" --test-concurrency=1 tests/e2e/engines/*.engine.mjs
 done
 
 echo

@@ -873,6 +873,11 @@ impl Daemon {
         } else {
             self.actions.push_back(Action::Commit(Box::new(commit)));
         }
+        if is_new {
+            // The other pages number above it now, not when the localStorage
+            // counter reaches them (see `Broadcast::Numbered`).
+            self.actions.push_back(Action::Broadcast(Broadcast::Numbered { session: task.session.clone(), task_id: task.task_id }));
+        }
         self.set_task(task.clone());
         Reply::Task { task: Box::new(task) }
     }
@@ -1655,6 +1660,37 @@ mod tests {
         assert_eq!(reply_id(&mut d), Some(5), "made after 4 with a lower number: a stale counter");
         d.handle_command(4.0, 4, Command::Resume { task: made(5, 8.0), fresh: true, id_floor: 5, config: Some(config), session_description: None });
         assert_eq!(reply_id(&mut d), Some(6), "the highest number used is never kept again");
+    }
+
+    /// Every page hears a new task's final number, before the reply that
+    /// resolves its `resume()` (the multitab e2e test saw a tab draw, from
+    /// a lagging localStorage counter, the number the daemon had just given
+    /// another tab's task: renumbered without a clash of the tabs' draws);
+    /// a second `resume()` of a stored task says nothing.
+    #[test]
+    fn a_new_tasks_number_is_announced_before_its_reply() {
+        let mut d = Daemon::new(7);
+        d.handle_started(0.0, vec![], vec![]);
+        drain(&mut d);
+        let numbered = |actions: &[Action]| -> Vec<(usize, u64)> {
+            actions.iter().enumerate().filter_map(|(i, a)| match a {
+                Action::Broadcast(Broadcast::Numbered { session, task_id }) if session == "s" => Some((i, *task_id)),
+                _ => None,
+            }).collect()
+        };
+        let reply_at = |actions: &[Action]| actions.iter().position(|a| matches!(a, Action::Reply { .. })).unwrap();
+        d.handle_command(1.0, 1, Command::Resume { task: task(3), fresh: true, id_floor: 3, config: None, session_description: None });
+        let actions = drain(&mut d);
+        assert_eq!(numbered(&actions).iter().map(|n| n.1).collect::<Vec<_>>(), [3], "{actions:?}");
+        assert!(numbered(&actions)[0].0 < reply_at(&actions), "announced before the reply: {actions:?}");
+        // Another tab drew 3 too: its task is renumbered, and that is announced.
+        let clash = TaskRecord { nonce: "other tab".into(), ..task(3) };
+        d.handle_command(2.0, 2, Command::Resume { task: clash, fresh: true, id_floor: 4, config: None, session_description: None });
+        assert_eq!(numbered(&drain(&mut d)).iter().map(|n| n.1).collect::<Vec<_>>(), [4]);
+        d.handle_command(3.0, 3, Command::Suspend { session: "s".into(), task_id: 3 });
+        drain(&mut d);
+        d.handle_command(4.0, 4, Command::Resume { task: task(3), fresh: false, id_floor: 5, config: None, session_description: None });
+        assert_eq!(numbered(&drain(&mut d)), [], "resumed again: not new");
     }
 
     /// A cancelled download frees its recorded segments and the ones its

@@ -783,6 +783,18 @@ pub enum Broadcast {
         /// The session identifier.
         session: String,
     },
+    /// A new task of `session` is stored under `task_id`: every page
+    /// numbers its next tasks of that session above it. (The localStorage
+    /// counter the tabs share may reach another tab late: Chromium's
+    /// per-process copies were seen lagging under load, and a tab drew a
+    /// number the daemon had just given, so its task was renumbered.)
+    Numbered {
+        /// The session identifier.
+        session: String,
+        /// The task's identifier.
+        #[serde(rename = "taskId")]
+        task_id: u64,
+    },
     /// The daemon's own life.
     Daemon {
         /// What happened.
@@ -800,8 +812,9 @@ impl<'de> Deserialize<'de> for Broadcast {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let value = serde_json::Value::deserialize(d)?;
         let read = |value: &serde_json::Value| -> Result<Broadcast, serde_json::Error> {
-            Ok(match tagged(value, "internally tagged enum Broadcast", "type", &["journal", "daemon"])? {
+            Ok(match tagged(value, "internally tagged enum Broadcast", "type", &["journal", "numbered", "daemon"])? {
                 (0, map) => Broadcast::Journal { session: field(map, "session")? },
+                (1, map) => Broadcast::Numbered { session: field(map, "session")?, task_id: field(map, "taskId")? },
                 (_, map) => Broadcast::Daemon { event: field(map, "event")?, transfers: field(map, "transfers")?, at: field(map, "at")? },
             })
         };
@@ -945,19 +958,26 @@ mod broadcasts {
     #[allow(dead_code)]
     enum Derived {
         Journal { session: String },
+        Numbered {
+            session: String,
+            #[serde(rename = "taskId")]
+            task_id: u64,
+        },
         Daemon { event: DaemonEvent, transfers: usize, at: f64 },
     }
 
     #[test]
     fn round_trip_and_errors() {
-        for b in [Broadcast::Journal { session: "s".into() }, Broadcast::Daemon { event: DaemonEvent::Idle, transfers: 2, at: 1.5 }] {
+        for b in [Broadcast::Journal { session: "s".into() }, Broadcast::Numbered { session: "s".into(), task_id: 7 }, Broadcast::Daemon { event: DaemonEvent::Idle, transfers: 2, at: 1.5 }] {
             let json = serde_json::to_string(&b).unwrap();
             assert_eq!(serde_json::from_str::<Broadcast>(&json).unwrap(), b, "{json}");
         }
         for (json, want) in [
             (r#"{"type":"journal"}"#, "missing field `session`"),
             (r#"{"session":"s"}"#, "missing field `type`"),
-            (r#"{"type":"gone"}"#, "unknown variant `gone`, expected `journal` or `daemon`"),
+            (r#"{"type":"gone"}"#, "unknown variant `gone`, expected one of `journal`, `numbered`, `daemon`"),
+            (r#"{"type":"numbered","session":"s"}"#, "missing field `taskId`"),
+            (r#"{"type":"numbered","session":"s","taskId":-2}"#, "invalid value: integer `-2`, expected u64"),
             (r#"{"type":"daemon","event":"slept","transfers":0,"at":0}"#, "unknown variant `slept`, expected one of `started`, `busy`, `idle`, `killed`"),
             (r#"{"type":"daemon","event":"idle","transfers":-1,"at":0}"#, "invalid value: integer `-1`, expected usize"),
             ("[]", "missing field `type`"),

@@ -885,7 +885,7 @@ impl Sim {
                     r.handle_announced();
                 }
             }
-            Action::Broadcast(Broadcast::Daemon { .. }) => {}
+            Action::Broadcast(Broadcast::Daemon { .. } | Broadcast::Numbered { .. }) => {}
             Action::LaunchApp { session, why } => self.launch_app(session, why),
         }
     }

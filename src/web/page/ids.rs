@@ -10,14 +10,48 @@
 //! stores a fresh task under the next free number if its own is taken (at
 //! least `peek`, this tab's next number, so no task of this tab has it), and
 //! the page files the task under that number before any event is delivered
-//! (see `Replayer::handle_identifier_pending`).
+//! (see `Replayer::handle_identifier_pending`). The daemon also announces
+//! each new task's number to every page (`Broadcast::Numbered`), which
+//! reaches a tab sooner than the counter may: Chromium's copies were seen
+//! lagging by more than a round of the multitab test on a loaded machine.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 
+use wasm_bindgen::prelude::*;
+
+use crate::core::protocol::{Broadcast, CHANNEL};
+use crate::web::js;
+
+type Listener = (web_sys::BroadcastChannel, Closure<dyn FnMut(web_sys::MessageEvent)>);
+
 thread_local! {
     /// The highest number this tab handed out or saw, per session identifier.
     static HIGH: RefCell<HashMap<String, u64>> = RefCell::new(HashMap::new());
+    /// This page's listener for the daemon's announcements of numbers.
+    static FOLLOWING: RefCell<Option<Listener>> = const { RefCell::new(None) };
+}
+
+/// From now on this page numbers the tasks of session `identifier` above
+/// every number the daemon announces for it (`Broadcast::Numbered`).
+pub(crate) fn follow(identifier: &str) {
+    raise_high(identifier, 0);
+    FOLLOWING.with(|f| {
+        if f.borrow().is_some() {
+            return;
+        }
+        let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(|ev: web_sys::MessageEvent| {
+            if let Ok(Broadcast::Numbered { session, task_id }) = js::from_js::<Broadcast>(ev.data(), "daemon broadcast") {
+                if HIGH.with(|h| h.borrow().contains_key(&session)) {
+                    saw(&session, task_id);
+                }
+            }
+        });
+        if let Ok(ch) = web_sys::BroadcastChannel::new(CHANNEL) {
+            ch.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+            *f.borrow_mut() = Some((ch, on_message));
+        }
+    });
 }
 
 fn key(identifier: &str) -> String {

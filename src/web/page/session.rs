@@ -189,6 +189,7 @@ impl UrlSession {
             sync_requested_at: Cell::new(f64::NEG_INFINITY),
         });
         LIVE.with(|l| l.borrow_mut().insert(config.identifier.clone(), Rc::downgrade(&inner)));
+        ids::follow(&config.identifier);
         let worker_url = resolve_url(&config.service_worker_url);
         let worker = js::active_worker(&worker_url);
         // Keep an unhandled rejection quiet here; callers see it on use.
