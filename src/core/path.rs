@@ -153,6 +153,22 @@ impl SandboxPath {
         Ok(path)
     }
 
+    /// [`SandboxPath::parse`]`(location)`'s [`key`](SandboxPath::key)
+    /// without building the path, when `location` needs no decoding or
+    /// resolving: `file:///` then names of ASCII letters, digits, `.`, `_`
+    /// and `-` under one of the three roots (the daemon's temp files, the
+    /// usual app file). `None` means "not that simple" (parse it), not
+    /// "invalid". A replay acknowledging 1,000 events spent about 6 ms of
+    /// its main thread in `parse` for such locations.
+    pub fn plain_key(location: &str) -> Option<&str> {
+        let path = location.strip_prefix("file://")?;
+        let rest = ["/tmp/", "/Documents/", "/Library/Caches/"].iter().find_map(|root| path.strip_prefix(root))?;
+        let plain = |seg: &str| {
+            !seg.is_empty() && seg != "." && seg != ".." && seg.len() <= MAX_NAME_BYTES && seg.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+        };
+        (path.len() <= MAX_PATH_BYTES && rest.split('/').all(plain)).then_some(path)
+    }
+
     /// Which top-level directory it is in.
     pub fn root(&self) -> Root {
         self.root
@@ -237,6 +253,50 @@ fn percent_encode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `plain_key` answers only where `parse` gives that very key, and
+    /// answers for the daemon's temp files and ordinary names.
+    #[test]
+    fn a_plain_key_is_the_parsed_key() {
+        let long = format!("file:///tmp/{}", "a".repeat(256));
+        let deep = format!("file:///Documents/{}", ["abcdefghij"; 100].join("/"));
+        let inputs = [
+            "file:///tmp/CFNetworkDownload_0194a3b2c1d0e1f2a3b4c5d6.tmp",
+            "file:///Documents/a.mp3",
+            "file:///Library/Caches/x/y-z_1.bin",
+            "file:///Documents/a b.mp3",
+            "file:///Documents/a%20b.mp3",
+            "file:///Documents/./a",
+            "file:///Documents/../tmp/a",
+            "file:///Documents/a/..",
+            "file:///Documents//a",
+            "file:///Documents/a/",
+            "file:///Documents/",
+            "file:///Documents",
+            "file:///tmp",
+            "file:///Library/a",
+            "file:///Library/Caches",
+            "file:///etc/passwd",
+            "file://host/tmp/a",
+            "/tmp/a",
+            "file:///tmp/a?b",
+            "file:///tmp/a#b",
+            "file:///tmp/é",
+            "file:///tmp/...",
+            long.as_str(),
+            deep.as_str(),
+        ];
+        let mut answered = 0;
+        for input in inputs {
+            let parsed = SandboxPath::parse(input).ok().map(|p| p.key());
+            if let Some(k) = SandboxPath::plain_key(input) {
+                assert_eq!(Some(k.to_string()), parsed, "{input}");
+                answered += 1;
+            }
+        }
+        assert_eq!(answered, 4, "temp file, a.mp3, Caches, \"...\"");
+        assert!(SandboxPath::plain_key("file:///tmp/CFNetworkDownload_0194a3b2c1d0e1f2a3b4c5d6.tmp").is_some());
+    }
 
     #[test]
     fn parses_the_three_roots() {
