@@ -636,7 +636,10 @@ export function ackEntries(db, session, ops, paths) {
 
 // Runs of consecutive integers in `xs`, as [first, last] pairs.
 function runs(xs) {
-  const sorted = [...new Set(xs)].sort((a, b) => a - b);
+  // Usually given in increasing order already (delivery order): no copy.
+  let ascending = true;
+  for (let i = 1; i < xs.length && ascending; i++) ascending = xs[i - 1] < xs[i];
+  const sorted = ascending ? xs : [...new Set(xs)].sort((a, b) => a - b);
   const out = [];
   for (let i = 0; i < sorted.length; ) {
     let j = i;
@@ -672,8 +675,13 @@ function forgetTasks(tasks, session, ids) {
 // `done` (the transaction may commit).
 function removeFiles(files, paths, removed, done) {
   const wanted = new Set(paths);
-  const sorted = [...wanted].sort();
-  const read = files.getAll(IDBKeyRange.bound(sorted[0], sorted[sorted.length - 1]));
+  let low = paths[0];
+  let high = paths[0];
+  for (const p of paths) {
+    if (p < low) low = p;
+    if (p > high) high = p;
+  }
+  const read = files.getAll(IDBKeyRange.bound(low, high));
   read.onsuccess = () => {
     const records = read.result; // in key order
     const take = (m) => {
