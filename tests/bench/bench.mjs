@@ -20,7 +20,7 @@
 // ENGINE=chromium|firefox|webkit|all ./scripts/bench.sh (throughput and replay).
 import { execSync } from "node:child_process";
 import { startServer, newProfile, removeProfile, launch, openApp, waitFor } from "../e2e/harness.mjs";
-import { queueReplayEvents } from "./seed.mjs";
+import { queueReplayEvents, replayFinished } from "./seed.mjs";
 
 const MiB = 1 << 20;
 const SIZE = Number(process.env.SIZE_MIB || 256) * MiB;
@@ -234,7 +234,7 @@ if (SECTIONS.includes("replay")) {
     execSync("sync");
     const replayPage = await context.newPage();
     await replayPage.goto(`${server.url}/fixtures/app.html?keepTemp=1`);
-    await replayPage.waitForFunction(() => window.log && window.log.some((e) => e[0] === "urlSessionDidFinishEvents" && e[1] === "bench.replay"), null, { timeout: 120_000, polling: 10 });
+    await replayFinished(replayPage);
     const r = await replayPage.evaluate(() => ({
       delivered: window.log.filter((e) => e[0] === "didFinishDownloadingTo" || e[0] === "didCompleteWithError").length,
       marks: { ...window.marks, finishedEvents: window.finishedEventsAt },

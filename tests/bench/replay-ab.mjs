@@ -8,7 +8,7 @@
 import { execSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { startServer, newProfile, removeProfile, launch, openApp } from "../e2e/harness.mjs";
-import { queueReplayEvents } from "./seed.mjs";
+import { queueReplayEvents, replayFinished } from "./seed.mjs";
 
 const here = fileURLToPath(new URL("../../www/", import.meta.url));
 const roots = (process.env.ROOTS || `this=${here}`).split(",").map((s) => s.split("="));
@@ -32,7 +32,7 @@ for (let run = 0; run < RUNS; run++) {
     await seed(b.page);
     const p = await context.newPage();
     await p.goto(`${b.server.url}/fixtures/${b.app}?keepTemp=1`);
-    await p.waitForFunction(() => window.log && window.log.some((e) => e[0] === "urlSessionDidFinishEvents" && e[1] === "bench.replay"), null, { timeout: 120_000, polling: 10 });
+    await replayFinished(p);
     const r = await p.evaluate(() => ({
       delivered: window.log.filter((e) => e[0] === "didFinishDownloadingTo" || e[0] === "didCompleteWithError").length,
       m: { ...window.marks, finishedEvents: window.finishedEventsAt },

@@ -9,7 +9,7 @@
 import { writeFileSync } from "node:fs";
 import { execSync } from "node:child_process";
 import { startServer, newProfile, removeProfile, launch, openApp } from "../e2e/harness.mjs";
-import { queueReplayEvents } from "./seed.mjs";
+import { queueReplayEvents, replayFinished } from "./seed.mjs";
 
 const server = await startServer({ port: 0, ...(process.env.ROOT ? { root: process.env.ROOT } : {}) });
 const profile = await newProfile();
@@ -30,7 +30,7 @@ for (let run = 0; run < Number(process.env.RUNS || 3); run++) {
   await cdp.send("Profiler.setSamplingInterval", { interval: 100 });
   if (!process.env.NOPROFILE) await cdp.send("Profiler.start");
   await p.goto(`${server.url}/fixtures/app.html?keepTemp=1`);
-  await p.waitForFunction(() => window.log && window.log.some((e) => e[0] === "urlSessionDidFinishEvents" && e[1] === "bench.replay"), null, { timeout: 120_000, polling: 10 });
+  await replayFinished(p);
   const { profile: prof } = process.env.NOPROFILE ? { profile: { nodes: [], samples: [], timeDeltas: [], startTime: 0 } } : await cdp.send("Profiler.stop");
   const marks = await p.evaluate(() => ({ ...window.marks, finished: window.finishedEventsAt, origin: performance.timeOrigin }));
   await p.close();

@@ -31,3 +31,20 @@ export const queueReplayEvents = async () => {
   db.close();
   return true;
 };
+
+// Waits in a Playwright page of the app (tests/fixtures/app.js) for the
+// benchmark session's urlSessionDidFinishEvents, on the promise the app
+// offers (window.eventsFinished), not by polling the page: waitForFunction
+// polling every 10 ms took the main thread from the very replay it timed
+// (14 runs alternated on one build: 226 ms polled, 186 ms waited).
+export async function replayFinished(page, timeout = 120_000) {
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no urlSessionDidFinishEvents for bench.replay within ${timeout} ms`)), timeout);
+  });
+  try {
+    await Promise.race([page.evaluate(() => window.eventsFinished("bench.replay")), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
