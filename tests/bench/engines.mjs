@@ -20,7 +20,7 @@
 // BENCH=throughput,replay picks sections (default both).
 import { execSync } from "node:child_process";
 import { startServer } from "../server/server.mjs";
-import { engines, launchEngine, openAppIn, pollPage } from "../e2e/engines.mjs";
+import { engines, launchEngine, openAppIn } from "../e2e/engines.mjs";
 import { queueReplayEvents } from "./seed.mjs";
 
 const MiB = 1 << 20;
@@ -103,11 +103,9 @@ async function replay(engine, browser, page) {
     await page.evaluate(queueReplayEvents);
     execSync("sync");
     const replayPage = await browser.newPage(`${server.url}/fixtures/app.html?keepTemp=1`);
-    await pollPage(replayPage, () => Array.isArray(window.log) && window.log.some((e) => e[0] === "urlSessionDidFinishEvents" && e[1] === "bench.replay"), {
-      timeout: 120_000,
-      interval: 100,
-      what: "urlSessionDidFinishEvents for bench.replay",
-    });
+    // Awaited in the page (see tests/bench/seed.mjs replayFinished: polling
+    // takes the main thread from the replay being timed).
+    await replayPage.evaluate(() => window.eventsFinished("bench.replay").then(() => true));
     const r = await replayPage.evaluate(() => ({
       delivered: window.log.filter((e) => e[0] === "didFinishDownloadingTo" || e[0] === "didCompleteWithError").length,
       marks: { ...window.marks, finishedEvents: window.finishedEventsAt },
