@@ -41,7 +41,12 @@ pub(crate) fn follow(identifier: &str) {
             return;
         }
         let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(|ev: web_sys::MessageEvent| {
-            if let Ok(Broadcast::Numbered { session, task_id }) = js::from_js::<Broadcast>(ev.data(), "daemon broadcast") {
+            let data = ev.data();
+            // Only these are decoded (journal growth is announced at every progress commit).
+            if js::get(&data, "type").as_string().as_deref() != Some("numbered") {
+                return;
+            }
+            if let Ok(Broadcast::Numbered { session, task_id }) = js::from_js::<Broadcast>(data, "daemon broadcast") {
                 if HIGH.with(|h| h.borrow().contains_key(&session)) {
                     saw(&session, task_id);
                 }
