@@ -107,8 +107,8 @@ impl Store {
                 }
             }
             if let Some(loc) = &a.remove_file {
-                if let Ok(p) = SandboxPath::parse(loc) {
-                    if let Some(f) = self.files.remove(&p.key()) {
+                if let Some(key) = SandboxPath::key_of(loc) {
+                    if let Some(f) = self.files.remove(key.as_ref()) {
                         self.delete_blob(&f.blob_id, f.segments.len());
                     }
                 }
@@ -133,7 +133,7 @@ impl Store {
 
     /// Copies the file at `from` into `blob` (an upload's snapshot).
     pub fn copy_file(&mut self, from: &str, blob: &str) -> Option<Vec<u64>> {
-        let f = self.files.get(&SandboxPath::parse(from).ok()?.key())?.clone();
+        let f = self.files.get(SandboxPath::key_of(from)?.as_ref())?.clone();
         for i in 0..f.segments.len() {
             let p = self.blobs.get(&(f.blob_id.clone(), i))?.clone();
             self.blobs.insert((blob.to_string(), i), p);
@@ -143,7 +143,7 @@ impl Store {
 
     /// The pieces of a file, in order (`None`: no file, or bytes missing).
     pub fn file_pieces(&self, path: &str) -> Option<Vec<Piece>> {
-        let f = self.files.get(&SandboxPath::parse(path).ok()?.key())?;
+        let f = self.files.get(SandboxPath::key_of(path)?.as_ref())?;
         let mut out = Vec::new();
         for (i, len) in f.segments.iter().enumerate() {
             let p = self.blobs.get(&(f.blob_id.clone(), i))?;
@@ -211,7 +211,7 @@ impl Files<'_> {
 
     /// `fileExists(atPath:)`.
     pub fn file_exists(&self, path: &str) -> bool {
-        SandboxPath::parse(path).is_ok_and(|p| self.store.files.contains_key(&p.key()))
+        SandboxPath::key_of(path).is_some_and(|k| self.store.files.contains_key(k.as_ref()))
     }
 
     /// `contents(atPath:)`: the bytes (`None`: no file, or its bytes are gone).

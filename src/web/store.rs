@@ -598,22 +598,12 @@ impl Store {
             let forget = ack.forget_task;
             let flags = ack.delivered_total.map_or(0, |_| 1) | u8::from(forget && ack.forget_total) << 1 | u8::from(forget && !ack.record_over) << 2 | u8::from(forget && ack.record_over) << 3;
             ops.extend([ack.seq as f64, ack.task_id as f64, f64::from(flags), ack.delivered_total.unwrap_or(0) as f64]);
-            let Some(location) = ack.remove_file.as_deref() else { continue };
-            let parsed;
-            let key = match SandboxPath::plain_key(location) {
-                Some(key) => key,
-                None => match SandboxPath::parse(location) {
-                    Ok(path) => {
-                        parsed = path.key();
-                        &parsed
-                    }
-                    Err(_) => continue,
-                },
-            };
-            if !paths.is_empty() {
-                paths.push('\0');
+            if let Some(key) = ack.remove_file.as_deref().and_then(SandboxPath::key_of) {
+                if !paths.is_empty() {
+                    paths.push('\0');
+                }
+                paths.push_str(&key);
             }
-            paths.push_str(key);
         }
         let written = js::ack_entries(&self.raw, session, &ops, &paths);
         async move {
