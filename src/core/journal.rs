@@ -273,8 +273,10 @@ pub struct Ack {
     pub task_id: u64,
     /// New "last delivered progress total" of the task, if it changes.
     pub delivered_total: Option<u64>,
-    /// Remove this sandbox file if it still exists (the temp file of
-    /// `didFinishDownloadingTo` that the delegate did not move).
+    /// The temp file of `didFinishDownloadingTo`, to remove if it still
+    /// exists (the delegate did not move it): the acknowledgement lists it
+    /// on disk, [`ReplayAction::RemoveTempFiles`](crate::core::replayer::ReplayAction::RemoveTempFiles)
+    /// removes it.
     pub remove_file: Option<String>,
     /// The task is over: forget its delivered-total bookkeeping (and its
     /// record, once completed, unless it holds bytes kept for resume data).

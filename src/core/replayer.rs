@@ -15,6 +15,16 @@
 //! ([`Replayer::handle_identifier_pending`]). A failed read, write or
 //! delivery is retried at the next announcement.
 //!
+//! The temp files the delegate did not move are removed once delivery and
+//! its acknowledgements are done ([`ReplayAction::RemoveTempFiles`]; after
+//! `urlSessionDidFinishEvents` on a relaunch), all in one transaction, not
+//! in each acknowledgement: an acknowledgement only lists them, which needs
+//! no read, so it commits without waiting for the page's main thread (11–14
+//! ms a batch of 256 in a relaunch's replay when it read and removed them,
+//! `tests/bench/ack-cost.mjs`). A page closed in between leaves the lists;
+//! the next one to open the session removes what they name
+//! ([`Replayer::handle_unremoved_temp_files`]).
+//!
 //! # Examples
 //!
 //! ```
@@ -39,6 +49,7 @@
 
 use crate::core::journal::{ack_for, delegate_call, Ack, DelegateCall, Event, JournalEntry, ReplayTracker};
 use crate::core::task::{TaskRecord, TaskState};
+use crate::core::path::{Root, SandboxPath};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Acknowledgements waiting to be written before delivery pauses. With the
@@ -69,6 +80,11 @@ pub enum ReplayAction {
     ReadJournal,
     /// Call `urlSessionDidFinishEvents` (everything acknowledged on disk).
     FinishEvents,
+    /// Remove these temp files where they still exist (the locations of
+    /// acknowledged `didFinishDownloadingTo` entries: the delegate did not
+    /// move them), their bytes, and the session's stored lists of them, in
+    /// one transaction; report [`Replayer::handle_temp_files_removed`].
+    RemoveTempFiles(Vec<String>),
     /// Call `didBecomeInvalidWithError(nil)`; the session is over.
     BecomeInvalid,
 }
@@ -98,7 +114,13 @@ pub struct Replayer {
     /// The entry whose delegate call is running.
     delivering: Option<JournalEntry>,
     acks: Vec<Ack>,
+    /// An acknowledgement batch or a removal of temp files is being written.
     writing: bool,
+    /// The temp files named by the batch being written.
+    writing_temp_files: Vec<String>,
+    /// Temp files of acknowledged entries (the acknowledgement listed them
+    /// on disk), to remove.
+    temp_files: Vec<String>,
     read_wanted: bool,
     reading: bool,
     /// A read, write or delivery failed: nothing more until the next announcement.
@@ -129,6 +151,8 @@ impl Replayer {
             delivering: None,
             acks: Vec::new(),
             writing: false,
+            writing_temp_files: Vec::new(),
+            temp_files: Vec::new(),
             read_wanted: false,
             reading: false,
             stalled: false,
@@ -160,6 +184,18 @@ impl Replayer {
         for r in records.iter().filter(|r| r.state == TaskState::Completed && r.segments.is_empty()) {
             self.records_over.insert(r.task_id);
         }
+    }
+
+    /// Temp files that an earlier page's acknowledgements listed for removal
+    /// and that page did not remove (it closed first), read with the
+    /// entries given to [`Replayer::handle_opened`]: removed once this
+    /// page's delivery is done.
+    /// Only files in `/tmp` are taken: a list read from disk that names any
+    /// other file is not obeyed for it.
+    pub fn handle_unremoved_temp_files(&mut self, locations: Vec<String>) {
+        let tmp = Root::Tmp.prefix();
+        let in_tmp = |l: &String| SandboxPath::key_of(l).is_some_and(|k| k.len() > tmp.len() + 1 && k.starts_with(tmp) && k.as_bytes()[tmp.len()] == b'/');
+        self.temp_files.extend(locations.into_iter().filter(in_tmp));
     }
 
     /// Has the session opened (this page holds its events)?
@@ -229,12 +265,15 @@ impl Replayer {
     /// The last [`ReplayAction::WriteAcks`] committed.
     pub fn handle_acks_written(&mut self) {
         self.writing = false;
+        let listed = std::mem::take(&mut self.writing_temp_files);
+        self.temp_files.extend(listed);
     }
 
     /// The last [`ReplayAction::WriteAcks`] failed: written again, before
     /// the later ones, at the next announcement.
     pub fn handle_acks_failed(&mut self, mut acks: Vec<Ack>) {
         self.writing = false;
+        self.writing_temp_files.clear(); // named again by the acks, written again
         // Nothing of it was written: the totals and records it deleted are stored still.
         for a in acks.iter().filter(|a| a.forget_task) {
             if a.forget_total {
@@ -246,6 +285,20 @@ impl Replayer {
         }
         acks.append(&mut self.acks);
         self.acks = acks;
+        self.stalled = true;
+    }
+
+    /// The last [`ReplayAction::RemoveTempFiles`] committed.
+    pub fn handle_temp_files_removed(&mut self) {
+        self.writing = false;
+    }
+
+    /// The last [`ReplayAction::RemoveTempFiles`] failed: tried again at
+    /// the next announcement (the lists stay on disk meanwhile).
+    pub fn handle_temp_files_failed(&mut self, mut locations: Vec<String>) {
+        self.writing = false;
+        locations.append(&mut self.temp_files);
+        self.temp_files = locations;
         self.stalled = true;
     }
 
@@ -289,9 +342,10 @@ impl Replayer {
         self.life == Life::Invalidated
     }
 
-    /// Nothing to deliver, read or write: every entry it had is acknowledged on disk.
+    /// Nothing to deliver, read or write: every entry it had is acknowledged
+    /// on disk, and the temp files of those the delegate did not move are removed.
     pub fn is_drained(&self) -> bool {
-        self.queue.is_empty() && self.acks.is_empty() && !self.writing && !self.reading && !self.read_wanted && self.delivering.is_none()
+        self.queue.is_empty() && self.acks.is_empty() && !self.writing && !self.reading && !self.read_wanted && self.delivering.is_none() && self.temp_files.is_empty()
     }
 
     /// The journal key a read for [`ReplayAction::ReadJournal`] may start
@@ -322,6 +376,7 @@ impl Replayer {
         if !self.writing && !self.acks.is_empty() {
             self.writing = true;
             let acks = std::mem::take(&mut self.acks);
+            self.writing_temp_files = acks.iter().filter_map(|a| a.remove_file.clone()).collect();
             return Some(ReplayAction::WriteAcks(self.batch(acks)));
         }
         if self.acks.len() >= MAX_ACKS_IN_FLIGHT || (!self.queue.is_empty() && self.unsettled > 0) {
@@ -341,10 +396,18 @@ impl Replayer {
         if self.writing || !self.acks.is_empty() {
             return None;
         }
-        if let Some(invalid) = self.invalidate_if_done() {
-            return Some(invalid);
+        // Delivered and acknowledged. The temp files go after
+        // urlSessionDidFinishEvents (the app's wait is for its events),
+        // and before the invalidation (which gives up the session's lock).
+        let invalidating = self.life == Life::Finishing && self.open_tasks.is_empty();
+        if !invalidating && self.tracker.drained() {
+            return Some(ReplayAction::FinishEvents);
         }
-        self.tracker.drained().then_some(ReplayAction::FinishEvents)
+        if !self.temp_files.is_empty() {
+            self.writing = true;
+            return Some(ReplayAction::RemoveTempFiles(std::mem::take(&mut self.temp_files)));
+        }
+        self.invalidate_if_done()
     }
 
     /// Makes the acknowledgements waiting into one batch: a task's total
@@ -415,14 +478,16 @@ mod tests {
     /// machine has nothing else to do); returns what it did, in order.
     fn run(r: &mut Replayer, journal: &[JournalEntry]) -> Vec<String> {
         let mut out = vec![];
-        let mut writing = false;
+        // The write in progress: acknowledgements (true) or a removal (false).
+        let mut writing = None;
         loop {
             let Some(a) = r.poll() else {
-                if !std::mem::take(&mut writing) {
-                    return out;
+                match writing.take() {
+                    None => return out,
+                    Some(true) => r.handle_acks_written(),
+                    Some(false) => r.handle_temp_files_removed(),
                 }
                 out.push("committed".into());
-                r.handle_acks_written();
                 continue;
             };
             match a {
@@ -431,8 +496,8 @@ mod tests {
                     r.handle_delivered();
                 }
                 ReplayAction::WriteAcks(acks) => {
-                    assert!(!writing, "one write at a time");
-                    writing = true;
+                    assert!(writing.is_none(), "one write at a time");
+                    writing = Some(true);
                     out.push(format!("ack{:?}", acks.iter().map(|a| a.seq).collect::<Vec<_>>()));
                 }
                 ReplayAction::ReadJournal => {
@@ -440,9 +505,111 @@ mod tests {
                     r.handle_entries(journal.to_vec());
                 }
                 ReplayAction::FinishEvents => out.push("finish".into()),
+                ReplayAction::RemoveTempFiles(files) => {
+                    assert!(writing.is_none(), "one write at a time");
+                    writing = Some(false);
+                    out.push(format!("remove{files:?}"));
+                }
                 ReplayAction::BecomeInvalid => out.push("invalid".into()),
             }
         }
+    }
+
+    fn finished(seq: u64, task_id: u64, location: &str) -> JournalEntry {
+        entry(seq, task_id, Event::DidFinishDownloadingTo { location: location.into() })
+    }
+
+    #[test]
+    fn temp_files_are_listed_by_their_acks_and_removed_together_after_the_finish() {
+        let mut r = Replayer::new();
+        r.handle_opened(vec![finished(1, 1, "file:///tmp/a.tmp"), done(2, 1), finished(3, 2, "file:///tmp/b.tmp"), done(4, 2)], []);
+        let out = run(&mut r, &[]);
+        assert_eq!(
+            out,
+            [
+                "didFinishDownloadingTo#1",
+                "ack[1]",
+                "didCompleteWithError#2",
+                "didFinishDownloadingTo#3",
+                "didCompleteWithError#4",
+                "committed",
+                "ack[2, 3, 4]",
+                "committed",
+                "finish",
+                r#"remove["file:///tmp/a.tmp", "file:///tmp/b.tmp"]"#,
+                "committed"
+            ]
+        );
+        assert!(r.is_drained());
+        assert_eq!(r.poll(), None, "removed once");
+    }
+
+    #[test]
+    fn a_temp_file_is_not_removed_before_its_acknowledgement_is_written() {
+        let mut r = Replayer::new();
+        r.handle_opened(vec![finished(1, 1, "file:///tmp/a.tmp")], []);
+        assert!(matches!(r.poll(), Some(ReplayAction::Deliver { .. })));
+        r.handle_delivered();
+        let Some(ReplayAction::WriteAcks(acks)) = r.poll() else { panic!() };
+        assert_eq!(acks[0].remove_file.as_deref(), Some("file:///tmp/a.tmp"), "the acknowledgement lists it");
+        assert_eq!(r.poll(), None, "nothing while the acknowledgement is written");
+        assert!(!r.is_drained());
+        // The write failed: nothing was listed; it is written again, then removed.
+        r.handle_acks_failed(acks);
+        r.handle_announced();
+        let Some(ReplayAction::WriteAcks(again)) = r.poll() else { panic!() };
+        assert_eq!(again.len(), 1);
+        assert_eq!(r.poll(), Some(ReplayAction::ReadJournal));
+        r.handle_entries(vec![]);
+        assert_eq!(r.poll(), None);
+        r.handle_acks_written();
+        assert_eq!(r.poll(), Some(ReplayAction::FinishEvents));
+        assert_eq!(r.poll(), Some(ReplayAction::RemoveTempFiles(vec!["file:///tmp/a.tmp".into()])));
+        assert_eq!(r.poll(), None, "one write at a time");
+    }
+
+    #[test]
+    fn temp_files_an_earlier_page_left_are_removed_after_this_ones_events() {
+        let mut r = Replayer::new();
+        r.handle_opened(vec![finished(5, 2, "file:///tmp/b.tmp")], []);
+        r.handle_unremoved_temp_files(vec!["file:///tmp/a.tmp".into()]);
+        assert!(!r.is_drained(), "a removal is due");
+        let out = run(&mut r, &[]);
+        assert_eq!(out, ["didFinishDownloadingTo#5", "ack[5]", "committed", "finish", r#"remove["file:///tmp/a.tmp", "file:///tmp/b.tmp"]"#, "committed"]);
+        // With no events at all, the leftovers are removed all the same (no finish: no relaunch).
+        let mut r = Replayer::new();
+        r.handle_opened(vec![], []);
+        r.handle_unremoved_temp_files(vec!["file:///tmp/a.tmp".into()]);
+        assert_eq!(run(&mut r, &[]), [r#"remove["file:///tmp/a.tmp"]"#, "committed"]);
+        // A list read from disk is obeyed for temp files only.
+        let mut r = Replayer::new();
+        r.handle_opened(vec![], []);
+        let listed = ["file:///Documents/keep.bin", "file:///tmp/", "file:///tmp/../Documents/x", "garbage", "file:///tmpx/a", "file:///tmp/a.tmp"];
+        r.handle_unremoved_temp_files(listed.iter().map(|s| s.to_string()).collect());
+        assert_eq!(run(&mut r, &[]), [r#"remove["file:///tmp/a.tmp"]"#, "committed"]);
+    }
+
+    #[test]
+    fn a_failed_removal_is_tried_again_at_the_next_announcement() {
+        let mut r = Replayer::new();
+        r.handle_opened(vec![], []);
+        r.handle_unremoved_temp_files(vec!["file:///tmp/a.tmp".into()]);
+        let Some(ReplayAction::RemoveTempFiles(files)) = r.poll() else { panic!() };
+        r.handle_temp_files_failed(files);
+        assert_eq!(r.poll(), None, "stalled until the next announcement");
+        assert!(!r.is_drained());
+        r.handle_announced();
+        assert_eq!(r.poll(), Some(ReplayAction::ReadJournal));
+        r.handle_entries(vec![]);
+        assert_eq!(r.poll(), Some(ReplayAction::RemoveTempFiles(vec!["file:///tmp/a.tmp".into()])));
+    }
+
+    #[test]
+    fn temp_files_are_removed_before_the_invalidation_gives_up_the_lock() {
+        let mut r = Replayer::new();
+        r.handle_opened(vec![finished(1, 1, "file:///tmp/a.tmp"), done(2, 1)], []);
+        r.finish_tasks_and_invalidate();
+        assert_eq!(run(&mut r, &[]), ["didFinishDownloadingTo#1", "ack[1]", "didCompleteWithError#2", "committed", "ack[2]", "committed", r#"remove["file:///tmp/a.tmp"]"#, "committed", "invalid"]);
     }
 
     #[test]

@@ -609,6 +609,7 @@ impl Sim {
             r.handle_task_open(t.task_id, true);
         }
         r.handle_opened(self.store.pending(session), self.store.totals(session));
+        r.handle_unremoved_temp_files(self.store.unremoved_temp_files(session));
         if r.was_relaunch() {
             self.note(Lane::App, "handleEventsForBackgroundURLSession", None, None);
         }
@@ -1053,12 +1054,24 @@ impl Sim {
             }
             ReplayAction::FinishEvents => {
                 self.note(Lane::App, "urlSessionDidFinishEvents", None, None);
-                // iOS suspends the app once it called every completion handler.
-                if self.app_background && self.replayers.values().all(|r| r.is_drained()) {
-                    self.close_app("suspended again");
+                self.suspend_if_done();
+            }
+            ReplayAction::RemoveTempFiles(locations) => {
+                self.store.remove_temp_files(session, &locations);
+                if let Some(r) = self.replayers.get_mut(session) {
+                    r.handle_temp_files_removed();
                 }
+                self.suspend_if_done();
             }
             ReplayAction::BecomeInvalid => self.note(Lane::App, "didBecomeInvalidWithError", None, None),
+        }
+    }
+
+    /// iOS suspends a relaunched app once it called every completion
+    /// handler (here: every session's replay is done, its temp files removed).
+    fn suspend_if_done(&mut self) {
+        if self.app_background && self.replayers.values().all(|r| r.is_drained()) {
+            self.close_app("suspended again");
         }
     }
 

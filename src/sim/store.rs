@@ -31,6 +31,9 @@ pub struct Store {
     pub files: BTreeMap<String, FileMeta>,
     /// Stored segments by (blob, index).
     pub blobs: HashMap<(String, usize), Vec<Piece>>,
+    /// Per session, the temp files its acknowledgements listed for removal
+    /// (the page's `delivered` records with a `tempFiles` list).
+    pub temp_lists: BTreeMap<String, Vec<String>>,
 }
 
 impl Store {
@@ -106,14 +109,29 @@ impl Store {
                     }
                 }
             }
+            // Listed in this transaction, removed later (remove_temp_files).
             if let Some(loc) = &a.remove_file {
-                if let Some(key) = SandboxPath::key_of(loc) {
-                    if let Some(f) = self.files.remove(key.as_ref()) {
-                        self.delete_blob(&f.blob_id, f.segments.len());
-                    }
+                self.temp_lists.entry(session.to_string()).or_default().push(loc.clone());
+            }
+        }
+    }
+
+    /// The temp files a session's acknowledgements listed and nobody removed yet.
+    pub fn unremoved_temp_files(&self, session: &str) -> Vec<String> {
+        self.temp_lists.get(session).cloned().unwrap_or_default()
+    }
+
+    /// Removes the temp files at `locations` that still exist (and their
+    /// bytes) and the session's lists of them, in one transaction.
+    pub fn remove_temp_files(&mut self, session: &str, locations: &[String]) {
+        for loc in locations {
+            if let Some(key) = SandboxPath::key_of(loc) {
+                if let Some(f) = self.files.remove(key.as_ref()) {
+                    self.delete_blob(&f.blob_id, f.segments.len());
                 }
             }
         }
+        self.temp_lists.remove(session);
     }
 
     fn delete_blob(&mut self, blob: &str, count: usize) {

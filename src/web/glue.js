@@ -581,32 +581,32 @@ export async function bgFetchResponse(registration) {
 }
 
 // Acknowledges delivered journal entries in one IndexedDB transaction (the
-// group commit of Store::ack), the temp files the delegate did not move
-// removed with them. Each request is a round trip to the browser's storage
-// process, and one whose result decides the next waits for this page's main
-// thread (busy delivering the next events) before the transaction can go
-// on: so it makes few requests, reads little, and commits (commit()) as
-// soon as its last request is made. One range delete per run of
-// consecutive entries (keys are integers: nothing else lies between);
-// finished tasks deleted unread when the Replayer knows them over, else
-// read and deleted per run of consecutive identifiers; the temp files the
-// delegate did not move read in one request and deleted per run.
+// group commit of Store::ack). Each request is a round trip to the
+// browser's storage process, and one whose result decides the next waits
+// for this page's main thread (busy delivering the next events) before the
+// transaction can go on: so it makes few requests, reads nothing it can do
+// without, and commits (commit()) as soon as its last request is made. One
+// range delete per run of consecutive entries (keys are integers: nothing
+// else lies between); finished tasks deleted unread when the Replayer knows
+// them over, else read and deleted per run of consecutive identifiers; the
+// temp files the delegate did not move only listed, in one record (see
+// removeTempFiles: removing them needs a read).
 // ops: Float64Array of [seq, taskId, flags, total] per entry, in delivery
 // order; flags: 1 = set the task's delivered total to total, 2 = delete its
 // delivered total, 4 = the task is over: forget its record if completed
 // with no bytes kept for resume data (read first), 8 = delete its record
-// (known completed with no bytes). paths: file keys to remove if they still
-// exist, joined by NUL (no sandbox name holds one). Resolves with the
-// metadata of the removed files that hold bytes once written (a page
-// closing before that has none of it written: those entries are delivered
-// again).
-export function ackEntries(db, session, ops, paths) {
+// (known completed with no bytes). tempFiles: the temp files' locations,
+// joined by NUL (no sandbox name holds one), "" for none: stored in the
+// `delivered` store under [session, -(the batch's last seq)], a key no task
+// has ({v, session, taskId, tempFiles}; readers of totals skip a record
+// without `total`). Resolves once written (a page closing before that has
+// none of it written: those entries are delivered again).
+export function ackEntries(db, session, ops, tempFiles) {
   return new Promise((resolve, reject) => {
-    const tx = db.transaction(["events", "delivered", "files", "tasks"], "readwrite", { durability: "relaxed" });
+    const tx = db.transaction(["events", "delivered", "tasks"], "readwrite", { durability: "relaxed" });
     const events = tx.objectStore("events");
     const delivered = tx.objectStore("delivered");
     const tasks = tx.objectStore("tasks");
-    const removed = [];
     const seqs = [];
     const check = [];
     const over = [];
@@ -622,11 +622,25 @@ export function ackEntries(db, session, ops, paths) {
     for (const [a, b] of runs(seqs)) events.delete(a === b ? a : IDBKeyRange.bound(a, b));
     for (const [a, b] of runs(over)) tasks.delete(IDBKeyRange.bound([session, a], [session, b]));
     forgetTasks(tasks, session, check);
-    // Committed as soon as the last request is made, unless a task record
-    // is read first (no wait for this page's turn to see it has none left).
-    const commit = () => {
-      if (!check.length && tx.commit) tx.commit();
-    };
+    if (tempFiles) delivered.put({ v: 1, session, taskId: -ops[ops.length - 4], tempFiles: tempFiles.split("\0") });
+    // Committed now, unless a task record is read first (no wait for this
+    // page's turn to see it has none left).
+    if (!check.length && tx.commit) tx.commit();
+    tx.oncomplete = () => resolve();
+    tx.onabort = () => reject(tx.error || new DOMException("IndexedDB transaction aborted", "AbortError"));
+  });
+}
+
+// Removes the temp files at `paths` (store keys, joined by NUL) that still
+// exist, and the session's lists of temp files (ackEntries), in one
+// transaction. Resolves with the metadata of the removed files that hold
+// bytes, once written; the caller then deletes those bytes.
+export function removeTempFiles(db, session, paths) {
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction(["files", "delivered"], "readwrite", { durability: "relaxed" });
+    const removed = [];
+    tx.objectStore("delivered").delete(IDBKeyRange.bound([session, -Infinity], [session, 0], false, true));
+    const commit = () => tx.commit && tx.commit();
     if (paths) removeFiles(tx.objectStore("files"), paths.split("\0"), removed, commit);
     else commit();
     tx.oncomplete = () => resolve(removed);
@@ -666,7 +680,7 @@ function forgetTasks(tasks, session, ids) {
   }
 }
 
-// ackEntries: removes the files at `paths` that still exist, the metadata
+// removeTempFiles: removes the files at `paths` that still exist, the metadata
 // of those holding bytes pushed to `removed`. One read of the records
 // between the first and the last path (temp files are named in the order
 // their downloads finished: usually the span holds theirs alone), then one

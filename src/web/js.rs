@@ -181,7 +181,9 @@ extern "C" {
     #[wasm_bindgen(js_name = entriesAfter)]
     pub fn entries_after(db: &JsValue, session: &str, after: f64) -> Promise;
     #[wasm_bindgen(js_name = ackEntries)]
-    pub fn ack_entries(db: &JsValue, session: &str, ops: &[f64], paths: &str) -> Promise;
+    pub fn ack_entries(db: &JsValue, session: &str, ops: &[f64], temp_files: &str) -> Promise;
+    #[wasm_bindgen(js_name = removeTempFiles)]
+    pub fn remove_temp_files(db: &JsValue, session: &str, paths: &str) -> Promise;
     #[wasm_bindgen(js_name = storeTx, catch)]
     pub fn store_tx(db: &JsValue, stores: &js_sys::Array, write: bool) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = storeReq)]

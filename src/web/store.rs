@@ -120,6 +120,9 @@ pub struct SessionView {
     pub entries: Vec<JournalEntry>,
     /// Its tasks' delivered-progress totals (task id → total).
     pub delivered_totals: std::collections::HashMap<u64, u64>,
+    /// Temp files that acknowledgements listed for removal and nobody
+    /// removed yet (the page that wrote them closed first): their locations.
+    pub unremoved_temp_files: Vec<String>,
 }
 
 /// A task write in progress (see `Store::writing`); dropped when it ends,
@@ -206,6 +209,19 @@ fn decode_value<T: Record>(v: JsValue, what: &str) -> Result<T> {
     let text = js_sys::JSON::stringify(&v).ok().and_then(|t| t.as_string()).ok_or_else(|| js::type_error(&format!("{what}: cannot be read")))?;
     let raw: serde_json::Value = serde_json::from_str(&text).map_err(|err| js::type_error(&format!("{what}: {err}")))?;
     stored::decode_one(raw).map_err(|u| js::type_error(&format!("{what}: {}", u.reason)))
+}
+
+/// Texts joined by NUL (which no sandbox name holds): one string for
+/// glue.js, one crossing, not one per text.
+fn joined<S: AsRef<str>>(texts: impl Iterator<Item = S>) -> String {
+    let mut out = String::new();
+    for t in texts {
+        if !out.is_empty() {
+            out.push('\0');
+        }
+        out.push_str(t.as_ref());
+    }
+    out
 }
 
 fn array(values: Vec<JsValue>) -> js_sys::Array {
@@ -545,11 +561,19 @@ impl Store {
         let (tasks, bad_tasks) = decode_records::<TaskRecord>(&all.get(0).into(), "stored tasks")?;
         let (mut entries, bad_entries) = decode_records::<JournalEntry>(&all.get(1).into(), "journal entries")?;
         by_seq(&mut entries);
-        let totals = js_sys::Array::from(&all.get(2))
-            .iter()
-            .filter_map(|r| Some((js::get(&r, "taskId").as_f64()? as u64, js::get(&r, "total").as_f64()? as u64)))
-            .collect();
-        Ok((SessionView { tasks, entries, delivered_totals: totals }, bad_tasks, bad_entries))
+        // The `delivered` store holds the tasks' totals and, under keys no
+        // task has, the acknowledgements' lists of temp files (glue.js ackEntries).
+        let mut totals = std::collections::HashMap::new();
+        let mut unremoved_temp_files = Vec::new();
+        for r in js_sys::Array::from(&all.get(2)).iter() {
+            match (js::get(&r, "taskId").as_f64(), js::get(&r, "total").as_f64()) {
+                (Some(task), Some(total)) if task >= 0.0 => {
+                    totals.insert(task as u64, total as u64);
+                }
+                _ => unremoved_temp_files.extend(js_sys::Array::from(&js::get(&r, "tempFiles")).iter().filter_map(|l| l.as_string())),
+            }
+        }
+        Ok((SessionView { tasks, entries, delivered_totals: totals, unremoved_temp_files }, bad_tasks, bad_entries))
     }
 
     /// Identifiers of sessions that have undelivered entries (reads the
@@ -584,34 +608,39 @@ impl Store {
 
     /// Acknowledges delivered entries in one transaction (a group commit):
     /// deletes them, sets or forgets their tasks' delivered-progress totals
-    /// and removes the temp files the delegate did not move. The transaction
-    /// is begun when this is called, not when it is awaited. Resolves with
-    /// the metadata of the removed files that hold bytes, which the caller
-    /// then deletes.
-    pub fn ack(&self, session: &str, acks: &[Ack]) -> impl std::future::Future<Output = Result<Vec<FileMeta>>> {
+    /// and lists the temp files the delegate did not move (for
+    /// [`Store::remove_temp_files`]). The transaction is begun when this is
+    /// called, not when it is awaited.
+    pub fn ack(&self, session: &str, acks: &[Ack]) -> impl std::future::Future<Output = Result<()>> {
         let mut ops = Vec::with_capacity(acks.len() * 4);
-        // One text for glue.js (one crossing, not one per path), split at
-        // NUL (which no sandbox name holds).
-        let mut paths = String::new();
+        // One text for glue.js (one crossing, not one per location), split
+        // at NUL (which no sandbox name holds).
+        let temp_files = joined(acks.iter().filter_map(|a| a.remove_file.as_deref()));
         for ack in acks {
             // Flags of glue.js ackEntries.
             let forget = ack.forget_task;
             let flags = ack.delivered_total.map_or(0, |_| 1) | u8::from(forget && ack.forget_total) << 1 | u8::from(forget && !ack.record_over) << 2 | u8::from(forget && ack.record_over) << 3;
             ops.extend([ack.seq as f64, ack.task_id as f64, f64::from(flags), ack.delivered_total.unwrap_or(0) as f64]);
-            if let Some(key) = ack.remove_file.as_deref().and_then(SandboxPath::key_of) {
-                if !paths.is_empty() {
-                    paths.push('\0');
-                }
-                paths.push_str(&key);
-            }
         }
-        let written = js::ack_entries(&self.raw, session, &ops, &paths);
+        let written = js::ack_entries(&self.raw, session, &ops, &temp_files);
         async move {
-            let removed = js::wait(written)
+            js::wait(written)
                 .await
                 .map_err(|err| js::error("BGSessionStoreError", &format!("IndexedDB: acknowledging events failed: {}", js::message(&err))))?;
-            decode_array(&removed.into(), "file metadata")
+            Ok(())
         }
+    }
+
+    /// Removes the temp files at `locations` that still exist and the
+    /// session's lists of temp files ([`Store::ack`]), in one transaction.
+    /// Resolves with the metadata of the removed files that hold bytes,
+    /// which the caller then deletes.
+    pub async fn remove_temp_files(&self, session: &str, locations: &[String]) -> Result<Vec<FileMeta>> {
+        let paths = joined(locations.iter().filter_map(|l| SandboxPath::key_of(l)));
+        let removed = js::wait(js::remove_temp_files(&self.raw, session, &paths))
+            .await
+            .map_err(|err| js::error("BGSessionStoreError", &format!("IndexedDB: removing temp files failed: {}", js::message(&err))))?;
+        decode_array(&removed.into(), "file metadata")
     }
 
     // ---- files -------------------------------------------------------------

@@ -20,7 +20,7 @@
 // ENGINE=chromium|firefox|webkit|all ./scripts/bench.sh (throughput and replay).
 import { execSync } from "node:child_process";
 import { startServer, newProfile, removeProfile, launch, openApp, waitFor } from "../e2e/harness.mjs";
-import { queueReplayEvents, replayFinished } from "./seed.mjs";
+import { queueReplayEvents, replayFinished, tempFilesRemoved } from "./seed.mjs";
 
 const MiB = 1 << 20;
 const SIZE = Number(process.env.SIZE_MIB || 256) * MiB;
@@ -239,6 +239,7 @@ if (SECTIONS.includes("replay")) {
       delivered: window.log.filter((e) => e[0] === "didFinishDownloadingTo" || e[0] === "didCompleteWithError").length,
       marks: { ...window.marks, finishedEvents: window.finishedEventsAt },
     }));
+    await replayPage.evaluate(tempFilesRemoved);
     await replayPage.close();
     const at = (x) => Math.round(x);
     const m = r.marks;

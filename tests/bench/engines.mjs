@@ -21,7 +21,7 @@
 import { execSync } from "node:child_process";
 import { startServer } from "../server/server.mjs";
 import { engines, launchEngine, openAppIn } from "../e2e/engines.mjs";
-import { queueReplayEvents } from "./seed.mjs";
+import { queueReplayEvents, tempFilesRemoved } from "./seed.mjs";
 
 const MiB = 1 << 20;
 const SIZE = Number(process.env.SIZE_MIB || 256) * MiB;
@@ -110,6 +110,7 @@ async function replay(engine, browser, page) {
       delivered: window.log.filter((e) => e[0] === "didFinishDownloadingTo" || e[0] === "didCompleteWithError").length,
       marks: { ...window.marks, finishedEvents: window.finishedEventsAt },
     }));
+    await replayPage.evaluate(tempFilesRemoved);
     await replayPage.close();
     const at = (x) => Math.round(x);
     const m = r.marks;

@@ -8,7 +8,7 @@
 import { execSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { startServer, newProfile, removeProfile, launch, openApp } from "../e2e/harness.mjs";
-import { queueReplayEvents, replayFinished } from "./seed.mjs";
+import { queueReplayEvents, replayFinished, tempFilesRemoved } from "./seed.mjs";
 
 const here = fileURLToPath(new URL("../../www/", import.meta.url));
 const roots = (process.env.ROOTS || `this=${here}`).split(",").map((s) => s.split("="));
@@ -37,6 +37,7 @@ for (let run = 0; run < RUNS; run++) {
       delivered: window.log.filter((e) => e[0] === "didFinishDownloadingTo" || e[0] === "didCompleteWithError").length,
       m: { ...window.marks, finishedEvents: window.finishedEventsAt },
     }));
+    await p.evaluate(tempFilesRemoved);
     await p.close();
     const m = r.m;
     const row = { events: r.delivered, wasmReady: m.initDone, launchCalled: m.handleEvents, firstEvent: m.firstEvent, lastEvent: m.lastEvent, finishedEvents: m.finishedEvents };

@@ -9,7 +9,7 @@
 import { writeFileSync } from "node:fs";
 import { execSync } from "node:child_process";
 import { startServer, newProfile, removeProfile, launch, openApp } from "../e2e/harness.mjs";
-import { queueReplayEvents, replayFinished } from "./seed.mjs";
+import { queueReplayEvents, replayFinished, tempFilesRemoved } from "./seed.mjs";
 
 const server = await startServer({ port: 0, ...(process.env.ROOT ? { root: process.env.ROOT } : {}) });
 const profile = await newProfile();
@@ -33,6 +33,7 @@ for (let run = 0; run < Number(process.env.RUNS || 3); run++) {
   await replayFinished(p);
   const { profile: prof } = process.env.NOPROFILE ? { profile: { nodes: [], samples: [], timeDeltas: [], startTime: 0 } } : await cdp.send("Profiler.stop");
   const marks = await p.evaluate(() => ({ ...window.marks, finished: window.finishedEventsAt, origin: performance.timeOrigin }));
+  await p.evaluate(tempFilesRemoved);
   await p.close();
   if (process.env.PROFILE_OUT) writeFileSync(process.env.PROFILE_OUT, JSON.stringify(prof));
   // Sample times are µs on the profiler's clock; the profile's startTime is

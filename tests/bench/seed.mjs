@@ -48,3 +48,14 @@ export async function replayFinished(page, timeout = 120_000) {
     clearTimeout(timer);
   }
 }
+
+// After urlSessionDidFinishEvents the library removes the temp files the
+// app did not move (the benchmark's app keeps them: ?keepTemp=1), in one
+// transaction. A real app stays open that long; a driver closing the page
+// at once would leave them to the next page, run after run. Runs in the
+// page after the marks are read: resolves once /tmp is empty (at most ~5 s).
+export const tempFilesRemoved = async () => {
+  const fm = window.bg.FileManager.default;
+  for (let i = 0; i < 500 && (await fm.contentsOfDirectory("file:///tmp")).length; i++) await new Promise((r) => setTimeout(r, 10));
+  return true;
+};

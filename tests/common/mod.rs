@@ -103,14 +103,20 @@ pub async fn journal_order_coalescing_and_ack() {
 
     assert_eq!(s.count_pending(&session).await.unwrap(), 4);
     // Acknowledge the first one alone, then the rest in one group commit:
-    // progress totals are kept, the temp file removed.
+    // progress totals are kept, the temp file listed, then removed.
     let acks: Vec<_> = pending.iter().map(|e| ack_for(e).unwrap()).collect();
-    let removed = s.ack(&session, &acks[..1]).await.unwrap();
-    assert!(removed.is_empty());
+    s.ack(&session, &acks[..1]).await.unwrap();
     assert_eq!(s.delivered_total(&session, 2).await.unwrap(), 5);
     assert_eq!(s.count_pending(&session).await.unwrap(), 3);
-    let removed = s.ack(&session, &acks[1..]).await.unwrap();
+    assert!(s.session_view(&session).await.unwrap().unremoved_temp_files.is_empty());
+    s.ack(&session, &acks[1..]).await.unwrap();
+    assert!(s.get_file(&tmp).await.unwrap().is_some(), "listed, not removed, by the acknowledgement");
+    let view = s.session_view(&session).await.unwrap();
+    assert_eq!(view.unremoved_temp_files, vec![tmp.url()], "the acknowledgement's list is in the session's view");
+    assert_eq!(view.delivered_totals.get(&2), Some(&5), "beside the totals");
+    let removed = s.remove_temp_files(&session, &view.unremoved_temp_files).await.unwrap();
     assert_eq!(removed.iter().map(|f| f.path.clone()).collect::<Vec<_>>(), vec![tmp.key()], "unmoved temp file removed");
+    assert!(s.session_view(&session).await.unwrap().unremoved_temp_files.is_empty(), "and the list with it");
     assert!(s.pending_events(&session).await.unwrap().is_empty(), "each event acknowledged once");
     assert_eq!(s.delivered_total(&session, 1).await.unwrap(), 0, "a completed task's bookkeeping is forgotten");
     assert!(s.get_file(&tmp).await.unwrap().is_none());
@@ -290,8 +296,9 @@ pub async fn acks_spare_other_sessions() {
     // third and fourth side by side.
     let stem = unique("span");
     let paths: Vec<SandboxPath> = ["1", "2", "3", "4", "5"].iter().map(|n| SandboxPath::parse(&format!("/tmp/{stem}-{n}.tmp")).unwrap()).collect();
-    // Each holds bytes: `ack` hands back the removed files that hold bytes
-    // (the caller deletes those), and removes the others without a word.
+    // Each holds bytes: `remove_temp_files` hands back the removed files
+    // that hold bytes (the caller deletes those), and removes the others
+    // without a word.
     for (p, session) in paths.iter().zip([&a, &b, &a, &a, &a]) {
         s.put_file(&FileMeta::new(p, unique(session), vec![10], 0.0, None)).await.unwrap();
     }
@@ -310,7 +317,11 @@ pub async fn acks_spare_other_sessions() {
     let ours = s.pending_events(&a).await.unwrap();
     assert_eq!(ours.len(), 6);
     let acks: Vec<_> = ours.iter().map(|e| ack_for(e).unwrap()).collect();
-    let mut removed: Vec<String> = s.ack(&a, &acks[..3]).await.unwrap().into_iter().map(|f| f.path).collect();
+    s.ack(&a, &acks[..3]).await.unwrap();
+    let listed = s.session_view(&a).await.unwrap().unremoved_temp_files;
+    assert_eq!(listed, vec![paths[0].url(), paths[2].url()], "a's acknowledgement lists a's temp files");
+    assert!(s.session_view(&b).await.unwrap().unremoved_temp_files.is_empty(), "b's lists nothing");
+    let mut removed: Vec<String> = s.remove_temp_files(&a, &listed).await.unwrap().into_iter().map(|f| f.path).collect();
     removed.sort();
     assert_eq!(removed, vec![paths[0].key(), paths[2].key()], "a's unmoved temp files, not b's");
     assert!(s.get_file(&paths[0]).await.unwrap().is_none() && s.get_file(&paths[2]).await.unwrap().is_none(), "a's are removed");
@@ -318,7 +329,9 @@ pub async fn acks_spare_other_sessions() {
     assert_eq!(s.pending_events(&b).await.unwrap().len(), 2, "b's entries between a's stay");
     assert_eq!(s.pending_events(&a).await.unwrap().len(), 3);
     // The rest of a's entries are a run, and so are its files: all gone, b's still there.
-    let mut removed: Vec<String> = s.ack(&a, &acks[3..]).await.unwrap().into_iter().map(|f| f.path).collect();
+    s.ack(&a, &acks[3..]).await.unwrap();
+    let listed = s.session_view(&a).await.unwrap().unremoved_temp_files;
+    let mut removed: Vec<String> = s.remove_temp_files(&a, &listed).await.unwrap().into_iter().map(|f| f.path).collect();
     removed.sort();
     assert_eq!(removed, vec![paths[3].key(), paths[4].key()]);
     assert!(s.pending_events(&a).await.unwrap().is_empty());

@@ -3,8 +3,9 @@
 //! announcements, delegate calls returned, acknowledgements written) and
 //! performs what it polls out: the delegate call, the batch of
 //! acknowledgements (glue.js `ackEntries`, written while the next calls
-//! run), a read of the journal, `urlSessionDidFinishEvents`, the
-//! invalidation. Every decision is the machine's.
+//! run), a read of the journal, `urlSessionDidFinishEvents`, the removal
+//! of the temp files the delegate did not move (glue.js `removeTempFiles`),
+//! the invalidation. Every decision is the machine's.
 
 use crate::core::journal::{Ack, CallArgs, DelegateCall, JournalEntry};
 use crate::core::replayer::ReplayAction;
@@ -83,6 +84,7 @@ impl SessionInner {
         }
         // This page is now the one writer of the delivered totals: all of them are here.
         self.replayer.borrow_mut().handle_opened(view.entries, view.delivered_totals);
+        self.replayer.borrow_mut().handle_unremoved_temp_files(view.unremoved_temp_files);
         self.keep_daemon_awake();
         self.kick();
         Ok(())
@@ -200,24 +202,42 @@ impl SessionInner {
                 }
             }
             ReplayAction::FinishEvents => self.finish_events().await,
+            ReplayAction::RemoveTempFiles(locations) => self.remove_temp_files(locations),
             ReplayAction::BecomeInvalid => self.invalidate().await,
         }
     }
 
-    /// Writes a batch of acknowledgements in one transaction (deleting the
+    /// Writes a batch of acknowledgements in one transaction (listing the
     /// temp files the delegate did not move) while delivery goes on. The
     /// transaction begins now, not when this page's next turn comes.
     fn write_acks(self: &Rc<Self>, acks: Vec<Ack>) {
         let begun = store::shared_now().map(|s| s.ack(&self.config.identifier, &acks));
         let me = self.clone();
         spawn_local(async move {
-            let written = async {
-                let removed = match begun {
-                    Some(write) => write.await?,
-                    None => store::shared().await?.ack(&me.config.identifier, &acks).await?,
-                };
+            let written = match begun {
+                Some(write) => write.await,
+                None => async { store::shared().await?.ack(&me.config.identifier, &acks).await }.await,
+            };
+            match written {
+                Ok(()) => me.replayer.borrow_mut().handle_acks_written(),
+                Err(e) => {
+                    js::console_error(&format!("bgsession: acknowledging events failed: {}", js::message(&e)));
+                    me.replayer.borrow_mut().handle_acks_failed(acks);
+                }
+            }
+            me.kick();
+        });
+    }
+
+    /// Removes the temp files of acknowledged entries that the delegate did
+    /// not move (and their bytes), with the session's lists of them.
+    fn remove_temp_files(self: &Rc<Self>, locations: Vec<String>) {
+        let me = self.clone();
+        spawn_local(async move {
+            let removed = async {
+                let removed = store::shared().await?.remove_temp_files(&me.config.identifier, &locations).await?;
                 if !removed.is_empty() {
-                    let bytes = bytes::shared().await?; // one check that the store is there, per batch
+                    let bytes = bytes::shared().await?;
                     for f in removed {
                         bytes.delete(&f.blob_id, f.segments.len()).await?;
                     }
@@ -225,11 +245,11 @@ impl SessionInner {
                 Ok::<(), JsValue>(())
             }
             .await;
-            match written {
-                Ok(()) => me.replayer.borrow_mut().handle_acks_written(),
+            match removed {
+                Ok(()) => me.replayer.borrow_mut().handle_temp_files_removed(),
                 Err(e) => {
-                    js::console_error(&format!("bgsession: acknowledging events failed: {}", js::message(&e)));
-                    me.replayer.borrow_mut().handle_acks_failed(acks);
+                    js::console_error(&format!("bgsession: removing temp files failed: {}", js::message(&e)));
+                    me.replayer.borrow_mut().handle_temp_files_failed(locations);
                 }
             }
             me.kick();
