@@ -193,8 +193,8 @@ impl Replayer {
     /// Only files in `/tmp` are taken: a list read from disk that names any
     /// other file is not obeyed for it.
     pub fn handle_unremoved_temp_files(&mut self, locations: Vec<String>) {
-        let tmp = Root::Tmp.prefix();
-        let in_tmp = |l: &String| SandboxPath::key_of(l).is_some_and(|k| k.len() > tmp.len() + 1 && k.starts_with(tmp) && k.as_bytes()[tmp.len()] == b'/');
+        // Parsed in full: lists are read only after a page closed mid-replay.
+        let in_tmp = |l: &String| SandboxPath::parse(l).is_ok_and(|p| p.root() == Root::Tmp && !p.is_root());
         self.temp_files.extend(locations.into_iter().filter(in_tmp));
     }
 
