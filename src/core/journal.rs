@@ -331,6 +331,11 @@ impl ReplayTracker {
         self.queued_at_open == Some(true)
     }
 
+    /// Is `urlSessionDidFinishEvents` still to come (a relaunch, not yet drained)?
+    pub fn finish_pending(&self) -> bool {
+        self.was_relaunch() && !self.finish_sent
+    }
+
     /// The journal is drained; true once if `urlSessionDidFinishEvents` is due.
     pub fn drained(&mut self) -> bool {
         if self.was_relaunch() && !self.finish_sent {

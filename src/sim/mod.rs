@@ -608,6 +608,7 @@ impl Sim {
         for t in self.store.tasks.values().filter(|t| t.session == session && t.state != TaskState::Completed) {
             r.handle_task_open(t.task_id, true);
         }
+        r.handle_delivered_mark(self.store.mark(session));
         r.handle_opened(self.store.pending(session), self.store.totals(session));
         r.handle_unremoved_temp_files(self.store.unremoved_temp_files(session));
         if r.was_relaunch() {
@@ -1044,6 +1045,12 @@ impl Sim {
                 self.store.apply_acks(session, &acks);
                 if let Some(r) = self.replayers.get_mut(session) {
                     r.handle_acks_written();
+                }
+            }
+            ReplayAction::MarkDelivered(up_to) => {
+                self.store.set_mark(session, up_to);
+                if let Some(r) = self.replayers.get_mut(session) {
+                    r.handle_mark_written();
                 }
             }
             ReplayAction::ReadJournal => {

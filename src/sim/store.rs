@@ -34,6 +34,9 @@ pub struct Store {
     /// Per session, the temp files its acknowledgements listed for removal
     /// (the page's `delivered` records with a `tempFiles` list).
     pub temp_lists: BTreeMap<String, Vec<String>>,
+    /// Per session, the mark of the entries delivered up to a key (the
+    /// page's `delivered` record under taskId 0), until acknowledged in full.
+    pub marks: BTreeMap<String, u64>,
 }
 
 impl Store {
@@ -80,9 +83,19 @@ impl Store {
         self.journal.values().filter(|e| e.session == session).cloned().collect()
     }
 
-    /// Sessions with pending entries.
+    /// Sessions with entries not delivered (above their mark).
     pub fn sessions_with_events(&self) -> BTreeSet<String> {
-        self.journal.values().map(|e| e.session.clone()).collect()
+        self.journal.values().filter(|e| e.seq.unwrap_or(0) > self.mark(&e.session)).map(|e| e.session.clone()).collect()
+    }
+
+    /// The session's mark: its entries up to this key are delivered (0: none).
+    pub fn mark(&self, session: &str) -> u64 {
+        self.marks.get(session).copied().unwrap_or(0)
+    }
+
+    /// Stores a page's mark (one record, replaced).
+    pub fn set_mark(&mut self, session: &str, up_to: u64) {
+        self.marks.insert(session.to_string(), up_to);
     }
 
     /// A session's delivered totals, by task.
@@ -92,6 +105,8 @@ impl Store {
 
     /// Writes a page's acknowledgements in one transaction.
     pub fn apply_acks(&mut self, session: &str, acks: &[Ack]) {
+        // They are every acknowledgement the mark stood for.
+        self.marks.remove(session);
         for a in acks {
             let task = self.journal.remove(&a.seq).map(|e| e.task_id);
             let Some(task_id) = task else { continue };

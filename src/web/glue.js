@@ -623,12 +623,38 @@ export function ackEntries(db, session, ops, tempFiles) {
     for (const [a, b] of runs(over)) tasks.delete(IDBKeyRange.bound([session, a], [session, b]));
     forgetTasks(tasks, session, check);
     if (tempFiles) delivered.put({ v: 1, session, taskId: -ops[ops.length - 4], tempFiles: tempFiles.split("\0") });
+    delivered.delete([session, 0]); // the mark, if any (markDelivered)
     // Committed now, unless a task record is read first (no wait for this
     // page's turn to see it has none left).
     if (!check.length && tx.commit) tx.commit();
     tx.oncomplete = () => resolve();
     tx.onabort = () => reject(tx.error || new DOMException("IndexedDB transaction aborted", "AbortError"));
   });
+}
+
+// Marks the session's journal entries up to key `upTo` delivered: one record
+// in the `delivered` store under [session, 0], a key no task has ({v,
+// session, taskId: 0, deliveredUpTo}; no `total`, so readers of totals skip
+// it), replaced by each mark and deleted by the ackEntries that writes
+// their acknowledgements in full. Readers take entries at or below it as
+// delivered (sessionsWithEvents, countPending, the page's view). Resolves
+// once written.
+export function markDelivered(db, session, upTo) {
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction("delivered", "readwrite", { durability: "relaxed" });
+    tx.objectStore("delivered").put({ v: 1, session, taskId: 0, deliveredUpTo: upTo });
+    if (tx.commit) tx.commit();
+    tx.oncomplete = () => resolve();
+    tx.onabort = () => reject(tx.error || new DOMException("IndexedDB transaction aborted", "AbortError"));
+  });
+}
+
+// How many of the session's journal entries lie above its mark.
+export function countPending(db, session) {
+  const tx = db.transaction(["events", "delivered"]);
+  return Promise.all([done(tx.objectStore("events").index("by_session").getAllKeys(session)), done(tx.objectStore("delivered").get([session, 0]))]).then(
+    ([keys, mark]) => keys.filter((k) => !(mark && k <= mark.deliveredUpTo)).length,
+  );
 }
 
 // Removes the temp files at `paths` (store keys, joined by NUL) that still
@@ -738,8 +764,9 @@ function done(request) {
   });
 }
 
-// Identifiers of sessions with undelivered journal entries, each with a key
-// at or below its first entry, as [identifier, seq] pairs. Chromium leaves
+// Identifiers of sessions with undelivered journal entries (above their
+// mark: markDelivered), each with a key at or below its first entry, as
+// [identifier, seq] pairs. Chromium leaves
 // the index entries of deleted records in place (each one is found stale
 // when read, until LevelDB compacts), and acknowledged entries lie below a
 // session's pending ones: so the by_session index is walked from the top
@@ -750,22 +777,32 @@ function done(request) {
 // 10-16 ms in a database with 6,000 of them and nothing pending, against
 // 0.6 ms now.
 export function sessionsWithEvents(db) {
-  const tx = db.transaction("events");
+  const tx = db.transaction(["events", "delivered"]);
   const events = tx.objectStore("events");
+  const delivered = tx.objectStore("delivered");
   return new Promise((resolve, reject) => {
+    tx.onabort = () => reject(tx.error || new DOMException("IndexedDB transaction aborted", "AbortError"));
     const first = events.getAllKeys(null, 1);
-    first.onerror = () => reject(first.error);
     first.onsuccess = () => {
       if (!first.result.length) return resolve([]);
       const from = first.result[0];
       const out = [];
+      // The walk and each session's mark read, all in flight together.
+      let waiting = 1;
+      const settle = () => --waiting || resolve(out.filter((s) => s).reverse());
       const step = (below) => {
         const cursor = events.index("by_session").openKeyCursor(below, "prev");
-        cursor.onerror = () => reject(cursor.error);
         cursor.onsuccess = () => {
           const c = cursor.result;
-          if (!c) return resolve(out.reverse());
-          out.push([c.key, from]);
+          if (!c) return settle();
+          const i = out.push([c.key, from]) - 1;
+          const newest = c.primaryKey;
+          const mark = delivered.get([c.key, 0]);
+          waiting++;
+          mark.onsuccess = () => {
+            if (mark.result && newest <= mark.result.deliveredUpTo) out[i] = null; // all delivered
+            settle();
+          };
           step(IDBKeyRange.upperBound(c.key, true));
         };
       };

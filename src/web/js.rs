@@ -182,6 +182,10 @@ extern "C" {
     pub fn entries_after(db: &JsValue, session: &str, after: f64) -> Promise;
     #[wasm_bindgen(js_name = ackEntries)]
     pub fn ack_entries(db: &JsValue, session: &str, ops: &[f64], temp_files: &str) -> Promise;
+    #[wasm_bindgen(js_name = markDelivered)]
+    pub fn mark_delivered(db: &JsValue, session: &str, up_to: f64) -> Promise;
+    #[wasm_bindgen(js_name = countPending)]
+    pub fn count_pending(db: &JsValue, session: &str) -> Promise;
     #[wasm_bindgen(js_name = removeTempFiles)]
     pub fn remove_temp_files(db: &JsValue, session: &str, paths: &str) -> Promise;
     #[wasm_bindgen(js_name = storeTx, catch)]

@@ -116,8 +116,11 @@ pub struct Store {
 pub struct SessionView {
     /// The session's task records.
     pub tasks: Vec<TaskRecord>,
-    /// Its undelivered journal entries, in order.
+    /// Its journal entries, in order: those above `delivered_up_to` undelivered.
     pub entries: Vec<JournalEntry>,
+    /// The mark a page left: its entries up to this key were delivered and
+    /// not yet acknowledged in full (glue.js markDelivered); 0 if none.
+    pub delivered_up_to: u64,
     /// Its tasks' delivered-progress totals (task id → total).
     pub delivered_totals: std::collections::HashMap<u64, u64>,
     /// Temp files that acknowledgements listed for removal and nobody
@@ -562,24 +565,32 @@ impl Store {
         let (mut entries, bad_entries) = decode_records::<JournalEntry>(&all.get(1).into(), "journal entries")?;
         by_seq(&mut entries);
         // The `delivered` store holds the tasks' totals and, under keys no
-        // task has, the acknowledgements' lists of temp files (glue.js ackEntries).
+        // task has, the acknowledgements' lists of temp files (glue.js
+        // ackEntries) and the session's mark (glue.js markDelivered).
         let mut totals = std::collections::HashMap::new();
         let mut unremoved_temp_files = Vec::new();
+        let mut delivered_up_to = 0;
         for r in js_sys::Array::from(&all.get(2)).iter() {
             match (js::get(&r, "taskId").as_f64(), js::get(&r, "total").as_f64()) {
-                (Some(task), Some(total)) if task >= 0.0 => {
+                (Some(task), Some(total)) if task > 0.0 => {
                     totals.insert(task as u64, total as u64);
                 }
-                _ => unremoved_temp_files.extend(js_sys::Array::from(&js::get(&r, "tempFiles")).iter().filter_map(|l| l.as_string())),
+                (Some(0.0), _) => delivered_up_to = js::get(&r, "deliveredUpTo").as_f64().map_or(0, |n| n as u64),
+                _ => {
+                    let list = js::get(&r, "tempFiles");
+                    if js_sys::Array::is_array(&list) {
+                        unremoved_temp_files.extend(js_sys::Array::from(&list).iter().filter_map(|l| l.as_string()));
+                    }
+                }
             }
         }
-        Ok((SessionView { tasks, entries, delivered_totals: totals, unremoved_temp_files }, bad_tasks, bad_entries))
+        Ok((SessionView { tasks, entries, delivered_up_to, delivered_totals: totals, unremoved_temp_files }, bad_tasks, bad_entries))
     }
 
     /// Identifiers of sessions that have undelivered entries (reads the
-    /// journal's first key, then the session index's newest key per session,
-    /// not the entries). The first key is kept for their next views
-    /// ([`Store::journal_from`]).
+    /// journal's first key, then the session index's newest key per session
+    /// and the session's mark, not the entries). The first key is kept for
+    /// their next views ([`Store::journal_from`]).
     pub async fn sessions_with_events(&self) -> Result<Vec<String>> {
         let found = js::wait(js::sessions_with_events(&self.raw)).await.map_err(|err| read_error("the journal's sessions", &err))?;
         let mut ids = Vec::new();
@@ -594,9 +605,9 @@ impl Store {
         Ok(ids)
     }
 
-    /// How many undelivered entries a session has.
+    /// How many undelivered entries a session has (above its mark).
     pub async fn count_pending(&self, session: &str) -> Result<usize> {
-        let n = self.tx(&[EVENTS], false)?.req(EVENTS, true, "count", &JsValue::from_str(session)).await?;
+        let n = js::wait(js::count_pending(&self.raw, session)).await.map_err(|err| read_error("the journal's size", &err))?;
         Ok(n.as_f64().unwrap_or(0.0) as usize)
     }
 
@@ -606,11 +617,26 @@ impl Store {
         Ok(v.and_then(|v| js::get(&v, "total").as_f64()).unwrap_or(0.0) as u64)
     }
 
+    /// Stores the session's mark: its entries up to key `up_to` are
+    /// delivered (one small record; [`Store::ack`] writes them in full
+    /// later and deletes it). The transaction is begun when this is called,
+    /// not when it is awaited.
+    pub fn mark_delivered(&self, session: &str, up_to: u64) -> impl std::future::Future<Output = Result<()>> {
+        let written = js::mark_delivered(&self.raw, session, up_to as f64);
+        async move {
+            js::wait(written)
+                .await
+                .map_err(|err| js::error("BGSessionStoreError", &format!("IndexedDB: marking events delivered failed: {}", js::message(&err))))?;
+            Ok(())
+        }
+    }
+
     /// Acknowledges delivered entries in one transaction (a group commit):
-    /// deletes them, sets or forgets their tasks' delivered-progress totals
-    /// and lists the temp files the delegate did not move (for
-    /// [`Store::remove_temp_files`]). The transaction is begun when this is
-    /// called, not when it is awaited.
+    /// deletes them, sets or forgets their tasks' delivered-progress totals,
+    /// lists the temp files the delegate did not move (for
+    /// [`Store::remove_temp_files`]) and deletes the session's mark
+    /// ([`Store::mark_delivered`]: they are all it stood for). The
+    /// transaction is begun when this is called, not when it is awaited.
     pub fn ack(&self, session: &str, acks: &[Ack]) -> impl std::future::Future<Output = Result<()>> {
         let mut ops = Vec::with_capacity(acks.len() * 4);
         // One text for glue.js (one crossing, not one per location), split

@@ -123,6 +123,37 @@ pub async fn journal_order_coalescing_and_ack() {
     assert!(!s.sessions_with_events().await.unwrap().contains(&session));
 }
 
+pub async fn marks_stand_for_delivered_entries_until_acknowledged_in_full() {
+    let s = store::shared().await.unwrap();
+    let session = unique("mark");
+    let written = s.commit_all(None, None, None, vec![(wd(&session, 1, 10), AppendPlan::Append), (wd(&session, 2, 5), AppendPlan::Append)], false).await.unwrap();
+    let (first, second) = (written[0].seq.unwrap(), written[1].seq.unwrap());
+    assert_eq!(s.session_view(&session).await.unwrap().delivered_up_to, 0, "no mark yet");
+    // The first entry marked delivered: one pending, the view says up to where.
+    s.mark_delivered(&session, first).await.unwrap();
+    let view = s.session_view(&session).await.unwrap();
+    assert_eq!(view.delivered_up_to, first);
+    assert_eq!(view.entries.len(), 2, "the marked entry is still stored, for its acknowledgement in full");
+    assert!(view.delivered_totals.is_empty(), "a mark is no task's total");
+    assert_eq!(s.count_pending(&session).await.unwrap(), 1);
+    assert!(s.sessions_with_events().await.unwrap().contains(&session));
+    // Both marked: the session has nothing to deliver, for a launch.
+    s.mark_delivered(&session, second).await.unwrap();
+    assert_eq!(s.session_view(&session).await.unwrap().delivered_up_to, second, "each mark replaces the last");
+    assert_eq!(s.count_pending(&session).await.unwrap(), 0);
+    assert!(!s.sessions_with_events().await.unwrap().contains(&session));
+    // Acknowledged in full: the entries, the totals, and the mark goes.
+    let acks: Vec<_> = written.iter().map(|e| ack_for(e).unwrap()).collect();
+    s.ack(&session, &acks).await.unwrap();
+    let view = s.session_view(&session).await.unwrap();
+    assert_eq!((view.delivered_up_to, view.entries.len()), (0, 0));
+    assert_eq!(s.delivered_total(&session, 1).await.unwrap(), 10);
+    // A new entry after it is pending again.
+    s.commit_all(None, None, None, vec![(wd(&session, 1, 20), AppendPlan::Append)], false).await.unwrap();
+    assert_eq!(s.count_pending(&session).await.unwrap(), 1);
+    assert!(s.sessions_with_events().await.unwrap().contains(&session));
+}
+
 pub async fn chunked_writes_round_trip() {
     round_trip(&bytes::shared().await.unwrap()).await;
 }

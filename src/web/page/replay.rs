@@ -83,6 +83,7 @@ impl SessionInner {
             self.start_background_fetch(&t).await;
         }
         // This page is now the one writer of the delivered totals: all of them are here.
+        self.replayer.borrow_mut().handle_delivered_mark(view.delivered_up_to);
         self.replayer.borrow_mut().handle_opened(view.entries, view.delivered_totals);
         self.replayer.borrow_mut().handle_unremoved_temp_files(view.unremoved_temp_files);
         self.keep_daemon_awake();
@@ -190,6 +191,7 @@ impl SessionInner {
                 }
             },
             ReplayAction::WriteAcks(acks) => self.write_acks(acks),
+            ReplayAction::MarkDelivered(up_to) => self.mark_delivered(up_to),
             ReplayAction::ReadJournal => {
                 let after = self.replayer.borrow().read_after();
                 let read = async { store::shared().await?.pending_events_after(&self.config.identifier, after).await }.await;
@@ -223,6 +225,27 @@ impl SessionInner {
                 Err(e) => {
                     js::console_error(&format!("bgsession: acknowledging events failed: {}", js::message(&e)));
                     me.replayer.borrow_mut().handle_acks_failed(acks);
+                }
+            }
+            me.kick();
+        });
+    }
+
+    /// Stores the mark (entries up to `up_to` delivered) while delivery
+    /// goes on. The transaction begins now.
+    fn mark_delivered(self: &Rc<Self>, up_to: u64) {
+        let begun = store::shared_now().map(|s| s.mark_delivered(&self.config.identifier, up_to));
+        let me = self.clone();
+        spawn_local(async move {
+            let written = match begun {
+                Some(write) => write.await,
+                None => async { store::shared().await?.mark_delivered(&me.config.identifier, up_to).await }.await,
+            };
+            match written {
+                Ok(()) => me.replayer.borrow_mut().handle_mark_written(),
+                Err(e) => {
+                    js::console_error(&format!("bgsession: marking events delivered failed: {}", js::message(&e)));
+                    me.replayer.borrow_mut().handle_mark_failed();
                 }
             }
             me.kick();
