@@ -8,7 +8,7 @@
 //! the invalidation. Every decision is the machine's.
 
 use crate::core::journal::{Ack, CallArgs, DelegateCall, JournalEntry};
-use crate::core::replayer::ReplayAction;
+use crate::core::replayer::{ReplayAction, Replayer};
 use crate::core::request::Request;
 use crate::core::task::{TaskRecord, TaskState};
 use crate::web::bytes;
@@ -210,44 +210,44 @@ impl SessionInner {
     }
 
     /// Writes a batch of acknowledgements in one transaction (listing the
-    /// temp files the delegate did not move) while delivery goes on. The
-    /// transaction begins now, not when this page's next turn comes.
+    /// temp files the delegate did not move) while delivery goes on.
     fn write_acks(self: &Rc<Self>, acks: Vec<Ack>) {
-        let begun = store::shared_now().map(|s| s.ack(&self.config.identifier, &acks));
-        let me = self.clone();
-        spawn_local(async move {
-            let written = match begun {
-                Some(write) => write.await,
-                None => async { store::shared().await?.ack(&me.config.identifier, &acks).await }.await,
-            };
-            match written {
-                Ok(()) => me.replayer.borrow_mut().handle_acks_written(),
-                Err(e) => {
-                    js::console_error(&format!("bgsession: acknowledging events failed: {}", js::message(&e)));
-                    me.replayer.borrow_mut().handle_acks_failed(acks);
-                }
-            }
-            me.kick();
+        let session = self.config.identifier.clone();
+        let acks = Rc::new(acks);
+        let written = acks.clone();
+        self.spawn_write(move |s| s.ack(&session, &written), "acknowledging events", move |r, ok| match ok {
+            true => r.handle_acks_written(),
+            false => r.handle_acks_failed(Rc::try_unwrap(acks).unwrap_or_else(|a| (*a).clone())),
         });
     }
 
-    /// Stores the mark (entries up to `up_to` delivered) while delivery
-    /// goes on. The transaction begins now.
+    /// Stores the mark (entries up to `up_to` delivered) while delivery goes on.
     fn mark_delivered(self: &Rc<Self>, up_to: u64) {
-        let begun = store::shared_now().map(|s| s.mark_delivered(&self.config.identifier, up_to));
+        let session = self.config.identifier.clone();
+        self.spawn_write(move |s| s.mark_delivered(&session, up_to), "marking events delivered", |r, ok| match ok {
+            true => r.handle_mark_written(),
+            false => r.handle_mark_failed(),
+        });
+    }
+
+    /// Runs `write` and reports to the machine whether it committed. Its
+    /// transaction begins now if the store is open (not when this page's
+    /// next turn comes), else once it is.
+    fn spawn_write<F>(self: &Rc<Self>, write: impl Fn(&store::Store) -> F + 'static, what: &'static str, report: impl FnOnce(&mut Replayer, bool) + 'static)
+    where
+        F: std::future::Future<Output = Result<(), JsValue>> + 'static,
+    {
+        let begun = store::shared_now().map(|s| write(&s));
         let me = self.clone();
         spawn_local(async move {
             let written = match begun {
-                Some(write) => write.await,
-                None => async { store::shared().await?.mark_delivered(&me.config.identifier, up_to).await }.await,
+                Some(w) => w.await,
+                None => async { write(&*store::shared().await?).await }.await,
             };
-            match written {
-                Ok(()) => me.replayer.borrow_mut().handle_mark_written(),
-                Err(e) => {
-                    js::console_error(&format!("bgsession: marking events delivered failed: {}", js::message(&e)));
-                    me.replayer.borrow_mut().handle_mark_failed();
-                }
+            if let Err(e) = &written {
+                js::console_error(&format!("bgsession: {what} failed: {}", js::message(e)));
             }
+            report(&mut me.replayer.borrow_mut(), written.is_ok());
             me.kick();
         });
     }
