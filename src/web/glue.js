@@ -623,7 +623,7 @@ export function ackEntries(db, session, ops, tempFiles) {
     for (const [a, b] of runs(over)) tasks.delete(IDBKeyRange.bound([session, a], [session, b]));
     forgetTasks(tasks, session, check);
     if (tempFiles) delivered.put({ v: 1, session, taskId: -ops[ops.length - 4], tempFiles: tempFiles.split("\0") });
-    delivered.delete([session, 0]); // the mark, if any (markDelivered)
+    delivered.delete(markKey(session)); // the mark, if any
     // Committed now, unless a task record is read first (no wait for this
     // page's turn to see it has none left).
     if (!check.length && tx.commit) tx.commit();
@@ -631,6 +631,9 @@ export function ackEntries(db, session, ops, tempFiles) {
     tx.onabort = () => reject(tx.error || new DOMException("IndexedDB transaction aborted", "AbortError"));
   });
 }
+
+// The key of a session's mark in the `delivered` store (markDelivered).
+const markKey = (session) => [session, 0];
 
 // Marks the session's journal entries up to key `upTo` delivered: one record
 // in the `delivered` store under [session, 0], a key no task has ({v,
@@ -652,7 +655,7 @@ export function markDelivered(db, session, upTo) {
 // How many of the session's journal entries lie above its mark.
 export function countPending(db, session) {
   const tx = db.transaction(["events", "delivered"]);
-  return Promise.all([done(tx.objectStore("events").index("by_session").getAllKeys(session)), done(tx.objectStore("delivered").get([session, 0]))]).then(
+  return Promise.all([done(tx.objectStore("events").index("by_session").getAllKeys(session)), done(tx.objectStore("delivered").get(markKey(session)))]).then(
     ([keys, mark]) => keys.filter((k) => !(mark && k <= mark.deliveredUpTo)).length,
   );
 }
@@ -797,7 +800,7 @@ export function sessionsWithEvents(db) {
           if (!c) return settle();
           const i = out.push([c.key, from]) - 1;
           const newest = c.primaryKey;
-          const mark = delivered.get([c.key, 0]);
+          const mark = delivered.get(markKey(c.key));
           waiting++;
           mark.onsuccess = () => {
             if (mark.result && newest <= mark.result.deliveredUpTo) out[i] = null; // all delivered

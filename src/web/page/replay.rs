@@ -213,6 +213,8 @@ impl SessionInner {
     /// temp files the delegate did not move) while delivery goes on.
     fn write_acks(self: &Rc<Self>, acks: Vec<Ack>) {
         let session = self.config.identifier.clone();
+        // Shared with the write, which is dropped before the report: a failed
+        // batch is taken back whole, not copied.
         let acks = Rc::new(acks);
         let written = acks.clone();
         self.spawn_write(move |s| s.ack(&session, &written), "acknowledging events", move |r, ok| match ok {
@@ -244,6 +246,7 @@ impl SessionInner {
                 Some(w) => w.await,
                 None => async { write(&*store::shared().await?).await }.await,
             };
+            drop(write); // and what it holds, before the report
             if let Err(e) = &written {
                 js::console_error(&format!("bgsession: {what} failed: {}", js::message(e)));
             }
