@@ -767,51 +767,64 @@ function done(request) {
   });
 }
 
-// Identifiers of sessions with undelivered journal entries (above their
-// mark: markDelivered), each with a key at or below its first entry, as
-// [identifier, seq] pairs. Chromium leaves
-// the index entries of deleted records in place (each one is found stale
-// when read, until LevelDB compacts), and acknowledged entries lie below a
-// session's pending ones: so the by_session index is walked from the top
-// down ("prev"), one request per session, each landing on the session's
-// newest entry; and first the store's lowest key is read (deleted records
-// leave nothing behind there): none, and the index is not walked at all.
-// A walk up the index from the bottom stepped over every deleted entry:
-// 10-16 ms in a database with 6,000 of them and nothing pending, against
-// 0.6 ms now.
+// The launch's read: the sessions with undelivered journal entries (above
+// their mark: markDelivered), each as [identifier, seq, view]: seq a key at
+// or below its first entry, view what sessionView would read for it then
+// ([tasks, entries, delivered]), so that the page opening the session
+// needs no read of its own if nobody delivered meanwhile (viewCheck).
+// Two round trips: the journal's entries (the store read by key, not
+// through the by_session index: Chromium leaves the index entries of
+// deleted records in place until LevelDB compacts, and a walk of the index
+// steps over each; deleted records leave nothing behind in the store), then
+// the tasks and the delivered store's records of each session found. With
+// nothing pending (every page load of an app at rest) the first read is
+// the only one. Sessions in identifier order.
 export function sessionsWithEvents(db) {
-  const tx = db.transaction(["events", "delivered"]);
-  const events = tx.objectStore("events");
-  const delivered = tx.objectStore("delivered");
+  const tx = db.transaction(["events", "tasks", "delivered"]);
   return new Promise((resolve, reject) => {
     tx.onabort = () => reject(tx.error || new DOMException("IndexedDB transaction aborted", "AbortError"));
-    const first = events.getAllKeys(null, 1);
-    first.onsuccess = () => {
-      if (!first.result.length) return resolve([]);
-      const from = first.result[0];
+    const journal = tx.objectStore("events").getAll();
+    journal.onsuccess = () => {
+      const entries = journal.result;
+      if (!entries.length) return resolve([]);
+      const from = entries[0].seq;
+      const bySession = new Map();
+      for (const e of entries) {
+        const mine = bySession.get(e.session);
+        if (mine) mine.push(e);
+        else bySession.set(e.session, [e]);
+      }
       const out = [];
-      // The walk and each session's mark read, all in flight together.
-      let waiting = 1;
-      const settle = () => --waiting || resolve(out.filter((s) => s).reverse());
-      const step = (below) => {
-        const cursor = events.index("by_session").openKeyCursor(below, "prev");
-        cursor.onsuccess = () => {
-          const c = cursor.result;
-          if (!c) return settle();
-          const i = out.push([c.key, from]) - 1;
-          const newest = c.primaryKey;
-          const mark = delivered.get(markKey(c.key));
-          waiting++;
-          mark.onsuccess = () => {
-            if (mark.result && newest <= mark.result.deliveredUpTo) out[i] = null; // all delivered
-            settle();
-          };
-          step(IDBKeyRange.upperBound(c.key, true));
+      let waiting = bySession.size;
+      for (const [session, mine] of bySession) {
+        const range = IDBKeyRange.bound([session, -Infinity], [session, Infinity]);
+        const tasks = tx.objectStore("tasks").getAll(range);
+        const delivered = tx.objectStore("delivered").getAll(range);
+        // Answered after `tasks` (a transaction's requests answer in order).
+        delivered.onsuccess = () => {
+          const mark = delivered.result.find((r) => r.taskId === 0);
+          if (!mark || mine[mine.length - 1].seq > mark.deliveredUpTo) out.push([session, from, [tasks.result, mine, delivered.result]]);
+          if (--waiting) return;
+          out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+          resolve(out);
         };
-      };
-      step(null);
+      }
     };
   });
+}
+
+// What changed in a session's journal since the launch read its view
+// (sessionsWithEvents), read once the page holds the session's events
+// lock: [whether its first entry then (key `first`) is still stored, its
+// mark now (0: none), its entries with a key above `last`].
+export function viewCheck(db, session, first, last) {
+  const tx = db.transaction(["events", "delivered"]);
+  const events = tx.objectStore("events");
+  return Promise.all([
+    done(events.getKey(first)).then((key) => key !== undefined),
+    done(tx.objectStore("delivered").get(markKey(session))).then((mark) => (mark ? mark.deliveredUpTo : 0)),
+    sessionEntries(events, session, IDBKeyRange.lowerBound(last, true)),
+  ]);
 }
 
 // A session's task records, its journal entries and its delivered-progress

@@ -110,6 +110,11 @@ pub struct Store {
     /// the deleted entries that a read through the session index walks over
     /// (Chromium leaves their index entries until LevelDB compacts). Used once.
     journal_from: RefCell<Vec<(String, f64)>>,
+    /// The views the launch listing read of its sessions (glue.js
+    /// `sessionsWithEvents`: `[tasks, entries, delivered]` as stored), each
+    /// taken by the session's first view if it still stands
+    /// ([`Store::session_view`]). Dropped by the next listing.
+    launch_views: RefCell<Vec<(String, js_sys::Array)>>,
 }
 
 /// What a page opening a session reads first ([`Store::session_view`]).
@@ -207,6 +212,35 @@ fn decode_records<T: Record>(array: &js_sys::Array, what: &str) -> Result<(Vec<T
     Ok(stored::decode_many(raws))
 }
 
+/// A session's view from what glue.js `sessionView` reads: `[tasks,
+/// entries, delivered]` as stored; with the records that cannot be read.
+fn view_of(all: &js_sys::Array) -> Result<(SessionView, Vec<Unreadable>, Vec<Unreadable>)> {
+    let (tasks, bad_tasks) = decode_records::<TaskRecord>(&all.get(0).into(), "stored tasks")?;
+    let (mut entries, bad_entries) = decode_records::<JournalEntry>(&all.get(1).into(), "journal entries")?;
+    by_seq(&mut entries);
+    // The `delivered` store holds the tasks' totals and, under keys no
+    // task has, the acknowledgements' lists of temp files (glue.js
+    // ackEntries) and the session's mark (glue.js markDelivered).
+    let mut totals = std::collections::HashMap::new();
+    let mut unremoved_temp_files = Vec::new();
+    let mut delivered_up_to = 0;
+    for r in js_sys::Array::from(&all.get(2)).iter() {
+        match (js::get(&r, "taskId").as_f64(), js::get(&r, "total").as_f64()) {
+            (Some(task), Some(total)) if task > 0.0 => {
+                totals.insert(task as u64, total as u64);
+            }
+            (Some(0.0), _) => delivered_up_to = js::get(&r, "deliveredUpTo").as_f64().map_or(0, |n| n as u64),
+            _ => {
+                let list = js::get(&r, "tempFiles");
+                if js_sys::Array::is_array(&list) {
+                    unremoved_temp_files.extend(js_sys::Array::from(&list).iter().filter_map(|l| l.as_string()));
+                }
+            }
+        }
+    }
+    Ok((SessionView { tasks, entries, delivered_up_to, delivered_totals: totals, unremoved_temp_files }, bad_tasks, bad_entries))
+}
+
 /// One stored record, upgraded; an error naming why if it cannot be read.
 fn decode_value<T: Record>(v: JsValue, what: &str) -> Result<T> {
     let text = js_sys::JSON::stringify(&v).ok().and_then(|t| t.as_string()).ok_or_else(|| js::type_error(&format!("{what}: cannot be read")))?;
@@ -257,7 +291,7 @@ impl Store {
         let raw = js::wait(js::open_database(name, DB_VERSION))
             .await
             .map_err(|err| js::error("BGSessionStoreError", &format!("IndexedDB: opening \"{name}\" failed: {}", js::message(&err))))?;
-        Ok(Store { raw, tasks: RefCell::new(None), keep_tasks: std::cell::Cell::new(false), task_writes: std::cell::Cell::new(0), writing: RefCell::new(Vec::new()), next_write: std::cell::Cell::new(0), journal_from: RefCell::new(Vec::new()) })
+        Ok(Store { raw, tasks: RefCell::new(None), keep_tasks: std::cell::Cell::new(false), task_writes: std::cell::Cell::new(0), writing: RefCell::new(Vec::new()), next_write: std::cell::Cell::new(0), journal_from: RefCell::new(Vec::new()), launch_views: RefCell::new(Vec::new()) })
     }
 
     fn tx(&self, stores: &[&str], write: bool) -> Result<Transaction> {
@@ -544,6 +578,9 @@ impl Store {
     /// says (an unreadable task record becomes that task's error), then the
     /// view is read again.
     pub async fn session_view(&self, session: &str) -> Result<SessionView> {
+        if let Some(view) = self.launch_view(session).await? {
+            return Ok(view);
+        }
         let (mut view, bad_tasks, bad_entries) = self.session_view_read(session).await?;
         if bad_tasks.is_empty() && bad_entries.is_empty() {
             return Ok(view);
@@ -554,52 +591,70 @@ impl Store {
         Ok(view)
     }
 
+    /// The session's view as the launch listing read it, with the entries
+    /// appended since, if it still stands
+    /// ([`early_view_stands`](crate::core::journal::early_view_stands)):
+    /// what changed is read (one round trip) while the view is decoded.
+    /// `None`: read it again (also when a record cannot be read: the full
+    /// read sets it aside).
+    async fn launch_view(&self, session: &str) -> Result<Option<SessionView>> {
+        let all = {
+            let mut views = self.launch_views.borrow_mut();
+            match views.iter().position(|(s, _)| s == session) {
+                Some(i) => views.swap_remove(i).1,
+                None => return Ok(None),
+            }
+        };
+        let entries = js_sys::Array::from(&all.get(1));
+        let seq = |i: u32| js::get(&entries.get(i), "seq").as_f64();
+        let (Some(first), Some(last)) = (seq(0), seq(entries.length().saturating_sub(1))) else { return Ok(None) };
+        let check = js::view_check(&self.raw, session, first, last);
+        let decoded = view_of(&all);
+        // A failed check is no answer: the view is read again (and a failure
+        // of that read is reported).
+        let Ok(check) = js::wait(check).await else { return Ok(None) };
+        let check = js_sys::Array::from(&check);
+        let (mut view, bad_tasks, bad_entries) = decoded?;
+        let mark_now = check.get(1).as_f64().unwrap_or(0.0) as u64;
+        if !bad_tasks.is_empty() || !bad_entries.is_empty() || !crate::core::journal::early_view_stands(check.get(0).is_truthy(), view.delivered_up_to, mark_now) {
+            return Ok(None);
+        }
+        let (newer, bad) = decode_records::<JournalEntry>(&check.get(2).into(), "journal entries")?;
+        if !bad.is_empty() {
+            return Ok(None);
+        }
+        view.entries.extend(newer);
+        by_seq(&mut view.entries);
+        self.journal_from.borrow_mut().retain(|(s, _)| s != session);
+        Ok(Some(view))
+    }
+
     async fn session_view_read(&self, session: &str) -> Result<(SessionView, Vec<Unreadable>, Vec<Unreadable>)> {
         let from = {
             let mut all = self.journal_from.borrow_mut();
             all.iter().position(|(s, _)| s == session).map(|i| all.swap_remove(i).1)
         };
         let all = js::wait(js::session_view(&self.raw, session, from)).await.map_err(|err| read_error("a session's tasks and journal", &err))?;
-        let all = js_sys::Array::from(&all);
-        let (tasks, bad_tasks) = decode_records::<TaskRecord>(&all.get(0).into(), "stored tasks")?;
-        let (mut entries, bad_entries) = decode_records::<JournalEntry>(&all.get(1).into(), "journal entries")?;
-        by_seq(&mut entries);
-        // The `delivered` store holds the tasks' totals and, under keys no
-        // task has, the acknowledgements' lists of temp files (glue.js
-        // ackEntries) and the session's mark (glue.js markDelivered).
-        let mut totals = std::collections::HashMap::new();
-        let mut unremoved_temp_files = Vec::new();
-        let mut delivered_up_to = 0;
-        for r in js_sys::Array::from(&all.get(2)).iter() {
-            match (js::get(&r, "taskId").as_f64(), js::get(&r, "total").as_f64()) {
-                (Some(task), Some(total)) if task > 0.0 => {
-                    totals.insert(task as u64, total as u64);
-                }
-                (Some(0.0), _) => delivered_up_to = js::get(&r, "deliveredUpTo").as_f64().map_or(0, |n| n as u64),
-                _ => {
-                    let list = js::get(&r, "tempFiles");
-                    if js_sys::Array::is_array(&list) {
-                        unremoved_temp_files.extend(js_sys::Array::from(&list).iter().filter_map(|l| l.as_string()));
-                    }
-                }
-            }
-        }
-        Ok((SessionView { tasks, entries, delivered_up_to, delivered_totals: totals, unremoved_temp_files }, bad_tasks, bad_entries))
+        view_of(&js_sys::Array::from(&all))
     }
 
-    /// Identifiers of sessions that have undelivered entries (reads the
-    /// journal's first key, then the session index's newest key per session
-    /// and the session's mark, not the entries). The first key is kept for
-    /// their next views ([`Store::journal_from`]).
+    /// Identifiers of sessions that have undelivered entries (above their
+    /// marks), in order. The journal's first key is kept for their next
+    /// views ([`Store::journal_from`]), and the views read with them
+    /// (glue.js `sessionsWithEvents`: two round trips, the journal then
+    /// the sessions' tasks and delivered records) for their first
+    /// ([`Store::session_view`]).
     pub async fn sessions_with_events(&self) -> Result<Vec<String>> {
         let found = js::wait(js::sessions_with_events(&self.raw)).await.map_err(|err| read_error("the journal's sessions", &err))?;
         let mut ids = Vec::new();
-        let mut from = self.journal_from.borrow_mut();
+        let (mut from, mut views) = (self.journal_from.borrow_mut(), self.launch_views.borrow_mut());
         from.clear();
-        for pair in js_sys::Array::from(&found).iter() {
-            let pair = js_sys::Array::from(&pair);
-            let (Some(id), Some(seq)) = (pair.get(0).as_string(), pair.get(1).as_f64()) else { continue };
+        views.clear();
+        for found in js_sys::Array::from(&found).iter() {
+            let found = js_sys::Array::from(&found);
+            let (Some(id), Some(seq)) = (found.get(0).as_string(), found.get(1).as_f64()) else { continue };
             from.push((id.clone(), seq));
+            views.push((id.clone(), js_sys::Array::from(&found.get(2))));
             ids.push(id);
         }
         Ok(ids)

@@ -154,6 +154,43 @@ pub async fn marks_stand_for_delivered_entries_until_acknowledged_in_full() {
     assert!(s.sessions_with_events().await.unwrap().contains(&session));
 }
 
+pub async fn a_launch_view_stands_only_while_no_page_delivered() {
+    let s = store::shared().await.unwrap();
+    let session = unique("early");
+    let seqs = |v: &store::SessionView| v.entries.iter().map(|e| e.seq.unwrap()).collect::<Vec<_>>();
+    let written = s.commit_all(None, None, None, vec![(wd(&session, 1, 10), AppendPlan::Append), (wd(&session, 2, 5), AppendPlan::Append)], false).await.unwrap();
+    let (first, second) = (written[0].seq.unwrap(), written[1].seq.unwrap());
+
+    // Listed (its view read with it), then the daemon appends and writes a
+    // task: the page's view is the launch's, with the entry appended since.
+    assert!(s.sessions_with_events().await.unwrap().contains(&session));
+    let later = s.commit_all(None, None, None, vec![(wd(&session, 3, 7), AppendPlan::Append)], false).await.unwrap()[0].seq.unwrap();
+    let t = TaskRecord::new_download(&session, 9, Request::get("https://example.test/9").unwrap(), 1.0, "b9".into());
+    s.commit_all(Some(&t), None, None, vec![], false).await.unwrap();
+    let view = s.session_view(&session).await.unwrap();
+    assert_eq!(seqs(&view), vec![first, second, later], "the launch's entries, then the one appended since");
+    // The launch's view it is: the task written after the listing is not in
+    // it (a page learns of such a task from its events, as it does of one
+    // written after a view read under the lock).
+    assert!(view.tasks.iter().all(|t| t.task_id != 9), "the launch's tasks");
+    assert!(s.session_view(&session).await.unwrap().tasks.iter().any(|t| t.task_id == 9), "a view read now has it");
+
+    // Listed, then a page marks the first entry delivered: read again.
+    assert!(s.sessions_with_events().await.unwrap().contains(&session));
+    s.mark_delivered(&session, first).await.unwrap();
+    let view = s.session_view(&session).await.unwrap();
+    assert_eq!((view.delivered_up_to, seqs(&view)), (first, vec![first, second, later]), "the mark is in the view");
+    assert!(view.tasks.iter().any(|t| t.task_id == 9), "read again");
+
+    // Listed, then a page acknowledges the first two in full: read again.
+    assert!(s.sessions_with_events().await.unwrap().contains(&session));
+    let acks: Vec<_> = written.iter().map(|e| ack_for(e).unwrap()).collect();
+    s.ack(&session, &acks).await.unwrap();
+    let view = s.session_view(&session).await.unwrap();
+    assert_eq!((view.delivered_up_to, seqs(&view)), (0, vec![later]), "none of what was acknowledged");
+    assert!(view.tasks.iter().any(|t| t.task_id == 9), "read again");
+}
+
 pub async fn chunked_writes_round_trip() {
     round_trip(&bytes::shared().await.unwrap()).await;
 }
