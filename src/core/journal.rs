@@ -350,29 +350,28 @@ impl ReplayTracker {
 /// Whether a session's view read before the page held its events lock (the
 /// launch reads the views of the sessions it lists, while it lists them)
 /// still stands once the page holds the lock, completed by the entries
-/// appended since. `first_still_stored`: the view's first entry is still in
-/// the journal; `mark_then`, `mark_now`: the session's mark (0: none) in
-/// the view and now.
+/// appended since. `all_still_stored`: every entry of the view is still in
+/// the journal; `mark_then`, `mark_now`: the session's mark (0: none) in the
+/// view and now.
 ///
-/// Only a page holding the lock takes entries away, and it delivers in
-/// order from the first undelivered one: whatever it delivered, it then
-/// either moved the mark or deleted entries from the first on. So an
-/// unchanged mark and a first entry still stored mean that no page
-/// delivered any of the view's entries (one that delivered and wrote
-/// nothing, closing first, leaves them to be delivered again, as it would
-/// for a view read under the lock). The daemon only appends (the entries
-/// after the view's last are read with the check) and coalesces progress:
-/// an entry replaced meanwhile is delivered as from a view read just before
-/// the replacement, the older total, then the newer.
+/// Only a page holding the lock takes entries away: whatever it delivered,
+/// it then either moved the mark or deleted the entries (in any order, if a
+/// write failed and a later one did not). So an unchanged mark and every
+/// entry still stored mean that no page delivered any of the view's entries
+/// (one that delivered and wrote nothing, closing first, leaves them to be
+/// delivered again, as it would for a view read under the lock). The daemon
+/// only appends (the entries after the view's last are read with the check)
+/// and coalesces progress, deleting the entry it replaces: then the view is
+/// read again.
 ///
 /// ```
 /// use bgsession::core::journal::early_view_stands;
 /// assert!(early_view_stands(true, 0, 0));
 /// assert!(!early_view_stands(true, 0, 7), "a page marked entries delivered meanwhile");
-/// assert!(!early_view_stands(false, 0, 0), "a page acknowledged entries meanwhile");
+/// assert!(!early_view_stands(false, 0, 0), "an entry was acknowledged (or replaced) meanwhile");
 /// ```
-pub fn early_view_stands(first_still_stored: bool, mark_then: u64, mark_now: u64) -> bool {
-    first_still_stored && mark_then == mark_now
+pub fn early_view_stands(all_still_stored: bool, mark_then: u64, mark_now: u64) -> bool {
+    all_still_stored && mark_then == mark_now
 }
 
 /// Checks the per-task order of a sequence of events against API.md:
@@ -430,8 +429,10 @@ mod tests {
         // A page marked entries delivered (a first mark, or a later one).
         assert!(!early_view_stands(true, 0, 12));
         assert!(!early_view_stands(true, 12, 30));
-        // A page acknowledged entries in full: the first went, and the mark with them.
+        // A page acknowledged entries in full: they went, and the mark with them.
         assert!(!early_view_stands(false, 12, 0));
+        // Some went, the mark as it was: a page acknowledged a later batch
+        // while an earlier one failed, or the daemon replaced progress.
         assert!(!early_view_stands(false, 0, 0));
     }
 

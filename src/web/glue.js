@@ -815,13 +815,22 @@ export function sessionsWithEvents(db) {
 
 // What changed in a session's journal since the launch read its view
 // (sessionsWithEvents), read once the page holds the session's events
-// lock: [whether its first entry then (key `first`) is still stored, its
-// mark now (0: none), its entries with a key above `last`].
-export function viewCheck(db, session, first, last) {
+// lock: [whether each of the view's `entries` (in key order) is still
+// stored, the session's mark now (0: none), its entries with a key above
+// the view's last].
+export function viewCheck(db, session, entries) {
   const tx = db.transaction(["events", "delivered"]);
   const events = tx.objectStore("events");
+  const [first, last] = [entries[0].seq, entries[entries.length - 1].seq];
   return Promise.all([
-    done(events.getKey(first)).then((key) => key !== undefined),
+    done(events.getAllKeys(IDBKeyRange.bound(first, last))).then((keys) => {
+      let i = 0; // both in key order
+      for (const e of entries) {
+        while (i < keys.length && keys[i] < e.seq) i++;
+        if (keys[i] !== e.seq) return false;
+      }
+      return true;
+    }),
     done(tx.objectStore("delivered").get(markKey(session))).then((mark) => (mark ? mark.deliveredUpTo : 0)),
     sessionEntries(events, session, IDBKeyRange.lowerBound(last, true)),
   ]);

@@ -179,7 +179,7 @@ extern "C" {
     #[wasm_bindgen(js_name = sessionView)]
     pub fn session_view(db: &JsValue, session: &str, from: Option<f64>) -> Promise;
     #[wasm_bindgen(js_name = viewCheck)]
-    pub fn view_check(db: &JsValue, session: &str, first: f64, last: f64) -> Promise;
+    pub fn view_check(db: &JsValue, session: &str, entries: &JsValue) -> Promise;
     #[wasm_bindgen(js_name = entriesAfter)]
     pub fn entries_after(db: &JsValue, session: &str, after: f64) -> Promise;
     #[wasm_bindgen(js_name = ackEntries)]
