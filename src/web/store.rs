@@ -103,18 +103,26 @@ pub struct Store {
     /// IndexedDB read waits for the write transactions created before it.
     writing: RefCell<Vec<(u64, js_sys::Promise)>>,
     next_write: std::cell::Cell<u64>,
-    /// For each session of the launch listing ([`Store::sessions_with_events`]),
-    /// the journal's first undelivered entry then: that session's next view
-    /// is read from there on by sequence number (every entry of the session
-    /// is at or above it: the journal's keys only grow), which seeks past
-    /// the deleted entries that a read through the session index walks over
-    /// (Chromium leaves their index entries until LevelDB compacts). Used once.
-    journal_from: RefCell<Vec<(String, f64)>>,
-    /// The views the launch listing read of its sessions (glue.js
-    /// `sessionsWithEvents`: `[tasks, entries, delivered]` as stored), each
-    /// taken by the session's first view if it still stands
-    /// ([`Store::session_view`]). Dropped by the next listing.
-    launch_views: RefCell<Vec<(String, js_sys::Array)>>,
+    /// What the launch listing ([`Store::sessions_with_events`]) read of
+    /// each of its sessions, for that session's first view. Dropped by the
+    /// next listing.
+    launched: RefCell<Vec<Launched>>,
+}
+
+/// A session of the launch listing, as the listing read it.
+struct Launched {
+    session: String,
+    /// The journal's first undelivered entry then: the session's view, if
+    /// read again, is read from there on by sequence number (every entry of
+    /// the session is at or above it: the journal's keys only grow), which
+    /// seeks past the deleted entries that a read through the session index
+    /// walks over (Chromium leaves their index entries until LevelDB
+    /// compacts).
+    from: f64,
+    /// Its view then (glue.js `sessionsWithEvents`: `[tasks, entries,
+    /// delivered]` as stored), taken by its first view if it still stands
+    /// ([`Store::session_view`]).
+    view: Option<js_sys::Array>,
 }
 
 /// What a page opening a session reads first ([`Store::session_view`]).
@@ -291,7 +299,7 @@ impl Store {
         let raw = js::wait(js::open_database(name, DB_VERSION))
             .await
             .map_err(|err| js::error("BGSessionStoreError", &format!("IndexedDB: opening \"{name}\" failed: {}", js::message(&err))))?;
-        Ok(Store { raw, tasks: RefCell::new(None), keep_tasks: std::cell::Cell::new(false), task_writes: std::cell::Cell::new(0), writing: RefCell::new(Vec::new()), next_write: std::cell::Cell::new(0), journal_from: RefCell::new(Vec::new()), launch_views: RefCell::new(Vec::new()) })
+        Ok(Store { raw, tasks: RefCell::new(None), keep_tasks: std::cell::Cell::new(false), task_writes: std::cell::Cell::new(0), writing: RefCell::new(Vec::new()), next_write: std::cell::Cell::new(0), launched: RefCell::new(Vec::new()) })
     }
 
     fn tx(&self, stores: &[&str], write: bool) -> Result<Transaction> {
@@ -550,7 +558,7 @@ impl Store {
     /// The session's undelivered entries after key `after` (0: all), in
     /// journal order. With a key, read by key from there (the session index
     /// would be walked over every entry deleted since LevelDB last compacted,
-    /// as [`Store::journal_from`] says).
+    /// as the launch listing's `from` says).
     pub async fn pending_events_after(&self, session: &str, after: u64) -> Result<Vec<JournalEntry>> {
         let (mut v, bad) = self.pending_events_read(session, after).await?;
         if !bad.is_empty() {
@@ -598,13 +606,8 @@ impl Store {
     /// `None`: read it again (also when a record cannot be read: the full
     /// read sets it aside).
     async fn launch_view(&self, session: &str) -> Result<Option<SessionView>> {
-        let all = {
-            let mut views = self.launch_views.borrow_mut();
-            match views.iter().position(|(s, _)| s == session) {
-                Some(i) => views.swap_remove(i).1,
-                None => return Ok(None),
-            }
-        };
+        let taken = self.launched.borrow_mut().iter_mut().find(|l| l.session == session).and_then(|l| l.view.take());
+        let Some(all) = taken else { return Ok(None) };
         if js_sys::Array::from(&all.get(1)).length() == 0 {
             return Ok(None);
         }
@@ -625,36 +628,33 @@ impl Store {
         }
         view.entries.extend(newer);
         by_seq(&mut view.entries);
-        self.journal_from.borrow_mut().retain(|(s, _)| s != session);
+        self.launched.borrow_mut().retain(|l| l.session != session);
         Ok(Some(view))
     }
 
     async fn session_view_read(&self, session: &str) -> Result<(SessionView, Vec<Unreadable>, Vec<Unreadable>)> {
         let from = {
-            let mut all = self.journal_from.borrow_mut();
-            all.iter().position(|(s, _)| s == session).map(|i| all.swap_remove(i).1)
+            let mut launched = self.launched.borrow_mut();
+            launched.iter().position(|l| l.session == session).map(|i| launched.swap_remove(i).from)
         };
         let all = js::wait(js::session_view(&self.raw, session, from)).await.map_err(|err| read_error("a session's tasks and journal", &err))?;
         view_of(&js_sys::Array::from(&all))
     }
 
     /// Identifiers of sessions that have undelivered entries (above their
-    /// marks), in order. The journal's first key is kept for their next
-    /// views ([`Store::journal_from`]), and the views read with them
-    /// (glue.js `sessionsWithEvents`: two round trips, the journal then
-    /// the sessions' tasks and delivered records) for their first
-    /// ([`Store::session_view`]).
+    /// marks), in order. The journal's first key and the views read with
+    /// them (glue.js `sessionsWithEvents`: two round trips, the journal then
+    /// the sessions' tasks and delivered records) are kept for their first
+    /// views ([`Store::session_view`]).
     pub async fn sessions_with_events(&self) -> Result<Vec<String>> {
         let found = js::wait(js::sessions_with_events(&self.raw)).await.map_err(|err| read_error("the journal's sessions", &err))?;
         let mut ids = Vec::new();
-        let (mut from, mut views) = (self.journal_from.borrow_mut(), self.launch_views.borrow_mut());
-        from.clear();
-        views.clear();
+        let mut launched = self.launched.borrow_mut();
+        launched.clear();
         for found in js_sys::Array::from(&found).iter() {
             let found = js_sys::Array::from(&found);
-            let (Some(id), Some(seq)) = (found.get(0).as_string(), found.get(1).as_f64()) else { continue };
-            from.push((id.clone(), seq));
-            views.push((id.clone(), js_sys::Array::from(&found.get(2))));
+            let (Some(id), Some(from)) = (found.get(0).as_string(), found.get(1).as_f64()) else { continue };
+            launched.push(Launched { session: id.clone(), from, view: Some(js_sys::Array::from(&found.get(2))) });
             ids.push(id);
         }
         Ok(ids)
