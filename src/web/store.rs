@@ -208,15 +208,15 @@ fn decode_records<T: Record>(array: &js_sys::Array, what: &str) -> Result<(Vec<T
     if array.length() == 0 {
         return Ok((Vec::new(), Vec::new()));
     }
-    let bytes = js::records_json(array).map_err(|_| js::type_error(&format!("{what}: cannot be read")))?.to_vec();
-    let text = std::str::from_utf8(&bytes).map_err(|_| js::type_error(&format!("{what}: cannot be read")))?;
-    if let Ok(mut all) = serde_json::from_str::<Vec<T>>(text) {
+    let text = js_sys::JSON::stringify(array).map_err(|_| js::type_error(&format!("{what}: cannot be read")))?;
+    let text = text.as_string().unwrap_or_default();
+    if let Ok(mut all) = serde_json::from_str::<Vec<T>>(&text) {
         if stored::upgrade_all(&mut all) {
             return Ok((all, Vec::new()));
         }
     }
     // One at a time, to tell the readable ones from the others.
-    let raws: Vec<serde_json::Value> = serde_json::from_str(text).map_err(|err| js::type_error(&format!("{what}: {err}")))?;
+    let raws: Vec<serde_json::Value> = serde_json::from_str(&text).map_err(|err| js::type_error(&format!("{what}: {err}")))?;
     Ok(stored::decode_many(raws))
 }
 
