@@ -224,23 +224,24 @@ if (SECTIONS.includes("kill")) {
 
 // ---- 1,000 queued events replayed -----------------------------------------
 if (SECTIONS.includes("replay")) {
-  // REPLAY_RUNS times (default 5; the median is reported): queue 1,000 events
-  // (500 tasks: didFinishDownloadingTo + didCompleteWithError) straight into
-  // the journal, as a daemon would have while no page was open, then open a
-  // new page of the app and time it.
+  const replayRuns = Number(process.env.REPLAY_RUNS || 5);
   // The machine's gauge first: a page of the same origin with one module
   // script and no library (tests/fixtures/gauge.html), as many times. The
   // replay's figure depends on the machine's spell (this 2-core VM runs
   // twice as slow on some days); this tells which spell the figure is from.
   const gauge = [];
-  for (let run = 0; run < Number(process.env.REPLAY_RUNS || 5); run++) {
+  for (let run = 0; run < replayRuns; run++) {
     const g = await context.newPage();
     await g.goto(`${server.url}/fixtures/gauge.html`);
     gauge.push(Math.round(await g.evaluate(() => window.ranAt)));
     await g.close();
   }
+  // REPLAY_RUNS times (default 5; the median is reported): queue 1,000 events
+  // (500 tasks: didFinishDownloadingTo + didCompleteWithError) straight into
+  // the journal, as a daemon would have while no page was open, then open a
+  // new page of the app and time it.
   const runs = [];
-  for (let run = 0; run < Number(process.env.REPLAY_RUNS || 5); run++) {
+  for (let run = 0; run < replayRuns; run++) {
     await page.evaluate(queueReplayEvents);
     execSync("sync");
     const replayPage = await context.newPage();
@@ -260,7 +261,7 @@ if (SECTIONS.includes("replay")) {
     console.error(`replay run ${run + 1}: ${b.events} events; ms after page load: wasm ready ${b.wasmReady}, handleEventsForBackgroundURLSession ${b.launchCalled}, first event ${b.firstEvent}, last event ${b.lastEvent}, urlSessionDidFinishEvents ${b.finishedEvents}`);
   }
   const mid = [...runs].sort((a, b) => a.finishedEvents - b.finishedEvents)[Math.floor(runs.length / 2)];
-  const gaugeMs = [...gauge].sort((a, b) => a - b)[Math.floor(gauge.length / 2)];
+  const gaugeMs = median(gauge);
   report.replay = { events: mid.events, msFromPageLoad: mid.finishedEvents, medianRun: mid, runsMs: runs.map((r) => r.finishedEvents), gaugeMs, gaugeRunsMs: gauge };
   console.log(`\n${mid.events} queued events replayed: urlSessionDidFinishEvents ${mid.finishedEvents} ms after page load (median of ${runs.length}: ${runs.map((r) => r.finishedEvents).join(", ")} ms)`);
   console.log(`  median run, ms after page load: wasm ready ${mid.wasmReady}, handleEventsForBackgroundURLSession ${mid.launchCalled}, first event ${mid.firstEvent}, last event ${mid.lastEvent}`);
