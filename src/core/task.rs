@@ -471,6 +471,19 @@ impl TaskRecord {
     }
 }
 
+/// Has a task a page holds ended without the page seeing it end? A task's
+/// record is deleted only once its completion was delivered, by whichever
+/// page held the session's events then: perhaps another tab, whose delegate
+/// heard it while this page's object still says "running". So a read of
+/// the session's records that does not list the task has seen it end, if
+/// the read began after the page learnt the record was stored (`stored_at`:
+/// the daemon answers once the record is written; `None` if the daemon has
+/// not stored it). A read begun earlier, or at the same instant, may
+/// predate the record.
+pub fn ended_unseen(stored_at: Option<f64>, read_at: f64, listed: bool) -> bool {
+    !listed && stored_at.is_some_and(|at| at < read_at)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -529,6 +542,18 @@ mod tests {
         t.retry_at = Some(200.0);
         assert!(!t.is_runnable(150.0));
         assert!(t.is_runnable(200.0));
+    }
+
+    #[test]
+    fn a_stored_task_missing_from_a_later_read_ended_elsewhere() {
+        // Stored at 10: a read begun at 11 that lists it not has seen it end.
+        assert!(ended_unseen(Some(10.0), 11.0, false));
+        assert!(!ended_unseen(Some(10.0), 11.0, true), "listed: still there");
+        // A read begun before (or as) the page learnt of the record may predate it.
+        assert!(!ended_unseen(Some(10.0), 9.0, false));
+        assert!(!ended_unseen(Some(10.0), 10.0, false));
+        // Never stored (not yet resumed): no record to miss.
+        assert!(!ended_unseen(None, 11.0, false));
     }
 
     #[test]

@@ -427,9 +427,10 @@ fn reply_to_js(op: &str, reply: Reply) -> Result<JsValue, JsValue> {
         Reply::Task { task } => to_js(&task),
         Reply::ResumeData { data } => data.map_or(JsValue::NULL, |d| js_sys::Uint8Array::from(d.as_slice()).into()),
         Reply::Done { changed } => JsValue::from_bool(changed || matches!(op, "wake" | "ping" | "backgroundFetchUnavailable")),
-        Reply::Status { transfers, background_fetches, .. } => js::object(&[
+        Reply::Status { transfers, background_fetches, pending } => js::object(&[
             ("transfers", JsValue::from_f64(transfers as f64)),
             ("backgroundFetches", JsValue::from_f64(background_fetches as f64)),
+            ("pending", JsValue::from_f64(pending as f64)),
         ]),
         Reply::Network { network } => to_js(&network),
         Reply::Killed { transfers } => JsValue::from_f64(transfers as f64),

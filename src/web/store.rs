@@ -139,6 +139,9 @@ pub struct SessionView {
     /// Temp files that acknowledgements listed for removal and nobody
     /// removed yet (the page that wrote them closed first): their locations.
     pub unremoved_temp_files: Vec<String>,
+    /// A time (`js::now()`) before its read began: 0 for a view the launch
+    /// listing read (it may predate tasks this page stored since).
+    pub read_at: f64,
 }
 
 /// A task write in progress (see `Store::writing`); dropped when it ends,
@@ -246,7 +249,7 @@ fn view_of(all: &js_sys::Array) -> Result<(SessionView, Vec<Unreadable>, Vec<Unr
             }
         }
     }
-    Ok((SessionView { tasks, entries, delivered_up_to, delivered_totals: totals, unremoved_temp_files }, bad_tasks, bad_entries))
+    Ok((SessionView { tasks, entries, delivered_up_to, delivered_totals: totals, unremoved_temp_files, read_at: 0.0 }, bad_tasks, bad_entries))
 }
 
 /// One stored record, upgraded; an error naming why if it cannot be read.
@@ -637,8 +640,11 @@ impl Store {
             let mut launched = self.launched.borrow_mut();
             launched.iter().position(|l| l.session == session).map(|i| launched.swap_remove(i).from)
         };
+        let read_at = js::now();
         let all = js::wait(js::session_view(&self.raw, session, from)).await.map_err(|err| read_error("a session's tasks and journal", &err))?;
-        view_of(&js_sys::Array::from(&all))
+        let (mut view, bad_tasks, bad_entries) = view_of(&js_sys::Array::from(&all))?;
+        view.read_at = read_at;
+        Ok((view, bad_tasks, bad_entries))
     }
 
     /// Identifiers of sessions that have undelivered entries (above their

@@ -240,3 +240,40 @@ test("two tabs creating tasks in one session at the same moment get distinct tas
     assert.deepEqual(await readJournal(tabs.A), [], "the journal is empty");
   });
 });
+
+// The chaos soak found this (SEED=348656): a tab waiting for the
+// identifier's lock made a task; the tab holding the lock delivered its
+// completion and the daemon forgot it; the waiting tab's object still said
+// "running" and its getAllTasks() listed it for ever (and its heartbeat woke
+// the daemon for it every few seconds).
+test("a tab's task whose completion another tab delivered is completed in the first tab too: getAllTasks() no longer lists it", async () => {
+  await withBrowser(async ({ context, errors }) => {
+    const ID = "com.example.multitab.elsewhere";
+    const tabA = await openApp(context, server.url, errors);
+    await openSessionIn(tabA, ID);
+    await tabA.waitForFunction(() => window.sessionReady === true);
+    const tabB = await openApp(context, server.url, errors);
+    await openSessionIn(tabB, ID);
+    await waitFor(async () => (await lockState(tabB, lockName(ID))).pending === 1, { what: "B's request for the lock" });
+    const name = "elsewhere.bin";
+    const idB = await tabB.evaluate(
+      async ({ id, url, name }) => {
+        const task = (window.elsewhere = window.sessions[id].downloadTask(url));
+        task.taskDescription = name;
+        await task.resume();
+        return task.taskIdentifier;
+      },
+      { id: ID, url: `${server.url}/files/${name}?size=${64 << 10}`, name },
+    );
+    assert.equal(await tabB.evaluate(() => window.elsewhere.state), "running");
+    // A, the lock holder, delivers it all; the daemon forgets the task.
+    await waitLog(tabA, (e) => e[0] === "didCompleteWithError" && e[1] === idB, `A to get task ${idB}'s completion`);
+    const observer = watch(await context.newPage(), errors);
+    await observer.goto(`${server.url}/fixtures/observer.html`);
+    await waitFor(async () => !(await observer.evaluate(() => window.tasks())).some((t) => t.session === ID), { timeout: 30_000, what: "the task's record to be forgotten" });
+    assert.deepEqual(await appLog(tabB), [], "B received nothing (A holds the identifier)");
+    const listed = await tabB.evaluate(async (id) => (await window.sessions[id].getAllTasks()).map((t) => [t.taskIdentifier, t.state]), ID);
+    assert.deepEqual(listed, [], "B's getAllTasks() lists no task");
+    assert.equal(await tabB.evaluate(() => window.elsewhere.state), "completed", "B's object of the task says completed");
+  });
+});

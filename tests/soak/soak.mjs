@@ -16,6 +16,8 @@
 // Prints what it did and what held; exits 1 on any violation.
 //
 //   MINUTES=10 ENGINE=chromium|firefox SEED=n node tests/soak/soak.mjs
+// (SETTLE_MINUTES=n: how long the end waits for every task, 15 by default;
+// SOAK_DEBUG=1 prints each action)
 //
 // How the log stays complete across closes, stops and restarts: before a
 // page goes away the soak sets window.frozen (tests/fixtures/app.js), so any
@@ -377,15 +379,60 @@ async function settle() {
     t.suspended = false;
   }
   const want = tasks.size;
-  await pollPage(
-    page,
-    async (ids) => {
-      const all = await Promise.all(ids.map((s) => window.openSession(s).getAllTasks()));
-      const journal = await window.pendingJournal();
-      return all.every((l) => l.length === 0) && journal.length === 0;
-    },
-    { arg: SESSIONS, timeout: 15 * 60_000, interval: 1000, what: `every one of ${want} tasks to end and its events to be delivered` },
-  );
+  try {
+    await pollPage(
+      page,
+      async (ids) => {
+        const all = await Promise.all(ids.map((s) => window.openSession(s).getAllTasks()));
+        const journal = await window.pendingJournal();
+        return all.every((l) => l.length === 0) && journal.length === 0;
+      },
+      { arg: SESSIONS, timeout: Number(process.env.SETTLE_MINUTES ?? 15) * 60_000, interval: 1000, what: `every one of ${want} tasks to end and its events to be delivered` },
+    );
+  } catch (e) {
+    await dumpUnsettled(page).catch((d) => console.log(`soak: could not read what is left: ${d.message}`));
+    throw e;
+  }
+}
+
+// What keeps the soak from settling: each session's tasks as the page sees
+// them, the daemon's own status and the journal's entries left.
+async function dumpUnsettled(page) {
+  const left = await page.evaluate(async (ids) => {
+    const out = {};
+    for (const s of ids) {
+      const session = window.openSession(s);
+      const all = await session.getAllTasks();
+      out[s] = {
+        tasks: all.map((t) => ({ id: t.taskIdentifier, state: t.state, description: t.taskDescription, received: t.countOfBytesReceived, sent: t.countOfBytesSent, error: t.error?.code })),
+        daemon: await session.daemonStatus(),
+      };
+    }
+    out.journal = await window.pendingJournal();
+    // The stored task records (no bgsession code involved).
+    out.stored = await new Promise((resolve, reject) => {
+      const req = indexedDB.open("bgsession");
+      req.onerror = () => reject(req.error);
+      req.onsuccess = () => {
+        const r = req.result.transaction("tasks").objectStore("tasks").getAll();
+        r.onsuccess = () => { req.result.close(); resolve(r.result.filter((t) => t.state !== "completed")); };
+        r.onerror = () => reject(r.error);
+      };
+    });
+    return out;
+  }, SESSIONS);
+  console.log(`soak: left unsettled:\n${JSON.stringify(left, null, 1)}`);
+  const open = await page.evaluate(() => window.slog);
+  for (const [key, t] of tasks) {
+    if (t.ended) continue;
+    console.log(`  soak's record of ${key}: ${JSON.stringify({ ...t, from: t.from?.name })}`);
+    for (const { page: no, log } of [...logs, { page: page.no, log: open }]) {
+      for (const e of log) if (`${e[0]}/${e[2]}` === key) console.log(`    page ${no}:`, JSON.stringify(e).slice(0, 300));
+    }
+    for (const e of server.log.filter((e) => t.name && e.path === `/files/${t.name}`)) {
+      console.log(`    server #${e.id} ${e.start - t0} ms: range ${e.range} → ${e.status}, ${e.bytesSent} B, ${e.completed ? "completed" : e.aborted ? "aborted" : "?"}`);
+    }
+  }
 }
 
 async function check() {

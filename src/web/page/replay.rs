@@ -76,7 +76,7 @@ impl SessionInner {
         self.listen();
         let view = store::shared().await?.session_view(&self.config.identifier).await?;
         self.replayer.borrow_mut().handle_records(&view.tasks);
-        self.take_records(view.tasks);
+        self.take_records(view.tasks, view.read_at);
         // Background Fetch tasks whose download a closed page never started.
         let waiting: Vec<Rc<TaskInner>> = self.tasks.borrow().values().map(|(t, _)| t.clone()).collect();
         for t in waiting {

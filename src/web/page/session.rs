@@ -330,9 +330,11 @@ impl UrlSession {
     }
 
     /// bgsession addition, for teaching and tests: what the daemon is doing
-    /// now, `{transfers, backgroundFetches}`. (Its life events are posted on
-    /// the BroadcastChannel "bgsession" as `{type: "daemon", event, transfers, at}`
-    /// with event "started", "busy", "idle" or "killed".)
+    /// now, `{transfers, backgroundFetches, pending}` (`pending`: the
+    /// running tasks of every session it has to carry out, transferring or
+    /// waiting). (Its life events are posted on the BroadcastChannel
+    /// "bgsession" as `{type: "daemon", event, transfers, at}` with event
+    /// "started", "busy", "idle" or "killed".)
     #[wasm_bindgen(js_name = daemonStatus, unchecked_return_type = "DaemonStatus")]
     pub async fn daemon_status(&self) -> Result<JsValue, JsValue> {
         self.inner.ask(&Command::Status).await
@@ -437,7 +439,7 @@ impl SessionInner {
             let ours = t.persisted.get() || t.record.borrow().nonce == record.nonce;
             if persisted && ours {
                 t.update_from(record);
-                t.persisted.set(true);
+                t.set_stored();
                 return obj;
             }
             if persisted {
@@ -539,15 +541,37 @@ impl SessionInner {
     }
 
     async fn load_tasks(self: &Rc<Self>) -> Result<(), JsValue> {
+        let read_at = js::now();
         let records = store::shared().await?.tasks(Some(&self.config.identifier)).await?;
-        self.take_records(records);
+        self.take_records(records, read_at);
         Ok(())
     }
 
-    /// Makes (or refreshes) the task objects of stored records.
-    pub(crate) fn take_records(self: &Rc<Self>, records: Vec<TaskRecord>) {
+    /// Makes (or refreshes) the task objects of stored records: all the
+    /// session's, read in a transaction begun after `read_at`. A task of
+    /// this page they no longer list ended and was delivered, perhaps in
+    /// another tab (`core::task::ended_unseen`): its object says so now.
+    pub(crate) fn take_records(self: &Rc<Self>, records: Vec<TaskRecord>, read_at: f64) {
         let max = records.iter().map(|r| r.task_id).max().unwrap_or(0);
         ids::saw_soon(&self.config.identifier, max);
+        {
+            // This page's tasks (a B-tree's keys: in order), each with
+            // whether the read lists it.
+            let tasks = self.tasks.borrow();
+            let ids: Vec<u64> = tasks.keys().copied().collect();
+            let mut listed = vec![false; ids.len()];
+            for r in &records {
+                if let Ok(i) = ids.binary_search(&r.task_id) {
+                    listed[i] = true;
+                }
+            }
+            for ((t, _), listed) in tasks.values().zip(listed) {
+                let open = t.record.borrow().state != TaskState::Completed;
+                if open && crate::core::task::ended_unseen(t.stored_at.get(), read_at, listed) {
+                    t.record.borrow_mut().state = TaskState::Completed;
+                }
+            }
+        }
         for r in records {
             let known = self.tasks.borrow().get(&r.task_id).filter(|(t, _)| t.persisted.get()).cloned();
             if let Some((t, _)) = known {
@@ -557,7 +581,7 @@ impl SessionInner {
                 if state == TaskState::Completed {
                     t.record.borrow_mut().state = state;
                 }
-                t.persisted.set(true);
+                t.set_stored();
             } else {
                 self.adopt(r, true);
             }

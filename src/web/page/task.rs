@@ -13,7 +13,21 @@ use wasm_bindgen::prelude::*;
 
 impl TaskInner {
     pub(crate) fn new(record: TaskRecord, session: Weak<SessionInner>, persisted: bool) -> Rc<Self> {
-        Rc::new(TaskInner { record: RefCell::new(record), session, persisted: Cell::new(persisted) })
+        let t = Rc::new(TaskInner { record: RefCell::new(record), session, persisted: Cell::new(false), stored_at: Cell::new(None) });
+        if persisted {
+            t.set_stored();
+        }
+        t
+    }
+
+    /// The daemon has stored this task (its reply says so, or a read listed
+    /// it): from now on a read of the session that does not list it saw it
+    /// end (`core::task::ended_unseen`).
+    pub(crate) fn set_stored(&self) {
+        self.persisted.set(true);
+        if self.stored_at.get().is_none() {
+            self.stored_at.set(Some(js::now()));
+        }
     }
 
     /// Applies a journalled event to the view before the delegate sees it.
@@ -280,7 +294,7 @@ impl UrlSessionTask {
             stored.state = TaskState::Running;
         }
         self.inner.update_from(stored);
-        self.inner.persisted.set(true);
+        self.inner.set_stored();
         drop(numbering); // filed under its final number: delivery goes on
         session.start_background_fetch(&self.inner).await;
         session.request_background_wake();
@@ -358,7 +372,7 @@ impl UrlSessionTask {
         };
         self.inner.update_from(stored);
         self.inner.record.borrow_mut().state = state;
-        self.inner.persisted.set(true);
+        self.inner.set_stored();
         Ok(())
     }
 }

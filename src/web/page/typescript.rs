@@ -146,6 +146,8 @@ export type FileLocation = string | URL;
 export interface DaemonStatus {
     transfers: number;
     backgroundFetches: number;
+    /** Running tasks of every session the daemon has to carry out (transferring, waiting for a connection, a retry or a begin date). */
+    pending: number;
 }
 
 /** `session.simulateNetworkConditions(...)` (a bgsession addition): the
