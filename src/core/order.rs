@@ -16,7 +16,11 @@ use std::cmp::Ordering;
 
 /// Sorts `v` stably by `cmp`, as `v.sort_by(cmp)` does.
 pub fn sort_by<T>(v: &mut Vec<T>, cmp: impl Fn(&T, &T) -> Ordering) {
-    if v.len() < 2 {
+    // Already in order (a journal read by key, usually): n - 1 comparisons
+    // and no moves, where the merge sort makes n log n and moves every
+    // element twice (1.6-3.4 ms of a 1,000-entry relaunch's main thread,
+    // by the machine's spell).
+    if v.windows(2).all(|w| cmp(&w[0], &w[1]) != Ordering::Greater) {
         return;
     }
     let order = positions(v.len(), &|a, b| cmp(&v[a], &v[b]));
@@ -59,6 +63,19 @@ fn positions(n: usize, cmp: &dyn Fn(usize, usize) -> Ordering) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn input_in_order_ties_included_is_left_as_it_is() {
+        for v in [vec![], vec![(1, 'a')], vec![(1, 'a'), (1, 'b'), (2, 'c'), (2, 'd'), (7, 'e')], (0..1000).map(|i| (i / 3, char::from(b'a' + (i % 26) as u8))).collect()] {
+            let mut ours = v.clone();
+            sort_by(&mut ours, |a, b| a.0.cmp(&b.0));
+            assert_eq!(ours, v);
+        }
+        // One element out of place at the end: sorted, stably.
+        let mut v = vec![(1, 'a'), (2, 'b'), (2, 'c'), (3, 'd'), (2, 'e')];
+        sort_by(&mut v, |a, b| a.0.cmp(&b.0));
+        assert_eq!(v, [(1, 'a'), (2, 'b'), (2, 'c'), (2, 'e'), (3, 'd')]);
+    }
 
     #[test]
     fn the_same_order_as_slice_sort_by_ties_included() {

@@ -255,7 +255,22 @@ struct FieldsVisitor<'a> {
 }
 
 /// A key: the field's index, `None` for a key the struct does not have.
-struct Key(&'static [&'static str]);
+/// `next` is tried first: records are written in their fields' order, so
+/// the key after field i is usually field i + 1 (one comparison, not a
+/// search of the names, for each of a relaunch's thousands of keys).
+struct Key {
+    names: &'static [&'static str],
+    next: usize,
+}
+
+impl Key {
+    fn find(&self, is: impl Fn(&str) -> bool) -> Option<usize> {
+        match self.names.get(self.next) {
+            Some(n) if is(n) => Some(self.next),
+            _ => self.names.iter().position(|n| is(n)),
+        }
+    }
+}
 
 impl<'de> serde::de::DeserializeSeed<'de> for Key {
     type Value = Option<usize>;
@@ -270,13 +285,13 @@ impl serde::de::Visitor<'_> for Key {
         f.write_str("field identifier")
     }
     fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Option<usize>, E> {
-        Ok((v < self.0.len() as u64).then_some(v as usize))
+        Ok((v < self.names.len() as u64).then_some(v as usize))
     }
     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Option<usize>, E> {
-        Ok(self.0.iter().position(|x| *x == v))
+        Ok(self.find(|n| n == v))
     }
     fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Option<usize>, E> {
-        Ok(self.0.iter().position(|x| x.as_bytes() == v))
+        Ok(self.find(|n| n.as_bytes() == v))
     }
 }
 
@@ -289,7 +304,8 @@ impl<'de> serde::de::Visitor<'de> for FieldsVisitor<'_> {
         use serde::de::Error;
         let names = self.shape.names;
         let mut seen = 0u64;
-        while let Some(key) = map.next_key_seed(Key(names))? {
+        let mut next = 0;
+        while let Some(key) = map.next_key_seed(Key { names, next })? {
             let Some(i) = key else {
                 map.next_value::<serde::de::IgnoredAny>()?;
                 continue;
@@ -299,6 +315,7 @@ impl<'de> serde::de::Visitor<'de> for FieldsVisitor<'_> {
             }
             map.next_value_seed(self.record.slot(i))?;
             seen |= 1 << i;
+            next = i + 1;
         }
         match (0..names.len()).find(|i| self.shape.required & !seen & 1 << i != 0) {
             Some(i) => Err(Error::missing_field(names[i])),

@@ -85,6 +85,24 @@ pub fn json_error(e: &serde_json::Error) -> String {
     }
 }
 
+/// A `'static` name (a delegate method's, a task state's) as a JS string,
+/// made once per name: a replay passes the same few thousands of times, and
+/// each string made anew is a copy out of the wasm and a `TextDecoder` call.
+pub fn static_str(name: &'static str) -> JsValue {
+    thread_local! {
+        static NAMES: std::cell::RefCell<Vec<(&'static str, JsValue)>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    NAMES.with(|names| {
+        let mut names = names.borrow_mut();
+        if let Some((_, v)) = names.iter().find(|(n, _)| *n == name) {
+            return v.clone();
+        }
+        let v = JsValue::from_str(name);
+        names.push((name, v.clone()));
+        v
+    })
+}
+
 pub fn get(obj: &JsValue, key: &str) -> JsValue {
     Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
@@ -158,6 +176,10 @@ pub fn console_warn(msg: &str) {
 
 #[wasm_bindgen(module = "/src/web/glue.js")]
 extern "C" {
+    /// `records` as JSON text, in UTF-8 (glue.js `recordsJson`); throws what
+    /// `JSON.stringify` throws.
+    #[wasm_bindgen(js_name = recordsJson, catch)]
+    pub fn records_json(records: &JsValue) -> Result<js_sys::Uint8Array, JsValue>;
     #[wasm_bindgen(js_name = activeWorker)]
     pub fn active_worker(script_url: &str) -> Promise;
     #[wasm_bindgen(js_name = registerSync)]

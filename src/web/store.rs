@@ -201,8 +201,9 @@ pub fn shared_now() -> Option<Rc<Store>> {
     SHARED.with(|s| s.borrow().clone())
 }
 
-/// Decodes many stored records at once: one `JSON.stringify` and
-/// `serde_json` is several times faster than decoding each object field by
+/// Decodes many stored records at once: one `JSON.stringify` (glue.js
+/// `recordsJson`, which also encodes the text) and `serde_json` is several
+/// times faster than decoding each object field by
 /// field through `serde_wasm_bindgen`. Records are upgraded to this build's
 /// format; those that cannot be read (they do not decode, or a newer build
 /// wrote them) are returned apart, as stored (`core::stored` decides what
@@ -211,15 +212,15 @@ fn decode_records<T: Record>(array: &js_sys::Array, what: &str) -> Result<(Vec<T
     if array.length() == 0 {
         return Ok((Vec::new(), Vec::new()));
     }
-    let text = js_sys::JSON::stringify(array).map_err(|_| js::type_error(&format!("{what}: cannot be read")))?;
-    let text = text.as_string().unwrap_or_default();
-    if let Ok(mut all) = serde_json::from_str::<Vec<T>>(&text) {
+    let bytes = js::records_json(array).map_err(|_| js::type_error(&format!("{what}: cannot be read")))?.to_vec();
+    let text = std::str::from_utf8(&bytes).map_err(|_| js::type_error(&format!("{what}: cannot be read")))?;
+    if let Ok(mut all) = serde_json::from_str::<Vec<T>>(text) {
         if stored::upgrade_all(&mut all) {
             return Ok((all, Vec::new()));
         }
     }
     // One at a time, to tell the readable ones from the others.
-    let raws: Vec<serde_json::Value> = serde_json::from_str(&text).map_err(|err| js::type_error(&format!("{what}: {err}")))?;
+    let raws: Vec<serde_json::Value> = serde_json::from_str(text).map_err(|err| js::type_error(&format!("{what}: {err}")))?;
     Ok(stored::decode_many(raws))
 }
 

@@ -43,23 +43,6 @@ const YIELD_AFTER_MS: f64 = 4.0;
 /// about 3 ms of a 1,000-event replay's main thread when done per event).
 const CLOCK_EVERY: u32 = 8;
 
-/// A delegate method's name as a JS string, made once per name (a replay
-/// calls the same few thousands of times).
-fn method_name(name: &'static str) -> JsValue {
-    thread_local! {
-        static NAMES: std::cell::RefCell<Vec<(&'static str, JsValue)>> = const { std::cell::RefCell::new(Vec::new()) };
-    }
-    NAMES.with(|names| {
-        let mut names = names.borrow_mut();
-        if let Some((_, v)) = names.iter().find(|(n, _)| *n == name) {
-            return v.clone();
-        }
-        let v = JsValue::from_str(name);
-        names.push((name, v.clone()));
-        v
-    })
-}
-
 impl SessionInner {
     /// Takes the identifier's events lock, listens to the daemon's
     /// announcements, reads the session (tasks, journal, delivered totals)
@@ -337,7 +320,7 @@ impl SessionInner {
     /// (glue.js `deliverNow`): the replay's hot path, one crossing per event.
     fn call_now(self: &Rc<Self>, delegate: &JsValue, task_obj: &JsValue, call: &DelegateCall) -> Result<JsValue, JsValue> {
         let session = self.session_js();
-        let method = method_name(call.method);
+        let method = js::static_str(call.method);
         let none = JsValue::UNDEFINED;
         let call_with = |kind: u32, value: &JsValue, n: &[f64]| {
             let at = |i: usize| n.get(i).copied().unwrap_or(0.0);

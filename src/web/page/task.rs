@@ -150,8 +150,8 @@ impl UrlSessionTask {
     /// "running" | "suspended" | "canceling" | "completed".
     #[doc(hidden)]
     #[wasm_bindgen(getter = state, unchecked_return_type = "URLSessionTaskState")]
-    pub fn js_state(&self) -> String {
-        self.inner.record.borrow().state.as_str().to_string()
+    pub fn js_state(&self) -> JsValue {
+        js::static_str(self.inner.record.borrow().state.as_str())
     }
 
     /// JS `originalRequest`: `{url, method, headers}`.
