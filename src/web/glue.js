@@ -759,6 +759,11 @@ export function nextTask() {
   });
 }
 
+// performance.now(): a clock that never goes back (js.rs monotonic_now).
+export function monotonicNow() {
+  return performance.now();
+}
+
 // Resolves with the result of an IndexedDB request.
 function done(request) {
   return new Promise((resolve, reject) => {

@@ -139,7 +139,7 @@ pub struct SessionView {
     /// Temp files that acknowledgements listed for removal and nobody
     /// removed yet (the page that wrote them closed first): their locations.
     pub unremoved_temp_files: Vec<String>,
-    /// A time (`js::now()`) before its read began: 0 for a view the launch
+    /// A time (`js::monotonic_now()`) before its read began: 0 for a view the launch
     /// listing read (it may predate tasks this page stored since).
     pub read_at: f64,
 }
@@ -641,7 +641,7 @@ impl Store {
             let mut launched = self.launched.borrow_mut();
             launched.iter().position(|l| l.session == session).map(|i| launched.swap_remove(i).from)
         };
-        let read_at = js::now();
+        let read_at = js::monotonic_now();
         let all = js::wait(js::session_view(&self.raw, session, from)).await.map_err(|err| read_error("a session's tasks and journal", &err))?;
         let (mut view, bad_tasks, bad_entries) = view_of(&js_sys::Array::from(&all))?;
         view.read_at = read_at;

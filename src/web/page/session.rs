@@ -541,7 +541,7 @@ impl SessionInner {
     }
 
     async fn load_tasks(self: &Rc<Self>) -> Result<(), JsValue> {
-        let read_at = js::now();
+        let read_at = js::monotonic_now();
         let records = store::shared().await?.tasks(Some(&self.config.identifier)).await?;
         self.take_records(records, read_at);
         Ok(())

@@ -86,7 +86,7 @@ pub(crate) struct TaskInner {
     pub(crate) session: Weak<SessionInner>,
     /// Has the daemon stored this task (after the first `resume()`)?
     pub(crate) persisted: Cell<bool>,
-    /// When this page learnt it was stored (`js::now()`; see `set_stored`).
+    /// When this page learnt it was stored (`js::monotonic_now()`; see `set_stored`).
     pub(crate) stored_at: Cell<Option<f64>>,
 }
 

@@ -26,7 +26,7 @@ impl TaskInner {
     pub(crate) fn set_stored(&self) {
         self.persisted.set(true);
         if self.stored_at.get().is_none() {
-            self.stored_at.set(Some(js::now()));
+            self.stored_at.set(Some(js::monotonic_now()));
         }
     }
 
