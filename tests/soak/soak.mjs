@@ -396,8 +396,11 @@ async function settle() {
 }
 
 // What keeps the soak from settling: each session's tasks as the page sees
-// them, the daemon's own status and the journal's entries left.
+// them, the daemon's own status, the journal's entries left and the task
+// records stored and not completed; then, for each task no log saw end,
+// its log lines in every page and the server's requests for its file.
 async function dumpUnsettled(page) {
+  await refresh().catch(() => {}); // marks the tasks the logs saw end
   const left = await page.evaluate(async (ids) => {
     const out = {};
     for (const s of ids) {
