@@ -157,13 +157,6 @@ pub fn now() -> f64 {
     js_sys::Date::now()
 }
 
-/// A clock that never goes back (`performance.now()`, ms since the page or
-/// worker began): for ordering what happened in this context, where the
-/// wall clock ([`now`]) may be set back meanwhile.
-pub fn monotonic_now() -> f64 {
-    monotonic()
-}
-
 pub fn global() -> JsValue {
     js_sys::global().into()
 }
@@ -183,8 +176,11 @@ pub fn console_warn(msg: &str) {
 
 #[wasm_bindgen(module = "/src/web/glue.js")]
 extern "C" {
+    /// A clock that never goes back (`performance.now()`, ms since the page
+    /// or worker began): for ordering what happened in this context, where
+    /// the wall clock ([`now`]) may be set back meanwhile.
     #[wasm_bindgen(js_name = monotonicNow)]
-    fn monotonic() -> f64;
+    pub fn monotonic_now() -> f64;
     /// `records` as JSON text, in UTF-8 (glue.js `recordsJson`); throws what
     /// `JSON.stringify` throws.
     #[wasm_bindgen(js_name = recordsJson, catch)]

@@ -109,7 +109,7 @@ impl SessionInner {
         let weak = Rc::downgrade(self);
         let beat = gloo_timers::callback::Interval::new(HEARTBEAT_MS, move || {
             if let Some(s) = weak.upgrade() {
-                let running = s.tasks.borrow().values().any(|(t, _)| t.persisted.get() && t.record.borrow().state == TaskState::Running);
+                let running = s.tasks.borrow().values().any(|(t, _)| t.persisted() && t.record.borrow().state == TaskState::Running);
                 if running {
                     s.wake();
                 }
@@ -160,7 +160,7 @@ impl SessionInner {
     fn sync_open_tasks(&self) {
         let mut r = self.replayer.borrow_mut();
         for (id, (t, _)) in self.tasks.borrow().iter() {
-            r.handle_task_open(*id, t.persisted.get() && t.record.borrow().state != TaskState::Completed);
+            r.handle_task_open(*id, t.persisted() && t.record.borrow().state != TaskState::Completed);
         }
     }
 
@@ -299,10 +299,11 @@ impl SessionInner {
     /// The task object of an entry: the one this page has, or one made
     /// from the stored record (a task of an earlier page or another tab).
     async fn task_for(self: &Rc<Self>, entry: &JournalEntry) -> Result<(Rc<TaskInner>, JsValue), JsValue> {
-        let known = self.tasks.borrow().get(&entry.task_id).filter(|(t, _)| t.persisted.get()).cloned();
+        let known = self.tasks.borrow().get(&entry.task_id).filter(|(t, _)| t.persisted()).cloned();
         if let Some(known) = known {
             return Ok(known);
         }
+        let read_at = js::monotonic_now();
         let record = match store::shared().await?.get_task(&self.config.identifier, entry.task_id).await? {
             Some(r) => r,
             None => {
@@ -312,7 +313,7 @@ impl SessionInner {
                 r
             }
         };
-        self.adopt(record, true);
+        self.adopt(record, Some(read_at));
         Ok(self.tasks.borrow().get(&entry.task_id).cloned().expect("adopted"))
     }
 

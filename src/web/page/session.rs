@@ -254,7 +254,7 @@ impl UrlSession {
         let id = self.inner.next_task_id();
         let blob_id = format!("dl-{}", js::random_id());
         let record = TaskRecord::new_download(&self.inner.config.identifier, id, request, js::now(), blob_id);
-        Ok(self.inner.adopt(record, false))
+        Ok(self.inner.adopt(record, None))
     }
 
     /// A download task that continues from `resumeData` (from
@@ -277,7 +277,7 @@ impl UrlSession {
         }
         let id = self.inner.next_task_id();
         let record = data.into_task(&self.inner.config.identifier, id, js::now());
-        Ok(self.inner.adopt(record, false))
+        Ok(self.inner.adopt(record, None))
     }
 
     /// Background sessions have no data tasks: always throws, as iOS does.
@@ -311,7 +311,7 @@ impl UrlSession {
         crate::core::upload::check_request(&req).map_err(usage)?;
         let id = self.inner.next_task_id();
         let record = TaskRecord::new_upload(&self.inner.config.identifier, id, req, &from, js::now(), format!("up-{}", js::random_id()));
-        Ok(self.inner.adopt(record, false))
+        Ok(self.inner.adopt(record, None))
     }
 
     /// Tasks of this session that have not completed (after a reload too).
@@ -392,7 +392,7 @@ impl UrlSession {
         let tasks: Vec<Rc<TaskInner>> = self.inner.tasks.borrow().values().map(|(t, _)| t.clone()).collect();
         for t in tasks {
             let open = matches!(t.record.borrow().state, TaskState::Running | TaskState::Suspended);
-            if open && t.persisted.get() {
+            if open && t.persisted() {
                 let task = UrlSessionTask { inner: t.clone() };
                 task.cancel().await?;
             }
@@ -425,28 +425,30 @@ impl SessionInner {
     }
 
     /// The JS object for a record (one per task, so identity holds). A new
-    /// task (`persisted` false) always gets its own: its number is new in
+    /// task (`stored_at` None) always gets its own: its number is new in
     /// this page. A stored record whose number a task of this page not yet
     /// resumed holds is another tab's task: this page's goes aside until
-    /// the daemon numbers it.
-    pub(crate) fn adopt(self: &Rc<Self>, mut record: TaskRecord, persisted: bool) -> JsValue {
+    /// the daemon numbers it. `stored_at`: when a read that listed the
+    /// record began (see `TaskInner::set_stored`).
+    pub(crate) fn adopt(self: &Rc<Self>, mut record: TaskRecord, stored_at: Option<f64>) -> JsValue {
+        let persisted = stored_at.is_some();
         if !persisted && record.nonce.is_empty() {
             record.nonce = js::random_id();
         }
         let id = record.task_id;
         let held = self.tasks.borrow().get(&id).cloned();
         if let Some((t, obj)) = held {
-            let ours = t.persisted.get() || t.record.borrow().nonce == record.nonce;
-            if persisted && ours {
+            let ours = t.persisted() || t.record.borrow().nonce == record.nonce;
+            if let (Some(at), true) = (stored_at, ours) {
                 t.update_from(record);
-                t.set_stored();
+                t.set_stored(at);
                 return obj;
             }
             if persisted {
                 self.provisional.borrow_mut().push((t, obj));
             }
         }
-        let inner = TaskInner::new(record, Rc::downgrade(self), persisted);
+        let inner = TaskInner::new(record, Rc::downgrade(self), stored_at);
         let obj: JsValue = UrlSessionTask { inner: inner.clone() }.into();
         self.tasks.borrow_mut().insert(id, (inner, obj.clone()));
         obj
@@ -573,7 +575,7 @@ impl SessionInner {
             }
         }
         for r in records {
-            let known = self.tasks.borrow().get(&r.task_id).filter(|(t, _)| t.persisted.get()).cloned();
+            let known = self.tasks.borrow().get(&r.task_id).filter(|(t, _)| t.persisted()).cloned();
             if let Some((t, _)) = known {
                 // Keep the delivered view's state; refresh counters.
                 let state = t.record.borrow().state;
@@ -581,9 +583,9 @@ impl SessionInner {
                 if state == TaskState::Completed {
                     t.record.borrow_mut().state = state;
                 }
-                t.set_stored();
+                t.set_stored(read_at);
             } else {
-                self.adopt(r, true);
+                self.adopt(r, Some(read_at));
             }
         }
     }

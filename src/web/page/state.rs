@@ -84,9 +84,8 @@ pub(crate) struct SessionInner {
 pub(crate) struct TaskInner {
     pub(crate) record: RefCell<TaskRecord>,
     pub(crate) session: Weak<SessionInner>,
-    /// Has the daemon stored this task (after the first `resume()`)?
-    pub(crate) persisted: Cell<bool>,
-    /// When this page learnt it was stored (`js::monotonic_now()`; see `set_stored`).
+    /// When this page learnt the daemon stored it (`js::monotonic_now()`;
+    /// see `set_stored`); `None` until then (before the first `resume()`).
     pub(crate) stored_at: Cell<Option<f64>>,
 }
 

@@ -12,21 +12,24 @@ use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
 
 impl TaskInner {
-    pub(crate) fn new(record: TaskRecord, session: Weak<SessionInner>, persisted: bool) -> Rc<Self> {
-        let t = Rc::new(TaskInner { record: RefCell::new(record), session, persisted: Cell::new(false), stored_at: Cell::new(None) });
-        if persisted {
-            t.set_stored();
-        }
-        t
+    /// `stored_at`: see [`TaskInner::set_stored`]; `None` for a task the
+    /// daemon has not stored yet.
+    pub(crate) fn new(record: TaskRecord, session: Weak<SessionInner>, stored_at: Option<f64>) -> Rc<Self> {
+        Rc::new(TaskInner { record: RefCell::new(record), session, stored_at: Cell::new(stored_at) })
     }
 
-    /// The daemon has stored this task (its reply says so, or a read listed
-    /// it): from now on a read of the session that does not list it saw it
-    /// end (`core::task::ended_unseen`).
-    pub(crate) fn set_stored(&self) {
-        self.persisted.set(true);
+    /// Has the daemon stored this task (after the first `resume()`)?
+    pub(crate) fn persisted(&self) -> bool {
+        self.stored_at.get().is_some()
+    }
+
+    /// The daemon has stored this task, as this page learnt at `at`
+    /// (`js::monotonic_now()`: its reply came, or a read begun then listed
+    /// it): from then on a read of the session that does not list it saw
+    /// it end (`core::task::ended_unseen`). The first time counts.
+    pub(crate) fn set_stored(&self, at: f64) {
         if self.stored_at.get().is_none() {
-            self.stored_at.set(Some(js::monotonic_now()));
+            self.stored_at.set(Some(at));
         }
     }
 
@@ -267,12 +270,12 @@ impl UrlSessionTask {
     pub async fn resume(&self) -> Result<(), JsValue> {
         let session = self.session()?;
         let mut record = self.inner.record.borrow().clone();
-        if !self.inner.persisted.get() {
+        if !self.inner.persisted() {
             record.policy = session.config.network_policy();
             let asks = session.delegate.asks_before_delayed_requests();
             record.asks_before_delayed_start = record.earliest_begin_date.is_some() && asks;
         }
-        let fresh = !self.inner.persisted.get();
+        let fresh = !self.inner.persisted();
         // Until the daemon answers, the task's number may change: nothing is
         // delivered meanwhile (dropped, however this ends).
         let numbering = fresh.then(|| Numbering::start(&session));
@@ -294,7 +297,7 @@ impl UrlSessionTask {
             stored.state = TaskState::Running;
         }
         self.inner.update_from(stored);
-        self.inner.set_stored();
+        self.inner.set_stored(js::monotonic_now());
         drop(numbering); // filed under its final number: delivery goes on
         session.start_background_fetch(&self.inner).await;
         session.request_background_wake();
@@ -318,7 +321,7 @@ impl UrlSessionTask {
     #[doc(hidden)]
     #[wasm_bindgen(js_name = cancelByProducingResumeData, unchecked_return_type = "Uint8Array | null")]
     pub async fn js_cancel_by_producing_resume_data(&self) -> Result<JsValue, JsValue> {
-        if !self.inner.persisted.get() {
+        if !self.inner.persisted() {
             self.command(TaskState::Canceling).await?;
             return Ok(JsValue::NULL);
         }
@@ -348,7 +351,7 @@ impl UrlSessionTask {
 
     /// `suspend()` (`local` Suspended) or `cancel()` (Canceling).
     async fn command(&self, local: TaskState) -> Result<(), JsValue> {
-        if !self.inner.persisted.get() && local == TaskState::Suspended {
+        if !self.inner.persisted() && local == TaskState::Suspended {
             return Ok(()); // a task not yet resumed is already suspended
         }
         let session = self.session()?;
@@ -372,7 +375,7 @@ impl UrlSessionTask {
         };
         self.inner.update_from(stored);
         self.inner.record.borrow_mut().state = state;
-        self.inner.set_stored();
+        self.inner.set_stored(js::monotonic_now());
         Ok(())
     }
 }
