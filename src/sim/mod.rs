@@ -66,6 +66,8 @@ pub const SEGMENT_BYTES: u64 = 16 << 20;
 pub const SEGMENT_MS: f64 = 1000.0;
 /// Time from a request to its response head.
 pub const LATENCY_MS: f64 = 20.0;
+/// The note on a delegate call made again ([`Step::CloseAppWhileDelivering`]).
+pub const AGAIN: &str = "delivered again: the page that delivered it closed before its acknowledgement was written (a page must handle a repeated call after a close mid-replay)";
 /// An open page's heartbeat to the daemon.
 pub const HEARTBEAT_MS: f64 = 2000.0;
 
@@ -94,6 +96,13 @@ pub enum Step {
     OpenApp,
     /// The user closes the app (the tab; iOS: the system suspends and ends it).
     CloseApp,
+    /// The user closes the app while a delegate method delivered from the
+    /// journal runs: during the (n + 1)-th such call from now (in the next
+    /// replay if none runs now). What the page had delivered without its
+    /// acknowledgement on disk is delivered again at the next launch — the
+    /// one exception to exactly once, which [`Sim::violations`] allows
+    /// only for those entries.
+    CloseAppWhileDelivering(u32),
     /// The user force-quits the app (iOS: its transfers are cancelled).
     ForceQuit,
     /// The system stops the daemon (the browser kills the worker).
@@ -187,6 +196,18 @@ enum Due {
     Heartbeat,
     WorkerCheck,
     BackgroundLaunch,
+    /// A page's write lands ([`Sim::with_page_ms`]).
+    PageWrite(u64),
+    /// A delegate method returns (page, session) ([`Sim::with_page_ms`]).
+    Returned(u64, String),
+}
+
+/// A page's IndexedDB write, as its replayer asked for it.
+#[derive(Clone, Debug, PartialEq)]
+enum PageWrite {
+    Acks(Vec<crate::core::journal::Ack>),
+    Mark(u64),
+    TempFiles(Vec<String>),
 }
 
 #[derive(Clone, Debug)]
@@ -238,8 +259,33 @@ pub struct Sim {
     pub trace: Vec<TraceEvent>,
     /// Counts of what happened (faults injected, kills, launches…).
     pub counts: BTreeMap<&'static str, u64>,
-    /// Every entry delivered, by (session, seq): more than 1 is a violation.
+    /// Every entry delivered, by (session, seq), how many times: more than
+    /// 1 only after a page closed before the entry's acknowledgement was
+    /// on disk ([`Step::CloseAppWhileDelivering`]).
     pub deliveries: BTreeMap<(String, u64), u32>,
+    /// Entries delivered again although their acknowledgement was on disk,
+    /// or by the page that had delivered them: violations.
+    twice: Vec<String>,
+    /// Entries whose own acknowledgement is on disk.
+    acked: BTreeSet<(String, u64)>,
+    /// Per session, the highest mark on disk so far: the entries at or
+    /// below it were acknowledged.
+    marked: BTreeMap<String, u64>,
+    /// The page (its number) that last delivered each entry, and where in the trace.
+    delivered_by: BTreeMap<(String, u64), (u64, usize)>,
+    /// Trace lines of deliveries made again later: left out of the checks
+    /// that count a task's calls.
+    superseded: BTreeSet<usize>,
+    /// The open page's number (each page load takes the next).
+    page: u64,
+    /// Delegate calls from the journal until the app closes ([`Step::CloseAppWhileDelivering`]).
+    close_during: Option<u32>,
+    /// How long a delegate call and a page's write take ([`Sim::with_page_ms`]).
+    call_ms: f64,
+    write_ms: f64,
+    /// The open page's writes in flight, in the order asked: (due, session, write).
+    writes: Vec<(u64, String, PageWrite)>,
+    next_write: u64,
     /// The most requests in flight at once.
     pub max_in_flight: usize,
     max_connections: BTreeMap<String, u32>,
@@ -282,6 +328,17 @@ impl Sim {
             trace: Vec::new(),
             counts: BTreeMap::new(),
             deliveries: BTreeMap::new(),
+            twice: Vec::new(),
+            acked: BTreeSet::new(),
+            marked: BTreeMap::new(),
+            delivered_by: BTreeMap::new(),
+            superseded: BTreeSet::new(),
+            page: 0,
+            close_during: None,
+            call_ms: 0.0,
+            write_ms: 0.0,
+            writes: Vec::new(),
+            next_write: 0,
             max_in_flight: 0,
             max_connections: BTreeMap::new(),
             served: BTreeMap::new(),
@@ -332,19 +389,20 @@ impl Sim {
     /// - each task's delegate saw exactly one `didCompleteWithError`, last;
     /// - success means `/Documents/<taskId>` (where [`KeepFiles`] moves it)
     ///   holds exactly the server's bytes;
-    /// - no journal entry delivered twice, none left undelivered;
+    /// - no journal entry delivered twice, none left undelivered (a page
+    ///   closed mid-replay aside: what it delivered without the
+    ///   acknowledgement on disk comes again, at most twice
+    ///   [`MAX_ACKS_IN_FLIGHT`](crate::core::replayer::MAX_ACKS_IN_FLIGHT)
+    ///   and the call that was running; the checks below count such a call
+    ///   once);
     /// - nothing left behind: no temp file, no orphan segment, no finished
     ///   task's record (one holding resume bytes aside);
     /// - `usage()` equals the bytes really stored for the files.
     pub fn violations(&self, finished: bool) -> Vec<String> {
-        let mut out = Vec::new();
-        for ((session, seq), n) in &self.deliveries {
-            if *n > 1 {
-                out.push(format!("entry {seq} of \"{session}\" delivered {n} times"));
-            }
-        }
+        let mut out = self.twice.clone();
         for t in self.store.all_tasks() {
-            let methods = self.trace_methods(t.task_id);
+            // A call made again after a close mid-replay counts once.
+            let methods: Vec<&str> = self.trace.iter().enumerate().filter(|(i, e)| e.task == Some(t.task_id) && e.lane == Lane::App && !self.superseded.contains(i)).map(|(_, e)| e.what.as_str()).collect();
             let completions = methods.iter().filter(|m| **m == "didCompleteWithError").count();
             if completions > 1 || (finished && completions != 1) {
                 out.push(format!("task {}: {completions} didCompleteWithError ({:?})", t.task_id, methods));
@@ -395,10 +453,11 @@ impl Sim {
         out
     }
 
-    /// Were stored bytes dropped after the task's file was made?
+    /// Were stored bytes dropped after the task's file was made (at the same
+    /// virtual ms too: a page closed while the file's delegate call ran)?
     fn lost_after(&self, task_id: u64) -> bool {
         let at = self.finished_at.get(&task_id).copied().unwrap_or(f64::INFINITY);
-        self.lost_at.iter().any(|l| *l > at)
+        self.lost_at.iter().any(|l| *l >= at)
     }
 
     fn bytes_were_lost(&self) -> bool {
@@ -413,6 +472,26 @@ impl Sim {
     pub fn with_seed(mut self, seed: u64) -> Self {
         self.seed = seed.max(1);
         self
+    }
+
+    /// How long a delegate call from the journal takes to return, and
+    /// each of a page's IndexedDB writes to land (acknowledgements, marks,
+    /// the temp files' removal; reads stay instant). 0 and 0 (the
+    /// default): at once. Otherwise delivery goes on while writes are in
+    /// flight, and a page closed meanwhile
+    /// ([`Step::CloseAppWhileDelivering`]) leaves them written or not, as
+    /// a browser may: the first few of them in order (by the seed), never
+    /// a later one without those before it.
+    pub fn with_page_ms(mut self, call_ms: f64, write_ms: f64) -> Self {
+        self.call_ms = call_ms.max(0.0);
+        self.write_ms = write_ms.max(0.0);
+        self
+    }
+
+    /// Drops a [`Step::CloseAppWhileDelivering`] still waiting for its
+    /// delegate call: the user will not close the app after all.
+    pub fn keep_open(&mut self) {
+        self.close_during = None;
     }
 
     /// Schedules a step at virtual time `at` (ms).
@@ -504,6 +583,20 @@ impl Sim {
                 }
             }
             Due::WorkerCheck => self.worker_check(),
+            Due::Returned(page, session) => {
+                if let Some(r) = self.replayers.get_mut(&session).filter(|_| page == self.page) {
+                    r.handle_delivered();
+                }
+            }
+            Due::PageWrite(id) => {
+                if let Some(i) = self.writes.iter().position(|(w, _, _)| *w == id) {
+                    // Writes land in the order asked (overlapping transactions).
+                    let landed: Vec<(u64, String, PageWrite)> = self.writes.drain(..=i).collect();
+                    for (_, session, write) in landed {
+                        self.land(&session, write, true);
+                    }
+                }
+            }
             Due::BackgroundLaunch => {
                 if !self.app_open {
                     self.app_background = true;
@@ -527,6 +620,7 @@ impl Sim {
                 }
             }
             Step::CloseApp => self.close_app("closed"),
+            Step::CloseAppWhileDelivering(n) => self.close_during = Some(n),
             Step::ForceQuit => self.force_quit(),
             Step::KillDaemon => self.kill("killed by the system"),
             Step::Restart => {
@@ -587,6 +681,7 @@ impl Sim {
 
     fn open_app(&mut self) {
         self.app_open = true;
+        self.page += 1;
         self.told_no_relaunch = false;
         self.opened_at = self.now;
         self.count("app launches");
@@ -605,6 +700,9 @@ impl Sim {
         }
         self.sessions.insert(session.to_string());
         let mut r = Replayer::new();
+        if self.store.mark(session) > 0 {
+            self.count("sessions opened on a mark a closed page left");
+        }
         for t in self.store.tasks.values().filter(|t| t.session == session && t.state != TaskState::Completed) {
             r.handle_task_open(t.task_id, true);
         }
@@ -623,6 +721,27 @@ impl Sim {
     fn close_app(&mut self, why: &str) {
         if !self.app_open {
             return;
+        }
+        self.close_during = None;
+        // The page's writes in flight: the first few land, the rest never do.
+        let writes = std::mem::take(&mut self.writes);
+        if !writes.is_empty() {
+            self.seed = self.seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let landing = (self.seed >> 33) as usize % (writes.len() + 1);
+            *self.counts.entry("page writes in flight at a close, written").or_default() += landing as u64;
+            *self.counts.entry("page writes in flight at a close, lost").or_default() += (writes.len() - landing) as u64;
+            for (_, session, write) in writes.into_iter().take(landing) {
+                self.land(&session, write, false);
+            }
+        }
+        // What it delivered without the acknowledgement on disk comes again;
+        // the machine bounds it (twice its acknowledgements in flight, and
+        // the call that was running).
+        let page = self.page;
+        let unacked = self.delivered_by.iter().filter(|(k, (p, _))| *p == page && !self.is_acked(k)).count();
+        let bound = 2 * crate::core::replayer::MAX_ACKS_IN_FLIGHT + 1;
+        if unacked > bound {
+            self.twice.push(format!("a page closed with {unacked} entries delivered and not acknowledged on disk (at most {bound})"));
         }
         self.app_open = false;
         self.app_background = false;
@@ -1014,7 +1133,20 @@ impl Sim {
         match action {
             ReplayAction::Deliver { entry, call } => {
                 let seq = entry.seq.unwrap_or(0);
-                *self.deliveries.entry((session.to_string(), seq)).or_default() += 1;
+                let key = (session.to_string(), seq);
+                let n = self.deliveries.entry(key.clone()).or_default();
+                *n += 1;
+                let n = *n;
+                let mut note = None;
+                if let Some((page, line)) = self.delivered_by.insert(key.clone(), (self.page, self.trace.len())) {
+                    if page == self.page || self.is_acked(&key) {
+                        self.twice.push(format!("entry {seq} of \"{session}\" delivered {n} times (its acknowledgement {})", if page == self.page { "pending in the same page" } else { "on disk" }));
+                    } else {
+                        self.superseded.insert(line);
+                        self.count("entries delivered again after a close mid-replay");
+                        note = Some(AGAIN.to_string());
+                    }
+                }
                 let mut files = Files { store: &mut self.store, now: self.now };
                 match &call.args {
                     CallArgs::Location(l) => self.delegate.did_finish_downloading_to(&mut files, entry.task_id, l),
@@ -1029,7 +1161,7 @@ impl Sim {
                     _ => String::new(),
                 };
                 let alive = entry.at >= self.opened_at;
-                self.trace.push(TraceEvent { at: self.now, lane: Lane::App, what: call.method.to_string(), task: Some(entry.task_id), detail, app_alive: alive, note: None });
+                self.trace.push(TraceEvent { at: self.now, lane: Lane::App, what: call.method.to_string(), task: Some(entry.task_id), detail, app_alive: alive, note });
                 // The temporary file goes when the method returns (the acks remove it).
                 if let CallArgs::Location(l) = &call.args {
                     if (Files { store: &mut self.store, now: self.now }).file_exists(l) {
@@ -1037,22 +1169,24 @@ impl Sim {
                         self.note(Lane::System, "temporary file deleted", Some(entry.task_id), note);
                     }
                 }
-                if let Some(r) = self.replayers.get_mut(session) {
+                if let Some(n) = self.close_during {
+                    if n == 0 {
+                        // The method was running: it never returns.
+                        self.count("pages closed mid-replay");
+                        self.close_app("closed while its events were delivered");
+                        return;
+                    }
+                    self.close_during = Some(n - 1);
+                }
+                if self.call_ms > 0.0 {
+                    let at = self.now + self.call_ms;
+                    self.push(at, Due::Returned(self.page, session.to_string()));
+                } else if let Some(r) = self.replayers.get_mut(session) {
                     r.handle_delivered();
                 }
             }
-            ReplayAction::WriteAcks(acks) => {
-                self.store.apply_acks(session, &acks);
-                if let Some(r) = self.replayers.get_mut(session) {
-                    r.handle_acks_written();
-                }
-            }
-            ReplayAction::MarkDelivered(up_to) => {
-                self.store.set_mark(session, up_to);
-                if let Some(r) = self.replayers.get_mut(session) {
-                    r.handle_mark_written();
-                }
-            }
+            ReplayAction::WriteAcks(acks) => self.write(session, PageWrite::Acks(acks)),
+            ReplayAction::MarkDelivered(up_to) => self.write(session, PageWrite::Mark(up_to)),
             ReplayAction::ReadJournal => {
                 let entries = self.store.pending(session);
                 if let Some(r) = self.replayers.get_mut(session) {
@@ -1063,14 +1197,54 @@ impl Sim {
                 self.note(Lane::App, "urlSessionDidFinishEvents", None, None);
                 self.suspend_if_done();
             }
-            ReplayAction::RemoveTempFiles(locations) => {
+            ReplayAction::RemoveTempFiles(locations) => self.write(session, PageWrite::TempFiles(locations)),
+            ReplayAction::BecomeInvalid => self.note(Lane::App, "didBecomeInvalidWithError", None, None),
+        }
+    }
+
+    /// A page's write: lands at once, or after [`Sim::with_page_ms`].
+    fn write(&mut self, session: &str, write: PageWrite) {
+        if self.write_ms == 0.0 {
+            return self.land(session, write, true);
+        }
+        self.next_write += 1;
+        self.writes.push((self.next_write, session.to_string(), write));
+        let at = self.now + self.write_ms;
+        self.push(at, Due::PageWrite(self.next_write));
+    }
+
+    /// Is the entry's acknowledgement on disk (its own, or a mark's)?
+    fn is_acked(&self, key: &(String, u64)) -> bool {
+        self.acked.contains(key) || self.marked.get(&key.0).is_some_and(|m| key.1 <= *m)
+    }
+
+    /// A page's write is on disk; `report`: its page is still open to hear it.
+    fn land(&mut self, session: &str, write: PageWrite, report: bool) {
+        match write {
+            PageWrite::Acks(acks) => {
+                self.acked.extend(acks.iter().map(|a| (session.to_string(), a.seq)));
+                self.store.apply_acks(session, &acks);
+                if let Some(r) = self.replayers.get_mut(session).filter(|_| report) {
+                    r.handle_acks_written();
+                }
+            }
+            PageWrite::Mark(up_to) => {
+                let m = self.marked.entry(session.to_string()).or_default();
+                *m = (*m).max(up_to);
+                self.store.set_mark(session, up_to);
+                if let Some(r) = self.replayers.get_mut(session).filter(|_| report) {
+                    r.handle_mark_written();
+                }
+            }
+            PageWrite::TempFiles(locations) => {
                 self.store.remove_temp_files(session, &locations);
-                if let Some(r) = self.replayers.get_mut(session) {
+                if let Some(r) = self.replayers.get_mut(session).filter(|_| report) {
                     r.handle_temp_files_removed();
                 }
-                self.suspend_if_done();
+                if report {
+                    self.suspend_if_done();
+                }
             }
-            ReplayAction::BecomeInvalid => self.note(Lane::App, "didBecomeInvalidWithError", None, None),
         }
     }
 

@@ -148,6 +148,7 @@ fn step_of(name: &str) -> Result<Step, String> {
     Ok(match name {
         "open" => Step::OpenApp,
         "close" => Step::CloseApp,
+        "closeWhileDelivering" => Step::CloseAppWhileDelivering(0),
         "forceQuit" => Step::ForceQuit,
         "killDaemon" => Step::KillDaemon,
         "restart" => Step::Restart,

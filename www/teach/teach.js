@@ -17,6 +17,7 @@ export const PROFILES = [
 export const STEPS = {
   open: "the user opens the app",
   close: "the user closes the app",
+  closeWhileDelivering: "the user closes it mid-callback",
   forceQuit: "the user force-quits the app",
   killDaemon: "the system kills the daemon",
   restart: "the device (browser) restarts",
@@ -160,7 +161,7 @@ function spans(events, until) {
   for (const e of events) {
     if (e.lane === "app" && e.what === "opened") start("app", e.at, "open");
     else if (e.what === "relaunched in the background") start("app", e.at, "background");
-    else if (e.lane === "app" && ["closed", "force-quit", "suspended again", "ended by the restart"].includes(e.what)) stop("app", e.at);
+    else if (e.lane === "app" && ["closed", "closed while its events were delivered", "force-quit", "suspended again", "ended by the restart"].includes(e.what)) stop("app", e.at);
     else if (e.lane === "daemon" && e.what === "started") start("daemon", e.at, "alive");
     else if (e.lane === "daemon" && e.task == null) stop("daemon", e.at);
     else if (e.what === "offline") start("network", e.at, "offline");
