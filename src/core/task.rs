@@ -484,12 +484,73 @@ pub fn ended_unseen(stored_at: Option<f64>, read_at: f64, listed: bool) -> bool 
     !listed && stored_at.is_some_and(|at| at < read_at)
 }
 
+/// How long a page that does not hold a session's events waits, after the
+/// daemon announces the session's journal grew, before it reads the
+/// session's task records again (and so at most how often it does).
+pub const REFRESH_ELSEWHERE_MS: f64 = 1_000.0;
+
+/// When a page that does not hold a session's events refreshes its task
+/// objects. Another tab delivers the session's events, so this page's
+/// objects would say "running" with stale counters until it read the
+/// records ([`ended_unseen`]); the daemon announces each change to the
+/// journal, and the page reads the records [`REFRESH_ELSEWHERE_MS`] after
+/// the first announcement, once for every announcement meanwhile, and only
+/// while it holds a task the daemon stored that has not completed.
+///
+/// ```
+/// use bgsession::core::task::RefreshElsewhere;
+/// let mut r = RefreshElsewhere::default();
+/// assert_eq!(r.handle_announced(10.0, false), None, "no open task: nothing to refresh");
+/// assert_eq!(r.handle_announced(10.0, true), Some(1_010.0));
+/// assert_eq!(r.handle_announced(500.0, true), None, "one read for the announcements meanwhile");
+/// assert!(r.handle_timer(), "the host's timer for 1,010 ms came: read");
+/// assert_eq!(r.handle_announced(1_200.0, true), Some(2_200.0));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RefreshElsewhere {
+    due: Option<f64>,
+}
+
+impl RefreshElsewhere {
+    /// The daemon announced the journal grew; `open_tasks`: the page holds
+    /// a stored task that has not completed. Returns when to read, if a
+    /// read is to be scheduled now (none is yet).
+    pub fn handle_announced(&mut self, now: f64, open_tasks: bool) -> Option<f64> {
+        if !open_tasks || self.due.is_some() {
+            return None;
+        }
+        let at = now + REFRESH_ELSEWHERE_MS;
+        self.due = Some(at);
+        Some(at)
+    }
+
+    /// The host's timer for the time [`RefreshElsewhere::handle_announced`]
+    /// gave came: read now? (Later announcements schedule the next read.)
+    pub fn handle_timer(&mut self) -> bool {
+        self.due.take().is_some()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn task() -> TaskRecord {
         TaskRecord::new_download("s", 1, Request::get("https://h/f").unwrap(), 0.0, "b1".into())
+    }
+
+    #[test]
+    fn a_page_without_the_events_refreshes_once_a_second_at_most_and_only_with_open_tasks() {
+        let mut r = RefreshElsewhere::default();
+        assert_eq!(r.handle_announced(0.0, false), None);
+        assert!(!r.handle_timer(), "nothing scheduled");
+        assert_eq!(r.handle_announced(100.0, true), Some(100.0 + REFRESH_ELSEWHERE_MS));
+        for t in [200.0, 600.0, 1_099.0] {
+            assert_eq!(r.handle_announced(t, true), None, "already scheduled");
+        }
+        assert!(r.handle_timer());
+        assert!(!r.handle_timer(), "once");
+        assert_eq!(r.handle_announced(1_150.0, true), Some(2_150.0), "the next announcement schedules the next read");
     }
 
     #[test]

@@ -277,3 +277,32 @@ test("a tab's task whose completion another tab delivered is completed in the fi
     assert.equal(await tabB.evaluate(() => window.elsewhere.state), "completed", "B's object of the task says completed");
   });
 });
+
+test("a tab that does not hold the events sees its task end without asking: its object says completed within seconds of the other tab's delivery", async () => {
+  await withBrowser(async ({ context, errors }) => {
+    const ID = "com.example.multitab.follows";
+    const tabA = await openApp(context, server.url, errors);
+    await openSessionIn(tabA, ID);
+    await tabA.waitForFunction(() => window.sessionReady === true);
+    const tabB = await openApp(context, server.url, errors);
+    await openSessionIn(tabB, ID);
+    await waitFor(async () => (await lockState(tabB, lockName(ID))).pending === 1, { what: "B's request for the lock" });
+    const name = "follows.bin";
+    // Slow enough (1 MiB at 256 KiB/s) that B sees it running first.
+    const idB = await tabB.evaluate(
+      async ({ id, url, name }) => {
+        const task = (window.follows = window.sessions[id].downloadTask(url));
+        task.taskDescription = name;
+        await task.resume();
+        return task.taskIdentifier;
+      },
+      { id: ID, url: `${server.url}/files/${name}?size=${MiB}&rate=${256 << 10}`, name },
+    );
+    assert.equal(await tabB.evaluate(() => window.follows.state), "running");
+    await waitLog(tabA, (e) => e[0] === "didCompleteWithError" && e[1] === idB, `A to get task ${idB}'s completion`, 60_000);
+    // B never calls getAllTasks(): the daemon's announcements make it read the records.
+    await waitFor(async () => (await tabB.evaluate(() => window.follows.state)) === "completed", { timeout: 15_000, what: "B's object to say completed" });
+    assert.deepEqual(await appLog(tabB), [], "B received nothing (A holds the identifier)");
+    assert.equal(await tabB.evaluate(() => window.sessionReady), false, "B still waits for the identifier's events");
+  });
+});

@@ -48,15 +48,17 @@ impl SessionInner {
     /// announcements, reads the session (tasks, journal, delivered totals)
     /// and starts the replay.
     pub(crate) async fn open(self: &Rc<Self>) -> Result<(), JsValue> {
+        // Listened to from the start: while another tab holds the events,
+        // this page's task objects follow the records (announced_elsewhere).
+        self.listen();
         let release = js::wait(js::hold_lock(&lock_name(&self.config.identifier))).await?;
         if self.replayer.borrow().is_invalidated() {
             let _ = release.unchecked_ref::<js_sys::Function>().call0(&JsValue::UNDEFINED);
             return Ok(());
         }
+        // Listened to (above) before the journal is read, so an entry
+        // appended after the read is announced.
         *self.release_lock.borrow_mut() = Some(release.unchecked_into());
-        // Listened to before the journal is read, so an entry appended
-        // after the read is announced.
-        self.listen();
         let view = store::shared().await?.session_view(&self.config.identifier).await?;
         self.replayer.borrow_mut().handle_records(&view.tasks);
         self.take_records(view.tasks, view.read_at);
@@ -74,8 +76,13 @@ impl SessionInner {
         Ok(())
     }
 
-    /// The daemon's announcements of journal growth go to the machine.
+    /// The daemon's announcements of journal growth go to the machine once
+    /// this page holds the session's events; until then they refresh the
+    /// page's task objects. One listener per session.
     fn listen(self: &Rc<Self>) {
+        if self.channel.borrow().is_some() {
+            return;
+        }
         let weak = Rc::downgrade(self);
         let identifier = self.config.identifier.clone();
         let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
@@ -83,15 +90,40 @@ impl SessionInner {
                 Ok(Broadcast::Journal { session }) if session == identifier => {}
                 _ => return,
             }
-            if let Some(s) = weak.upgrade() {
+            let Some(s) = weak.upgrade() else { return };
+            if s.release_lock.borrow().is_some() {
                 s.replayer.borrow_mut().handle_announced();
                 s.kick();
+            } else {
+                s.announced_elsewhere();
             }
         });
         if let Ok(ch) = web_sys::BroadcastChannel::new(CHANNEL) {
             ch.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
             *self.channel.borrow_mut() = Some((ch, on_message));
         }
+    }
+
+    /// Another tab holds the events and delivers them: this page reads its
+    /// task records again a moment later, so that its objects of tasks that
+    /// tab sees end say so (`core::task::RefreshElsewhere` decides when).
+    fn announced_elsewhere(self: &Rc<Self>) {
+        let open = self.tasks.borrow().values().any(|(t, _)| t.persisted() && t.record.borrow().state != TaskState::Completed);
+        let now = js::monotonic_now();
+        let Some(at) = self.refresh.borrow_mut().handle_announced(now, open) else { return };
+        let weak = Rc::downgrade(self);
+        gloo_timers::callback::Timeout::new((at - now).max(0.0).ceil() as u32, move || {
+            let Some(s) = weak.upgrade() else { return };
+            if !s.refresh.borrow_mut().handle_timer() || s.release_lock.borrow().is_some() || s.replayer.borrow().is_invalidated() {
+                return;
+            }
+            spawn_local(async move {
+                if let Err(e) = s.load_tasks().await {
+                    js::console_warn(&format!("bgsession: reading the tasks of \"{}\" failed: {}", s.config.identifier, js::message(&e)));
+                }
+            });
+        })
+        .forget();
     }
 
     /// Wakes the daemon (it resumes the origin's unfinished transfers) once

@@ -187,6 +187,7 @@ impl UrlSession {
             channel: RefCell::new(None),
             heartbeat: RefCell::new(None),
             sync_requested_at: Cell::new(f64::NEG_INFINITY),
+            refresh: RefCell::new(Default::default()),
         });
         LIVE.with(|l| l.borrow_mut().insert(config.identifier.clone(), Rc::downgrade(&inner)));
         ids::follow(&config.identifier);
@@ -542,7 +543,7 @@ impl SessionInner {
         });
     }
 
-    async fn load_tasks(self: &Rc<Self>) -> Result<(), JsValue> {
+    pub(crate) async fn load_tasks(self: &Rc<Self>) -> Result<(), JsValue> {
         let read_at = js::monotonic_now();
         let records = store::shared().await?.tasks(Some(&self.config.identifier)).await?;
         self.take_records(records, read_at);

@@ -78,6 +78,9 @@ pub(crate) struct SessionInner {
     pub(crate) heartbeat: RefCell<Option<gloo_timers::callback::Interval>>,
     /// When Background Sync was last asked for (ms since epoch).
     pub(crate) sync_requested_at: Cell<f64>,
+    /// While another tab holds the events: when to read the task records
+    /// again (`replay.rs`, `announced_elsewhere`).
+    pub(crate) refresh: RefCell<crate::core::task::RefreshElsewhere>,
 }
 
 /// A task as this page knows it (shared by its JS/Rust handles).
