@@ -80,7 +80,7 @@ impl SessionInner {
     /// this page holds the session's events; until then they refresh the
     /// page's task objects. One listener per session.
     fn listen(self: &Rc<Self>) {
-        if self.channel.borrow().is_some() {
+        if self.channel.borrow().is_some() || self.replayer.borrow().is_invalidated() {
             return;
         }
         let weak = Rc::downgrade(self);
