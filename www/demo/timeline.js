@@ -18,6 +18,7 @@ const BREAK_MS = 45_000;
 const BREAK_PX = 64;
 const MIN_PX = 20; // between two callbacks
 const MIN_TICK_PX = 3; // between progress ticks
+const HOLD_MS = 5_000; // the lanes hold still this long at most under a pointer resting on a mark
 const P_MIN = 4; // px per second at least (the timeline scrolls sideways beyond)
 const PAD_L = 12;
 const PAD_R = 40;
@@ -335,8 +336,17 @@ export class Timeline {
     setInterval(() => this.requestRender(), 1000);
   }
 
+  // While the pointer rests on a mark (at most HOLD_MS), the lanes hold
+  // still: the scale follows the clock and new marks, so the mark would
+  // slide from under the pointer and the tip jump to its neighbour. What
+  // came meanwhile is drawn when the pointer leaves (or the hold ends).
   requestRender() {
     if (this.frame) return;
+    if (this.hoverAt && performance.now() - this.hoverAt < HOLD_MS) {
+      this.renderWanted = true;
+      return;
+    }
+    this.renderWanted = false;
     this.frame = requestAnimationFrame(() => {
       this.frame = 0;
       this.render();
@@ -631,8 +641,13 @@ export class Timeline {
       }
     }
     g.dataset.id = it.id;
-    g.addEventListener("mouseenter", () => this.showTip(g));
+    g.addEventListener("mouseenter", () => {
+      this.hoverAt = performance.now();
+      this.showTip(g);
+    });
     g.addEventListener("mouseleave", () => {
+      this.hoverAt = 0;
+      if (this.renderWanted) this.requestRender();
       if (document.activeElement !== g) this.hideTip();
     });
     g.addEventListener("focus", () => {
