@@ -52,7 +52,7 @@ pub use store::{Files, Store};
 use crate::core::config::ConfigData;
 use crate::core::daemon::Action;
 use crate::core::error::NsError;
-use crate::core::journal::CallArgs;
+use crate::core::journal::{CallArgs, DelegateCall, JournalEntry};
 use crate::core::protocol::{Broadcast, Command, Reply};
 use crate::core::replayer::ReplayAction;
 use crate::core::request::Request;
@@ -1131,60 +1131,7 @@ impl Sim {
 
     fn replay(&mut self, session: &str, action: ReplayAction) {
         match action {
-            ReplayAction::Deliver { entry, call } => {
-                let seq = entry.seq.unwrap_or(0);
-                let key = (session.to_string(), seq);
-                let n = self.deliveries.entry(key.clone()).or_default();
-                *n += 1;
-                let n = *n;
-                let mut note = None;
-                if let Some((page, line)) = self.delivered_by.insert(key.clone(), (self.page, self.trace.len())) {
-                    if page == self.page || self.is_acked(&key) {
-                        self.twice.push(format!("entry {seq} of \"{session}\" delivered {n} times (its acknowledgement {})", if page == self.page { "pending in the same page" } else { "on disk" }));
-                    } else {
-                        self.superseded.insert(line);
-                        self.count("entries delivered again after a close mid-replay");
-                        note = Some(AGAIN.to_string());
-                    }
-                }
-                let mut files = Files { store: &mut self.store, now: self.now };
-                match &call.args {
-                    CallArgs::Location(l) => self.delegate.did_finish_downloading_to(&mut files, entry.task_id, l),
-                    CallArgs::Error(e) => self.delegate.did_complete_with_error(&mut files, entry.task_id, e.as_ref()),
-                    _ => {}
-                }
-                let detail = match (&call.args, &entry.event) {
-                    (CallArgs::Numbers(n), _) => n.iter().map(|x| format!("{x}")).collect::<Vec<_>>().join(", "),
-                    (CallArgs::Location(l), _) => l.clone(),
-                    (CallArgs::Error(Some(e)), _) => format!("{} {}", e.code, e.localized_description),
-                    (CallArgs::Error(None), _) => "nil".into(),
-                    _ => String::new(),
-                };
-                let alive = entry.at >= self.opened_at;
-                self.trace.push(TraceEvent { at: self.now, lane: Lane::App, what: call.method.to_string(), task: Some(entry.task_id), detail, app_alive: alive, note });
-                // The temporary file goes when the method returns (the acks remove it).
-                if let CallArgs::Location(l) = &call.args {
-                    if (Files { store: &mut self.store, now: self.now }).file_exists(l) {
-                        let note = Some(self.profile.why_temp_deleted.to_string());
-                        self.note(Lane::System, "temporary file deleted", Some(entry.task_id), note);
-                    }
-                }
-                if let Some(n) = self.close_during {
-                    if n == 0 {
-                        // The method was running: it never returns.
-                        self.count("pages closed mid-replay");
-                        self.close_app("closed while its events were delivered");
-                        return;
-                    }
-                    self.close_during = Some(n - 1);
-                }
-                if self.call_ms > 0.0 {
-                    let at = self.now + self.call_ms;
-                    self.push(at, Due::Returned(self.page, session.to_string()));
-                } else if let Some(r) = self.replayers.get_mut(session) {
-                    r.handle_delivered();
-                }
-            }
+            ReplayAction::Deliver { entry, call } => self.deliver(session, &entry, &call),
             ReplayAction::WriteAcks(acks) => self.write(session, PageWrite::Acks(acks)),
             ReplayAction::MarkDelivered(up_to) => self.write(session, PageWrite::Mark(up_to)),
             ReplayAction::ReadJournal => {
@@ -1200,6 +1147,69 @@ impl Sim {
             ReplayAction::RemoveTempFiles(locations) => self.write(session, PageWrite::TempFiles(locations)),
             ReplayAction::BecomeInvalid => self.note(Lane::App, "didBecomeInvalidWithError", None, None),
         }
+    }
+
+    /// A delegate call from the journal: made and traced, then it returns
+    /// (at once, or after [`Sim::with_page_ms`]) unless the user closes the
+    /// app during it ([`Step::CloseAppWhileDelivering`]).
+    fn deliver(&mut self, session: &str, entry: &JournalEntry, call: &DelegateCall) {
+        let note = self.count_delivery(session, entry.seq.unwrap_or(0));
+        let mut files = Files { store: &mut self.store, now: self.now };
+        match &call.args {
+            CallArgs::Location(l) => self.delegate.did_finish_downloading_to(&mut files, entry.task_id, l),
+            CallArgs::Error(e) => self.delegate.did_complete_with_error(&mut files, entry.task_id, e.as_ref()),
+            _ => {}
+        }
+        let detail = match &call.args {
+            CallArgs::Numbers(n) => n.iter().map(|x| format!("{x}")).collect::<Vec<_>>().join(", "),
+            CallArgs::Location(l) => l.clone(),
+            CallArgs::Error(Some(e)) => format!("{} {}", e.code, e.localized_description),
+            CallArgs::Error(None) => "nil".into(),
+            _ => String::new(),
+        };
+        let alive = entry.at >= self.opened_at;
+        self.trace.push(TraceEvent { at: self.now, lane: Lane::App, what: call.method.to_string(), task: Some(entry.task_id), detail, app_alive: alive, note });
+        // The temporary file goes when the method returns (the acks remove it).
+        if let CallArgs::Location(l) = &call.args {
+            if (Files { store: &mut self.store, now: self.now }).file_exists(l) {
+                let note = Some(self.profile.why_temp_deleted.to_string());
+                self.note(Lane::System, "temporary file deleted", Some(entry.task_id), note);
+            }
+        }
+        if let Some(n) = self.close_during {
+            if n == 0 {
+                // The method was running: it never returns.
+                self.count("pages closed mid-replay");
+                return self.close_app("closed while its events were delivered");
+            }
+            self.close_during = Some(n - 1);
+        }
+        if self.call_ms > 0.0 {
+            let at = self.now + self.call_ms;
+            self.push(at, Due::Returned(self.page, session.to_string()));
+        } else if let Some(r) = self.replayers.get_mut(session) {
+            r.handle_delivered();
+        }
+    }
+
+    /// Counts a delivery of the entry. Another one is allowed only from a
+    /// later page, with the entry's acknowledgement not on disk (the page
+    /// that delivered it closed first): its trace note then, and the first
+    /// call is left out of the per-task checks; otherwise a violation.
+    fn count_delivery(&mut self, session: &str, seq: u64) -> Option<String> {
+        let key = (session.to_string(), seq);
+        let n = self.deliveries.entry(key.clone()).or_default();
+        *n += 1;
+        let n = *n;
+        let (page, line) = self.delivered_by.insert(key.clone(), (self.page, self.trace.len()))?;
+        if page == self.page || self.is_acked(&key) {
+            let why = if page == self.page { "pending in the same page" } else { "on disk" };
+            self.twice.push(format!("entry {seq} of \"{session}\" delivered {n} times (its acknowledgement {why})"));
+            return None;
+        }
+        self.superseded.insert(line);
+        self.count("entries delivered again after a close mid-replay");
+        Some(AGAIN.to_string())
     }
 
     /// A page's write: lands at once, or after [`Sim::with_page_ms`].
