@@ -241,6 +241,27 @@ test("two tabs creating tasks in one session at the same moment get distinct tas
   });
 });
 
+// Tab A holds the identifier's events; tab B, waiting for them, makes a
+// download task (window.waiting) of /files/<name>?<query> and resumes it.
+async function taskInWaitingTab(context, errors, id, name, query) {
+  const tabA = await openApp(context, server.url, errors);
+  await openSessionIn(tabA, id);
+  await tabA.waitForFunction(() => window.sessionReady === true);
+  const tabB = await openApp(context, server.url, errors);
+  await openSessionIn(tabB, id);
+  await waitFor(async () => (await lockState(tabB, lockName(id))).pending === 1, { what: "B's request for the lock" });
+  const idB = await tabB.evaluate(
+    async ({ id, url, name }) => {
+      const task = (window.waiting = window.sessions[id].downloadTask(url));
+      task.taskDescription = name;
+      await task.resume();
+      return task.taskIdentifier;
+    },
+    { id, url: `${server.url}/files/${name}?${query}`, name },
+  );
+  return { tabA, tabB, idB };
+}
+
 // The chaos soak found this (SEED=348656): a tab waiting for the
 // identifier's lock made a task; the tab holding the lock delivered its
 // completion and the daemon forgot it; the waiting tab's object still said
@@ -249,23 +270,8 @@ test("two tabs creating tasks in one session at the same moment get distinct tas
 test("a tab's task whose completion another tab delivered is completed in the first tab too: getAllTasks() no longer lists it", async () => {
   await withBrowser(async ({ context, errors }) => {
     const ID = "com.example.multitab.elsewhere";
-    const tabA = await openApp(context, server.url, errors);
-    await openSessionIn(tabA, ID);
-    await tabA.waitForFunction(() => window.sessionReady === true);
-    const tabB = await openApp(context, server.url, errors);
-    await openSessionIn(tabB, ID);
-    await waitFor(async () => (await lockState(tabB, lockName(ID))).pending === 1, { what: "B's request for the lock" });
-    const name = "elsewhere.bin";
-    const idB = await tabB.evaluate(
-      async ({ id, url, name }) => {
-        const task = (window.elsewhere = window.sessions[id].downloadTask(url));
-        task.taskDescription = name;
-        await task.resume();
-        return task.taskIdentifier;
-      },
-      { id: ID, url: `${server.url}/files/${name}?size=${64 << 10}`, name },
-    );
-    assert.equal(await tabB.evaluate(() => window.elsewhere.state), "running");
+    const { tabA, tabB, idB } = await taskInWaitingTab(context, errors, ID, "elsewhere.bin", `size=${64 << 10}`);
+    assert.equal(await tabB.evaluate(() => window.waiting.state), "running");
     // A, the lock holder, delivers it all; the daemon forgets the task.
     await waitLog(tabA, (e) => e[0] === "didCompleteWithError" && e[1] === idB, `A to get task ${idB}'s completion`);
     const observer = watch(await context.newPage(), errors);
@@ -274,34 +280,19 @@ test("a tab's task whose completion another tab delivered is completed in the fi
     assert.deepEqual(await appLog(tabB), [], "B received nothing (A holds the identifier)");
     const listed = await tabB.evaluate(async (id) => (await window.sessions[id].getAllTasks()).map((t) => [t.taskIdentifier, t.state]), ID);
     assert.deepEqual(listed, [], "B's getAllTasks() lists no task");
-    assert.equal(await tabB.evaluate(() => window.elsewhere.state), "completed", "B's object of the task says completed");
+    assert.equal(await tabB.evaluate(() => window.waiting.state), "completed", "B's object of the task says completed");
   });
 });
 
 test("a tab that does not hold the events sees its task end without asking: its object says completed within seconds of the other tab's delivery", async () => {
   await withBrowser(async ({ context, errors }) => {
     const ID = "com.example.multitab.follows";
-    const tabA = await openApp(context, server.url, errors);
-    await openSessionIn(tabA, ID);
-    await tabA.waitForFunction(() => window.sessionReady === true);
-    const tabB = await openApp(context, server.url, errors);
-    await openSessionIn(tabB, ID);
-    await waitFor(async () => (await lockState(tabB, lockName(ID))).pending === 1, { what: "B's request for the lock" });
-    const name = "follows.bin";
     // Slow enough (1 MiB at 256 KiB/s) that B sees it running first.
-    const idB = await tabB.evaluate(
-      async ({ id, url, name }) => {
-        const task = (window.follows = window.sessions[id].downloadTask(url));
-        task.taskDescription = name;
-        await task.resume();
-        return task.taskIdentifier;
-      },
-      { id: ID, url: `${server.url}/files/${name}?size=${MiB}&rate=${256 << 10}`, name },
-    );
-    assert.equal(await tabB.evaluate(() => window.follows.state), "running");
+    const { tabA, tabB, idB } = await taskInWaitingTab(context, errors, ID, "follows.bin", `size=${MiB}&rate=${256 << 10}`);
+    assert.equal(await tabB.evaluate(() => window.waiting.state), "running");
     await waitLog(tabA, (e) => e[0] === "didCompleteWithError" && e[1] === idB, `A to get task ${idB}'s completion`, 60_000);
     // B never calls getAllTasks(): the daemon's announcements make it read the records.
-    await waitFor(async () => (await tabB.evaluate(() => window.follows.state)) === "completed", { timeout: 15_000, what: "B's object to say completed" });
+    await waitFor(async () => (await tabB.evaluate(() => window.waiting.state)) === "completed", { timeout: 15_000, what: "B's object to say completed" });
     assert.deepEqual(await appLog(tabB), [], "B received nothing (A holds the identifier)");
     assert.equal(await tabB.evaluate(() => window.sessionReady), false, "B still waits for the identifier's events");
   });
