@@ -282,21 +282,7 @@ fn completion(session: &str, task_id: u64, seq: Option<u64>, error: NsError, now
 pub fn plan(bad_tasks: &[Unreadable], bad_entries: &[Unreadable], tasks: &[TaskRecord], entries: &[JournalEntry], now: f64) -> SetAside {
     let mut out = SetAside::default();
     // Tasks whose end is already planned: nothing more is said about them.
-    let mut ended: HashSet<(String, u64)> = HashSet::new();
-    for u in bad_tasks {
-        let key = raw_key(&u.raw, &["session", "taskId"]);
-        out.quarantine.push(aside("tasks", key, u.raw.clone(), &u.reason, now));
-        match task_key(&u.raw) {
-            Some((session, id)) => {
-                let what = format!("the stored record of task {id}");
-                let error = unreadable_error(&what, &u.reason);
-                out.tasks.push(stand_in(&u.raw, &session, id, error.clone(), now));
-                out.entries.push(completion(&session, id, None, error, now));
-                ended.insert((session, id));
-            }
-            None => out.log.push(format!("bgsession: a stored task record could not be read ({}) and names no task; kept aside in the \"{QUARANTINE}\" store", u.reason)),
-        }
-    }
+    let mut ended = plan_bad_tasks(&mut out, bad_tasks, now);
     let mut bad: Vec<&Unreadable> = bad_entries.iter().collect();
     crate::core::order::sort_by(&mut bad, |a, b| seq_of(&a.raw).partial_cmp(&seq_of(&b.raw)).unwrap_or(std::cmp::Ordering::Equal));
     for u in bad {
@@ -341,6 +327,27 @@ pub fn plan(bad_tasks: &[Unreadable], bad_entries: &[Unreadable], tasks: &[TaskR
         }
     }
     out
+}
+
+/// Unreadable task records: each kept aside, and the task it names ended
+/// (a stand-in record and its `didCompleteWithError`). Returns those tasks.
+fn plan_bad_tasks(out: &mut SetAside, bad_tasks: &[Unreadable], now: f64) -> HashSet<(String, u64)> {
+    let mut ended = HashSet::new();
+    for u in bad_tasks {
+        let key = raw_key(&u.raw, &["session", "taskId"]);
+        out.quarantine.push(aside("tasks", key, u.raw.clone(), &u.reason, now));
+        match task_key(&u.raw) {
+            Some((session, id)) => {
+                let what = format!("the stored record of task {id}");
+                let error = unreadable_error(&what, &u.reason);
+                out.tasks.push(stand_in(&u.raw, &session, id, error.clone(), now));
+                out.entries.push(completion(&session, id, None, error, now));
+                ended.insert((session, id));
+            }
+            None => out.log.push(format!("bgsession: a stored task record could not be read ({}) and names no task; kept aside in the \"{QUARANTINE}\" store", u.reason)),
+        }
+    }
+    ended
 }
 
 /// What to do with unreadable file metadata: keep it aside, log it.

@@ -202,49 +202,22 @@ pub fn on_response(task: &mut TaskRecord, plan: &FetchPlan, resp: ResponseInfo) 
     let asked_range = plan.offset > 0 || plan.end.is_some();
     let mut shown = resp.clone();
     let decision = if status == 206 && asked_range {
-        let range = resp.header("content-range").and_then(ContentRange::parse);
-        let same_representation = match (&task.validator, &new_validator) {
-            (Some(old), Some(new)) => old == new,
-            _ => true, // If-Range already made the server check
-        };
-        match range {
-            Some(r) if r.first == plan.offset && same_representation && plan.end.map_or(true, |e| r.last <= e) => {
-                if plan.offset == 0 {
-                    task.discard_bytes();
-                }
-                task.ranged = Some(true);
-                if new_validator.is_none() && task.validator.is_none() {
-                    // Without a validator separate range requests could
-                    // splice two versions: no more ranges for this task.
-                    task.fast = false;
-                    task.ranged = Some(false);
-                }
-                task.bytes_expected = r.total.or_else(|| resp.content_length().map(|l| l + plan.offset));
+        match partial_content(task, plan, &resp, &new_validator) {
+            Ok(decision) => {
                 shown = whole_response(&resp, task.bytes_expected);
-                ResponseDecision::Write { offset: plan.offset, resumed: plan.offset > 0 }
+                decision
             }
-            Some(r) if !same_representation => {
-                task.discard_bytes();
-                return refetch(task, format!("the ETag changed (range {}-{})", r.first, r.last));
-            }
-            other => {
-                task.discard_bytes();
-                task.fast = false;
-                task.ranged = Some(false);
-                return refetch(task, format!("asked for {:?}, got Content-Range {:?}", plan.request.headers.get("range"), other));
-            }
+            Err(refetch) => return refetch,
         }
     } else if status == 416 && asked_range {
         task.discard_bytes();
-        task.fast = false;
-        task.ranged = Some(false);
+        no_more_ranges(task);
         return refetch(task, "the server refused the range (416)".into());
     } else {
         // The whole representation (a 200 to a Range: ranges ignored, or
         // If-Range did not match; or an error status with its body).
         if plan.end.is_some() {
-            task.fast = false;
-            task.ranged = Some(false);
+            no_more_ranges(task);
         }
         task.discard_bytes();
         task.bytes_expected = resp.content_length();
@@ -258,6 +231,47 @@ pub fn on_response(task: &mut TaskRecord, plan: &FetchPlan, resp: ResponseInfo) 
     task.current_request.url = resp.url.clone();
     task.response = Some(shown);
     decision
+}
+
+/// A 206 to our range request: the body to write at `plan.offset` if the
+/// range continues ours and the representation is the same (`Ok`), else
+/// the stored bytes are discarded and the task fetched again (`Err`).
+fn partial_content(task: &mut TaskRecord, plan: &FetchPlan, resp: &ResponseInfo, new_validator: &Option<Validator>) -> Result<ResponseDecision, ResponseDecision> {
+    let range = resp.header("content-range").and_then(ContentRange::parse);
+    let same_representation = match (&task.validator, new_validator) {
+        (Some(old), Some(new)) => old == new,
+        _ => true, // If-Range already made the server check
+    };
+    match range {
+        Some(r) if r.first == plan.offset && same_representation && plan.end.map_or(true, |e| r.last <= e) => {
+            if plan.offset == 0 {
+                task.discard_bytes();
+            }
+            task.ranged = Some(true);
+            if new_validator.is_none() && task.validator.is_none() {
+                // Without a validator separate range requests could
+                // splice two versions: no more ranges for this task.
+                no_more_ranges(task);
+            }
+            task.bytes_expected = r.total.or_else(|| resp.content_length().map(|l| l + plan.offset));
+            Ok(ResponseDecision::Write { offset: plan.offset, resumed: plan.offset > 0 })
+        }
+        Some(r) if !same_representation => {
+            task.discard_bytes();
+            Err(refetch(task, format!("the ETag changed (range {}-{})", r.first, r.last)))
+        }
+        other => {
+            task.discard_bytes();
+            no_more_ranges(task);
+            Err(refetch(task, format!("asked for {:?}, got Content-Range {:?}", plan.request.headers.get("range"), other)))
+        }
+    }
+}
+
+/// The task's later requests ask for the whole body, never a range.
+fn no_more_ranges(task: &mut TaskRecord) {
+    task.fast = false;
+    task.ranged = Some(false);
 }
 
 /// The ranges are ours, not the app's: the response the app sees is the

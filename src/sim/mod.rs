@@ -623,26 +623,8 @@ impl Sim {
             Step::CloseAppWhileDelivering(n) => self.close_during = Some(n),
             Step::ForceQuit => self.force_quit(),
             Step::KillDaemon => self.kill("killed by the system"),
-            Step::Restart => {
-                self.count("restart");
-                let note = Some(self.profile.why_restart.to_string());
-                self.note(Lane::System, "restart", None, note);
-                self.close_app("ended by the restart");
-                self.kill("ended by the restart");
-                if self.profile.daemon_starts_at_boot {
-                    self.wake("boot");
-                }
-            }
-            Step::Offline => {
-                self.count("offline");
-                self.online = false;
-                self.note(Lane::System, "offline", None, None);
-                let ids: Vec<TransferId> = self.conns.keys().copied().collect();
-                for id in ids {
-                    self.conns.remove(&id);
-                    self.daemon_input(|d, now| d.handle_transfer_failed(now, id, Failure::Offline));
-                }
-            }
+            Step::Restart => self.restart(),
+            Step::Offline => self.offline(),
             Step::Online => {
                 self.online = true;
                 self.note(Lane::System, "online", None, None);
@@ -674,6 +656,31 @@ impl Sim {
                 self.lost_at.push(self.now);
                 self.store.blobs.clear();
             }
+        }
+    }
+
+    /// The device restarts: the app and the daemon end; the daemon comes
+    /// back at boot where the profile says it does.
+    fn restart(&mut self) {
+        self.count("restart");
+        let note = Some(self.profile.why_restart.to_string());
+        self.note(Lane::System, "restart", None, note);
+        self.close_app("ended by the restart");
+        self.kill("ended by the restart");
+        if self.profile.daemon_starts_at_boot {
+            self.wake("boot");
+        }
+    }
+
+    /// The network goes away: every open connection fails.
+    fn offline(&mut self) {
+        self.count("offline");
+        self.online = false;
+        self.note(Lane::System, "offline", None, None);
+        let ids: Vec<TransferId> = self.conns.keys().copied().collect();
+        for id in ids {
+            self.conns.remove(&id);
+            self.daemon_input(|d, now| d.handle_transfer_failed(now, id, Failure::Offline));
         }
     }
 
