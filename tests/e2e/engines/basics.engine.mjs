@@ -1,7 +1,8 @@
 // Cross-engine: the tab closed and the queued events replayed exactly once in
 // order with byte-exact files (skeleton.test.mjs, order.test.mjs), FileManager,
 // HTTP (redirects, CORS, 404: http.test.mjs), an upload (upload.test.mjs) and
-// two tabs (multitab.test.mjs). ENGINE=chromium|firefox|webkit|all.
+// two tabs (multitab.test.mjs: distinct identifiers, each event once; a tab
+// without the events follows its task's end). ENGINE=chromium|firefox|webkit|all.
 import assert from "node:assert/strict";
 import { eachEngine, inBrowser, openAppIn, pollPage, base, requestsFor, assertOrder, assertFile, startDownload, waitDone, MiB, figure } from "./common.mjs";
 
@@ -197,5 +198,43 @@ eachEngine("two tabs: tasks created at the same moment get distinct identifiers;
       const holder = (await a.evaluate(() => window.log)).some((e) => e[1] === id && e[0] === "didCompleteWithError") ? a : b;
       assertOrder(await holder.evaluate(() => window.log), id);
     }
+  });
+});
+
+// The tab waiting for an identifier's events follows its own task's end
+// (BroadcastChannel announcements, then a read of the task records: Web
+// Locks, BroadcastChannel and IndexedDB as each engine has them), as in
+// multitab.test.mjs, whose Chromium test this is in every engine.
+eachEngine("a tab that does not hold the events sees its task end without asking: its object says completed within seconds of the other tab's delivery", {}, async (engine) => {
+  await inBrowser(engine, async (browser) => {
+    const ID = "com.example.x-follows";
+    const openIn = (page) => page.evaluate((id) => {
+      window.sessionReady = false;
+      window.openSession(id).ready.then(() => (window.sessionReady = true));
+    }, ID);
+    const a = await openAppIn(browser, base());
+    await openIn(a);
+    await pollPage(a, () => window.sessionReady === true, { timeout: 15_000, what: "A to hold the identifier's events" });
+    const b = await openAppIn(browser, base());
+    await openIn(b);
+    await pollPage(b, (name) => navigator.locks.query().then((s) => s.pending.filter((l) => l.name === name).length === 1), {
+      arg: `bgsession:events:${ID}`, timeout: 15_000, what: "B's request for the identifier's lock",
+    });
+    // Slow enough (1 MiB at 256 KiB/s) that B sees it running first.
+    const idB = await b.evaluate(async ({ id, url }) => {
+      const task = (window.waiting = window.sessions[id].downloadTask(url));
+      task.taskDescription = "follows.bin";
+      await task.resume();
+      return task.taskIdentifier;
+    }, { id: ID, url: `${base()}/files/follows.bin?size=${1 * MiB}&rate=${256 << 10}` });
+    assert.equal(await b.evaluate(() => window.waiting.state), "running");
+    await waitDone(a, idB, 60_000);
+    const deliveredAt = Date.now();
+    // B never calls getAllTasks(): the daemon's announcements make it read the records.
+    await pollPage(b, () => window.waiting.state === "completed", { timeout: 15_000, what: "B's object to say completed" });
+    figure(engine, "a waiting tab's task object said completed, s after the other tab's delivery", ((Date.now() - deliveredAt) / 1000).toFixed(1), "s");
+    assert.deepEqual(await b.evaluate(() => window.log), [], "B received nothing (A holds the identifier)");
+    assert.equal(await b.evaluate(() => window.sessionReady), false, "B still waits for the identifier's events");
+    assertOrder(await a.evaluate(() => window.log), idB);
   });
 });
