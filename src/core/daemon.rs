@@ -1149,6 +1149,7 @@ impl Daemon {
             FailureDecision::WaitForConnectivity { notify: true } => self.commit(now, task, None, vec![Event::TaskIsWaitingForConnectivity]),
             FailureDecision::WaitForConnectivity { notify: false } => self.commit(now, task, None, vec![]),
             FailureDecision::Fail(err) => self.fail(now, task, err),
+            FailureDecision::WaitForOtherWorker(_) => self.set_task(task),
         }
     }
 
@@ -1526,6 +1527,40 @@ mod tests {
         d.handle_response(4.0, next.transfer, head(206, 3 << 20, Some("bytes 1048576-4194303/4194304")));
         drain(&mut d);
         (d, next)
+    }
+
+    /// The task's lock held by another worker (the daemon's previous
+    /// version during a handover, or a second registration): this daemon
+    /// waits for it as long as it takes, writes nothing over that worker's
+    /// record, and goes on with the task once it gets the lock.
+    #[test]
+    fn a_task_another_worker_runs_is_waited_for_not_failed_nor_overwritten() {
+        let mut d = started();
+        d.handle_command(0.0, 1, Command::Resume { task: task(1), fresh: true, id_floor: 1, config: None, session_description: None });
+        let mut send = sends(&drain(&mut d))[0].clone();
+        let mut now = 1.0;
+        for _ in 0..20 {
+            d.handle_transfer_failed(now, send.transfer, Failure::Busy("another worker runs this task".into()));
+            let actions = drain(&mut d);
+            assert!(!actions.iter().any(|a| matches!(a, Action::Commit(_))), "nothing stored over the other worker's record: {actions:?}");
+            assert!(events(&actions).is_empty(), "nothing journalled: {actions:?}");
+            let t = d.task("s", 1).unwrap();
+            assert_eq!((t.state, t.failures), (TaskState::Running, 0), "still running, no failure counted");
+            assert_eq!(t.retry_at, Some(now + crate::core::transfer::BUSY_RETRY_MS));
+            now += crate::core::transfer::BUSY_RETRY_MS;
+            d.handle_timeout(now);
+            send = sends(&drain(&mut d))[0].clone();
+        }
+        // The lock at last: the transfer goes on as any other.
+        d.handle_response(now + 1.0, send.transfer, head(200, 100, None));
+        drain(&mut d);
+        d.handle_segment_stored(now + 2.0, send.transfer, 100, 10.0);
+        d.handle_body_end(now + 3.0, send.transfer);
+        let actions = drain(&mut d);
+        let Some(Action::VerifyBytes { task, .. }) = actions.iter().find(|a| matches!(a, Action::VerifyBytes { .. })).cloned() else { panic!("checked before finishing: {actions:?}") };
+        d.handle_bytes_verified(now + 4.0, task, 1);
+        let evs = events(&drain(&mut d));
+        assert!(matches!(evs[..], [Event::DidFinishDownloadingTo { .. }, Event::DidCompleteWithError { error: None }]), "{evs:?}");
     }
 
     #[test]

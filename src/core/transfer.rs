@@ -358,7 +358,17 @@ pub enum Failure {
     TooManyRedirects(String),
     /// The request cannot be sent as it is (a header the browser refuses).
     BadRequest(String),
+    /// Another worker holds the task's lock and runs it (the daemon's
+    /// previous version while a new one takes over, or a second
+    /// registration of the daemon on the origin): not a failure of the
+    /// task. Tried again in [`BUSY_RETRY_MS`], not counted, so it never
+    /// uses up the retries of the errors above.
+    Busy(String),
 }
+
+/// How long a task another worker runs ([`Failure::Busy`]) waits before
+/// this daemon tries to take it again.
+pub const BUSY_RETRY_MS: f64 = 2_000.0;
 
 /// The largest byte count a browser can represent exactly (2^53 - 1): a
 /// `Content-Length` above it is absurd.
@@ -533,6 +543,10 @@ pub enum FailureDecision {
     },
     /// The task ends with this error.
     Fail(NsError),
+    /// Another worker runs the task ([`Failure::Busy`]): try to take it at
+    /// this time. Its record is that worker's to write meanwhile: this
+    /// daemon stores nothing of its own view.
+    WaitForOtherWorker(f64),
 }
 
 /// The longest `Retry-After` honoured (longer ones are capped).
@@ -627,6 +641,11 @@ impl RetryPolicy {
                 let at = now + self.backoff_ms(1, jitter);
                 task.retry_at = Some(at);
                 return FailureDecision::RetryAt(at);
+            }
+            Failure::Busy(_) => {
+                let at = now + BUSY_RETRY_MS;
+                task.retry_at = Some(at);
+                return FailureDecision::WaitForOtherWorker(at);
             }
             Failure::Connect(d) => (UrlErrorCode::CannotConnectToHost, d, true),
             Failure::Lost(d) => (UrlErrorCode::NetworkConnectionLost, d, true),
@@ -966,6 +985,22 @@ mod tests {
         assert_eq!(t.retry_at, Some(10.0 + OFFLINE_POLL_MS));
         on_segment_stored(&mut t, 5);
         assert!(!t.waiting_for_connectivity, "data flows again");
+    }
+
+    #[test]
+    fn a_task_another_worker_runs_waits_for_it_and_never_fails_for_it() {
+        let p = RetryPolicy::default();
+        let mut t = task();
+        let segment_len = t.segment_len;
+        for i in 0..10 * p.max_failures {
+            let now = i as f64 * BUSY_RETRY_MS;
+            assert_eq!(p.on_failure(&mut t, Failure::Busy("another worker runs this task".into()), now, 0.5), FailureDecision::WaitForOtherWorker(now + BUSY_RETRY_MS));
+        }
+        assert_eq!(t.failures, 0, "waiting for another worker is not failing");
+        assert_eq!(t.segment_len, segment_len, "nor a reason for shorter segments");
+        // A real failure after it still counts from zero.
+        assert!(matches!(p.on_failure(&mut t, Failure::Lost("cut".into()), 0.0, 0.0), FailureDecision::RetryAt(_)));
+        assert_eq!(t.failures, 1);
     }
 
     #[test]

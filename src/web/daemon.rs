@@ -482,7 +482,7 @@ fn flight(key: TaskKey, response: Option<web_sys::Response>, whole: bool, upload
 async fn fly(life: u64, s: Send, flight: Rc<Flight>) {
     let id = s.transfer;
     if !hold_task_lock(&flight.key).await {
-        return failed(life, id, Failure::Lost("another worker runs this task".into()));
+        return failed(life, id, Failure::Busy("another worker runs this task".into()));
     }
     let body = match upload_body(&s).await {
         Ok(b) => b,
