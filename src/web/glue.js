@@ -492,7 +492,21 @@ export async function activeWorker(scriptURL) {
   if (!("serviceWorker" in navigator)) {
     throw Object.assign(new Error("bgsession: Service Workers are not available (they need https or localhost)"), { name: "BGSessionUnavailable" });
   }
-  const reg = await navigator.serviceWorker.register(scriptURL, { type: "module" });
+  let reg;
+  try {
+    reg = await navigator.serviceWorker.register(scriptURL, { type: "module" });
+  } catch (err) {
+    // Mostly a URL that serves no worker script (a bundler's index.html
+    // fallback, a 404): name it, and what sets it.
+    throw Object.assign(
+      new Error(
+        `bgsession: the daemon's worker script ${scriptURL} could not be registered (${err?.name}: ${err?.message}). ` +
+          `Serve bgsession's worker script (the package's "bgsession/sw" entry) at that URL, or set config.serviceWorkerURL to where it is served ` +
+          `(with Vite: import swURL from "bgsession/sw?worker&url")`,
+      ),
+      { name: "BGSessionUnavailable", cause: err },
+    );
+  }
   daemonRegistration = reg;
   if (reg.active) return reg.active;
   const w = reg.installing || reg.waiting;

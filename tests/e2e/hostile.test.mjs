@@ -277,6 +277,37 @@ test("a request's own headers with CR/LF or forbidden names: downloadTask throws
   });
 });
 
+// A new user's first mistake (a bundler serving index.html for the default
+// ./bgsession-sw.js, or a path that is not there): the error names the URL
+// and the setting that fixes it.
+test("a serviceWorkerURL that serves no worker script: resume() rejects naming the URL and config.serviceWorkerURL", async () => {
+  await withApp(async ({ page, errors }) => {
+    const results = await page.evaluate(async (base) => {
+      const out = [];
+      for (const [i, url] of ["/fixtures/app.html", "/no-such-worker.js"].entries()) {
+        const session = window.openSession(`com.example.no-worker-${i}`, { serviceWorkerURL: url });
+        const task = session.downloadTask(`${base}/files/nw.bin?size=10`);
+        try {
+          await task.resume();
+          out.push({ url, rejected: false });
+        } catch (e) {
+          out.push({ url, rejected: true, name: e.name, message: e.message });
+        }
+      }
+      return out;
+    }, server.url);
+    for (const r of results) {
+      assert.ok(r.rejected, `resume() rejects: ${JSON.stringify(r)}`);
+      assert.equal(r.name, "BGSessionUnavailable", r.message);
+      assert.ok(r.message.includes(r.url), `names the URL: ${r.message}`);
+      assert.ok(r.message.includes("config.serviceWorkerURL"), `names the setting: ${r.message}`);
+    }
+    // The browser's own console lines for the two scripts it refused.
+    const expected = /unsupported MIME type \('text\/html'\)|bad HTTP response code \(404\) was received when fetching the script/;
+    errors.splice(0, errors.length, ...errors.filter((e) => !expected.test(e)));
+  });
+});
+
 // ---------------------------------------------------------------- sandbox paths
 
 test("sandbox paths escaping their folder, empty or absurdly long names: a clear NSError, nothing moved", async () => {
