@@ -182,6 +182,14 @@ pub enum Action {
         /// The lengths the journal recorded.
         segments: Vec<u64>,
     },
+    /// Read this task's stored record again: another worker ran the task
+    /// ([`Failure::Busy`](crate::core::transfer::Failure::Busy)), so this
+    /// daemon's view of it may be behind (bytes stored since, or the task
+    /// ended). Answer with [`Daemon::handle_task_read`].
+    ReadTask {
+        /// The task.
+        task: TaskKey,
+    },
     /// Answer command `to`.
     Reply {
         /// The id the command came with.
@@ -229,6 +237,9 @@ struct Transfer {
 struct Attempt {
     first_response: bool,
     restarted: bool,
+    /// Another worker ran the task (its lock was held): its record is read
+    /// again before the next request ([`Action::ReadTask`]).
+    reread: bool,
 }
 
 /// What a task waits for before it may start.
@@ -238,6 +249,9 @@ enum Hold {
     Verifying { finishing: bool },
     /// An upload's file is being copied.
     Copying,
+    /// Its record is being read again ([`Action::ReadTask`]): another
+    /// worker ran the task meanwhile.
+    Rereading,
 }
 
 /// Orders running tasks as the scheduler picks them: higher priority
@@ -713,6 +727,35 @@ impl Daemon {
         self.schedule(now);
     }
 
+    /// The answer to [`Action::ReadTask`]: the task's stored record
+    /// (`Ok(None)`: there is none), or why it could not be read. The record
+    /// is taken as it is stored, unless this daemon changed the task
+    /// meanwhile (a page's command): then its own view is the newer one.
+    /// A read that failed leaves the daemon's view as it was.
+    pub fn handle_task_read(&mut self, now: f64, key: TaskKey, read: Result<Option<TaskRecord>, String>) {
+        self.now = self.now.max(now);
+        if self.holds.get(&key) != Some(&Hold::Rereading) {
+            return;
+        }
+        self.holds.remove(&key);
+        match read {
+            Ok(Some(task)) => {
+                self.attempts.remove(&key);
+                self.last_progress.remove(&key);
+                self.set_task(task);
+            }
+            Ok(None) => {
+                if let Some(old) = self.tasks.remove(&key) {
+                    self.index.remove(&key, old.policy.is_discretionary, is_limited(&old));
+                }
+                self.attempts.remove(&key);
+                self.last_progress.remove(&key);
+            }
+            Err(_) => {}
+        }
+        self.schedule(now);
+    }
+
     /// The answer to [`Action::CopyFile`]: the copy's segments, or the
     /// task's error (no such file, no space).
     pub fn handle_file_copied(&mut self, now: f64, key: TaskKey, copied: Result<Vec<u64>, NsError>) {
@@ -862,7 +905,7 @@ impl Daemon {
             task.resource_deadline = Some(now + ms);
         }
         if transition == Transition::Schedule {
-            self.attempts.insert(key.clone(), Attempt { first_response: true, restarted: false });
+            self.attempts.insert(key.clone(), Attempt { first_response: true, restarted: false, reread: false });
         }
         let mut commit = Commit { task: Some(task.clone()), config, ..Commit::default() };
         if is_new && task.kind == TaskKind::Upload {
@@ -1108,6 +1151,12 @@ impl Daemon {
         if self.active.contains_key(&key) || self.holds.contains_key(&key) || task.state != TaskState::Running {
             return;
         }
+        if self.attempts.get(&key).is_some_and(|a| a.reread) {
+            self.attempts.remove(&key);
+            self.holds.insert(key.clone(), Hold::Rereading);
+            self.actions.push_back(Action::ReadTask { task: key });
+            return;
+        }
         let id = TransferId(self.next_transfer);
         self.next_transfer += 1;
         let upload = task.kind == TaskKind::Upload;
@@ -1118,7 +1167,7 @@ impl Daemon {
         } else {
             transfer::plan_fetch(&task)
         };
-        self.attempts.entry(key.clone()).or_insert(Attempt { first_response: true, restarted: false });
+        self.attempts.entry(key.clone()).or_insert(Attempt { first_response: true, restarted: false, reread: false });
         let send = Send {
             transfer: id,
             task: key.clone(),
@@ -1149,7 +1198,12 @@ impl Daemon {
             FailureDecision::WaitForConnectivity { notify: true } => self.commit(now, task, None, vec![Event::TaskIsWaitingForConnectivity]),
             FailureDecision::WaitForConnectivity { notify: false } => self.commit(now, task, None, vec![]),
             FailureDecision::Fail(err) => self.fail(now, task, err),
-            FailureDecision::WaitForOtherWorker(_) => self.set_task(task),
+            FailureDecision::WaitForOtherWorker(_) => {
+                if let Some(a) = self.attempts.get_mut(&key_of(&task)) {
+                    a.reread = true;
+                }
+                self.set_task(task);
+            }
         }
     }
 
@@ -1215,7 +1269,7 @@ impl Daemon {
     /// response says where the download resumes (`didResumeAtOffset`).
     fn new_attempt(&mut self, key: &TaskKey) {
         if let Some(a) = self.attempts.get_mut(key) {
-            *a = Attempt { first_response: true, restarted: false };
+            *a = Attempt { first_response: true, restarted: false, reread: false };
         }
     }
 
@@ -1247,6 +1301,10 @@ impl Daemon {
         if task.state != TaskState::Running {
             self.last_progress.remove(&key);
             self.attempts.remove(&key);
+            self.holds.remove(&key);
+        }
+        if self.holds.get(&key) == Some(&Hold::Rereading) {
+            // Changed here meanwhile: this view is the newer one.
             self.holds.remove(&key);
         }
         let session = task.session.clone();
@@ -1532,7 +1590,8 @@ mod tests {
     /// The task's lock held by another worker (the daemon's previous
     /// version during a handover, or a second registration): this daemon
     /// waits for it as long as it takes, writes nothing over that worker's
-    /// record, and goes on with the task once it gets the lock.
+    /// record, reads the record again before each try, and goes on with the
+    /// task once it gets the lock.
     #[test]
     fn a_task_another_worker_runs_is_waited_for_not_failed_nor_overwritten() {
         let mut d = started();
@@ -1544,11 +1603,16 @@ mod tests {
             let actions = drain(&mut d);
             assert!(!actions.iter().any(|a| matches!(a, Action::Commit(_))), "nothing stored over the other worker's record: {actions:?}");
             assert!(events(&actions).is_empty(), "nothing journalled: {actions:?}");
-            let t = d.task("s", 1).unwrap();
+            let t = d.task("s", 1).unwrap().clone();
             assert_eq!((t.state, t.failures), (TaskState::Running, 0), "still running, no failure counted");
             assert_eq!(t.retry_at, Some(now + crate::core::transfer::BUSY_RETRY_MS));
             now += crate::core::transfer::BUSY_RETRY_MS;
             d.handle_timeout(now);
+            let actions = drain(&mut d);
+            assert!(sends(&actions).is_empty(), "the record is read first: {actions:?}");
+            assert!(actions.iter().any(|a| matches!(a, Action::ReadTask { task } if *task == ("s".to_string(), 1))), "{actions:?}");
+            // As the other worker left it (here: no further).
+            d.handle_task_read(now, ("s".into(), 1), Ok(Some(t)));
             send = sends(&drain(&mut d))[0].clone();
         }
         // The lock at last: the transfer goes on as any other.
@@ -1561,6 +1625,85 @@ mod tests {
         d.handle_bytes_verified(now + 4.0, task, 1);
         let evs = events(&drain(&mut d));
         assert!(matches!(evs[..], [Event::DidFinishDownloadingTo { .. }, Event::DidCompleteWithError { error: None }]), "{evs:?}");
+    }
+
+    /// Busy once, then the record read again: what the other worker did is
+    /// what this daemon goes on from.
+    fn after_another_worker(stored: impl FnOnce(&mut TaskRecord)) -> (Daemon, Vec<Action>) {
+        let mut d = started();
+        d.handle_command(0.0, 1, Command::Resume { task: task(1), fresh: true, id_floor: 1, config: None, session_description: None });
+        let send = sends(&drain(&mut d))[0].clone();
+        d.handle_transfer_failed(1.0, send.transfer, Failure::Busy("another worker runs this task".into()));
+        drain(&mut d);
+        let mut theirs = d.task("s", 1).unwrap().clone();
+        stored(&mut theirs);
+        d.handle_timeout(1.0 + crate::core::transfer::BUSY_RETRY_MS);
+        assert!(drain(&mut d).iter().any(|a| matches!(a, Action::ReadTask { .. })));
+        d.handle_task_read(3000.0, ("s".into(), 1), Ok(Some(theirs)));
+        let actions = drain(&mut d);
+        (d, actions)
+    }
+
+    #[test]
+    fn a_task_another_worker_finished_is_not_fetched_again() {
+        let (d, actions) = after_another_worker(|t| t.complete(None).unwrap());
+        assert!(sends(&actions).is_empty() && events(&actions).is_empty(), "nothing sent, nothing journalled twice: {actions:?}");
+        assert_eq!(d.task("s", 1).unwrap().state, TaskState::Completed);
+        assert!(d.is_idle());
+    }
+
+    #[test]
+    fn a_task_another_worker_advanced_goes_on_from_its_bytes() {
+        let (_, actions) = after_another_worker(|t| {
+            t.segments = vec![1 << 20];
+            t.bytes_received = 1 << 20;
+            t.bytes_expected = Some(4 << 20);
+            t.validator = Some(crate::core::task::Validator::ETag("\"v1\"".into()));
+            t.ranged = Some(true);
+        });
+        let send = sends(&actions)[0].clone();
+        assert_eq!(send.request.headers["range"], format!("bytes={}-", 1 << 20), "from the other worker's bytes, not from zero");
+    }
+
+    #[test]
+    fn a_task_changed_here_while_its_record_is_read_keeps_this_view() {
+        let mut d = started();
+        d.handle_command(0.0, 1, Command::Resume { task: task(1), fresh: true, id_floor: 1, config: None, session_description: None });
+        let send = sends(&drain(&mut d))[0].clone();
+        d.handle_transfer_failed(1.0, send.transfer, Failure::Busy("another worker runs this task".into()));
+        drain(&mut d);
+        let stale = d.task("s", 1).unwrap().clone();
+        d.handle_timeout(1.0 + crate::core::transfer::BUSY_RETRY_MS);
+        drain(&mut d);
+        d.handle_command(2500.0, 2, Command::Suspend { session: "s".into(), task_id: 1 });
+        drain(&mut d);
+        d.handle_task_read(3000.0, ("s".into(), 1), Ok(Some(stale)));
+        assert!(sends(&drain(&mut d)).is_empty());
+        assert_eq!(d.task("s", 1).unwrap().state, TaskState::Suspended, "the suspend stands");
+    }
+
+    #[test]
+    fn a_task_whose_record_is_gone_is_dropped_and_one_that_cannot_be_read_goes_on() {
+        let mut d = started();
+        d.handle_command(0.0, 1, Command::Resume { task: task(1), fresh: true, id_floor: 1, config: None, session_description: None });
+        let send = sends(&drain(&mut d))[0].clone();
+        d.handle_transfer_failed(1.0, send.transfer, Failure::Busy("another worker runs this task".into()));
+        drain(&mut d);
+        d.handle_timeout(2001.0);
+        drain(&mut d);
+        d.handle_task_read(2002.0, ("s".into(), 1), Err("IndexedDB closed".into()));
+        assert_eq!(sends(&drain(&mut d)).len(), 1, "a failed read: tried from this worker's view");
+        let mut d = started();
+        d.handle_command(0.0, 1, Command::Resume { task: task(1), fresh: true, id_floor: 1, config: None, session_description: None });
+        let send = sends(&drain(&mut d))[0].clone();
+        d.handle_transfer_failed(1.0, send.transfer, Failure::Busy("another worker runs this task".into()));
+        drain(&mut d);
+        d.handle_timeout(2001.0);
+        drain(&mut d);
+        d.handle_task_read(2002.0, ("s".into(), 1), Ok(None));
+        let actions = drain(&mut d);
+        assert!(sends(&actions).is_empty() && events(&actions).is_empty(), "no record: nothing to run: {actions:?}");
+        assert!(d.task("s", 1).is_none() && d.is_idle(), "{:?}", d.task("s", 1));
     }
 
     #[test]

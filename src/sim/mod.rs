@@ -994,6 +994,13 @@ impl Sim {
                     d.handle_file_copied(now, task, result);
                 }
             }
+            Action::ReadTask { task } => {
+                // The simulator runs one daemon: no other worker holds a task.
+                let record = self.store.tasks.get(&task).filter(|_| !self.store.forgotten.contains_key(&task)).cloned();
+                if let Some(d) = self.daemon.as_mut() {
+                    d.handle_task_read(now, task, Ok(record));
+                }
+            }
             Action::VerifyBytes { task, blob_id, segments } => {
                 let intact = self.store.intact_prefix(&blob_id, &segments);
                 if intact < segments.len() {

@@ -159,6 +159,7 @@ fn perform(life: u64, action: Action) {
             feed(life, |d, now| d.handle_file_copied(now, task, copied));
         }),
         Action::VerifyBytes { task, blob_id, segments } => spawn_local(verify(life, task, blob_id, segments)),
+        Action::ReadTask { task } => spawn_local(read_task(life, task)),
         Action::Reply { to, reply } => answer(to, reply),
         Action::Broadcast(b) => after_commits(async move { post(&to_js(&b)) }),
         Action::LaunchApp { session, why } => after_commits(async move {
@@ -813,6 +814,24 @@ async fn verify(life: u64, key: TaskKey, blob_id: String, segments: Vec<u64>) {
         js::console_warn(&format!("bgsession: task {}: {} stored segment(s) missing or short; continuing from segment {intact}", key.1, segments.len() - intact));
     }
     feed(life, |d, now| d.handle_bytes_verified(now, key, intact));
+}
+
+/// The task's record as stored now (another worker ran the task): the kept
+/// records are dropped and read again from IndexedDB, where that worker
+/// wrote.
+async fn read_task(life: u64, key: TaskKey) {
+    let read = async {
+        let store = store::shared().await?;
+        store.forget_tasks();
+        Ok::<_, JsValue>(store.tasks(Some(&key.0)).await?.into_iter().find(|t| t.task_id == key.1))
+    }
+    .await
+    .map_err(|e| {
+        let why = js::message(&e);
+        js::console_warn(&format!("bgsession: task {}: its record could not be read again ({why}); this worker goes on from its own view", key.1));
+        why
+    });
+    feed(life, |d, now| d.handle_task_read(now, key, read));
 }
 
 /// iOS relaunching the app in the background, the browser's way: a

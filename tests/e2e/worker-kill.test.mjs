@@ -3,6 +3,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startServer, newProfile, removeProfile, launch, openApp, waitFor } from "./harness.mjs";
+import { assertOrder, assertFile } from "./order-helpers.mjs";
 
 let server;
 before(async () => {
@@ -96,6 +97,53 @@ test("simulateDaemonKill: the daemon drops its transfers, announces it, and resu
     assert.equal(got.sha256, want.sha256);
     const status = await page.evaluate(() => window.sessions["com.example.simkill"].daemonStatus());
     assert.equal(status.transfers, 0);
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+    await removeProfile(profile);
+  }
+});
+
+// The daemon takes a Web Lock per task while it transfers it, so that two
+// workers never run one task (the previous version during a handover, or a
+// second registration of the daemon). Here the page holds that lock, as
+// another worker would: the daemon waits for it, counting no failure. It
+// used to count each try as a lost connection and fail the task with -1005
+// after its 6 tries (15.5–31 s of backoff); the lock is held 35 s.
+test("a task whose lock another context holds waits for it (35 s, past the tries a lost connection gets), then ends byte-exact, once", async () => {
+  const profile = await newProfile();
+  const context = await launch(profile);
+  const errors = [];
+  const size = 256 << 10;
+  const SESSION = "com.example.busy";
+  try {
+    const page = await openApp(context, server.url, errors);
+    const id = await page.evaluate(
+      async ({ base, size, session }) => {
+        const task = window.openSession(session).downloadTask(`${base}/files/busy.bin?size=${size}`);
+        task.taskDescription = "busy.bin";
+        window.busyTask = task;
+        // Held until released, as a worker running the task holds it.
+        await new Promise((held) =>
+          navigator.locks.request(`bgsession:task:${session}:${task.taskIdentifier}`, () => {
+            held();
+            return new Promise((release) => (window.releaseTaskLock = release));
+          }),
+        );
+        await task.resume();
+        return task.taskIdentifier;
+      },
+      { base: server.url, size, session: SESSION },
+    );
+    await new Promise((r) => setTimeout(r, 35_000));
+    assert.deepEqual(await page.evaluate(() => window.log.filter((e) => e[0] === "didCompleteWithError")), [], "no completion while the lock is held");
+    assert.equal(await page.evaluate(() => window.busyTask.state), "running");
+    assert.equal(server.log.filter((e) => e.path === "/files/busy.bin").length, 0, "nothing fetched while another context holds the task");
+    await page.evaluate(() => window.releaseTaskLock());
+    await page.waitForFunction((id) => window.log.some((e) => e[0] === "didCompleteWithError" && e[1] === id), id, { timeout: 30_000 });
+    const log = await page.evaluate(() => window.log);
+    assertOrder(log, id);
+    await assertFile(server, page, "file:///Documents/busy.bin", { name: "busy.bin", size });
     assert.deepEqual(errors, []);
   } finally {
     await context.close();
