@@ -153,3 +153,39 @@ eachEngine("WebKit: the worker stopped after its last page closed ends byte-exac
     await assertFile(page2, name, { size });
   });
 });
+
+// Two workers never run one task: the daemon takes the task's Web Lock
+// before it fetches. Held elsewhere (here by the page, as the daemon's
+// previous version would during a handover), the daemon waits for it and
+// fetches nothing; released, the task ends byte-exact (worker-kill.test.mjs
+// holds it 35 s in Chromium, past the tries of a lost connection).
+eachEngine("a task whose Web Lock another context holds waits for it and fetches nothing; released, it ends byte-exact", {}, async (engine) => {
+  await inBrowser(engine, async (browser) => {
+    const SESSION = "com.example.x-busy";
+    const size = 256 << 10;
+    const page = await openAppIn(browser, base());
+    const id = await page.evaluate(async ({ url, session }) => {
+      const task = window.openSession(session).downloadTask(url);
+      task.taskDescription = "x-busy.bin";
+      window.busyTask = task;
+      await new Promise((held) =>
+        navigator.locks.request(`bgsession:task:${session}:${task.taskIdentifier}`, () => {
+          held();
+          return new Promise((release) => (window.releaseTaskLock = release));
+        }),
+      );
+      await task.resume();
+      return task.taskIdentifier;
+    }, { url: `${base()}/files/x-busy.bin?size=${size}`, session: SESSION });
+    await sleep(8000);
+    assert.deepEqual(requestsFor("/files/x-busy.bin"), [], "nothing fetched while another context holds the task");
+    assert.equal(await page.evaluate(() => window.busyTask.state), "running");
+    assert.ok(!(await page.evaluate(() => window.log.some((e) => e[0] === "didCompleteWithError"))), "no completion while the lock is held");
+    const releasedAt = Date.now();
+    await page.evaluate(() => window.releaseTaskLock());
+    const log = await waitDone(page, id, 30_000);
+    figure(engine, "a task waiting for another context's lock ended, s after the release", ((Date.now() - releasedAt) / 1000).toFixed(1), "s");
+    assertOrder(log, id);
+    await assertFile(page, "x-busy.bin", { size });
+  });
+});
