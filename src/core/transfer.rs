@@ -366,6 +366,30 @@ pub enum Failure {
     Busy(String),
 }
 
+/// The name of the error a host's body reader fails with when the body
+/// goes on past the size its response announced ([`classify_error`]:
+/// a bad server response).
+pub const BAD_RESPONSE_ERROR: &str = "BgsessionBadServerResponse";
+
+/// What an error thrown while fetching or storing a body means, by the
+/// name the browser gave it (`DOMException` names; `message` kept as the
+/// detail): a body longer than announced ([`BAD_RESPONSE_ERROR`]) is the
+/// server's fault, no space is quota, a timeout is a timeout. Anything else
+/// while `online` is false is the network going away. Otherwise the
+/// storage engine's refusals (`InvalidStateError`: a closed database or
+/// cache; `UnknownError`; `NotAllowedError`) are write failures, and the
+/// rest (a `TypeError` from a broken stream, say) a lost connection.
+pub fn classify_error(name: &str, message: String, online: bool) -> Failure {
+    match name {
+        BAD_RESPONSE_ERROR => Failure::BadResponse(message),
+        "QuotaExceededError" => Failure::Quota(message),
+        "TimeoutError" => Failure::TimedOut(message),
+        _ if !online => Failure::Offline,
+        "InvalidStateError" | "UnknownError" | "NotAllowedError" => Failure::Write(message),
+        _ => Failure::Lost(message),
+    }
+}
+
 /// How long a task another worker runs ([`Failure::Busy`]) waits before
 /// this daemon tries to take it again.
 pub const BUSY_RETRY_MS: f64 = 2_000.0;
@@ -985,6 +1009,32 @@ mod tests {
         assert_eq!(t.retry_at, Some(10.0 + OFFLINE_POLL_MS));
         on_segment_stored(&mut t, 5);
         assert!(!t.waiting_for_connectivity, "data flows again");
+    }
+
+    #[test]
+    fn errors_are_classified_by_name_then_by_the_network() {
+        let m = || "m".to_string();
+        for (name, online, want) in [
+            (BAD_RESPONSE_ERROR, true, Failure::BadResponse(m())),
+            (BAD_RESPONSE_ERROR, false, Failure::BadResponse(m())),
+            ("QuotaExceededError", false, Failure::Quota(m())),
+            ("TimeoutError", false, Failure::TimedOut(m())),
+            ("TypeError", false, Failure::Offline),
+            ("InvalidStateError", false, Failure::Offline),
+            ("InvalidStateError", true, Failure::Write(m())),
+            ("UnknownError", true, Failure::Write(m())),
+            ("NotAllowedError", true, Failure::Write(m())),
+            ("TypeError", true, Failure::Lost(m())),
+            ("AbortError", true, Failure::Lost(m())),
+            ("", true, Failure::Lost(m())),
+        ] {
+            assert_eq!(classify_error(name, m(), online), want, "{name:?}, online {online}");
+        }
+        // What each means for the task: a write failure or a bad response is
+        // final, a lost connection is retried.
+        let p = RetryPolicy::default();
+        assert!(matches!(p.on_failure(&mut task(), classify_error("InvalidStateError", m(), true), 0.0, 0.0), FailureDecision::Fail(e) if e.code == -3003));
+        assert!(matches!(p.on_failure(&mut task(), classify_error("TypeError", m(), true), 0.0, 0.0), FailureDecision::RetryAt(_)));
     }
 
     #[test]

@@ -63,28 +63,15 @@ fn online() -> bool {
     js::get(&nav, "onLine").as_bool().unwrap_or(true)
 }
 
-/// Classifies an error thrown while fetching or storing a body.
+/// Classifies an error thrown while fetching or storing a body
+/// ([`transfer::classify_error`] decides).
 pub fn classify(err: &JsValue) -> Failure {
-    let name = js::error_name(err);
-    let msg = js::message(err);
-    if name == BAD_RESPONSE {
-        Failure::BadResponse(msg)
-    } else if name == "QuotaExceededError" {
-        Failure::Quota(msg)
-    } else if name == "TimeoutError" {
-        Failure::TimedOut(msg)
-    } else if !online() {
-        Failure::Offline
-    } else if name == "InvalidStateError" || name == "UnknownError" || name == "NotAllowedError" {
-        Failure::Write(msg)
-    } else {
-        Failure::Lost(msg)
-    }
+    transfer::classify_error(&js::error_name(err), js::message(err), online())
 }
 
 /// The name of the error a limited body fails with when it goes on past
 /// its announced size (see [`limit_body`], [`classify`]).
-const BAD_RESPONSE: &str = "BgsessionBadServerResponse";
+const BAD_RESPONSE: &str = transfer::BAD_RESPONSE_ERROR;
 
 /// A body without `Content-Length` (chunked) is not cut by the browser at
 /// the size its `Content-Range` announced: past `transfer::body_limit` this
