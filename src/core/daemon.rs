@@ -453,6 +453,13 @@ impl Daemon {
         self.background_transfers() == self.active.len() && self.holds.is_empty() && self.timer.is_none()
     }
 
+    /// Running tasks this daemon has to carry out (transferring, or waiting
+    /// for their turn, a retry or the network): what `Reply::Status` calls
+    /// `pending`, and why a host keeps the worker or asks to be woken.
+    pub fn pending(&self) -> usize {
+        self.index.entries.len()
+    }
+
     /// Requests in flight (Background Fetches included).
     pub fn transfers(&self) -> usize {
         self.transfers.len()
@@ -520,7 +527,7 @@ impl Daemon {
             Command::Wake | Command::Ping => Reply::Done { changed: false },
             Command::Status => {
                 let background = self.transfers.values().filter(|t| t.background).count();
-                Reply::Status { transfers: self.transfers.len() - background, background_fetches: background, pending: self.index.entries.len() }
+                Reply::Status { transfers: self.transfers.len() - background, background_fetches: background, pending: self.pending() }
             }
         };
         match &reply {
@@ -1605,6 +1612,7 @@ mod tests {
             assert!(events(&actions).is_empty(), "nothing journalled: {actions:?}");
             let t = d.task("s", 1).unwrap().clone();
             assert_eq!((t.state, t.failures), (TaskState::Running, 0), "still running, no failure counted");
+            assert_eq!(d.pending(), 1, "still this daemon's to carry out");
             assert_eq!(t.retry_at, Some(now + crate::core::transfer::BUSY_RETRY_MS));
             now += crate::core::transfer::BUSY_RETRY_MS;
             d.handle_timeout(now);
@@ -1650,6 +1658,7 @@ mod tests {
         assert!(sends(&actions).is_empty() && events(&actions).is_empty(), "nothing sent, nothing journalled twice: {actions:?}");
         assert_eq!(d.task("s", 1).unwrap().state, TaskState::Completed);
         assert!(d.is_idle());
+        assert_eq!(d.pending(), 0, "nothing left to carry out");
     }
 
     #[test]

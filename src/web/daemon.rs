@@ -310,7 +310,7 @@ pub async fn daemon_handle_message(msg: JsValue) -> Result<JsValue, JsValue> {
         PageMessage::Host(HostRequest::SimulateKill) => reply_to_js("simulateKill", Reply::Killed { transfers: kill() }),
         PageMessage::Host(HostRequest::Pending) => {
             let life = ensure_started().await?;
-            let running = input(life, |d, _| d.tasks().any(|t| t.state == TaskState::Running)).unwrap_or(false);
+            let running = input(life, |d, _| d.pending() > 0).unwrap_or(false);
             reply_to_js("pending", Reply::Pending { running })
         }
         PageMessage::Command { op, command } => {
