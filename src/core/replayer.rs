@@ -63,7 +63,7 @@
 //! ```
 
 use crate::core::journal::{ack_for, delegate_call, Ack, DelegateCall, Event, JournalEntry, ReplayTracker};
-use crate::core::task::{TaskRecord, TaskState};
+use crate::core::task::TaskRecord;
 use crate::core::path::{Root, SandboxPath};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -226,7 +226,7 @@ impl Replayer {
     /// being read again ([`Ack::record_over`]; a completed record never
     /// gains bytes, and an identifier is never given twice).
     pub fn handle_records(&mut self, records: &[TaskRecord]) {
-        for r in records.iter().filter(|r| r.state == TaskState::Completed && r.segments.is_empty()) {
+        for r in records.iter().filter(|r| r.is_over()) {
             self.records_over.insert(r.task_id);
         }
     }
@@ -568,6 +568,7 @@ impl Replayer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::task::TaskState;
     use crate::core::journal::CallArgs;
 
     fn entry(seq: u64, task_id: u64, event: Event) -> JournalEntry {

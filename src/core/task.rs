@@ -462,6 +462,14 @@ impl TaskRecord {
     pub fn expected_or_unknown(&self) -> i64 {
         self.bytes_expected.map_or(-1, |n| n as i64)
     }
+    /// Over for good: completed, with no bytes kept for resume data. Its
+    /// record may be forgotten once its last event is acknowledged, and no
+    /// stored bytes are its (glue.js `forgetTasks` applies the same rule to
+    /// the stored records).
+    pub fn is_over(&self) -> bool {
+        self.state == TaskState::Completed && self.segments.is_empty()
+    }
+
 
     /// Forget the stored bytes (the server's representation changed).
     pub fn discard_bytes(&mut self) {

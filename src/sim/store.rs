@@ -9,7 +9,7 @@ use crate::core::daemon::{Commit, TaskKey};
 use crate::core::files::{self, FileMeta};
 use crate::core::journal::{Ack, AppendPlan, JournalEntry};
 use crate::core::path::SandboxPath;
-use crate::core::task::{TaskRecord, TaskState};
+use crate::core::task::TaskRecord;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// See the module documentation.
@@ -118,7 +118,7 @@ impl Store {
                 self.totals.remove(&key);
                 // As the page's acknowledgement does (glue.js ackEntries): a
                 // finished task is forgotten unless it holds resume bytes.
-                if self.tasks.get(&key).is_some_and(|t| t.state == TaskState::Completed && t.segments.is_empty()) {
+                if self.tasks.get(&key).is_some_and(TaskRecord::is_over) {
                     if let Some(t) = self.tasks.remove(&key) {
                         self.forgotten.insert(key.clone(), t);
                     }

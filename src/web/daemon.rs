@@ -21,7 +21,6 @@ use crate::core::files::FileMeta;
 use crate::core::network::NetworkInfo;
 use crate::core::path::SandboxPath;
 use crate::core::protocol::{decode_page_message, task_lock, Broadcast, Command, DaemonEvent, HostRequest, PageMessage, Reply};
-use crate::core::task::TaskState;
 use crate::core::transfer::{Failure, FetchPlan};
 use crate::web::js::{self, to_js};
 use crate::web::transport::{self, StartError};
@@ -355,7 +354,7 @@ pub async fn daemon_sweep() -> Result<u32, JsValue> {
     let store = store::shared().await?;
     let mut keep: std::collections::HashSet<String> = store.files().await?.into_iter().map(|f| f.blob_id).collect();
     // Unfinished tasks' bytes, and a cancelled or failed task's bytes kept for its resume data.
-    keep.extend(store.tasks(None).await?.into_iter().filter(|t| t.state != TaskState::Completed || !t.segments.is_empty()).map(|t| t.blob_id));
+    keep.extend(store.tasks(None).await?.into_iter().filter(|t| !t.is_over()).map(|t| t.blob_id));
     // Bytes named by records kept aside (core::stored): never dropped.
     keep.extend(store.quarantined_blob_ids().await?);
     bytes::shared().await?.sweep(|id| keep.contains(id)).await

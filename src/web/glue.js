@@ -716,6 +716,7 @@ function forgetTasks(tasks, session, ids) {
     const run = IDBKeyRange.bound([session, a], [session, b]);
     const read = tasks.getAll(run);
     read.onsuccess = () => {
+      // core::task::TaskRecord::is_over: completed, no bytes kept.
       const gone = read.result.filter((t) => t.state === "completed" && !(t.segments && t.segments.length));
       if (gone.length === b - a + 1) tasks.delete(run);
       else for (const t of gone) tasks.delete([session, t.taskId]);
