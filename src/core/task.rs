@@ -479,6 +479,72 @@ impl TaskRecord {
     }
 }
 
+// ----- the app's view of a task -----
+//
+// A page's task object is a view of the daemon's record: its counters and
+// `response` follow the journalled events as the delegate receives them
+// (`TaskRecord::apply`), and its `state` says "completed" only once the
+// delegate has heard `didCompleteWithError` (or the task ended where this
+// page could not see it: `ended_unseen`). The daemon's answers to the
+// page's commands carry its record, whose state may be ahead of what the
+// delegate has heard: the functions below say what the object shows.
+
+impl TaskRecord {
+    /// Applies a journalled event to the app's view of the task, before the
+    /// delegate sees it: the byte counters, the response and the current
+    /// request (after redirects), and "completed" with its error.
+    pub fn apply(&mut self, entry: &crate::core::journal::JournalEntry) {
+        use crate::core::journal::Event;
+        if let Some(resp) = &entry.response {
+            // Redirects were followed: the current request is the last one.
+            if !resp.url.is_empty() && resp.url != self.current_request.url {
+                self.current_request.url = resp.url.clone();
+            }
+            self.response = Some(resp.clone());
+        }
+        match &entry.event {
+            Event::DidWriteData { total_bytes_written, total_bytes_expected_to_write } => {
+                self.bytes_received = *total_bytes_written;
+                self.bytes_expected = u64::try_from(*total_bytes_expected_to_write).ok();
+            }
+            Event::DidResumeAtOffset { file_offset, expected_total_bytes } => {
+                self.bytes_received = *file_offset;
+                self.bytes_expected = u64::try_from(*expected_total_bytes).ok();
+            }
+            Event::DidSendBodyData { total_bytes_sent, total_bytes_expected_to_send } => {
+                self.bytes_sent = *total_bytes_sent;
+                self.bytes_expected_to_send = u64::try_from(*total_bytes_expected_to_send).unwrap_or(0);
+            }
+            Event::DidReceiveData { data } => {
+                // Counts what the delegate has been given so far.
+                let n = crate::core::base64::decode(data).map_or(0, |b| b.len() as u64);
+                self.bytes_received += n;
+            }
+            Event::DidFinishDownloadingTo { .. } | Event::TaskIsWaitingForConnectivity | Event::WillBeginDelayedRequest { .. } => {}
+            Event::DidCompleteWithError { error } => {
+                self.state = TaskState::Completed;
+                self.error = error.clone();
+            }
+        }
+    }
+}
+
+/// The state a task object shows once the daemon has answered a command
+/// with its record (`stored`), when the object showed `shown` and the app
+/// asked for `asked` (`suspend()`: suspended; `cancel()`: canceling;
+/// `resume()`: running; a read of the records: the stored state). A task
+/// whose end the delegate heard stays completed. Otherwise the stored
+/// state, except that a task the daemon has ended shows what was asked
+/// until the delegate hears the end from the journal (as on iOS, a
+/// cancelled task is "canceling" until `didCompleteWithError`).
+pub fn shown_state(shown: TaskState, asked: TaskState, stored: TaskState) -> TaskState {
+    match (shown, stored) {
+        (TaskState::Completed, _) => TaskState::Completed,
+        (_, TaskState::Completed) => asked,
+        (_, stored) => stored,
+    }
+}
+
 /// Has a task a page holds ended without the page seeing it end? A task's
 /// record is deleted only once its completion was delivered, by whichever
 /// page held the session's events then: perhaps another tab, whose delegate
@@ -545,6 +611,49 @@ mod tests {
 
     fn task() -> TaskRecord {
         TaskRecord::new_download("s", 1, Request::get("https://h/f").unwrap(), 0.0, "b1".into())
+    }
+
+    fn entry(event: crate::core::journal::Event, response: Option<ResponseInfo>) -> crate::core::journal::JournalEntry {
+        crate::core::journal::JournalEntry { v: 1, seq: Some(1), session: "s".into(), task_id: 1, event, response, at: 0.0 }
+    }
+
+    #[test]
+    fn the_apps_view_follows_the_events_the_delegate_hears() {
+        use crate::core::journal::Event;
+        let mut t = task();
+        t.resume().unwrap();
+        let moved = ResponseInfo { url: "https://h/moved".into(), status_code: 200, headers: Default::default() };
+        t.apply(&entry(Event::DidWriteData { total_bytes_written: 10, total_bytes_expected_to_write: 100 }, Some(moved.clone())));
+        assert_eq!((t.bytes_received, t.bytes_expected), (10, Some(100)));
+        assert_eq!(t.current_request.url, "https://h/moved", "redirects followed: the last request");
+        assert_eq!(t.response, Some(moved));
+        t.apply(&entry(Event::DidResumeAtOffset { file_offset: 5, expected_total_bytes: -1 }, None));
+        assert_eq!((t.bytes_received, t.bytes_expected), (5, None), "-1: unknown");
+        t.apply(&entry(Event::DidReceiveData { data: "AAEC".into() }, None));
+        assert_eq!(t.bytes_received, 8, "3 bytes given to the delegate");
+        assert_eq!(t.state, TaskState::Running, "running until the end is heard");
+        let error = NsError::url(UrlErrorCode::TimedOut, "slow");
+        t.apply(&entry(Event::DidCompleteWithError { error: Some(error.clone()) }, None));
+        assert_eq!((t.state, t.error), (TaskState::Completed, Some(error)));
+    }
+
+    #[test]
+    fn what_a_task_object_shows_after_the_daemon_answers() {
+        use TaskState::*;
+        for (shown, asked, stored, want) in [
+            (Running, Suspended, Suspended, Suspended),
+            (Suspended, Running, Running, Running),
+            // Ended by the daemon, not yet heard by the delegate.
+            (Running, Canceling, Completed, Canceling),
+            (Running, Suspended, Completed, Suspended),
+            (Suspended, Running, Completed, Running), // resume(): an upload whose file is gone
+            // The delegate heard the end: it stays.
+            (Completed, Suspended, Running, Completed),
+            (Completed, Canceling, Canceling, Completed),
+            (Completed, Running, Completed, Completed),
+        ] {
+            assert_eq!(shown_state(shown, asked, stored), want, "shown {shown:?}, asked {asked:?}, stored {stored:?}");
+        }
     }
 
     #[test]

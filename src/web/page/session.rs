@@ -579,11 +579,9 @@ impl SessionInner {
             let known = self.tasks.borrow().get(&r.task_id).filter(|(t, _)| t.persisted()).cloned();
             if let Some((t, _)) = known {
                 // Keep the delivered view's state; refresh counters.
-                let state = t.record.borrow().state;
+                let (shown, stored) = (t.record.borrow().state, r.state);
                 t.update_from(r);
-                if state == TaskState::Completed {
-                    t.record.borrow_mut().state = state;
-                }
+                t.record.borrow_mut().state = crate::core::task::shown_state(shown, stored, stored);
                 t.set_stored(read_at);
             } else {
                 self.adopt(r, Some(read_at));

@@ -1,7 +1,6 @@
 //! `URLSessionTask` for JS: a view of a task record kept up to date by the
 //! session as events are delivered; its methods are commands to the daemon.
 
-use crate::core::journal::Event;
 use crate::core::journal::JournalEntry;
 use crate::core::protocol::Command;
 use crate::core::task::{TaskRecord, TaskState};
@@ -33,40 +32,10 @@ impl TaskInner {
         }
     }
 
-    /// Applies a journalled event to the view before the delegate sees it.
+    /// Applies a journalled event to the view before the delegate sees it
+    /// ([`TaskRecord::apply`]).
     pub(crate) fn apply(&self, entry: &JournalEntry) {
-        let mut r = self.record.borrow_mut();
-        if let Some(resp) = &entry.response {
-            // Redirects were followed: the current request is the last one.
-            if !resp.url.is_empty() && resp.url != r.current_request.url {
-                r.current_request.url = resp.url.clone();
-            }
-            r.response = Some(resp.clone());
-        }
-        match &entry.event {
-            Event::DidWriteData { total_bytes_written, total_bytes_expected_to_write } => {
-                r.bytes_received = *total_bytes_written;
-                r.bytes_expected = u64::try_from(*total_bytes_expected_to_write).ok();
-            }
-            Event::DidResumeAtOffset { file_offset, expected_total_bytes } => {
-                r.bytes_received = *file_offset;
-                r.bytes_expected = u64::try_from(*expected_total_bytes).ok();
-            }
-            Event::DidSendBodyData { total_bytes_sent, total_bytes_expected_to_send } => {
-                r.bytes_sent = *total_bytes_sent;
-                r.bytes_expected_to_send = u64::try_from(*total_bytes_expected_to_send).unwrap_or(0);
-            }
-            Event::DidReceiveData { data } => {
-                // Counts what the delegate has been given so far.
-                let n = crate::core::base64::decode(data).map_or(0, |b| b.len() as u64);
-                r.bytes_received += n;
-            }
-            Event::DidFinishDownloadingTo { .. } | Event::TaskIsWaitingForConnectivity | Event::WillBeginDelayedRequest { .. } => {}
-            Event::DidCompleteWithError { error } => {
-                r.state = TaskState::Completed;
-                r.error = error.clone();
-            }
-        }
+        self.record.borrow_mut().apply(entry);
     }
 
     /// Takes the daemon's copy of the record, keeping what the page owns.
@@ -291,11 +260,9 @@ impl UrlSessionTask {
         if stored.task_id != record.task_id {
             session.renumber(&self.inner, record.task_id, stored.task_id);
         }
-        if stored.state == TaskState::Completed {
-            // Failed at once (an upload's missing file): the delegate hears
-            // it from the journal; until then the task shows as running.
-            stored.state = TaskState::Running;
-        }
+        // Failed at once (an upload's missing file): the delegate hears it
+        // from the journal; until then the task shows as running.
+        stored.state = crate::core::task::shown_state(self.inner.record.borrow().state, TaskState::Running, stored.state);
         self.inner.update_from(stored);
         self.inner.set_stored(js::monotonic_now());
         drop(numbering); // filed under its final number: delivery goes on
@@ -332,10 +299,9 @@ impl UrlSessionTask {
         };
         let data = session.ask(&Command::CancelByProducingResumeData { session: sid, task_id: id }).await?;
         {
+            // Ended by the daemon: "canceling" until the delegate hears it.
             let mut r = self.inner.record.borrow_mut();
-            if r.state != TaskState::Completed {
-                r.state = TaskState::Canceling;
-            }
+            r.state = crate::core::task::shown_state(r.state, TaskState::Canceling, TaskState::Completed);
         }
         Ok(data)
     }
@@ -364,15 +330,8 @@ impl UrlSessionTask {
         let stored = session.ask(&msg).await?;
         let stored: TaskRecord = js::from_js(stored, "daemon reply")?;
         // The delegate learns of completion through the journal; keep the
-        // view's state at most "canceling" until then.
-        let delivered_completion = self.inner.record.borrow().state == TaskState::Completed;
-        let state = if delivered_completion {
-            TaskState::Completed // the delegate already saw it complete
-        } else if stored.state == TaskState::Completed {
-            local
-        } else {
-            stored.state
-        };
+        // view's state at most what was asked until then.
+        let state = crate::core::task::shown_state(self.inner.record.borrow().state, local, stored.state);
         self.inner.update_from(stored);
         self.inner.record.borrow_mut().state = state;
         self.inner.set_stored(js::monotonic_now());
