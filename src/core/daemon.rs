@@ -1635,18 +1635,25 @@ mod tests {
         assert!(matches!(evs[..], [Event::DidFinishDownloadingTo { .. }, Event::DidCompleteWithError { error: None }]), "{evs:?}");
     }
 
-    /// Busy once, then the record read again: what the other worker did is
-    /// what this daemon goes on from.
-    fn after_another_worker(stored: impl FnOnce(&mut TaskRecord)) -> (Daemon, Vec<Action>) {
+    /// Task 1 found busy once (its lock held by another worker) and due
+    /// again: its record is being read ([`Action::ReadTask`]), at t = 2001.
+    fn reading_after_busy() -> Daemon {
         let mut d = started();
         d.handle_command(0.0, 1, Command::Resume { task: task(1), fresh: true, id_floor: 1, config: None, session_description: None });
         let send = sends(&drain(&mut d))[0].clone();
         d.handle_transfer_failed(1.0, send.transfer, Failure::Busy("another worker runs this task".into()));
         drain(&mut d);
-        let mut theirs = d.task("s", 1).unwrap().clone();
-        stored(&mut theirs);
         d.handle_timeout(1.0 + crate::core::transfer::BUSY_RETRY_MS);
         assert!(drain(&mut d).iter().any(|a| matches!(a, Action::ReadTask { .. })));
+        d
+    }
+
+    /// Busy once, then the record read again: what the other worker did is
+    /// what this daemon goes on from.
+    fn after_another_worker(stored: impl FnOnce(&mut TaskRecord)) -> (Daemon, Vec<Action>) {
+        let mut d = reading_after_busy();
+        let mut theirs = d.task("s", 1).unwrap().clone();
+        stored(&mut theirs);
         d.handle_task_read(3000.0, ("s".into(), 1), Ok(Some(theirs)));
         let actions = drain(&mut d);
         (d, actions)
@@ -1676,14 +1683,8 @@ mod tests {
 
     #[test]
     fn a_task_changed_here_while_its_record_is_read_keeps_this_view() {
-        let mut d = started();
-        d.handle_command(0.0, 1, Command::Resume { task: task(1), fresh: true, id_floor: 1, config: None, session_description: None });
-        let send = sends(&drain(&mut d))[0].clone();
-        d.handle_transfer_failed(1.0, send.transfer, Failure::Busy("another worker runs this task".into()));
-        drain(&mut d);
+        let mut d = reading_after_busy();
         let stale = d.task("s", 1).unwrap().clone();
-        d.handle_timeout(1.0 + crate::core::transfer::BUSY_RETRY_MS);
-        drain(&mut d);
         d.handle_command(2500.0, 2, Command::Suspend { session: "s".into(), task_id: 1 });
         drain(&mut d);
         d.handle_task_read(3000.0, ("s".into(), 1), Ok(Some(stale)));
@@ -1693,22 +1694,10 @@ mod tests {
 
     #[test]
     fn a_task_whose_record_is_gone_is_dropped_and_one_that_cannot_be_read_goes_on() {
-        let mut d = started();
-        d.handle_command(0.0, 1, Command::Resume { task: task(1), fresh: true, id_floor: 1, config: None, session_description: None });
-        let send = sends(&drain(&mut d))[0].clone();
-        d.handle_transfer_failed(1.0, send.transfer, Failure::Busy("another worker runs this task".into()));
-        drain(&mut d);
-        d.handle_timeout(2001.0);
-        drain(&mut d);
+        let mut d = reading_after_busy();
         d.handle_task_read(2002.0, ("s".into(), 1), Err("IndexedDB closed".into()));
         assert_eq!(sends(&drain(&mut d)).len(), 1, "a failed read: tried from this worker's view");
-        let mut d = started();
-        d.handle_command(0.0, 1, Command::Resume { task: task(1), fresh: true, id_floor: 1, config: None, session_description: None });
-        let send = sends(&drain(&mut d))[0].clone();
-        d.handle_transfer_failed(1.0, send.transfer, Failure::Busy("another worker runs this task".into()));
-        drain(&mut d);
-        d.handle_timeout(2001.0);
-        drain(&mut d);
+        let mut d = reading_after_busy();
         d.handle_task_read(2002.0, ("s".into(), 1), Ok(None));
         let actions = drain(&mut d);
         assert!(sends(&actions).is_empty() && events(&actions).is_empty(), "no record: nothing to run: {actions:?}");

@@ -161,6 +161,28 @@ export function startDownload(page, { session, url, name, options }) {
   );
 }
 
+// As startDownload, but the page first takes the task's Web Lock, the one
+// the daemon holds while it transfers a task, as another worker running it
+// would: window.busyTask is the task, window.releaseTaskLock() lets go.
+export function startDownloadHoldingItsLock(page, { session, url, name }) {
+  return page.evaluate(
+    async ({ session, url, name }) => {
+      const task = window.openSession(session).downloadTask(url);
+      task.taskDescription = name;
+      window.busyTask = task;
+      await new Promise((held) =>
+        navigator.locks.request(`bgsession:task:${session}:${task.taskIdentifier}`, () => {
+          held();
+          return new Promise((release) => (window.releaseTaskLock = release));
+        }),
+      );
+      await task.resume();
+      return task.taskIdentifier;
+    },
+    { session, url, name },
+  );
+}
+
 export const appLog = (page) => page.evaluate(() => window.log);
 
 // Waits until the app's log has an entry satisfying `pred`; returns the log.

@@ -3,7 +3,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startServer, newProfile, removeProfile, launch, openApp, waitFor } from "./harness.mjs";
-import { assertOrder, assertFile } from "./order-helpers.mjs";
+import { assertOrder, assertFile, startDownloadHoldingItsLock } from "./order-helpers.mjs";
 
 let server;
 before(async () => {
@@ -118,23 +118,7 @@ test("a task whose lock another context holds waits for it (35 s, past the tries
   const SESSION = "com.example.busy";
   try {
     const page = await openApp(context, server.url, errors);
-    const id = await page.evaluate(
-      async ({ base, size, session }) => {
-        const task = window.openSession(session).downloadTask(`${base}/files/busy.bin?size=${size}`);
-        task.taskDescription = "busy.bin";
-        window.busyTask = task;
-        // Held until released, as a worker running the task holds it.
-        await new Promise((held) =>
-          navigator.locks.request(`bgsession:task:${session}:${task.taskIdentifier}`, () => {
-            held();
-            return new Promise((release) => (window.releaseTaskLock = release));
-          }),
-        );
-        await task.resume();
-        return task.taskIdentifier;
-      },
-      { base: server.url, size, session: SESSION },
-    );
+    const id = await startDownloadHoldingItsLock(page, { session: SESSION, url: `${server.url}/files/busy.bin?size=${size}`, name: "busy.bin" });
     await new Promise((r) => setTimeout(r, 35_000));
     assert.deepEqual(await page.evaluate(() => window.log.filter((e) => e[0] === "didCompleteWithError")), [], "no completion while the lock is held");
     assert.equal(await page.evaluate(() => window.busyTask.state), "running");

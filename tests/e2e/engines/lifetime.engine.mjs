@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { shown, eachEngine, inBrowser, openAppIn, base, requestsFor, sentFor, assertOrder, assertFile, startDownload, waitDone, waitBytes, MiB, figure, sleep } from "./common.mjs";
 import { waitFor } from "../harness.mjs";
+import { startDownloadHoldingItsLock } from "../order-helpers.mjs";
 
 // Per engine: a throttled download long enough to be cut by the stop.
 const STOP = {
@@ -164,19 +165,7 @@ eachEngine("a task whose Web Lock another context holds waits for it and fetches
     const SESSION = "com.example.x-busy";
     const size = 256 << 10;
     const page = await openAppIn(browser, base());
-    const id = await page.evaluate(async ({ url, session }) => {
-      const task = window.openSession(session).downloadTask(url);
-      task.taskDescription = "x-busy.bin";
-      window.busyTask = task;
-      await new Promise((held) =>
-        navigator.locks.request(`bgsession:task:${session}:${task.taskIdentifier}`, () => {
-          held();
-          return new Promise((release) => (window.releaseTaskLock = release));
-        }),
-      );
-      await task.resume();
-      return task.taskIdentifier;
-    }, { url: `${base()}/files/x-busy.bin?size=${size}`, session: SESSION });
+    const id = await startDownloadHoldingItsLock(page, { session: SESSION, url: `${base()}/files/x-busy.bin?size=${size}`, name: "x-busy.bin" });
     await sleep(8000);
     assert.deepEqual(requestsFor("/files/x-busy.bin"), [], "nothing fetched while another context holds the task");
     assert.equal(await page.evaluate(() => window.busyTask.state), "running");
