@@ -49,7 +49,7 @@ use crate::core::resume::{keep_for_resume, ResumeData};
 use crate::core::task::{TaskKind, TaskRecord, TaskState, Transition};
 use crate::core::transfer::{self, Failure, FailureDecision, ResponseDecision, RetryPolicy, SegmentOutcome, SettledDecision};
 use crate::core::upload;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 /// A task's key: its session identifier and task identifier.
 pub type TaskKey = (String, u64);
@@ -199,6 +199,14 @@ pub enum Action {
     },
     /// Tell every page.
     Broadcast(Broadcast),
+    /// Is a page holding `session`'s events open now? The machine wants to
+    /// launch the app for them (iOS relaunches an app only when it is not
+    /// running); answer with [`Daemon::handle_page`]. The answer decides:
+    /// [`Action::LaunchApp`] follows only if no page is there.
+    FindPage {
+        /// The session whose events wait.
+        session: String,
+    },
     /// Launch the app (a notification whose click opens it): iOS's
     /// background relaunch. The host shows it only if allowed.
     LaunchApp {
@@ -377,8 +385,9 @@ pub struct Daemon {
     last_progress: HashMap<TaskKey, JournalEntry>,
     /// The scheduler's indexes over running tasks.
     index: Index,
-    /// Sessions with a page open (only looked up: a hash set).
-    pages: HashSet<String>,
+    /// Sessions the app is to be launched for once the host says no page
+    /// holds their events ([`Action::FindPage`]), with why.
+    launches: HashMap<String, String>,
     network: NetworkInfo,
     network_override: Option<NetworkInfo>,
     actions: VecDeque<Action>,
@@ -409,7 +418,7 @@ impl Daemon {
             copy_replies: HashMap::new(),
             last_progress: HashMap::new(),
             index: Index::default(),
-            pages: HashSet::new(),
+            launches: HashMap::new(),
             network: NetworkInfo::default(),
             network_override: None,
             actions: VecDeque::new(),
@@ -546,13 +555,16 @@ impl Daemon {
         self.schedule(now);
     }
 
-    /// A page holding `session`'s events opened (`true`) or closed.
+    /// Whether a page holding `session`'s events is open now: the host's
+    /// answer to [`Action::FindPage`]. With none, the app is launched
+    /// ([`Action::LaunchApp`]); with one, that page receives the events.
+    /// An answer nothing asked for changes nothing.
     pub fn handle_page(&mut self, now: f64, session: &str, present: bool) {
         self.now = self.now.max(now);
-        if present {
-            self.pages.insert(session.to_string());
-        } else {
-            self.pages.remove(session);
+        if let Some(why) = self.launches.remove(session) {
+            if !present {
+                self.actions.push_back(Action::LaunchApp { session: session.to_string(), why });
+            }
         }
         self.schedule(now);
     }
@@ -1355,10 +1367,14 @@ impl Daemon {
         self.commit(now, task, None, vec![]);
     }
 
+    /// The app is to be launched for `session`'s events (unless its
+    /// configuration says not to, or a page holding them is open: asked
+    /// with [`Action::FindPage`], once while the answer is awaited).
     fn launch_if_closed(&mut self, session: String, why: &str) {
         let sends = self.sessions.get(&session).map_or(true, |c| c.session_sends_launch_events);
-        if sends && !self.pages.contains(&session) {
-            self.actions.push_back(Action::LaunchApp { session, why: why.into() });
+        if sends && !self.launches.contains_key(&session) {
+            self.launches.insert(session.clone(), why.into());
+            self.actions.push_back(Action::FindPage { session });
         }
     }
 
@@ -1633,6 +1649,90 @@ mod tests {
         d.handle_bytes_verified(now + 4.0, task, 1);
         let evs = events(&drain(&mut d));
         assert!(matches!(evs[..], [Event::DidFinishDownloadingTo { .. }, Event::DidCompleteWithError { error: None }]), "{evs:?}");
+    }
+
+    /// Task `id` of session "s" downloaded whole (1,000 bytes) from t = `at`:
+    /// the actions that followed its last step.
+    fn download(d: &mut Daemon, id: u64, at: f64) -> Vec<Action> {
+        d.handle_command(at, id, Command::Resume { task: task(id), fresh: true, id_floor: id, config: None, session_description: None });
+        let transfer = sends(&drain(d))[0].transfer;
+        d.handle_response(at + 1.0, transfer, head(200, 1000, None));
+        drain(d);
+        d.handle_segment_stored(at + 2.0, transfer, 1000, 5.0);
+        d.handle_body_end(at + 3.0, transfer);
+        let mut actions = drain(d);
+        if let Some(Action::VerifyBytes { task, .. }) = actions.iter().find(|a| matches!(a, Action::VerifyBytes { .. })).cloned() {
+            d.handle_bytes_verified(at + 4.0, task, 1);
+            actions = drain(d);
+        }
+        assert_eq!(d.task("s", id).unwrap().state, TaskState::Completed, "{actions:?}");
+        actions
+    }
+
+    fn launches(actions: &[Action]) -> Vec<(&str, &str)> {
+        actions.iter().filter_map(|a| if let Action::LaunchApp { session, why } = a { Some((session.as_str(), why.as_str())) } else { None }).collect()
+    }
+
+    fn asks_for_page(actions: &[Action]) -> bool {
+        actions.iter().any(|a| matches!(a, Action::FindPage { session } if session == "s"))
+    }
+
+    /// iOS relaunches an app for its session's events when the session's
+    /// transfers are over, unless the app is running: the machine asks the
+    /// host whether a page holding the events is open, and the answer
+    /// decides.
+    #[test]
+    fn the_app_is_launched_when_its_transfers_are_over_and_no_page_is_open() {
+        let mut d = started();
+        let actions = download(&mut d, 1, 0.0);
+        assert!(asks_for_page(&actions), "{actions:?}");
+        assert!(launches(&actions).is_empty(), "not before the answer: {actions:?}");
+        d.handle_page(10.0, "s", false);
+        assert_eq!(launches(&drain(&mut d)), vec![("s", "has finished its transfers")]);
+        // A page holding the events is open: it receives them.
+        let actions = download(&mut d, 2, 20.0);
+        assert!(asks_for_page(&actions), "asked again for a later end: {actions:?}");
+        d.handle_page(30.0, "s", true);
+        assert!(launches(&drain(&mut d)).is_empty());
+        // An answer nothing asked for changes nothing.
+        d.handle_page(40.0, "s", false);
+        assert!(launches(&drain(&mut d)).is_empty());
+    }
+
+    #[test]
+    fn the_app_is_not_launched_while_a_transfer_of_the_session_runs() {
+        let mut d = started();
+        d.handle_command(0.0, 9, Command::Resume { task: task(9), fresh: true, id_floor: 9, config: None, session_description: None });
+        drain(&mut d);
+        let actions = download(&mut d, 1, 1.0);
+        assert!(!asks_for_page(&actions) && launches(&actions).is_empty(), "task 9 still runs: {actions:?}");
+    }
+
+    #[test]
+    fn one_question_and_one_launch_for_ends_before_the_answer() {
+        let mut d = started();
+        d.handle_command(0.0, 1, Command::Resume { task: task(1), fresh: true, id_floor: 1, config: None, session_description: None });
+        d.handle_command(0.0, 2, Command::Resume { task: task(2), fresh: true, id_floor: 2, config: None, session_description: None });
+        drain(&mut d);
+        d.handle_command(1.0, 3, Command::Cancel { session: "s".into(), task_id: 1, task: None });
+        d.handle_command(1.0, 4, Command::Cancel { session: "s".into(), task_id: 2, task: None });
+        let actions = drain(&mut d);
+        assert_eq!(actions.iter().filter(|a| matches!(a, Action::FindPage { .. })).count(), 1, "{actions:?}");
+        d.handle_page(2.0, "s", false);
+        assert_eq!(launches(&drain(&mut d)).len(), 1);
+    }
+
+    #[test]
+    fn a_session_that_sends_no_launch_events_is_not_launched() {
+        let mut d = started();
+        let mut config = ConfigData::background("s").unwrap();
+        config.session_sends_launch_events = false;
+        d.handle_command(0.0, 1, Command::Resume { task: task(1), fresh: true, id_floor: 1, config: Some(config), session_description: None });
+        let transfer = sends(&drain(&mut d))[0].transfer;
+        d.handle_command(1.0, 2, Command::Cancel { session: "s".into(), task_id: 1, task: None });
+        let actions = drain(&mut d);
+        assert!(actions.iter().any(|a| matches!(a, Action::Abort(t) if *t == transfer)), "{actions:?}");
+        assert!(!asks_for_page(&actions) && launches(&actions).is_empty(), "{actions:?}");
     }
 
     /// Task 1 found busy once (its lock held by another worker) and due

@@ -720,9 +720,6 @@ impl Sim {
             self.note(Lane::App, "handleEventsForBackgroundURLSession", None, None);
         }
         self.replayers.insert(session.to_string(), r);
-        if let Some(d) = self.daemon.as_mut() {
-            d.handle_page(self.now, session, true);
-        }
     }
 
     fn close_app(&mut self, why: &str) {
@@ -754,12 +751,7 @@ impl Sim {
         self.app_background = false;
         self.last_page_closed = self.now;
         self.note(Lane::App, why, None, None);
-        let sessions: Vec<String> = std::mem::take(&mut self.replayers).into_keys().collect();
-        for s in sessions {
-            if let Some(d) = self.daemon.as_mut() {
-                d.handle_page(self.now, &s, false);
-            }
-        }
+        self.replayers.clear();
         if self.profile.drops_bytes_on_last_page_close {
             self.count("bytes dropped by the engine");
             self.lost_at.push(self.now);
@@ -876,11 +868,6 @@ impl Sim {
         let configs: Vec<ConfigData> = self.store.configs.values().cloned().collect();
         d.handle_network(self.now, self.network_info());
         d.handle_started(self.now, tasks, configs);
-        if self.app_open {
-            for s in self.replayers.keys() {
-                d.handle_page(self.now, s, true);
-            }
-        }
         self.daemon = Some(d);
         self.note(Lane::Daemon, "started", None, Some(format!("woken by: {why}")));
         self.schedule_worker_check();
@@ -1021,14 +1008,18 @@ impl Sim {
                 }
             }
             Action::Broadcast(Broadcast::Daemon { .. } | Broadcast::Numbered { .. }) => {}
+            Action::FindPage { session } => {
+                // The app's page holds every session's events while it is open.
+                let open = self.app_open;
+                if let Some(d) = self.daemon.as_mut() {
+                    d.handle_page(now, &session, open);
+                }
+            }
             Action::LaunchApp { session, why } => self.launch_app(session, why),
         }
     }
 
     fn launch_app(&mut self, session: String, why: String) {
-        if self.app_open {
-            return;
-        }
         if !self.profile.relaunches_app {
             if !self.told_no_relaunch {
                 self.told_no_relaunch = true;

@@ -161,6 +161,12 @@ fn perform(life: u64, action: Action) {
         Action::ReadTask { task } => spawn_local(read_task(life, task)),
         Action::Reply { to, reply } => answer(to, reply),
         Action::Broadcast(b) => after_commits(async move { post(&to_js(&b)) }),
+        Action::FindPage { session } => after_commits(async move {
+            // The page holds the session's Web Lock while it holds its events.
+            let held = js::held_lock_names().await.unwrap_or_default();
+            let present = held.iter().any(|n| *n == crate::core::protocol::session_lock(&session));
+            feed(life, |d, now| d.handle_page(now, &session, present));
+        }),
         Action::LaunchApp { session, why } => after_commits(async move {
             if let Err(e) = launch_app(&session, &why).await {
                 js::console_warn(&format!("bgsession: no launch notification for \"{session}\": {}", js::message(&e)));
@@ -835,7 +841,8 @@ async fn read_task(life: u64, key: TaskKey) {
 
 /// iOS relaunching the app in the background, the browser's way: a
 /// notification whose click opens the app. Shown only with notification
-/// permission and no page of the session open.
+/// permission (the machine asked first whether a page of the session is
+/// open: [`Action::FindPage`]).
 async fn launch_app(session: &str, why: &str) -> Result<(), JsValue> {
     let permission = js::get(&js::get(&js::global(), "Notification"), "permission").as_string();
     if permission.as_deref() != Some("granted") {
@@ -843,10 +850,6 @@ async fn launch_app(session: &str, why: &str) -> Result<(), JsValue> {
     }
     let store = store::shared().await?;
     let config = store.session(session).await?.unwrap_or(JsValue::UNDEFINED);
-    let held = js::held_lock_names().await.unwrap_or_default();
-    if held.iter().any(|n| *n == crate::core::protocol::session_lock(session)) {
-        return Ok(()); // a page is open: it receives the events
-    }
     let pending = store.count_pending(session).await.unwrap_or(0);
     let url = js::get(&config, "launchURL").as_string().unwrap_or_else(|| "./".into());
     let description = js::get(&config, "sessionDescription").as_string().filter(|s| !s.is_empty()).unwrap_or_else(|| session.to_string());

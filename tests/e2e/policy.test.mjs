@@ -142,6 +142,27 @@ test("allowsCellularAccess = false waits on a (simulated) cellular link; a discr
   });
 });
 
+test("no launch notification while a page holding the session's events is open: that page receives them", async () => {
+  await withBrowser(
+    async (context, errors) => {
+      const page = await openApp(context, server.url, errors);
+      await page.evaluate(async ({ base }) => {
+        const s = window.openSession("com.example.open");
+        const t = s.downloadTask(`${base}/files/o.bin?size=${256 << 10}&rate=${256 << 10}`);
+        await t.resume();
+      }, { base: server.url });
+      await page.waitForFunction(() => window.log.some((e) => e[0] === "didCompleteWithError"), null, { timeout: 20_000 });
+      await new Promise((r) => setTimeout(r, 1000));
+      const notes = await page.evaluate(async () => {
+        const reg = await navigator.serviceWorker.getRegistration("/");
+        return (await reg.getNotifications()).map((n) => n.tag);
+      });
+      assert.deepEqual(notes, [], "the open page got the events: nothing to launch");
+    },
+    { permissions: ["notifications"] },
+  );
+});
+
 test("sessionSendsLaunchEvents: a session finishing with no page open shows a notification; none when it is false or not permitted", async () => {
   for (const [permitted, sends, expect] of [[true, true, 1], [true, false, 0], [false, true, 0]]) {
     await withBrowser(
