@@ -51,6 +51,25 @@ fn ios_relaunches_the_app_in_the_background_and_the_browser_waits_for_a_page() {
     assert_eq!(chromium.store.pending("s").len(), 3, "progress (coalesced), finish and completion wait");
 }
 
+/// A launch hands the app delegate each session whose events wait
+/// (`core::launch`, as the browser's page decides it), once, before them;
+/// a launch with nothing waiting hands it none.
+#[test]
+fn a_launch_hands_the_app_delegate_the_sessions_with_events_waiting() {
+    let mut s = sim(Profile::chromium(), 4 * MIB, MIB as f64);
+    s.at(1_000.0, Step::CloseApp);
+    s.at(30_000.0, Step::OpenApp);
+    s.at(40_000.0, Step::CloseApp);
+    s.at(50_000.0, Step::OpenApp);
+    s.run_until(60_000.0);
+    let handed: Vec<usize> = (0..s.trace.len()).filter(|&i| s.trace[i].what == "handleEventsForBackgroundURLSession").collect();
+    assert_eq!(handed.iter().map(|&i| s.trace[i].at).collect::<Vec<_>>(), vec![30_000.0], "only the launch that found events");
+    let finished = s.trace.iter().position(|e| e.what == "didFinishDownloadingTo").expect("delivered");
+    assert!(s.trace[finished].at >= 30_000.0 && handed[0] < finished, "handed before its events");
+    assert_eq!(shape(&s, 1), DONE);
+    check_invariants(&s).unwrap();
+}
+
 #[test]
 fn worker_killed_at_half_resumes_with_range_and_fetches_at_most_one_segment_again() {
     let mut s = sim(Profile::chromium(), 24 * MIB, 4.0 * MIB as f64);

@@ -10,6 +10,7 @@ pub mod delayed;
 pub mod error;
 pub mod files;
 pub mod journal;
+pub mod launch;
 pub mod network;
 pub mod order;
 pub mod path;

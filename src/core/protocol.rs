@@ -24,6 +24,16 @@ use serde::{Deserialize, Serialize};
 /// The BroadcastChannel on which the daemon tells pages what it did.
 pub const CHANNEL: &str = "bgsession";
 
+/// While a page has running tasks it pokes the daemon this often (a
+/// command): each extends the worker's lifetime, and wakes (and so resumes)
+/// a daemon the browser has stopped.
+pub const PAGE_HEARTBEAT_MS: u32 = 2_000;
+
+/// A page opening a session wakes the daemon once the queued events are
+/// delivered, or after this long if that takes longer (the replay has the
+/// page's main thread and IndexedDB first).
+pub const PAGE_WAKE_AFTER_MS: u32 = 500;
+
 /// The Web Lock a page holds while it receives a session's events (one page
 /// at a time per identifier). The daemon shows a launch notification only
 /// when no page holds it.

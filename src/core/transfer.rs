@@ -75,6 +75,14 @@ pub struct FetchPlan {
     pub whole: bool,
 }
 
+/// The largest streamed segment (one Cache API entry): 16 MiB.
+pub const STREAM_SEGMENT_BYTES: u64 = 16 << 20;
+/// A streamed segment with bytes in it is stored after this long at most,
+/// so a slow transfer loses little when the worker dies.
+pub const STREAM_SEGMENT_MS: f64 = 1000.0;
+/// A settled Background Fetch's body is local: its segments are cut by
+/// size ([`STREAM_SEGMENT_BYTES`]), not by time.
+pub const INGEST_SEGMENT_MS: f64 = 60_000.0;
 /// Bounded segments (fast mode) are sized to take about this long.
 pub const SEGMENT_TARGET_MS: f64 = 1000.0;
 /// The smallest bounded segment in fast mode: 1 MiB.

@@ -53,6 +53,7 @@ use crate::core::config::ConfigData;
 use crate::core::daemon::Action;
 use crate::core::error::NsError;
 use crate::core::journal::{CallArgs, DelegateCall, JournalEntry};
+use crate::core::launch::{Launch, LaunchStep};
 use crate::core::protocol::{Broadcast, Command, Reply};
 use crate::core::replayer::ReplayAction;
 use crate::core::request::Request;
@@ -60,16 +61,16 @@ use crate::core::task::{TaskRecord, TaskState};
 use crate::core::transfer::Failure;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
-/// Largest streamed segment (as the browser host): 16 MiB.
-pub const SEGMENT_BYTES: u64 = 16 << 20;
-/// A streamed segment is stored after this long at most.
-pub const SEGMENT_MS: f64 = 1000.0;
+/// Largest streamed segment: the browser host's (16 MiB).
+pub const SEGMENT_BYTES: u64 = crate::core::transfer::STREAM_SEGMENT_BYTES;
+/// A streamed segment is stored after this long at most (the browser host's).
+pub const SEGMENT_MS: f64 = crate::core::transfer::STREAM_SEGMENT_MS;
 /// Time from a request to its response head.
 pub const LATENCY_MS: f64 = 20.0;
 /// The note on a delegate call made again ([`Step::CloseAppWhileDelivering`]).
 pub const AGAIN: &str = "delivered again: the page that delivered it closed before its acknowledgement was written (a page must handle a repeated call after a close mid-replay)";
-/// An open page's heartbeat to the daemon.
-pub const HEARTBEAT_MS: f64 = 2000.0;
+/// An open page's heartbeat to the daemon (the browser page's).
+pub const HEARTBEAT_MS: f64 = crate::core::protocol::PAGE_HEARTBEAT_MS as f64;
 
 /// The app's delegate in a simulation: every method defaults to doing
 /// nothing, as `UrlSessionDelegate`'s.
@@ -695,7 +696,15 @@ impl Sim {
         self.push(self.now + HEARTBEAT_MS, Due::Heartbeat);
         // Any page that loads the library wakes the daemon.
         self.wake("page");
-        let sessions: Vec<String> = self.store.sessions_with_events().into_iter().chain(self.sessions.iter().cloned()).collect::<BTreeSet<_>>().into_iter().collect();
+        // The launch: which sessions the app delegate is handed (one page:
+        // no other holds any), as the browser's page decides it.
+        let waiting: Vec<(String, bool)> = self.store.sessions_with_events().into_iter().map(|s| (s, false)).collect();
+        for step in Launch::default().plan(&waiting) {
+            if let LaunchStep::HandleEvents(_) = step {
+                self.note(Lane::App, "handleEventsForBackgroundURLSession", None, None);
+            }
+        }
+        let sessions: Vec<String> = waiting.into_iter().map(|(s, _)| s).chain(self.sessions.iter().cloned()).collect::<BTreeSet<_>>().into_iter().collect();
         for s in sessions {
             self.open_session(&s);
         }
@@ -716,9 +725,6 @@ impl Sim {
         r.handle_delivered_mark(self.store.mark(session));
         r.handle_opened(self.store.pending(session), self.store.totals(session));
         r.handle_unremoved_temp_files(self.store.unremoved_temp_files(session));
-        if r.was_relaunch() {
-            self.note(Lane::App, "handleEventsForBackgroundURLSession", None, None);
-        }
         self.replayers.insert(session.to_string(), r);
     }
 

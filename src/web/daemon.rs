@@ -34,13 +34,7 @@ use wasm_bindgen_futures::{future_to_promise, spawn_local};
 
 pub use crate::core::protocol::CHANNEL;
 
-/// Largest segment persisted in one Cache API entry.
-pub const SEGMENT_BYTES: u64 = 16 * 1024 * 1024;
-/// A streamed segment with bytes in it is persisted after this long at
-/// most, so a slow transfer loses little when the worker dies.
-pub const SEGMENT_MS: f64 = 1000.0;
-/// A settled Background Fetch's body is local: its segments are cut by size.
-const INGEST_SEGMENT_MS: f64 = 60_000.0;
+use crate::core::transfer::{INGEST_SEGMENT_MS, STREAM_SEGMENT_BYTES, STREAM_SEGMENT_MS};
 
 /// One request the machine sent ([`Action::Send`]) and its browser objects.
 struct Flight {
@@ -458,7 +452,7 @@ fn send(life: u64, s: Send) {
 
 fn new_flight(s: &Send) -> Rc<Flight> {
     let (timeout, head_timeout) = (s.request_timeout_ms, s.head_timeout_ms);
-    flight(s.task.clone(), None, s.whole, s.upload_body.is_some(), timeout, head_timeout - timeout, SEGMENT_MS, s.background_fetch.clone())
+    flight(s.task.clone(), None, s.whole, s.upload_body.is_some(), timeout, head_timeout - timeout, STREAM_SEGMENT_MS, s.background_fetch.clone())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -644,7 +638,7 @@ async fn stream(life: u64, id: TransferId, flight: &Flight, response: web_sys::R
     };
     let reader: JsValue = response.body().map_or(JsValue::NULL, |b| b.get_reader().into());
     let carry = JsValue::from(js_sys::Object::new());
-    let start = |index| (store.start_segment(&reader, blob_id, index, SEGMENT_BYTES, flight.segment_ms, flight.timeout_ms, &carry), js::now());
+    let start = |index| (store.start_segment(&reader, blob_id, index, STREAM_SEGMENT_BYTES, flight.segment_ms, flight.timeout_ms, &carry), js::now());
     let mut next = Some(start(first));
     let mut index = first;
     while let Some((pending, t0)) = next.take() {

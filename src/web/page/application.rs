@@ -2,6 +2,8 @@
 //! `handleEventsForBackgroundURLSession(identifier, completionHandler)` on.
 
 use crate::core::config::DEFAULT_SERVICE_WORKER_URL;
+use crate::core::launch::{Launch, LaunchStep};
+use crate::core::protocol::PAGE_WAKE_AFTER_MS as WAKE_AFTER_MS;
 use crate::core::task::TaskState;
 use crate::web::js;
 use crate::web::page::session::{is_live, lock_name};
@@ -13,8 +15,9 @@ use wasm_bindgen::prelude::*;
 #[derive(Default)]
 struct AppState {
     delegate: JsValue,
-    /// Identifiers already handed to the delegate in this page's life.
-    handled: BTreeSet<String>,
+    /// Which sessions this page's launch handed to the delegate (the core
+    /// decides which get `handleEventsForBackgroundURLSession`).
+    launch: Launch,
     /// Identifiers whose completion handler has been called.
     completed: BTreeSet<String>,
     launched: Option<js_sys::Promise>,
@@ -137,8 +140,6 @@ fn wake_daemon_once() {
     });
 }
 
-/// Milliseconds after the library loads before it wakes the daemon.
-const WAKE_AFTER_MS: u32 = 500;
 
 async fn wake_daemon() -> Result<(), JsValue> {
     let store = store::shared().await?;
@@ -167,36 +168,38 @@ async fn launch() -> Result<JsValue, JsValue> {
     let held = js::held_lock_names();
     let ids = store::shared().await?.sessions_with_events().await?;
     let held = held.await?;
+    // Another page holds a session's events if it holds its lock and this
+    // page does not (a live session of this page holds it itself).
+    let waiting: Vec<(String, bool)> = ids
+        .into_iter()
+        .map(|id| {
+            let elsewhere = held.contains(&lock_name(&id)) && !is_live(&id);
+            (id, elsewhere)
+        })
+        .collect();
+    let steps = APP.with(|a| a.borrow_mut().launch.plan(&waiting));
     let out = js_sys::Array::new();
-    for id in ids {
-        let already = APP.with(|a| a.borrow().handled.contains(&id));
-        // Another page holds this identifier's events: it is not ours to
-        // handle — unless that page goes away (closed, or closing while this
-        // one opened): then this page is the app, and is launched for them.
-        let elsewhere = held.contains(&lock_name(&id)) && !is_live(&id);
-        if elsewhere && !already {
-            let id = id.clone();
-            wasm_bindgen_futures::spawn_local(async move {
+    for step in steps {
+        match step {
+            LaunchStep::WaitForOtherPage(id) => wasm_bindgen_futures::spawn_local(async move {
                 let _ = js::wait(js::lock_freed(&lock_name(&id))).await;
                 if let Err(e) = launch().await {
                     js::console_error(&format!("bgsession: launch check failed: {}", js::message(&e)));
                 }
-            });
+            }),
+            LaunchStep::HandleEvents(id) => {
+                let delegate = APP.with(|a| a.borrow().delegate.clone());
+                let done_id = id.clone();
+                let handler = Closure::once_into_js(move || {
+                    APP.with(|a| a.borrow_mut().completed.insert(done_id));
+                });
+                let args = js_sys::Array::of2(&JsValue::from_str(&id), &handler);
+                if let Err(e) = js::wait(js::call_delegate(&delegate, "handleEventsForBackgroundURLSession", &args)).await {
+                    js::console_error(&format!("bgsession: handleEventsForBackgroundURLSession threw: {}", js::message(&e)));
+                }
+                out.push(&JsValue::from_str(&id));
+            }
         }
-        if already || elsewhere {
-            continue;
-        }
-        APP.with(|a| a.borrow_mut().handled.insert(id.clone()));
-        let delegate = APP.with(|a| a.borrow().delegate.clone());
-        let done_id = id.clone();
-        let handler = Closure::once_into_js(move || {
-            APP.with(|a| a.borrow_mut().completed.insert(done_id));
-        });
-        let args = js_sys::Array::of2(&JsValue::from_str(&id), &handler);
-        if let Err(e) = js::wait(js::call_delegate(&delegate, "handleEventsForBackgroundURLSession", &args)).await {
-            js::console_error(&format!("bgsession: handleEventsForBackgroundURLSession threw: {}", js::message(&e)));
-        }
-        out.push(&JsValue::from_str(&id));
     }
     Ok(out.into())
 }

@@ -23,14 +23,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
 
-/// While a page has running tasks it pokes the daemon this often: each
-/// command re-extends the worker's lifetime, and wakes (and so resumes) a
-/// daemon the browser has stopped.
-const HEARTBEAT_MS: u32 = 2_000;
-
-/// A page opening a session wakes the daemon once the queued events are
-/// delivered, or after this long if that takes longer.
-const WAKE_AFTER_MS: u32 = 500;
+use crate::core::protocol::{PAGE_HEARTBEAT_MS as HEARTBEAT_MS, PAGE_WAKE_AFTER_MS as WAKE_AFTER_MS};
 
 /// A replay gives the page's event loop a turn after running this long:
 /// delegate calls that return at once (or resolve at once) would otherwise
