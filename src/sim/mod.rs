@@ -1014,14 +1014,17 @@ impl Sim {
                 }
             }
             Action::Broadcast(Broadcast::Daemon { .. } | Broadcast::Numbered { .. }) => {}
-            Action::FindPage { session } => {
-                // The app's page holds every session's events while it is open.
-                let open = self.app_open;
-                if let Some(d) = self.daemon.as_mut() {
-                    d.handle_page(now, &session, open);
-                }
-            }
+            Action::FindPage { session } => self.find_page(now, &session),
             Action::LaunchApp { session, why } => self.launch_app(session, why),
+        }
+    }
+
+    /// The daemon asks whether a page holds `session`'s events: the app's
+    /// page holds every session's while it is open.
+    fn find_page(&mut self, now: f64, session: &str) {
+        let open = self.app_open;
+        if let Some(d) = self.daemon.as_mut() {
+            d.handle_page(now, session, open);
         }
     }
 
