@@ -777,7 +777,7 @@ impl Daemon {
 
     /// The answer to [`Action::CopyFile`]: the copy's segments, or the
     /// task's error (no such file, no space).
-    pub fn handle_file_copied(&mut self, now: f64, key: TaskKey, copied: Result<Vec<u64>, NsError>) {
+    pub fn handle_file_copied(&mut self, now: f64, key: TaskKey, copied: Result<Vec<u64>, upload::CopyFailure>) {
         self.now = self.now.max(now);
         let reply = self.copy_replies.remove(&key);
         self.file_copied(now, key, copied);
@@ -787,7 +787,7 @@ impl Daemon {
         }
     }
 
-    fn file_copied(&mut self, now: f64, key: TaskKey, copied: Result<Vec<u64>, NsError>) {
+    fn file_copied(&mut self, now: f64, key: TaskKey, copied: Result<Vec<u64>, upload::CopyFailure>) {
         if self.holds.remove(&key) != Some(Hold::Copying) {
             return;
         }
@@ -798,7 +798,10 @@ impl Daemon {
                 task.segments = segments;
                 self.commit(now, task, None, vec![]);
             }
-            Err(e) => self.fail(now, task, e),
+            Err(failure) => {
+                let error = upload::copy_error(task.upload_from.as_deref().unwrap_or_default(), failure);
+                self.fail(now, task, error);
+            }
         }
         self.schedule(now);
     }
@@ -1852,9 +1855,18 @@ mod tests {
         let up = TaskRecord::new_upload("s", 2, Request::get(URL).unwrap(), &from, 0.0, "up-2".into());
         d.handle_command(2.0, 8, Command::Resume { task: up, fresh: true, id_floor: 2, config: None, session_description: None });
         drain(&mut d);
-        d.handle_file_copied(3.0, ("s".into(), 2), Err(NsError::url(crate::core::error::UrlErrorCode::FileDoesNotExist, "gone")));
-        assert!(drain(&mut d).iter().any(|a| matches!(a, Action::Reply { to: 8, .. })));
+        d.handle_file_copied(3.0, ("s".into(), 2), Err(upload::CopyFailure::NoFile));
+        let actions = drain(&mut d);
+        assert!(actions.iter().any(|a| matches!(a, Action::Reply { to: 8, .. })));
         assert_eq!(d.task("s", 2).map(|t| t.state), Some(TaskState::Completed));
+        assert!(matches!(&events(&actions)[..], [Event::DidCompleteWithError { error: Some(e) }] if e.code == -1100), "{actions:?}");
+        // The storage failing: the task ends, and its error says so.
+        let up = TaskRecord::new_upload("s", 3, Request::get(URL).unwrap(), &from, 0.0, "up-3".into());
+        d.handle_command(4.0, 9, Command::Resume { task: up, fresh: true, id_floor: 3, config: None, session_description: None });
+        drain(&mut d);
+        d.handle_file_copied(5.0, ("s".into(), 3), Err(upload::CopyFailure::Storage("UnknownError: the disk failed".into())));
+        let evs = events(&drain(&mut d));
+        assert!(matches!(&evs[..], [Event::DidCompleteWithError { error: Some(e) }] if e.code == -3000), "{evs:?}");
     }
 
     /// Bytes found gone before finishing (storage evicted mid-download):

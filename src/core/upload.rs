@@ -38,7 +38,7 @@
 //! ```
 
 use crate::core::base64;
-use crate::core::error::UsageError;
+use crate::core::error::{NsError, UrlErrorCode, UsageError};
 use crate::core::journal::Event;
 use crate::core::request::{Request, ResponseInfo};
 use crate::core::task::TaskRecord;
@@ -93,6 +93,29 @@ pub fn on_body(task: &mut TaskRecord, body: &[u8]) -> Vec<Event> {
 /// An attempt broke: the next one sends the body from its first byte.
 pub fn restart(task: &mut TaskRecord) {
     task.bytes_sent = 0;
+}
+
+/// Why the daemon could not take its own copy of an upload's file: what
+/// the host saw ([`copy_error`] names the task's error).
+#[derive(Clone, Debug, PartialEq)]
+pub enum CopyFailure {
+    /// No file at that location, or not a sandbox location.
+    NoFile,
+    /// The storage failed: opening the store, reading the file's record or
+    /// copying its bytes (the host's words).
+    Storage(String),
+}
+
+/// The error an upload ends with when its file could not be copied (at
+/// `resume()`, before anything is sent): -1100 for a missing file, as iOS
+/// gives; -3000 (`cannotCreateFile`) when the storage failed. Not retried:
+/// a failed write is not retried during a transfer either
+/// ([`RetryPolicy::on_failure`](crate::core::transfer::RetryPolicy::on_failure)).
+pub fn copy_error(from: &str, failure: CopyFailure) -> NsError {
+    match failure {
+        CopyFailure::NoFile => NsError::url(UrlErrorCode::FileDoesNotExist, format!("uploadTask(fromFile:): there is no file at {from}")),
+        CopyFailure::Storage(why) => NsError::url(UrlErrorCode::CannotCreateFile, format!("could not copy {from} for the upload: {why}")),
+    }
 }
 
 #[cfg(test)]
@@ -161,6 +184,16 @@ mod tests {
         }
         assert_eq!(got, body);
         assert_eq!(t.bytes_received, body.len() as u64);
+    }
+
+    #[test]
+    fn a_file_not_copied_ends_the_upload_with_an_error_naming_it() {
+        let missing = copy_error("file:///Documents/a.bin", CopyFailure::NoFile);
+        assert_eq!(missing.code, -1100);
+        assert!(missing.user_info["NSLocalizedFailureReason"].as_str().unwrap().contains("there is no file at file:///Documents/a.bin"), "{missing:?}");
+        let storage = copy_error("file:///Documents/a.bin", CopyFailure::Storage("QuotaExceededError".into()));
+        assert_eq!(storage.code, -3000);
+        assert!(format!("{storage:?}").contains("could not copy file:///Documents/a.bin for the upload: QuotaExceededError"), "{storage:?}");
     }
 
     #[test]

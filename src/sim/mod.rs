@@ -982,7 +982,7 @@ impl Sim {
                 }
             }
             Action::CopyFile { task, from, blob_id } => {
-                let result = self.store.copy_file(&from, &blob_id).ok_or_else(|| NsError::url(crate::core::error::UrlErrorCode::FileDoesNotExist, format!("there is no file at {from}")));
+                let result = self.store.copy_file(&from, &blob_id).ok_or(crate::core::upload::CopyFailure::NoFile);
                 if let Some(d) = self.daemon.as_mut() {
                     d.handle_file_copied(now, task, result);
                 }

@@ -16,12 +16,12 @@
 
 use crate::core::config::ConfigData;
 use crate::core::daemon::{Action, Commit, Daemon, Send, TaskKey, TransferId};
-use crate::core::error::{NsError, UrlErrorCode};
 use crate::core::files::FileMeta;
 use crate::core::network::NetworkInfo;
 use crate::core::path::SandboxPath;
 use crate::core::protocol::{decode_page_message, task_lock, Broadcast, Command, DaemonEvent, HostRequest, PageMessage, Reply};
-use crate::core::transfer::{Failure, FetchPlan};
+use crate::core::transfer::{Failure, FetchPlan, INGEST_SEGMENT_MS, STREAM_SEGMENT_BYTES, STREAM_SEGMENT_MS};
+use crate::core::upload::CopyFailure;
 use crate::web::js::{self, to_js};
 use crate::web::transport::{self, StartError};
 use crate::web::{bgfetch, bytes, store};
@@ -34,7 +34,6 @@ use wasm_bindgen_futures::{future_to_promise, spawn_local};
 
 pub use crate::core::protocol::CHANNEL;
 
-use crate::core::transfer::{INGEST_SEGMENT_MS, STREAM_SEGMENT_BYTES, STREAM_SEGMENT_MS};
 
 /// One request the machine sent ([`Action::Send`]) and its browser objects.
 struct Flight {
@@ -780,20 +779,13 @@ fn delete_bytes(blob_id: String, from: usize, count: usize) {
 }
 
 /// Takes the daemon's own copy of an upload's file (so the app may move or
-/// delete it meanwhile): its segments, or the task's error.
-async fn copy_upload(from: &str, blob_id: &str) -> Result<Vec<u64>, NsError> {
-    let missing = || NsError::url(UrlErrorCode::FileDoesNotExist, format!("uploadTask(fromFile:): there is no file at {from}"));
-    let path = SandboxPath::parse(from).map_err(|_| missing())?;
-    let file = match store::shared().await {
-        Ok(s) => s.get_file(&path).await.ok().flatten(),
-        Err(_) => None,
-    };
-    let file = file.ok_or_else(missing)?;
-    let copied = match bytes::shared().await {
-        Ok(b) => b.copy(&file, blob_id).await,
-        Err(e) => Err(e),
-    };
-    copied.map_err(|e| NsError::url(UrlErrorCode::CannotCreateFile, format!("could not copy {from} for the upload: {:?}", transport::classify(&e))))?;
+/// delete it meanwhile): its segments, or what went wrong (the core names
+/// the task's error: `core::upload::copy_error`).
+async fn copy_upload(from: &str, blob_id: &str) -> Result<Vec<u64>, CopyFailure> {
+    let path = SandboxPath::parse(from).map_err(|_| CopyFailure::NoFile)?;
+    let storage = |e: JsValue| CopyFailure::Storage(format!("{:?}", transport::classify(&e)));
+    let file = store::shared().await.map_err(storage)?.get_file(&path).await.map_err(storage)?.ok_or(CopyFailure::NoFile)?;
+    bytes::shared().await.map_err(storage)?.copy(&file, blob_id).await.map_err(storage)?;
     Ok(file.segments)
 }
 
