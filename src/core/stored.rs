@@ -83,6 +83,28 @@ pub const RECORD_VERSION: u32 = 1;
 /// The object store of records kept aside.
 pub const QUARANTINE: &str = "quarantine";
 
+/// The object stores this build reads and writes (schema [`SCHEMA_VERSION`]).
+pub const STORES: [&str; 6] = ["tasks", "events", "delivered", "files", "sessions", QUARANTINE];
+
+/// Whether this build can use a database found at schema `version` with the
+/// object stores `stores` (a newer build made it when `version` is above
+/// [`SCHEMA_VERSION`]: a deploy rolled back). An upgrade only adds stores,
+/// so a newer database holding every store of this build's schema is used
+/// as it is: this build reads and writes the stores it knows (records in
+/// the format it writes, which every newer build reads; a newer record it
+/// cannot read is kept aside as any unreadable record) and leaves the rest
+/// alone. One that lacks a store this build needs is not touched: the
+/// error names the versions and the store.
+pub fn check_schema(name: &str, version: u32, stores: &[String]) -> Result<(), String> {
+    match STORES.iter().find(|s| !stores.iter().any(|have| have == *s)) {
+        None => Ok(()),
+        Some(missing) if version > SCHEMA_VERSION => Err(format!(
+            "IndexedDB: \"{name}\" was made by a newer version of bgsession (schema {version}; this build's is {SCHEMA_VERSION}) and has no \"{missing}\" store, which this build needs: nothing in it was changed; serve the newer build again"
+        )),
+        Some(missing) => Err(format!("IndexedDB: \"{name}\" (schema {version}) has no \"{missing}\" store")),
+    }
+}
+
 /// A stored record type with a format version.
 pub trait Record: DeserializeOwned {
     /// The format it was read in (`"v"`; 0 when absent).
@@ -525,5 +547,34 @@ mod glue_agrees {
         let glue = include_str!("../web/glue.js");
         assert!(glue.contains(&format!("export const SCHEMA_VERSION = {};", super::SCHEMA_VERSION)));
         assert!(glue.contains(&format!("delivered.put({{ v: {}, ", super::RECORD_VERSION)));
+        for store in super::STORES {
+            assert!(glue.contains(&format!("if (!has(\"{store}\"))")), "glue.js creates \"{store}\"");
+        }
+    }
+}
+
+#[cfg(test)]
+mod schema {
+    use super::*;
+
+    fn names(extra: &[&str], without: &str) -> Vec<String> {
+        STORES.iter().chain(extra).filter(|s| **s != without).map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_newer_database_with_every_store_this_build_needs_is_used() {
+        assert_eq!(check_schema("bgsession", SCHEMA_VERSION, &names(&[], "")), Ok(()));
+        // A deploy rolled back: a newer build added a store.
+        assert_eq!(check_schema("bgsession", SCHEMA_VERSION + 1, &names(&["future"], "")), Ok(()));
+    }
+
+    #[test]
+    fn a_database_without_a_store_this_build_needs_is_not_touched_and_the_error_says_why() {
+        let err = check_schema("bgsession", SCHEMA_VERSION + 1, &names(&["future"], "files")).unwrap_err();
+        for part in ["newer version of bgsession", &format!("schema {}", SCHEMA_VERSION + 1), &format!("this build's is {SCHEMA_VERSION}"), "\"files\"", "nothing in it was changed"] {
+            assert!(err.contains(part), "{part:?} in {err}");
+        }
+        let err = check_schema("bgsession", SCHEMA_VERSION, &names(&[], QUARANTINE)).unwrap_err();
+        assert!(err.contains("no \"quarantine\" store") && !err.contains("newer"), "{err}");
     }
 }

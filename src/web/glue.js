@@ -32,7 +32,19 @@ export function openDatabase(name, version) {
         db.onversionchange = () => db.close();
         resolve(db);
       };
-      req.onerror = () => reject(req.error);
+      req.onerror = () => {
+        // A newer build made it (a deploy rolled back): opened at its own
+        // version, unchanged; store.rs asks core::stored::check_schema
+        // whether this build can use it.
+        if (req.error && req.error.name === "VersionError") {
+          const current = indexedDB.open(name);
+          current.onsuccess = () => {
+            current.result.onversionchange = () => current.result.close();
+            resolve(current.result);
+          };
+          current.onerror = () => reject(current.error);
+        } else reject(req.error);
+      };
     });
     opening.set(key, open);
     open.catch(() => opening.delete(key)); // a failed open is tried again

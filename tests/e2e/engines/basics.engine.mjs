@@ -2,9 +2,11 @@
 // order with byte-exact files (skeleton.test.mjs, order.test.mjs), FileManager,
 // HTTP (redirects, CORS, 404: http.test.mjs), an upload (upload.test.mjs) and
 // two tabs (multitab.test.mjs: distinct identifiers, each event once; a tab
-// without the events follows its task's end). ENGINE=chromium|firefox|webkit|all.
+// without the events follows its task's end), a deploy rolled back (a newer
+// build's database: downgrade.test.mjs). ENGINE=chromium|firefox|webkit|all.
 import assert from "node:assert/strict";
 import { eachEngine, inBrowser, openAppIn, pollPage, base, requestsFor, assertOrder, assertFile, startDownload, waitDone, MiB, figure } from "./common.mjs";
+import { ROLLBACK_SESSION, NEWER_SCHEMA, makeNewerDatabase, rawDatabase } from "../rollback-helpers.mjs";
 
 const FILES = [
   { name: "one.bin", size: 1 * MiB, rate: 512 << 10 }, // ~2 s
@@ -236,5 +238,26 @@ eachEngine("a tab that does not hold the events sees its task end without asking
     assert.deepEqual(await b.evaluate(() => window.log), [], "B received nothing (A holds the identifier)");
     assert.equal(await b.evaluate(() => window.sessionReady), false, "B still waits for the identifier's events");
     assertOrder(await a.evaluate(() => window.log), idB);
+  });
+});
+
+eachEngine("a deploy rolled back: a newer build's database holding every store this build needs is used as it is; its queued events delivered, a new download byte-exact", {}, async (engine) => {
+  await inBrowser(engine, async (browser) => {
+    const observer = await browser.newPage(`${base()}/fixtures/observer.html`);
+    await observer.evaluate(makeNewerDatabase, {});
+    const page = await openAppIn(browser, base());
+    await pollPage(page, () => window.log.some((e) => e[0] === "urlSessionDidFinishEvents"), { timeout: 30_000, what: "urlSessionDidFinishEvents" });
+    let log = await page.evaluate(() => window.log);
+    assert.deepEqual(log.filter((e) => e[0] === "handleEventsForBackgroundURLSession"), [["handleEventsForBackgroundURLSession", ROLLBACK_SESSION]]);
+    assertOrder(log, 1);
+    assert.ok(log.some((e) => e[0] === "moved" && e[1] === 1), "the app moved the file the newer build downloaded");
+    const f = { name: "rolled-back.bin", size: 300_000 };
+    const id = await startDownload(page, { session: ROLLBACK_SESSION, url: `${base()}/files/${f.name}?size=${f.size}`, name: f.name });
+    log = await waitDone(page, id, 60_000);
+    assertOrder(log, id);
+    await assertFile(page, f.name, f);
+    const raw = await observer.evaluate(rawDatabase);
+    assert.equal(raw.version, NEWER_SCHEMA, "the database keeps the newer build's version");
+    assert.deepEqual(raw.stores.future, [{ what: "the newer build's own record" }], "the newer build's own store is untouched");
   });
 });
