@@ -1711,18 +1711,16 @@ mod tests {
         assert!(!asks_for_page(&actions) && launches(&actions).is_empty(), "task 9 still runs: {actions:?}");
     }
 
+    /// The session's transfers end twice before the host answers: one
+    /// question, one launch.
     #[test]
     fn one_question_and_one_launch_for_ends_before_the_answer() {
         let mut d = started();
-        d.handle_command(0.0, 1, Command::Resume { task: task(1), fresh: true, id_floor: 1, config: None, session_description: None });
-        d.handle_command(0.0, 2, Command::Resume { task: task(2), fresh: true, id_floor: 2, config: None, session_description: None });
-        drain(&mut d);
-        d.handle_command(1.0, 3, Command::Cancel { session: "s".into(), task_id: 1, task: None });
-        d.handle_command(1.0, 4, Command::Cancel { session: "s".into(), task_id: 2, task: None });
-        let actions = drain(&mut d);
-        assert_eq!(actions.iter().filter(|a| matches!(a, Action::FindPage { .. })).count(), 1, "{actions:?}");
-        d.handle_page(2.0, "s", false);
-        assert_eq!(launches(&drain(&mut d)).len(), 1);
+        assert!(asks_for_page(&download(&mut d, 1, 0.0)));
+        let actions = download(&mut d, 2, 10.0);
+        assert!(!asks_for_page(&actions), "the question is out already: {actions:?}");
+        d.handle_page(20.0, "s", false);
+        assert_eq!(launches(&drain(&mut d)), vec![("s", "has finished its transfers")]);
     }
 
     #[test]

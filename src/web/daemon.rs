@@ -34,7 +34,6 @@ use wasm_bindgen_futures::{future_to_promise, spawn_local};
 
 pub use crate::core::protocol::CHANNEL;
 
-
 /// One request the machine sent ([`Action::Send`]) and its browser objects.
 struct Flight {
     key: TaskKey,
@@ -156,7 +155,10 @@ fn perform(life: u64, action: Action) {
         Action::Broadcast(b) => after_commits(async move { post(&to_js(&b)) }),
         Action::FindPage { session } => after_commits(async move {
             // The page holds the session's Web Lock while it holds its events.
-            let held = js::held_lock_names().await.unwrap_or_default();
+            let held = js::held_lock_names().await.unwrap_or_else(|e| {
+                js::console_warn(&format!("bgsession: the Web Locks held could not be listed ({}): \"{session}\" taken as having no page", js::message(&e)));
+                Vec::new()
+            });
             let present = held.iter().any(|n| *n == crate::core::protocol::session_lock(&session));
             feed(life, |d, now| d.handle_page(now, &session, present));
         }),
@@ -783,7 +785,7 @@ fn delete_bytes(blob_id: String, from: usize, count: usize) {
 /// the task's error: `core::upload::copy_error`).
 async fn copy_upload(from: &str, blob_id: &str) -> Result<Vec<u64>, CopyFailure> {
     let path = SandboxPath::parse(from).map_err(|_| CopyFailure::NoFile)?;
-    let storage = |e: JsValue| CopyFailure::Storage(format!("{:?}", transport::classify(&e)));
+    let storage = |e: JsValue| CopyFailure::Storage(format!("{}: {}", js::error_name(&e), js::message(&e)));
     let file = store::shared().await.map_err(storage)?.get_file(&path).await.map_err(storage)?.ok_or(CopyFailure::NoFile)?;
     bytes::shared().await.map_err(storage)?.copy(&file, blob_id).await.map_err(storage)?;
     Ok(file.segments)

@@ -38,6 +38,8 @@ export function openDatabase(name, version) {
         // whether this build can use it.
         if (req.error && req.error.name === "VersionError") {
           const current = indexedDB.open(name);
+          // Never made here (deleted meanwhile): no empty database left behind.
+          current.onupgradeneeded = () => current.transaction.abort();
           current.onsuccess = () => {
             current.result.onversionchange = () => current.result.close();
             resolve(current.result);
@@ -50,6 +52,13 @@ export function openDatabase(name, version) {
     open.catch(() => opening.delete(key)); // a failed open is tried again
   }
   return opening.get(key);
+}
+// Closes a connection openDatabase gave that this build cannot use
+// (core::stored::check_schema said why) and forgets it: the next open tries
+// again.
+export function forgetDatabase(db, name, version) {
+  db.close();
+  opening.delete(`${name}@${version}`);
 }
 export const SCHEMA_VERSION = 2; // = core::stored::SCHEMA_VERSION (a native test checks)
 if (globalThis.document && globalThis.indexedDB) openDatabase("bgsession", SCHEMA_VERSION).catch(() => {});

@@ -201,6 +201,8 @@ extern "C" {
     pub fn try_lock(name: &str) -> Promise;
     #[wasm_bindgen(js_name = openDatabase)]
     pub fn open_database(name: &str, version: u32) -> Promise;
+    #[wasm_bindgen(js_name = forgetDatabase)]
+    pub fn forget_database(db: &JsValue, name: &str, version: u32);
     #[wasm_bindgen(js_name = sessionsWithEvents)]
     pub fn sessions_with_events(db: &JsValue) -> Promise;
     #[wasm_bindgen(js_name = sessionView)]

@@ -303,15 +303,14 @@ impl Store {
         let raw = js::wait(js::open_database(name, DB_VERSION))
             .await
             .map_err(|err| js::error("BGSessionStoreError", &format!("IndexedDB: opening \"{name}\" failed: {}", js::message(&err))))?;
-        // A newer build's database (glue.js opens it as it is): used if it
+        // A newer build's database (glue.js opens it as it is) is used if it
         // holds every store this build needs.
-        let version = js::get(&raw, "version").as_f64().unwrap_or(0.0) as u32;
-        if version != DB_VERSION {
-            // A DOMStringList, copied by Array.from.
-            let stores: Vec<String> = js_sys::Array::from(&js::get(&raw, "objectStoreNames")).iter().filter_map(|s| s.as_string()).collect();
-            if let Err(why) = stored::check_schema(name, version, &stores) {
-                return Err(js::error("BGSessionStoreError", &why));
-            }
+        let version = js::get(&raw, "version").as_f64().map_or(0, |v| v.min(u32::MAX as f64) as u32);
+        // A DOMStringList, copied by Array.from.
+        let stores: Vec<String> = js_sys::Array::from(&js::get(&raw, "objectStoreNames")).iter().filter_map(|s| s.as_string()).collect();
+        if let Err(why) = stored::check_schema(name, version, &stores) {
+            js::forget_database(&raw, name, DB_VERSION);
+            return Err(js::error("BGSessionStoreError", &why));
         }
         Ok(Store { raw, tasks: RefCell::new(None), keep_tasks: std::cell::Cell::new(false), task_writes: std::cell::Cell::new(0), writing: RefCell::new(Vec::new()), next_write: std::cell::Cell::new(0), launched: RefCell::new(Vec::new()) })
     }

@@ -140,7 +140,6 @@ fn wake_daemon_once() {
     });
 }
 
-
 async fn wake_daemon() -> Result<(), JsValue> {
     let store = store::shared().await?;
     // Inserts, not collect(): a BTreeSet built from an iterator sorts it
