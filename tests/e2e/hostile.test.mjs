@@ -406,6 +406,19 @@ test("Cache API entries deleted mid-download: the task starts again from zero an
 
 // ---------------------------------------------------------------- worker messages
 
+// The snapshot once the page's own bookkeeping after a delivery is done:
+// the journal acknowledged and the list of temp files that acknowledgement
+// left (a `delivered` record with `tempFiles`) removed. Taken earlier, the
+// page's clean-up could land between two snapshots.
+const settledSnapshot = (page) =>
+  waitFor(
+    async () => {
+      const s = await snapshot(page);
+      return s.idb.events.length === 0 && !s.idb.delivered.some((r) => r.tempFiles) && s;
+    },
+    { timeout: 10_000, what: "the page's clean-up after the delivery" },
+  );
+
 const HOSTILE_MESSAGES = [
   ["an unknown operation", { op: "frobnicate" }, /frobnicate/],
   ["no operation at all", { hello: 1 }, /unknown daemon command ""/],
@@ -422,7 +435,7 @@ for (const [what, msg, reason, todo] of HOSTILE_MESSAGES) {
     await withApp(async ({ page }) => {
       const id = await start(page, "/files/m.bin?size=1000", "m.bin");
       assertOrder((await waitDone(page, id)).entries, id);
-      const before = await snapshot(page);
+      const before = await settledSnapshot(page);
       const reply = await postToWorker(page, msg);
       assert.ok(reply, "a reply came");
       if (reason) {
