@@ -64,6 +64,19 @@ function snapshot(page) {
   });
 }
 
+// The snapshot once the page's own bookkeeping after a delivery is done:
+// the journal acknowledged and the list of temp files that acknowledgement
+// left (a `delivered` record with `tempFiles`) removed. Taken earlier, the
+// page's clean-up could land between two snapshots.
+const settledSnapshot = (page) =>
+  waitFor(
+    async () => {
+      const s = await snapshot(page);
+      return s.idb.events.length === 0 && !s.idb.delivered.some((r) => r.tempFiles) && s;
+    },
+    { timeout: 10_000, what: "the page's clean-up after the delivery" },
+  );
+
 // Posts `msg` to the active worker as other code of the origin could, and
 // waits for its reply on a MessageChannel ({ok, value} or {ok, error}); null
 // when no reply came within `timeout` ms.
@@ -314,7 +327,7 @@ test("sandbox paths escaping their folder, empty or absurdly long names: a clear
   await withApp(async ({ page }) => {
     const id = await start(page, "/files/p.bin?size=1000", "p.bin");
     assertOrder((await waitDone(page, id)).entries, id);
-    const before = await snapshot(page);
+    const before = await settledSnapshot(page);
     const results = await page.evaluate(async () => {
       const fm = window.bg.FileManager.default;
       const out = [];
@@ -363,7 +376,7 @@ test("Cache API entries deleted behind the daemon's back: FileManager says the f
     const id = await start(page, "/files/ev.bin?size=300000", "ev.bin");
     assertOrder((await waitDone(page, id)).entries, id);
     await evictCaches(page);
-    const before = await snapshot(page);
+    const before = await settledSnapshot(page);
     const r = await page.evaluate(async () => {
       try {
         const b = await window.bg.FileManager.default.contents("file:///Documents/ev.bin");
@@ -405,19 +418,6 @@ test("Cache API entries deleted mid-download: the task starts again from zero an
 });
 
 // ---------------------------------------------------------------- worker messages
-
-// The snapshot once the page's own bookkeeping after a delivery is done:
-// the journal acknowledged and the list of temp files that acknowledgement
-// left (a `delivered` record with `tempFiles`) removed. Taken earlier, the
-// page's clean-up could land between two snapshots.
-const settledSnapshot = (page) =>
-  waitFor(
-    async () => {
-      const s = await snapshot(page);
-      return s.idb.events.length === 0 && !s.idb.delivered.some((r) => r.tempFiles) && s;
-    },
-    { timeout: 10_000, what: "the page's clean-up after the delivery" },
-  );
 
 const HOSTILE_MESSAGES = [
   ["an unknown operation", { op: "frobnicate" }, /frobnicate/],
