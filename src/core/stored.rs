@@ -80,11 +80,26 @@ pub const SCHEMA_VERSION: u32 = 2;
 /// newest it reads.
 pub const RECORD_VERSION: u32 = 1;
 
-/// The object store of records kept aside.
+/// Object store of [`TaskRecord`]s, keyed by `[session, taskId]`, indexed
+/// `by_session`.
+pub const TASKS: &str = "tasks";
+/// Object store of the journal's [`JournalEntry`]s, keyed by an
+/// auto-incremented `seq`, indexed `by_session`.
+pub const EVENTS: &str = "events";
+/// Object store of `{session, taskId, total}`: the progress total last
+/// delivered to the delegate per task (the base of the next `bytesWritten`).
+pub const DELIVERED: &str = "delivered";
+/// Object store of sandbox [`FileMeta`]s, keyed by `path`.
+pub const FILES: &str = "files";
+/// Object store of session configurations (the JSON of
+/// [`ConfigData`](crate::core::config::ConfigData)), keyed by `identifier`.
+pub const SESSIONS: &str = "sessions";
+/// Object store of records that could not be read, kept aside
+/// ([`Quarantined`]), auto-incremented keys.
 pub const QUARANTINE: &str = "quarantine";
 
 /// The object stores this build reads and writes (schema [`SCHEMA_VERSION`]).
-pub const STORES: [&str; 6] = ["tasks", "events", "delivered", "files", "sessions", QUARANTINE];
+pub const STORES: [&str; 6] = [TASKS, EVENTS, DELIVERED, FILES, SESSIONS, QUARANTINE];
 
 /// Whether this build can use a database found at schema `version` with the
 /// object stores `stores` (a newer build made it when `version` is above

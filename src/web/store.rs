@@ -20,23 +20,8 @@ pub const DB_NAME: &str = "bgsession";
 /// The schema's version (glue.js `openDatabase` creates the stores; what
 /// each version holds: `core::stored`).
 const DB_VERSION: u32 = stored::SCHEMA_VERSION;
-/// Object store of [`TaskRecord`]s, keyed by `[session, taskId]`, indexed
-/// `by_session`.
-pub const TASKS: &str = "tasks";
-/// Object store of the journal's [`JournalEntry`]s, keyed by an
-/// auto-incremented `seq`, indexed `by_session`.
-pub const EVENTS: &str = "events";
-/// Object store of `{session, taskId, total}`: the progress total last
-/// delivered to the delegate per task (the base of the next `bytesWritten`).
-pub const DELIVERED: &str = "delivered";
-/// Object store of sandbox [`FileMeta`]s, keyed by `path`.
-pub const FILES: &str = "files";
-/// Object store of session configurations (the JSON of
-/// [`ConfigData`](crate::core::config::ConfigData)), keyed by `identifier`.
-pub const SESSIONS: &str = "sessions";
-/// Object store of records that could not be read, kept aside
-/// ([`Quarantined`](crate::core::stored::Quarantined)), auto-incremented keys.
-pub const QUARANTINE: &str = stored::QUARANTINE;
+/// The object stores (what each holds: `core::stored`).
+pub use crate::core::stored::{DELIVERED, EVENTS, FILES, QUARANTINE, SESSIONS, TASKS};
 
 type Result<T> = std::result::Result<T, JsValue>;
 

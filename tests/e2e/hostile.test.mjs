@@ -8,6 +8,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startServer, openApp, waitFor, withBrowser } from "./harness.mjs";
 import { startDownload, assertOrder, assertFile } from "./order-helpers.mjs";
+import { rawDatabase } from "./rollback-helpers.mjs";
 
 let server;
 before(async () => {
@@ -40,28 +41,16 @@ const requestsTo = (path) => server.log.filter((e) => e.path === path);
 // Everything bgsession stores, read raw: every IndexedDB store of the
 // "bgsession" database and the keys of every Cache API entry (an empty
 // cache is no stored data).
-function snapshot(page) {
-  return page.evaluate(async () => {
-    const db = await new Promise((resolve, reject) => {
-      const r = indexedDB.open("bgsession");
-      r.onsuccess = () => resolve(r.result);
-      r.onerror = () => reject(r.error);
-    });
-    const out = { idb: {}, cacheEntries: [] };
-    for (const name of [...db.objectStoreNames]) {
-      out.idb[name] = await new Promise((resolve, reject) => {
-        const r = db.transaction(name).objectStore(name).getAll();
-        r.onsuccess = () => resolve(r.result);
-        r.onerror = () => reject(r.error);
-      });
-    }
-    db.close();
+async function snapshot(page) {
+  const { stores } = await page.evaluate(rawDatabase);
+  const cacheEntries = await page.evaluate(async () => {
+    const out = [];
     for (const name of await caches.keys()) {
-      out.cacheEntries.push(...(await (await caches.open(name)).keys()).map((r) => `${name} ${r.url}`));
+      out.push(...(await (await caches.open(name)).keys()).map((r) => `${name} ${r.url}`));
     }
-    out.cacheEntries.sort();
-    return JSON.parse(JSON.stringify(out));
+    return out.sort();
   });
+  return JSON.parse(JSON.stringify({ idb: stores, cacheEntries }));
 }
 
 // The snapshot once the page's own bookkeeping after a delivery is done:

@@ -48,7 +48,8 @@ export const makeNewerDatabase = ({ skip = "", newer = 3, session = "com.example
     r.onerror = () => reject(r.error);
   });
 
-// Every store of the database, read raw, and its version.
+// Every store of the database, read raw, and its version (also
+// hostile.test.mjs's snapshot of what is stored).
 export const rawDatabase = () =>
   new Promise((resolve, reject) => {
     const r = indexedDB.open("bgsession");
